@@ -1,0 +1,29 @@
+//! The wire protocol number the shim and the daemon compare in their handshake.
+//!
+//! Bump [`PROTOCOL_VERSION`] whenever a change to `proto/` would make an older peer misread a
+//! message (a field changes meaning, a required behaviour changes). Adding a field that an older
+//! peer may ignore does not need a bump. The rule is strict equality: a shim replaces a daemon of
+//! any other protocol rather than guessing what it understands.
+
+/// The protocol spoken by this build.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The package version, shown by `--version` and by the Status call.
+pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Whether a peer that reports `peer_protocol` can be talked to by this build.
+pub fn is_compatible(peer_protocol: u32) -> bool {
+    peer_protocol == PROTOCOL_VERSION
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_same_protocol_is_compatible() {
+        assert!(is_compatible(PROTOCOL_VERSION));
+        assert!(!is_compatible(PROTOCOL_VERSION + 1));
+        assert!(!is_compatible(0));
+    }
+}
