@@ -1,7 +1,10 @@
 //! Compiles proto/sshmcp/v1 with protox (pure Rust, no system protoc) into tonic + prost code.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/sshmcp/v1/control.proto", "proto/sshmcp/v1/exec.proto"];
+    let files = [
+        "proto/sshmcp/v1/control.proto",
+        "proto/sshmcp/v1/exec.proto",
+    ];
     let descriptors = protox::compile(files, ["proto"])?;
     tonic_prost_build::configure()
         .build_server(true)

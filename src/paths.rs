@@ -48,7 +48,11 @@ pub enum PathError {
     #[error("cannot find a state directory: set SSH_MCP_STATE_DIR or HOME")]
     NoStateDir,
     #[error("{what} {path}: {source}", path = path.display())]
-    Io { what: &'static str, path: PathBuf, source: io::Error },
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 /// The effective uid of this process.
@@ -70,7 +74,11 @@ pub fn socket_path() -> Result<PathBuf, PathError> {
 }
 
 /// [`socket_path`] with the environment, uid and `/run/user` root given explicitly.
-pub fn socket_path_with(env: EnvLookup<'_>, uid: u32, run_user: &Path) -> Result<PathBuf, PathError> {
+pub fn socket_path_with(
+    env: EnvLookup<'_>,
+    uid: u32,
+    run_user: &Path,
+) -> Result<PathBuf, PathError> {
     let path = if let Some(explicit) = env("SSH_MCP_SOCKET") {
         let p = PathBuf::from(explicit);
         if !p.is_absolute() {
@@ -94,14 +102,20 @@ pub fn socket_path_with(env: EnvLookup<'_>, uid: u32, run_user: &Path) -> Result
 pub fn check_socket_path_len(path: &Path) -> Result<(), PathError> {
     let len = path.as_os_str().len();
     if len > MAX_SOCKET_PATH_BYTES {
-        return Err(PathError::TooLong { path: path.to_path_buf(), len });
+        return Err(PathError::TooLong {
+            path: path.to_path_buf(),
+            len,
+        });
     }
     Ok(())
 }
 
 /// The directory that holds the socket, its locks and the control sockets.
 pub fn runtime_dir(socket: &Path) -> PathBuf {
-    socket.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"))
+    socket
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"))
 }
 
 fn socket_file_name(socket: &Path) -> String {
@@ -130,11 +144,19 @@ pub fn control_dir(socket: &Path) -> PathBuf {
 /// closed to group and world. An existing directory with a looser mode is refused, not fixed:
 /// someone else may already have put something in it.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), PathError> {
-    match fs::DirBuilder::new().mode(0o700).recursive(true).create(dir) {
+    match fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(dir)
+    {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(source) => {
-            return Err(PathError::Io { what: "cannot create directory", path: dir.to_path_buf(), source });
+            return Err(PathError::Io {
+                what: "cannot create directory",
+                path: dir.to_path_buf(),
+                source,
+            });
         }
     }
     check_private_dir(dir)
@@ -148,15 +170,24 @@ pub fn check_private_dir(dir: &Path) -> Result<(), PathError> {
         source,
     })?;
     if !meta.is_dir() {
-        return Err(PathError::NotADirectory { dir: dir.to_path_buf() });
+        return Err(PathError::NotADirectory {
+            dir: dir.to_path_buf(),
+        });
     }
     let me = current_uid();
     if meta.uid() != me {
-        return Err(PathError::NotOurs { dir: dir.to_path_buf(), owner: meta.uid(), me });
+        return Err(PathError::NotOurs {
+            dir: dir.to_path_buf(),
+            owner: meta.uid(),
+            me,
+        });
     }
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
-        return Err(PathError::TooOpen { dir: dir.to_path_buf(), mode });
+        return Err(PathError::TooOpen {
+            dir: dir.to_path_buf(),
+            mode,
+        });
     }
     Ok(())
 }
@@ -176,7 +207,10 @@ pub fn state_dir_with(env: EnvLookup<'_>) -> Result<PathBuf, PathError> {
         return Ok(PathBuf::from(dir).join("ssh-mcp"));
     }
     let home = env("HOME").ok_or(PathError::NoStateDir)?;
-    Ok(PathBuf::from(home).join(".local").join("state").join("ssh-mcp"))
+    Ok(PathBuf::from(home)
+        .join(".local")
+        .join("state")
+        .join("ssh-mcp"))
 }
 
 /// The daemon's log file when it was started by a shim (stdio detached).
@@ -190,12 +224,18 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> HashMap<String, OsString> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), OsString::from(v))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
+            .collect()
     }
 
     #[test]
     fn explicit_socket_wins() {
-        let vars = env_of(&[("SSH_MCP_SOCKET", "/x/y.sock"), ("XDG_RUNTIME_DIR", "/run/user/5")]);
+        let vars = env_of(&[
+            ("SSH_MCP_SOCKET", "/x/y.sock"),
+            ("XDG_RUNTIME_DIR", "/run/user/5"),
+        ]);
         let p = socket_path_with(&|k| vars.get(k).cloned(), 5, Path::new("/nonexistent")).unwrap();
         assert_eq!(p, PathBuf::from("/x/y.sock"));
     }
@@ -203,7 +243,8 @@ mod tests {
     #[test]
     fn relative_explicit_socket_is_refused() {
         let vars = env_of(&[("SSH_MCP_SOCKET", "rel.sock")]);
-        let err = socket_path_with(&|k| vars.get(k).cloned(), 5, Path::new("/nonexistent")).unwrap_err();
+        let err =
+            socket_path_with(&|k| vars.get(k).cloned(), 5, Path::new("/nonexistent")).unwrap_err();
         assert!(err.to_string().contains("absolute"), "{err}");
     }
 
@@ -251,16 +292,33 @@ mod tests {
 
     #[test]
     fn state_dir_rule() {
-        let a = env_of(&[("SSH_MCP_STATE_DIR", "/s"), ("XDG_STATE_HOME", "/x"), ("HOME", "/h")]);
-        assert_eq!(state_dir_with(&|k| a.get(k).cloned()).unwrap(), PathBuf::from("/s"));
+        let a = env_of(&[
+            ("SSH_MCP_STATE_DIR", "/s"),
+            ("XDG_STATE_HOME", "/x"),
+            ("HOME", "/h"),
+        ]);
+        assert_eq!(
+            state_dir_with(&|k| a.get(k).cloned()).unwrap(),
+            PathBuf::from("/s")
+        );
         let b = env_of(&[("XDG_STATE_HOME", "/x"), ("HOME", "/h")]);
-        assert_eq!(state_dir_with(&|k| b.get(k).cloned()).unwrap(), PathBuf::from("/x/ssh-mcp"));
+        assert_eq!(
+            state_dir_with(&|k| b.get(k).cloned()).unwrap(),
+            PathBuf::from("/x/ssh-mcp")
+        );
         let c = env_of(&[("HOME", "/h")]);
-        assert_eq!(state_dir_with(&|k| c.get(k).cloned()).unwrap(), PathBuf::from("/h/.local/state/ssh-mcp"));
+        assert_eq!(
+            state_dir_with(&|k| c.get(k).cloned()).unwrap(),
+            PathBuf::from("/h/.local/state/ssh-mcp")
+        );
     }
 
     fn tempfile_dir() -> PathBuf {
-        let p = std::env::temp_dir().join(format!("ssh-mcp-paths-{}-{}", std::process::id(), rand_suffix()));
+        let p = std::env::temp_dir().join(format!(
+            "ssh-mcp-paths-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
         fs::create_dir_all(&p).unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o700)).unwrap();
         p

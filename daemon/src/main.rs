@@ -1,1 +1,80 @@
-fn main(){}
+//! `ssh-mcpd`: flags, logging, the listener, then [`ssh_mcpd::run`]. Everything else lives in the
+//! library so that the order of start-up stays readable here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use ssh_mcpd::config::Config;
+use ssh_mcpd::listener::{self, Acquired};
+
+/// The ssh-mcp per-user daemon: owns ssh connections and commands, serves gRPC on a Unix socket.
+#[derive(Debug, Parser)]
+#[command(name = "ssh-mcpd", version)]
+struct Args {
+    /// Socket path (default: SSH_MCP_SOCKET, else the runtime-dir rule in the README).
+    #[arg(long, env = "SSH_MCP_SOCKET")]
+    socket: Option<PathBuf>,
+    /// State directory for logs and transcripts (default: SSH_MCP_STATE_DIR, XDG_STATE_HOME, ~/.local/state/ssh-mcp).
+    #[arg(long, env = "SSH_MCP_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// An ssh config file given as -F to every ssh the daemon runs (operators only; agents cannot set it).
+    #[arg(long, env = "SSH_MCP_SSH_CONFIG")]
+    ssh_config: Option<PathBuf>,
+    /// Seconds an idle ControlMaster stays open for reuse.
+    #[arg(long, env = "SSH_MCP_CONTROL_PERSIST", default_value_t = 600)]
+    control_persist: u64,
+    /// ConnectTimeout for new connections, in seconds, unless the agent sets its own.
+    #[arg(long, env = "SSH_MCP_CONNECT_TIMEOUT", default_value_t = 15)]
+    connect_timeout: u32,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    ssh_mcpd::logging::init();
+    match start(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("ssh-mcpd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start(args: Args) -> anyhow::Result<()> {
+    let socket = match args.socket {
+        Some(s) => {
+            ssh_mcp_core::paths::check_socket_path_len(&s)?;
+            s
+        }
+        None => ssh_mcp_core::paths::socket_path()?,
+    };
+    let state_dir = match args.state_dir {
+        Some(d) => d,
+        None => ssh_mcp_core::paths::state_dir()?,
+    };
+    // LISTEN_FDS must be read before any other thread exists, so this runs before the runtime.
+    let bound = match listener::acquire(&socket)? {
+        Acquired::Listener(bound) => bound,
+        Acquired::AlreadyRunning => {
+            eprintln!(
+                "ssh-mcpd: another daemon already serves {}",
+                socket.display()
+            );
+            return Ok(());
+        }
+    };
+    let config = Config::new(
+        bound.socket_path().to_path_buf(),
+        state_dir,
+        args.ssh_config,
+        args.control_persist,
+        args.connect_timeout,
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(async move { ssh_mcpd::run(bound, config, ssh_mcpd::shutdown::signals()).await })
+}

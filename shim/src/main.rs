@@ -1,1 +1,90 @@
-fn main(){}
+//! `ssh-mcp`: with no subcommand, the MCP server on stdio that AI clients spawn (it turns tool
+//! calls into gRPC calls to `ssh-mcpd`); with a subcommand, the command line for people.
+//! stdout is the MCP channel unless a human subcommand owns it: logs go to stderr.
+
+#![deny(clippy::print_stdout, clippy::dbg_macro)]
+
+mod autospawn;
+mod cli;
+mod daemon_link;
+mod mcp;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use rmcp::ServiceExt;
+
+/// ssh-mcp gives AI agents SSH access through your own OpenSSH client.
+#[derive(Debug, Parser)]
+#[command(name = "ssh-mcp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve MCP on stdin/stdout (what MCP clients run; the default).
+    Serve,
+    /// Look after the per-user daemon, ssh-mcpd.
+    Daemon {
+        #[command(subcommand)]
+        action: cli::DaemonAction,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SSH_MCP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ssh-mcp: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            None | Some(Command::Serve) => serve().await,
+            Some(Command::Daemon { action }) => cli::daemon(action).await,
+        }
+    });
+    match result {
+        Ok(code) => {
+            // stdin is read by a blocking thread that cannot be cancelled; do not wait for it.
+            std::process::exit(code);
+        }
+        Err(e) => {
+            eprintln!("ssh-mcp: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<i32> {
+    let link = Arc::new(daemon_link::DaemonLink::from_env());
+    // Connect (and start the daemon if needed) while the client initializes, so the first tool
+    // call does not pay for it. A failure here is reported by the first tool call instead.
+    let warm = link.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warm.channel().await {
+            tracing::warn!("daemon not reachable yet: {e}");
+        }
+    });
+    let service = mcp::SshMcp::new(link)
+        .serve(rmcp::transport::stdio())
+        .await?;
+    service.waiting().await?;
+    Ok(0)
+}

@@ -18,7 +18,10 @@ pub struct Argv {
 
 impl Argv {
     fn new(program: &Path) -> Self {
-        Self { program: program.to_path_buf(), args: Vec::new() }
+        Self {
+            program: program.to_path_buf(),
+            args: Vec::new(),
+        }
     }
 
     fn arg(&mut self, a: impl Into<OsString>) -> &mut Self {
@@ -151,7 +154,10 @@ mod tests {
         assert!(!text.contains("ConnectTimeout=10"), "{text}");
         assert!(text.contains("-C -v"), "{text}");
         let master = control_master(&settings(), &conn, Path::new("/run/cm/x")).display();
-        assert!(master.contains("-M -N -T -o ControlMaster=yes -S /run/cm/x"), "{master}");
+        assert!(
+            master.contains("-M -N -T -o ControlMaster=yes -S /run/cm/x"),
+            "{master}"
+        );
         assert!(master.ends_with("-- web"), "{master}");
     }
 }

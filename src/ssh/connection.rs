@@ -50,7 +50,11 @@ impl StrictHostKeyChecking {
 pub struct LocalPath(PathBuf);
 
 impl LocalPath {
-    pub fn parse(field: &str, raw: &str, home: Option<&std::path::Path>) -> Result<Self, InvalidInput> {
+    pub fn parse(
+        field: &str,
+        raw: &str,
+        home: Option<&std::path::Path>,
+    ) -> Result<Self, InvalidInput> {
         let p = raw.trim();
         if p.is_empty() {
             return Err(InvalidInput(format!("'{field}' must not be empty")));
@@ -96,20 +100,44 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn parse(raw: &RawConnection, home: Option<&std::path::Path>) -> Result<Self, InvalidInput> {
+    pub fn parse(
+        raw: &RawConnection,
+        home: Option<&std::path::Path>,
+    ) -> Result<Self, InvalidInput> {
         let target = Target::parse(&raw.target)?;
         let port = match raw.port {
             None => None,
             Some(p) if (1..=65535).contains(&p) => Some(p as u16),
-            Some(p) => return Err(InvalidInput(format!("'port' must be between 1 and 65535, got {p}"))),
+            Some(p) => {
+                return Err(InvalidInput(format!(
+                    "'port' must be between 1 and 65535, got {p}"
+                )));
+            }
         };
-        let identity_file = raw.identity_file.as_deref().map(|p| LocalPath::parse("identity_file", p, home)).transpose()?;
-        let known_hosts_file =
-            raw.known_hosts_file.as_deref().map(|p| LocalPath::parse("known_hosts_file", p, home)).transpose()?;
-        let strict_host_key_checking =
-            raw.strict_host_key_checking.as_deref().map(StrictHostKeyChecking::parse).transpose()?;
+        let identity_file = raw
+            .identity_file
+            .as_deref()
+            .map(|p| LocalPath::parse("identity_file", p, home))
+            .transpose()?;
+        let known_hosts_file = raw
+            .known_hosts_file
+            .as_deref()
+            .map(|p| LocalPath::parse("known_hosts_file", p, home))
+            .transpose()?;
+        let strict_host_key_checking = raw
+            .strict_host_key_checking
+            .as_deref()
+            .map(StrictHostKeyChecking::parse)
+            .transpose()?;
         let extra = ExtraSshArgs::parse(&raw.extra_ssh_args)?;
-        Ok(Self { target, port, identity_file, known_hosts_file, strict_host_key_checking, extra })
+        Ok(Self {
+            target,
+            port,
+            identity_file,
+            known_hosts_file,
+            strict_host_key_checking,
+            extra,
+        })
     }
 
     /// A short stable name for this connection's options: equal options, equal key.

@@ -73,7 +73,12 @@ const ALLOWED_CONFIG: &[(&str, ValueKind)] = &[
     ("IPQoS", Word),
     ("KbdInteractiveAuthentication", YesNo),
     ("KexAlgorithms", List),
-    ("LogLevel", OneOf(&["quiet", "fatal", "error", "info", "verbose", "debug", "debug1", "debug2", "debug3"])),
+    (
+        "LogLevel",
+        OneOf(&[
+            "quiet", "fatal", "error", "info", "verbose", "debug", "debug1", "debug2", "debug3",
+        ]),
+    ),
     ("MACs", List),
     ("NumberOfPasswordPrompts", Number),
     ("PasswordAuthentication", YesNo),
@@ -86,7 +91,10 @@ const ALLOWED_CONFIG: &[(&str, ValueKind)] = &[
     ("RequiredRSASize", Number),
     ("ServerAliveCountMax", Number),
     ("ServerAliveInterval", Number),
-    ("StrictHostKeyChecking", OneOf(&["yes", "no", "ask", "accept-new", "off"])),
+    (
+        "StrictHostKeyChecking",
+        OneOf(&["yes", "no", "ask", "accept-new", "off"]),
+    ),
     ("TCPKeepAlive", YesNo),
     ("UpdateHostKeys", OneOf(&["yes", "no", "ask"])),
     ("User", User),
@@ -100,44 +108,107 @@ const REFUSED_CONFIG: &[(&str, &str)] = &[
     ("localcommand", "it runs a local command"),
     ("permitlocalcommand", "it lets ssh run local commands"),
     ("knownhostscommand", "it runs a local command"),
-    ("remotecommand", "it replaces the command ssh-mcp runs; use 'command'"),
-    ("proxyusefdpass", "it belongs to ProxyCommand, which runs a local command"),
+    (
+        "remotecommand",
+        "it replaces the command ssh-mcp runs; use 'command'",
+    ),
+    (
+        "proxyusefdpass",
+        "it belongs to ProxyCommand, which runs a local command",
+    ),
     ("pkcs11provider", "it loads a local shared library"),
     ("securitykeyprovider", "it loads a local shared library"),
-    ("include", "it reads other config files (an operator can set SSH_MCP_SSH_CONFIG)"),
-    ("match", "it evaluates config conditions, which can run local commands"),
+    (
+        "include",
+        "it reads other config files (an operator can set SSH_MCP_SSH_CONFIG)",
+    ),
+    (
+        "match",
+        "it evaluates config conditions, which can run local commands",
+    ),
     ("host", "it starts a config block"),
-    ("localforward", "it opens a forward; use the ssh_forward tool"),
-    ("remoteforward", "it opens a forward; use the ssh_forward tool"),
-    ("dynamicforward", "it opens a forward; use the ssh_forward tool"),
+    (
+        "localforward",
+        "it opens a forward; use the ssh_forward tool",
+    ),
+    (
+        "remoteforward",
+        "it opens a forward; use the ssh_forward tool",
+    ),
+    (
+        "dynamicforward",
+        "it opens a forward; use the ssh_forward tool",
+    ),
     ("gatewayports", "it exposes forwards to other hosts"),
-    ("exitonforwardfailure", "it belongs to forwards; use the ssh_forward tool"),
-    ("clearallforwardings", "it belongs to forwards; use the ssh_forward tool"),
-    ("permitremoteopen", "it belongs to forwards; use the ssh_forward tool"),
-    ("streamlocalbindmask", "it belongs to forwards; use the ssh_forward tool"),
-    ("streamlocalbindunlink", "it belongs to forwards; use the ssh_forward tool"),
+    (
+        "exitonforwardfailure",
+        "it belongs to forwards; use the ssh_forward tool",
+    ),
+    (
+        "clearallforwardings",
+        "it belongs to forwards; use the ssh_forward tool",
+    ),
+    (
+        "permitremoteopen",
+        "it belongs to forwards; use the ssh_forward tool",
+    ),
+    (
+        "streamlocalbindmask",
+        "it belongs to forwards; use the ssh_forward tool",
+    ),
+    (
+        "streamlocalbindunlink",
+        "it belongs to forwards; use the ssh_forward tool",
+    ),
     ("tunnel", "it opens a network tunnel device"),
     ("tunneldevice", "it opens a network tunnel device"),
     ("controlmaster", "the daemon owns connection multiplexing"),
     ("controlpath", "the daemon owns connection multiplexing"),
     ("controlpersist", "the daemon owns connection multiplexing"),
-    ("forwardagent", "it exposes your local ssh-agent to the remote host"),
+    (
+        "forwardagent",
+        "it exposes your local ssh-agent to the remote host",
+    ),
     ("identityagent", "it points ssh at another agent socket"),
     ("addkeystoagent", "it changes your local ssh-agent"),
-    ("forwardx11", "it exposes your local display to the remote host"),
-    ("forwardx11trusted", "it exposes your local display to the remote host"),
+    (
+        "forwardx11",
+        "it exposes your local display to the remote host",
+    ),
+    (
+        "forwardx11trusted",
+        "it exposes your local display to the remote host",
+    ),
     ("xauthlocation", "it runs a local program"),
     ("sendenv", "it sends local environment variables; use 'env'"),
-    ("setenv", "it sets remote environment variables outside 'env'; use 'env'"),
-    ("userknownhostsfile", "it reads and writes a local file; use 'known_hosts_file'"),
-    ("globalknownhostsfile", "it reads a local file; use 'known_hosts_file'"),
+    (
+        "setenv",
+        "it sets remote environment variables outside 'env'; use 'env'",
+    ),
+    (
+        "userknownhostsfile",
+        "it reads and writes a local file; use 'known_hosts_file'",
+    ),
+    (
+        "globalknownhostsfile",
+        "it reads a local file; use 'known_hosts_file'",
+    ),
     ("revokedhostkeys", "it reads a local file"),
-    ("requesttty", "the daemon decides about terminals; use 'tty'"),
+    (
+        "requesttty",
+        "the daemon decides about terminals; use 'tty'",
+    ),
     ("sessiontype", "it changes how the daemon runs ssh"),
     ("stdinnull", "it changes how the daemon runs ssh"),
-    ("forkafterauthentication", "it backgrounds ssh out of the daemon's reach"),
+    (
+        "forkafterauthentication",
+        "it backgrounds ssh out of the daemon's reach",
+    ),
     ("escapechar", "it changes how the daemon runs ssh"),
-    ("enableescapecommandline", "it opens ssh's local command line"),
+    (
+        "enableescapecommandline",
+        "it opens ssh's local command line",
+    ),
 ];
 
 /// Short flags ssh knows, with whether they take a value (ssh's getopt string).
@@ -187,7 +258,11 @@ fn allowed_summary() -> String {
         .chain(ALLOWED_SHORT.iter().map(|(c, _)| format!("-{c}")))
         .collect();
     let keys: Vec<&str> = ALLOWED_CONFIG.iter().map(|(k, _)| *k).collect();
-    format!("allowed: {} and -o with {}", shorts.join(" "), keys.join(", "))
+    format!(
+        "allowed: {} and -o with {}",
+        shorts.join(" "),
+        keys.join(", ")
+    )
 }
 
 fn takes_value(flag: char) -> Option<bool> {
@@ -226,8 +301,8 @@ impl ExtraSshArgs {
                     allowed_summary()
                 )));
             };
-            let mut chars = flags.char_indices();
-            while let Some((pos, flag)) = chars.next() {
+            let chars = flags.char_indices();
+            for (pos, flag) in chars {
                 let Some(has_value) = takes_value(flag) else {
                     return Err(InvalidInput(format!(
                         "{at}: -{flag} is not an ssh option ({})",
@@ -253,7 +328,9 @@ impl ExtraSshArgs {
                             v.clone()
                         }
                         None => {
-                            return Err(InvalidInput(format!("{at}: -{flag} needs a value after it")));
+                            return Err(InvalidInput(format!(
+                                "{at}: -{flag} needs a value after it"
+                            )));
                         }
                     }
                 };
@@ -271,7 +348,9 @@ impl ExtraSshArgs {
 
     /// Whether the agent set this `-o` key itself (so the daemon should not add its default).
     pub fn sets(&self, key: &str) -> bool {
-        self.0.iter().any(|o| matches!(o, SshOption::Config { key: k, .. } if k.eq_ignore_ascii_case(key)))
+        self.0
+            .iter()
+            .any(|o| matches!(o, SshOption::Config { key: k, .. } if k.eq_ignore_ascii_case(key)))
     }
 }
 
@@ -291,13 +370,18 @@ fn parse_valued(at: &str, flag: char, value: &str) -> Result<SshOption, InvalidI
         return Err(refused_short(at, flag));
     };
     check_value(at, &format!("-{flag}"), *kind, value)?;
-    Ok(SshOption::Short { flag, value: value.to_owned() })
+    Ok(SshOption::Short {
+        flag,
+        value: value.to_owned(),
+    })
 }
 
 /// Reads one `-o` argument as ssh does: a keyword, then `=` or white space, then the value.
 fn parse_config(at: &str, text: &str) -> Result<SshOption, InvalidInput> {
     let text = text.trim_start();
-    let key_end = text.find(|c: char| c == '=' || c.is_whitespace()).unwrap_or(text.len());
+    let key_end = text
+        .find(|c: char| c == '=' || c.is_whitespace())
+        .unwrap_or(text.len());
     let key = &text[..key_end];
     if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(InvalidInput(format!(
@@ -312,7 +396,10 @@ fn parse_config(at: &str, text: &str) -> Result<SshOption, InvalidInput> {
             allowed_summary()
         )));
     }
-    let Some((canonical, kind)) = ALLOWED_CONFIG.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) else {
+    let Some((canonical, kind)) = ALLOWED_CONFIG
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+    else {
         return Err(InvalidInput(format!(
             "{at}: option {key} is not allowed (it is not on the allowlist of options known to be \
              safe); {}",
@@ -325,7 +412,10 @@ fn parse_config(at: &str, text: &str) -> Result<SshOption, InvalidInput> {
     }
     let value = value.trim_end();
     check_value(at, canonical, *kind, value)?;
-    Ok(SshOption::Config { key: canonical, value: value.to_owned() })
+    Ok(SshOption::Config {
+        key: canonical,
+        value: value.to_owned(),
+    })
 }
 
 fn check_value(at: &str, name: &str, kind: ValueKind, value: &str) -> Result<(), InvalidInput> {
@@ -333,16 +423,26 @@ fn check_value(at: &str, name: &str, kind: ValueKind, value: &str) -> Result<(),
     if value.is_empty() {
         return Err(bad("a value"));
     }
-    if value.chars().any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '`' | '$' | ';')) {
-        return Err(bad("a single value without spaces, quotes or shell characters"));
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '`' | '$' | ';'))
+    {
+        return Err(bad(
+            "a single value without spaces, quotes or shell characters",
+        ));
     }
     let host_ok = |h: &str| {
         !h.is_empty()
             && !h.starts_with('-')
-            && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']' | '%'))
+            && h.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']' | '%')
+            })
     };
     let user_ok = |u: &str| {
-        !u.is_empty() && !u.starts_with('-') && u.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'))
+        !u.is_empty()
+            && !u.starts_with('-')
+            && u.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'))
     };
     match kind {
         YesNo if value.eq_ignore_ascii_case("yes") || value.eq_ignore_ascii_case("no") => Ok(()),
@@ -371,16 +471,21 @@ fn check_value(at: &str, name: &str, kind: ValueKind, value: &str) -> Result<(),
             }
             Ok(())
         }
-        List if value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | ',' | '+' | '^')) =>
+        List if value.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | ',' | '+' | '^')
+        }) =>
         {
             Ok(())
         }
         List => Err(bad("a comma-separated list of names")),
         Path if !value.starts_with('-') => Ok(()),
         Path => Err(bad("a file path")),
-        Word if value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) => Ok(()),
+        Word if value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) =>
+        {
+            Ok(())
+        }
         Word => Err(bad("a single word")),
     }
 }
@@ -395,20 +500,47 @@ mod tests {
 
     #[test]
     fn safe_options_in_every_spelling() {
-        let a = parse(&["-J", "bastion", "-oConnectTimeout=5", "-o", "ServerAliveInterval 10", "-Cv", "-p2222"]).unwrap();
+        let a = parse(&[
+            "-J",
+            "bastion",
+            "-oConnectTimeout=5",
+            "-o",
+            "ServerAliveInterval 10",
+            "-Cv",
+            "-p2222",
+        ])
+        .unwrap();
         assert_eq!(
             a.0,
             vec![
-                SshOption::Short { flag: 'J', value: "bastion".into() },
-                SshOption::Config { key: "ConnectTimeout", value: "5".into() },
-                SshOption::Config { key: "ServerAliveInterval", value: "10".into() },
+                SshOption::Short {
+                    flag: 'J',
+                    value: "bastion".into()
+                },
+                SshOption::Config {
+                    key: "ConnectTimeout",
+                    value: "5".into()
+                },
+                SshOption::Config {
+                    key: "ServerAliveInterval",
+                    value: "10".into()
+                },
                 SshOption::Flag('C'),
                 SshOption::Flag('v'),
-                SshOption::Short { flag: 'p', value: "2222".into() },
+                SshOption::Short {
+                    flag: 'p',
+                    value: "2222".into()
+                },
             ]
         );
         let b = parse(&["-o", "connecttimeout = 7"]).unwrap();
-        assert_eq!(b.0, vec![SshOption::Config { key: "ConnectTimeout", value: "7".into() }]);
+        assert_eq!(
+            b.0,
+            vec![SshOption::Config {
+                key: "ConnectTimeout",
+                value: "7".into()
+            }]
+        );
     }
 
     #[test]
@@ -459,6 +591,11 @@ mod tests {
     #[test]
     fn refusal_names_the_option_and_the_reason() {
         let err = parse(&["-o", "ProxyCommand=x"]).unwrap_err().to_string();
-        assert!(err.contains("ProxyCommand") && err.contains("runs a local command") && err.contains("allowed:"), "{err}");
+        assert!(
+            err.contains("ProxyCommand")
+                && err.contains("runs a local command")
+                && err.contains("allowed:"),
+            "{err}"
+        );
     }
 }

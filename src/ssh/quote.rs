@@ -10,7 +10,10 @@ use super::{InvalidInput, reject_control_chars};
 /// else in single quotes with each `'` written as `'"'"'`.
 pub fn sh_quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '%' | '+' | '=' | ':' | ',' | '.' | '/' | '-'));
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '_' | '@' | '%' | '+' | '=' | ':' | ',' | '.' | '/' | '-')
+        });
     if plain {
         return s.to_owned();
     }
@@ -37,7 +40,9 @@ pub struct EnvVar {
 impl EnvVar {
     pub fn parse(name: &str, value: &str) -> Result<Self, InvalidInput> {
         let mut chars = name.chars();
-        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             return Err(InvalidInput(format!(
@@ -45,9 +50,14 @@ impl EnvVar {
             )));
         }
         if value.contains('\0') {
-            return Err(InvalidInput(format!("environment variable '{name}' in 'env' contains a NUL byte")));
+            return Err(InvalidInput(format!(
+                "environment variable '{name}' in 'env' contains a NUL byte"
+            )));
         }
-        Ok(Self { name: name.to_owned(), value: value.to_owned() })
+        Ok(Self {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        })
     }
 
     /// `export NAME='value'`
@@ -64,7 +74,9 @@ impl RemoteDir {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
         let dir = raw.trim();
         if dir.is_empty() {
-            return Err(InvalidInput::new("'cwd' must not be empty; leave it out to use the login directory"));
+            return Err(InvalidInput::new(
+                "'cwd' must not be empty; leave it out to use the login directory",
+            ));
         }
         reject_control_chars("cwd", dir)?;
         Ok(Self(dir.to_owned()))
@@ -90,7 +102,9 @@ impl RemoteShell {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
         let shell = raw.trim();
         if shell.is_empty() {
-            return Err(InvalidInput::new("'shell' must not be empty; leave it out to use sh"));
+            return Err(InvalidInput::new(
+                "'shell' must not be empty; leave it out to use sh",
+            ));
         }
         reject_control_chars("shell", shell)?;
         Ok(Self(shell.to_owned()))
@@ -102,12 +116,28 @@ impl RemoteShell {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the tests run sh to check the quoting"
+)]
 mod tests {
     use super::*;
 
     #[test]
     fn quoting_round_trips_through_sh() {
-        for s in ["plain", "two words", "it's", "$(id)", "`id`", "a\"b", "\\", "", "new\nline", "*", "-x"] {
+        for s in [
+            "plain",
+            "two words",
+            "it's",
+            "$(id)",
+            "`id`",
+            "a\"b",
+            "\\",
+            "",
+            "new\nline",
+            "*",
+            "-x",
+        ] {
             let out = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(format!("printf %s {}", sh_quote(s)))
@@ -130,7 +160,10 @@ mod tests {
     #[test]
     fn cwd_expands_tilde_through_home() {
         assert_eq!(RemoteDir::parse("~").unwrap().shell_word(), "\"$HOME\"");
-        assert_eq!(RemoteDir::parse("~/a b").unwrap().shell_word(), "\"$HOME\"/'a b'");
+        assert_eq!(
+            RemoteDir::parse("~/a b").unwrap().shell_word(),
+            "\"$HOME\"/'a b'"
+        );
         assert_eq!(RemoteDir::parse("/tmp/x").unwrap().shell_word(), "/tmp/x");
     }
 }

@@ -16,7 +16,12 @@ pub const PID_REPORT_PREFIX: &[u8] = b"\x1essh-mcp-pid:";
 /// The user's command, wrapped as the seed did when `shell`, `cwd` or `env` is given:
 /// `exec <shell> -c '<exports>; cd <dir> && <command>'`. Without them the command is unchanged
 /// and runs in the login shell.
-pub fn wrap_command(command: &str, shell: Option<&RemoteShell>, cwd: Option<&RemoteDir>, env: &[EnvVar]) -> String {
+pub fn wrap_command(
+    command: &str,
+    shell: Option<&RemoteShell>,
+    cwd: Option<&RemoteDir>,
+    env: &[EnvVar],
+) -> String {
     if shell.is_none() && cwd.is_none() && env.is_empty() {
         return command.to_owned();
     }
@@ -52,6 +57,10 @@ pub fn kill_group_script(pgid: u32, grace_tenths: u32) -> String {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the tests run sh to check the quoting"
+)]
 mod tests {
     use super::*;
 
@@ -62,17 +71,33 @@ mod tests {
 
     #[test]
     fn wrapper_runs_in_sh_with_env_and_cwd() {
-        let env = [EnvVar::parse("A", "x y").unwrap(), EnvVar::parse("B", "it's").unwrap()];
+        let env = [
+            EnvVar::parse("A", "x y").unwrap(),
+            EnvVar::parse("B", "it's").unwrap(),
+        ];
         let dir = RemoteDir::parse("/tmp").unwrap();
-        let cmd = wrap_command("printf '%s|%s|%s' \"$A\" \"$B\" \"$PWD\"", None, Some(&dir), &env);
-        let out = std::process::Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
+        let cmd = wrap_command(
+            "printf '%s|%s|%s' \"$A\" \"$B\" \"$PWD\"",
+            None,
+            Some(&dir),
+            &env,
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .output()
+            .unwrap();
         assert_eq!(String::from_utf8(out.stdout).unwrap(), "x y|it's|/tmp");
     }
 
     #[test]
     fn pid_report_comes_first_on_stderr() {
         let cmd = with_pid_report("echo out; echo err >&2", "n0nce");
-        let out = std::process::Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .output()
+            .unwrap();
         let err = out.stderr;
         assert!(err.starts_with(b"\x1essh-mcp-pid:n0nce:"), "{err:?}");
         assert!(err.ends_with(b"\nerr\n"));

@@ -25,7 +25,9 @@ impl Target {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
         let t = raw.trim();
         if t.is_empty() {
-            return Err(InvalidInput::new("'target' is required: name a host, alias or user@host"));
+            return Err(InvalidInput::new(
+                "'target' is required: name a host, alias or user@host",
+            ));
         }
         super::reject_control_chars("target", t)?;
         if t.starts_with('-') {
@@ -35,19 +37,21 @@ impl Target {
             )));
         }
         if t.len() > MAX_TARGET_LEN {
-            return Err(InvalidInput(format!("'target' is longer than {MAX_TARGET_LEN} characters")));
+            return Err(InvalidInput(format!(
+                "'target' is longer than {MAX_TARGET_LEN} characters"
+            )));
         }
         let (user, host) = match t.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
             None => (None, t),
         };
-        if let Some(user) = user {
-            if user.is_empty() || user.starts_with('-') || !user.chars().all(is_user_char) {
-                return Err(InvalidInput(format!(
-                    "'target' {t:?} has a user part ssh-mcp does not accept: use letters, digits, \
+        if let Some(user) = user
+            && (user.is_empty() || user.starts_with('-') || !user.chars().all(is_user_char))
+        {
+            return Err(InvalidInput(format!(
+                "'target' {t:?} has a user part ssh-mcp does not accept: use letters, digits, \
                      '.', '_', '+' and '-' (not first)"
-                )));
-            }
+            )));
         }
         if host.is_empty() || host.starts_with('-') || !host.chars().all(is_host_char) {
             return Err(InvalidInput(format!(
@@ -75,7 +79,14 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_targets() {
-        for t in ["web01", "user@host.example.com", "root@[::1]", "10.0.0.1", "a_b-c.d", " padded "] {
+        for t in [
+            "web01",
+            "user@host.example.com",
+            "root@[::1]",
+            "10.0.0.1",
+            "a_b-c.d",
+            " padded ",
+        ] {
             assert!(Target::parse(t).is_ok(), "{t}");
         }
     }

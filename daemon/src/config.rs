@@ -1,0 +1,58 @@
+//! [`Config`]: what the operator decided at start-up (flags and environment), in one value that
+//! the rest of the daemon reads and never changes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ssh_mcp_core::paths;
+
+/// Kept bytes of stdout and of stderr when a request does not say.
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+/// The most a request may ask to keep of each stream.
+pub const MAX_OUTPUT_BYTES_LIMIT: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub socket_path: PathBuf,
+    pub state_dir: PathBuf,
+    pub control_dir: PathBuf,
+    pub ssh_config: Option<PathBuf>,
+    /// How long an unused ControlMaster is kept.
+    pub control_persist: Duration,
+    pub connect_timeout_secs: u32,
+    pub keepalive_interval_secs: u32,
+    /// Time a command gets between SIGTERM and SIGKILL when it is stopped.
+    pub kill_grace: Duration,
+}
+
+impl Config {
+    pub fn new(
+        socket_path: PathBuf,
+        state_dir: PathBuf,
+        ssh_config: Option<PathBuf>,
+        control_persist_secs: u64,
+        connect_timeout_secs: u32,
+    ) -> anyhow::Result<Self> {
+        let control_dir = paths::control_dir(&socket_path);
+        // ssh binds "<ControlPath>.<16 random chars>" before renaming it into place.
+        let longest = control_dir.join("0123456789ab-99999.XXXXXXXXXXXXXXXX");
+        paths::check_socket_path_len(&longest)?;
+        if let Some(cfg) = &ssh_config {
+            anyhow::ensure!(
+                cfg.is_file(),
+                "SSH_MCP_SSH_CONFIG / --ssh-config {} is not a readable file",
+                cfg.display()
+            );
+        }
+        Ok(Self {
+            socket_path,
+            state_dir,
+            control_dir,
+            ssh_config,
+            control_persist: Duration::from_secs(control_persist_secs.max(1)),
+            connect_timeout_secs: connect_timeout_secs.max(1),
+            keepalive_interval_secs: 15,
+            kill_grace: Duration::from_secs(2),
+        })
+    }
+}

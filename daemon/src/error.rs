@@ -1,0 +1,53 @@
+//! [`DaemonError`]: every way a request can fail, carrying the input or ssh message that explains
+//! it. `grpc/status.rs` is the one place that turns these into wire statuses.
+
+use ssh_mcp_core::ssh::InvalidInput;
+use ssh_mcp_core::ssh::binaries::BinaryError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    #[error(transparent)]
+    Binary(#[from] BinaryError),
+    #[error("ssh could not connect to {target}: {detail}. {hint}")]
+    Connect {
+        target: String,
+        detail: String,
+        hint: &'static str,
+    },
+    #[error("cannot start {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("the command was cancelled")]
+    Cancelled,
+    #[error("ssh-mcpd is shutting down; retry once it is back")]
+    ShuttingDown,
+}
+
+/// What to check, from the words of ssh's own error.
+pub fn connect_hint(stderr: &str) -> &'static str {
+    let s = stderr.to_ascii_lowercase();
+    if s.contains("permission denied") || s.contains("too many authentication failures") {
+        "Check the user, the key (identity_file or your ssh-agent) and the remote authorized_keys; \
+         ssh-mcp runs ssh in batch mode, so it cannot answer password or passphrase prompts"
+    } else if s.contains("host key verification failed")
+        || s.contains("remote host identification has changed")
+    {
+        "The host key is unknown or has changed: verify it and add it to known_hosts \
+         (or pass known_hosts_file / strict_host_key_checking)"
+    } else if s.contains("could not resolve hostname") || s.contains("name or service not known") {
+        "Check the host name, or the Host alias in your ssh config"
+    } else if s.contains("connection refused") {
+        "Nothing accepts ssh connections there: check that sshd runs and the port is right"
+    } else if s.contains("timed out")
+        || s.contains("no route to host")
+        || s.contains("network is unreachable")
+    {
+        "The host did not answer: check the address, the port, the network and any firewall"
+    } else {
+        "Run `ssh <target>` in a terminal to see what the connection needs"
+    }
+}

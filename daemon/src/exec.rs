@@ -1,0 +1,515 @@
+//! One remote command, from request to outcome: validate ([`ExecSpec::parse`]), lease a channel on
+//! a ControlMaster, run `ssh` over it with the pid report, capture bounded output, and on a
+//! timeout, a cancellation or shutdown end the remote process group (SIGTERM, then SIGKILL after
+//! the grace) before ending the local ssh.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ssh_mcp_core::ssh::argv::{self, SshSettings};
+use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
+use ssh_mcp_core::ssh::quote::{EnvVar, RemoteDir, RemoteShell};
+use ssh_mcp_core::ssh::{InvalidInput, remote};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Child;
+use tokio_util::sync::CancellationToken;
+
+use crate::capture::{Capture, Captured};
+use crate::config::{DEFAULT_MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES_LIMIT};
+use crate::error::DaemonError;
+use crate::masters::Lease;
+use crate::pid_report::PidReportFilter;
+use crate::spawn;
+use crate::state::Daemon;
+
+/// The longest timeout a request may ask for (a week); beyond it, leave `timeout` out.
+const MAX_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
+/// Attempts when sshd refuses a session on a master we counted as free.
+const MAX_SESSION_ATTEMPTS: u32 = 20;
+/// How long a stopped command's local ssh gets to exit after its remote group is gone.
+const LOCAL_EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// An exec request as the agent sent it (plain fields, no wire types).
+#[derive(Debug, Clone, Default)]
+pub struct RawExec {
+    pub connection: RawConnection,
+    pub ssh_auth_sock: Option<String>,
+    pub command: String,
+    pub cwd: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub shell: Option<String>,
+    pub timeout_seconds: Option<f64>,
+    pub tty: bool,
+    pub max_output_bytes: u64,
+}
+
+/// A validated exec request.
+#[derive(Debug, Clone)]
+pub struct ExecSpec {
+    pub conn: Connection,
+    pub auth_sock: Option<PathBuf>,
+    /// The command as the agent wrote it (echoed in the result).
+    pub command: String,
+    /// What the remote shell runs: the command wrapped with shell, cwd and env.
+    pub remote_command: String,
+    pub tty: bool,
+    pub timeout: Option<Duration>,
+    pub max_output: usize,
+}
+
+impl ExecSpec {
+    pub fn parse(raw: RawExec, home: Option<&Path>) -> Result<Self, InvalidInput> {
+        let conn = Connection::parse(&raw.connection, home)?;
+        if raw.command.trim().is_empty() {
+            return Err(InvalidInput::new("'command' must be a non-empty string"));
+        }
+        if raw.command.contains('\0') {
+            return Err(InvalidInput::new("'command' cannot contain NUL bytes"));
+        }
+        let cwd = raw.cwd.as_deref().map(RemoteDir::parse).transpose()?;
+        let shell = raw.shell.as_deref().map(RemoteShell::parse).transpose()?;
+        let env = raw
+            .env
+            .iter()
+            .map(|(k, v)| EnvVar::parse(k, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let timeout = match raw.timeout_seconds {
+            None => None,
+            Some(t) if t.is_finite() && t > 0.0 && t <= MAX_TIMEOUT_SECS => {
+                Some(Duration::from_secs_f64(t))
+            }
+            Some(t) => {
+                return Err(InvalidInput(format!(
+                    "'timeout' must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS} (got {t}); leave it out for no limit"
+                )));
+            }
+        };
+        let max_output = match raw.max_output_bytes {
+            0 => DEFAULT_MAX_OUTPUT_BYTES,
+            n if n as usize <= MAX_OUTPUT_BYTES_LIMIT && n >= 64 => n as usize,
+            n => {
+                return Err(InvalidInput(format!(
+                    "'max_output_bytes' must be between 64 and {MAX_OUTPUT_BYTES_LIMIT} (got {n})"
+                )));
+            }
+        };
+        let auth_sock = raw
+            .ssh_auth_sock
+            .filter(|s| !s.is_empty() && !s.contains('\0'))
+            .map(PathBuf::from);
+        let remote_command = remote::wrap_command(&raw.command, shell.as_ref(), cwd.as_ref(), &env);
+        Ok(Self {
+            conn,
+            auth_sock,
+            command: raw.command,
+            remote_command,
+            tty: raw.tty,
+            timeout,
+            max_output,
+        })
+    }
+}
+
+/// What the command is doing, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    Connecting = 0,
+    Running = 1,
+    Stopping = 2,
+}
+
+/// Live counters of one command, read by the progress reporter while it runs.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Written by the stdout reader task as bytes arrive.
+    pub stdout_bytes: Arc<AtomicU64>,
+    /// Written by the stderr reader task as bytes arrive.
+    pub stderr_bytes: Arc<AtomicU64>,
+    phase: AtomicU8,
+}
+
+impl Counters {
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Relaxed) {
+            0 => Phase::Connecting,
+            1 => Phase::Running,
+            _ => Phase::Stopping,
+        }
+    }
+
+    fn set_phase(&self, p: Phase) {
+        self.phase.store(p as u8, Ordering::Relaxed);
+    }
+}
+
+/// The result of a command that ran (or was stopped).
+#[derive(Debug, Clone)]
+pub struct ExecOutcome {
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: Captured,
+    pub stderr: Captured,
+    pub timed_out: bool,
+    pub duration: Duration,
+    pub reused_connection: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    Timeout,
+    Cancelled,
+    Shutdown,
+}
+
+/// Runs `spec` to completion, or until the timeout, `cancel` or daemon shutdown stops it.
+pub async fn run(
+    daemon: &Daemon,
+    spec: &ExecSpec,
+    counters: &Counters,
+    cancel: &CancellationToken,
+) -> Result<ExecOutcome, DaemonError> {
+    let started = Instant::now();
+    let deadline = spec
+        .timeout
+        .map(|t| tokio::time::Instant::from_std(started + t));
+    let stop = async {
+        tokio::select! {
+            _ = cancel.cancelled() => StopReason::Cancelled,
+            _ = daemon.shutdown.requested() => StopReason::Shutdown,
+            _ = sleep_until(deadline) => StopReason::Timeout,
+        }
+    };
+    tokio::pin!(stop);
+    let settings = daemon.masters.settings()?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        counters.set_phase(Phase::Connecting);
+        let lease = tokio::select! {
+            lease = daemon.masters.acquire(&spec.conn, spec.auth_sock.as_deref()) => lease?,
+            reason = &mut stop => return stopped_before_start(reason, started),
+        };
+        counters.set_phase(Phase::Running);
+        let attempt_result = run_once(
+            daemon, spec, &settings, &lease, counters, &mut stop, started,
+        )
+        .await?;
+        match attempt_result {
+            Attempt::Done(outcome) => return Ok(outcome),
+            Attempt::SessionRefused if attempt < MAX_SESSION_ATTEMPTS => {
+                lease.session_refused();
+                drop(lease);
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+            }
+            Attempt::SessionRefused => {
+                return Err(DaemonError::Connect {
+                    target: spec.conn.target.to_string(),
+                    detail: "the server refused every new session on its connections".into(),
+                    hint: "Check MaxSessions in the server's sshd_config",
+                });
+            }
+        }
+    }
+}
+
+fn stopped_before_start(reason: StopReason, started: Instant) -> Result<ExecOutcome, DaemonError> {
+    match reason {
+        StopReason::Cancelled => Err(DaemonError::Cancelled),
+        StopReason::Shutdown => Err(DaemonError::ShuttingDown),
+        StopReason::Timeout => Ok(ExecOutcome {
+            exit_code: None,
+            signal: None,
+            stdout: Captured::default(),
+            stderr: Captured {
+                bytes: b"ssh-mcp: timed out while connecting\n".to_vec(),
+                truncated: false,
+                total: 0,
+            },
+            timed_out: true,
+            duration: started.elapsed(),
+            reused_connection: false,
+        }),
+    }
+}
+
+enum Attempt {
+    Done(ExecOutcome),
+    SessionRefused,
+}
+
+async fn run_once(
+    daemon: &Daemon,
+    spec: &ExecSpec,
+    settings: &SshSettings,
+    lease: &Lease,
+    counters: &Counters,
+    stop: &mut (impl std::future::Future<Output = StopReason> + Unpin),
+    started: Instant,
+) -> Result<Attempt, DaemonError> {
+    let nonce = nonce();
+    let remote_command = remote::with_pid_report(&spec.remote_command, &nonce);
+    let argv = argv::exec_over_master(
+        settings,
+        &spec.conn,
+        &lease.control_path,
+        spec.tty,
+        &remote_command,
+    );
+    let mut child = spawn::start(&argv, spawn::Stdout::Piped, spec.auth_sock.as_deref())?;
+    let pid = Arc::new(PidSlot::default());
+    // With a tty the remote stderr is merged into stdout, so that is where the report appears.
+    let (stdout_filter, stderr_filter) = if spec.tty {
+        (Some(PidReportFilter::new(&nonce)), None)
+    } else {
+        (None, Some(PidReportFilter::new(&nonce)))
+    };
+    counters.stdout_bytes.store(0, Ordering::Relaxed);
+    counters.stderr_bytes.store(0, Ordering::Relaxed);
+    let stdout_task = child.stdout.take().map(|r| {
+        tokio::spawn(read_stream(
+            r,
+            spec.max_output,
+            stdout_filter,
+            pid.clone(),
+            counters_ref(counters, true),
+        ))
+    });
+    let stderr_task = child.stderr.take().map(|r| {
+        tokio::spawn(read_stream(
+            r,
+            spec.max_output,
+            stderr_filter,
+            pid.clone(),
+            counters_ref(counters, false),
+        ))
+    });
+    let mut stopped = None;
+    let mut kill_signal = None;
+    let status = tokio::select! {
+        status = child.wait() => Some(status),
+        reason = &mut *stop => { stopped = Some(reason); None }
+    };
+    let status = match status {
+        Some(s) => s,
+        None => {
+            counters.set_phase(Phase::Stopping);
+            kill_signal = stop_remote(daemon, spec, settings, lease, &pid, &mut child).await;
+            match tokio::time::timeout(LOCAL_EXIT_GRACE, child.wait()).await {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = child.kill().await;
+                    child.wait().await
+                }
+            }
+        }
+    };
+    let status = status.map_err(|source| DaemonError::Spawn {
+        program: argv.program.display().to_string(),
+        source,
+    })?;
+    let stdout = join_capture(stdout_task).await;
+    let stderr = join_capture(stderr_task).await;
+    counters.stdout_bytes.store(stdout.total, Ordering::Relaxed);
+    counters.stderr_bytes.store(stderr.total, Ordering::Relaxed);
+
+    if stopped.is_none()
+        && pid.get().is_none()
+        && status.code() == Some(255)
+        && session_was_refused(&stderr.bytes)
+    {
+        return Ok(Attempt::SessionRefused);
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let outcome = match stopped {
+        None => ExecOutcome {
+            exit_code: status.code(),
+            signal: status.signal(),
+            stdout,
+            stderr,
+            timed_out: false,
+            duration: started.elapsed(),
+            reused_connection: lease.reused,
+        },
+        Some(reason) => {
+            tracing::info!(?reason, target = %spec.conn.target, "stopped a command");
+            ExecOutcome {
+                exit_code: None,
+                signal: kill_signal.or(status.signal()),
+                stdout,
+                stderr,
+                timed_out: reason == StopReason::Timeout,
+                duration: started.elapsed(),
+                reused_connection: lease.reused,
+            }
+        }
+    };
+    Ok(Attempt::Done(outcome))
+}
+
+/// Ends the command's remote process group over the same master, then its local ssh. Returns the
+/// signal that ended the remote command, when we know it.
+async fn stop_remote(
+    daemon: &Daemon,
+    spec: &ExecSpec,
+    settings: &SshSettings,
+    lease: &Lease,
+    pid: &PidSlot,
+    child: &mut Child,
+) -> Option<i32> {
+    // The report is the first thing the remote shell does; give it a moment if it is on its way.
+    let pgid = match pid.get() {
+        Some(p) => Some(p),
+        None => {
+            let waited = tokio::time::timeout(Duration::from_secs(1), async {
+                loop {
+                    if let Some(p) = pid.get() {
+                        return Some(p);
+                    }
+                    tokio::select! {
+                        _ = pid.changed.notified() => {}
+                        _ = child.wait() => return pid.get(),
+                    }
+                }
+            })
+            .await;
+            waited.ok().flatten()
+        }
+    };
+    let Some(pgid) = pgid else {
+        spawn::signal(child, libc::SIGTERM);
+        return None;
+    };
+    let grace_tenths = (daemon.config.kill_grace.as_millis() / 100) as u32;
+    let script = remote::kill_group_script(pgid, grace_tenths);
+    let argv = argv::exec_over_master(settings, &spec.conn, &lease.control_path, false, &script);
+    let budget = daemon.config.kill_grace + Duration::from_secs(8);
+    let result = tokio::time::timeout(budget, async {
+        // The master keeps one channel free for this; retry briefly if sshd still counts it used.
+        for attempt in 0..10u64 {
+            let Ok(mut killer) = spawn::start(&argv, spawn::Stdout::Piped, spec.auth_sock.as_deref()) else {
+                return None;
+            };
+            let mut out = String::new();
+            if let Some(mut o) = killer.stdout.take() {
+                let _ = o.read_to_string(&mut out).await;
+            }
+            let mut err = Vec::new();
+            if let Some(mut e) = killer.stderr.take() {
+                let _ = e.read_to_end(&mut err).await;
+            }
+            let _ = killer.wait().await;
+            match out.trim() {
+                "TERM" => return Some(libc::SIGTERM),
+                "KILL" => return Some(libc::SIGKILL),
+                "GONE" => return None,
+                _ if session_was_refused(&err) => {
+                    tokio::time::sleep(Duration::from_millis(50 * (attempt + 1))).await;
+                }
+                _ => {
+                    tracing::warn!(pgid, stderr = %String::from_utf8_lossy(&err).trim(), "could not signal the remote process group");
+                    return None;
+                }
+            }
+        }
+        None
+    })
+    .await;
+    result.ok().flatten()
+}
+
+fn session_was_refused(stderr: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(stderr);
+    text.contains("open failed")
+        || text.contains("refused by peer")
+        || text.contains("administratively prohibited")
+}
+
+/// The remote pid, filled in once by whichever reader finds the report.
+#[derive(Default)]
+struct PidSlot {
+    pid: Mutex<Option<u32>>,
+    changed: tokio::sync::Notify,
+}
+
+impl PidSlot {
+    fn get(&self) -> Option<u32> {
+        *self.pid.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set(&self, pid: u32) {
+        *self.pid.lock().unwrap_or_else(|p| p.into_inner()) = Some(pid);
+        self.changed.notify_waiters();
+    }
+}
+
+/// A handle to one byte counter that a reader task can own.
+struct CounterRef(Arc<AtomicU64>);
+
+fn counters_ref(counters: &Counters, stdout: bool) -> CounterRef {
+    CounterRef(if stdout {
+        counters.stdout_bytes.clone()
+    } else {
+        counters.stderr_bytes.clone()
+    })
+}
+
+async fn read_stream(
+    mut reader: impl AsyncRead + Unpin,
+    cap: usize,
+    mut filter: Option<PidReportFilter>,
+    pid: Arc<PidSlot>,
+    counter: CounterRef,
+) -> Captured {
+    let mut capture = Capture::new(cap);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        match filter.as_mut() {
+            Some(f) => {
+                if let Some(p) = f.feed(&buf[..n], &mut |b: &[u8]| capture.push(b)) {
+                    pid.set(p);
+                }
+            }
+            None => capture.push(&buf[..n]),
+        }
+        counter.0.store(capture.total(), Ordering::Relaxed);
+    }
+    if let Some(f) = filter.as_mut() {
+        f.finish(&mut |b: &[u8]| capture.push(b));
+    }
+    capture.finish()
+}
+
+async fn join_capture(task: Option<tokio::task::JoinHandle<Captured>>) -> Captured {
+    match task {
+        Some(t) => t.await.unwrap_or_default(),
+        None => Captured::default(),
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// 16 hex characters from the kernel's random source, so a command cannot forge the pid report.
+fn nonce() -> String {
+    let mut bytes = [0u8; 8];
+    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if filled.is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        bytes = (t.as_nanos() as u64 ^ u64::from(std::process::id())).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

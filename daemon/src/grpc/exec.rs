@@ -1,0 +1,156 @@
+//! `sshmcp.v1.Exec`: Run. Validates the request, then runs the command in a task on the
+//! `commands` tracker (so it survives the client and shutdown can find it), forwarding progress
+//! and the outcome over the response stream. A dropped stream cancels the command.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use ssh_mcp_core::pb::{self, RunEvent, RunRequest, exec_server::Exec, run_event::Event};
+use ssh_mcp_core::ssh::connection::RawConnection;
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::exec::{self, Counters, ExecOutcome, ExecSpec, Phase, RawExec};
+use crate::state::Daemon;
+
+pub struct ExecService {
+    daemon: Daemon,
+}
+
+impl ExecService {
+    pub fn new(daemon: Daemon) -> Self {
+        Self { daemon }
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<RunEvent, Status>> + Send + 'static>>;
+
+fn raw_exec(req: RunRequest) -> RawExec {
+    let c = req.connection.unwrap_or_default();
+    RawExec {
+        connection: RawConnection {
+            target: c.target,
+            port: c.port,
+            identity_file: c.identity_file,
+            known_hosts_file: c.known_hosts_file,
+            strict_host_key_checking: c.strict_host_key_checking,
+            extra_ssh_args: c.extra_ssh_args,
+        },
+        ssh_auth_sock: c.ssh_auth_sock,
+        command: req.command,
+        cwd: req.cwd,
+        env: req.env.into_iter().map(|e| (e.name, e.value)).collect(),
+        shell: req.shell,
+        timeout_seconds: req.timeout_seconds,
+        tty: req.tty,
+        max_output_bytes: req.max_output_bytes,
+    }
+}
+
+fn finished(spec: &ExecSpec, o: ExecOutcome) -> RunEvent {
+    RunEvent {
+        event: Some(Event::Finished(pb::Finished {
+            exit_code: o.exit_code,
+            signal: o.signal,
+            stdout: o.stdout.bytes,
+            stderr: o.stderr.bytes,
+            stdout_truncated: o.stdout.truncated,
+            stderr_truncated: o.stderr.truncated,
+            stdout_bytes: o.stdout.total,
+            stderr_bytes: o.stderr.total,
+            timed_out: o.timed_out,
+            duration_ms: o.duration.as_millis() as u64,
+            target: spec.conn.target.to_string(),
+            command: spec.command.clone(),
+            reused_connection: o.reused_connection,
+        })),
+    }
+}
+
+fn progress(started: Instant, counters: &Counters) -> RunEvent {
+    let phase = match counters.phase() {
+        Phase::Connecting => "connecting",
+        Phase::Running => "running",
+        Phase::Stopping => "stopping",
+    };
+    RunEvent {
+        event: Some(Event::Progress(pb::Progress {
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            stdout_bytes: counters.stdout_bytes.load(Ordering::Relaxed),
+            stderr_bytes: counters.stderr_bytes.load(Ordering::Relaxed),
+            phase: phase.to_owned(),
+        })),
+    }
+}
+
+/// Counts a running command for Status, for as long as it lives.
+struct RunningGuard(Daemon);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.running_commands.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[tonic::async_trait]
+impl Exec for ExecService {
+    type RunStream = EventStream;
+
+    async fn run(&self, req: Request<RunRequest>) -> Result<Response<Self::RunStream>, Status> {
+        if self.daemon.shutdown.is_requested() {
+            return Err(crate::error::DaemonError::ShuttingDown.into());
+        }
+        let req = req.into_inner();
+        let interval_ms = req.progress_interval_ms;
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let spec = ExecSpec::parse(raw_exec(req), home.as_deref())
+            .map_err(crate::error::DaemonError::from)?;
+        // Small and bounded: a command sends a handful of events, and a slow reader only delays
+        // progress reports, never the command.
+        let (tx, rx) = mpsc::channel(4);
+        let daemon = self.daemon.clone();
+        daemon.running_commands.fetch_add(1, Ordering::Relaxed);
+        daemon.commands_total.fetch_add(1, Ordering::Relaxed);
+        let guard = RunningGuard(daemon.clone());
+        self.daemon.shutdown.commands.spawn(async move {
+            let _guard = guard;
+            let started = Instant::now();
+            let counters = Arc::new(Counters::default());
+            let cancel = CancellationToken::new();
+            let work = exec::run(&daemon, &spec, &counters, &cancel);
+            tokio::pin!(work);
+            let mut ticker = (interval_ms > 0).then(|| {
+                let every = Duration::from_millis(u64::from(interval_ms.max(100)));
+                tokio::time::interval_at(tokio::time::Instant::now() + every, every)
+            });
+            let mut client_gone = false;
+            let result = loop {
+                tokio::select! {
+                    result = &mut work => break result,
+                    _ = async { match ticker.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending().await } } => {
+                        if tx.try_send(Ok(progress(started, &counters))).is_err() && tx.is_closed() {
+                            client_gone = true;
+                            cancel.cancel();
+                        }
+                    }
+                    _ = tx.closed(), if !client_gone => {
+                        client_gone = true;
+                        tracing::info!(target = %spec.conn.target, "client went away: cancelling the command");
+                        cancel.cancel();
+                    }
+                }
+            };
+            let event = match result {
+                Ok(outcome) => Ok(finished(&spec, outcome)),
+                Err(e) => Err(Status::from(e)),
+            };
+            let _ = tx.send(event).await;
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}

@@ -1,0 +1,20 @@
+//! The one mapping from [`DaemonError`] to a gRPC status. The message is what the agent will read,
+//! so it is passed through whole.
+
+use tonic::Status;
+
+use crate::error::DaemonError;
+
+impl From<DaemonError> for Status {
+    fn from(e: DaemonError) -> Self {
+        let message = e.to_string();
+        match e {
+            DaemonError::Invalid(_) => Status::invalid_argument(message),
+            DaemonError::Binary(_) => Status::failed_precondition(message),
+            DaemonError::Connect { .. } => Status::unavailable(message),
+            DaemonError::Spawn { .. } => Status::internal(message),
+            DaemonError::Cancelled => Status::cancelled(message),
+            DaemonError::ShuttingDown => Status::unavailable(message),
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! ssh-mcpd: the per-user daemon. [`run`] takes an already-bound listener and a shutdown future,
+//! serves gRPC until the future resolves, then shuts down in the order written in [`shutdown`].
+//!
+//! - [`listener`]: bind or take the systemd socket, the single-instance lock, the peer-UID check.
+//! - [`grpc`]: one thin service per proto service; `grpc/status.rs` maps errors to the wire.
+//! - [`exec`]: one remote command, from lease to outcome, with timeouts and cancellation.
+//! - [`masters`]: the ControlMaster pool (one or more per connection, never more than sshd allows).
+//! - [`capture`]: bounded output buffers; [`pid_report`]: finding the remote pid in stderr.
+//! - [`spawn`]: the only place that starts a local process.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod capture;
+pub mod config;
+pub mod error;
+pub mod exec;
+pub mod grpc;
+pub mod listener;
+pub mod logging;
+pub mod masters;
+pub mod pid_report;
+pub mod shutdown;
+pub mod spawn;
+pub mod state;
+
+use std::future::Future;
+
+use config::Config;
+use listener::Bound;
+use state::Daemon;
+
+/// Serves until `stop` resolves (or a client calls Stop), then shuts down in order.
+pub async fn run(
+    bound: Bound,
+    config: Config,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    ssh_mcp_core::paths::ensure_private_dir(&config.control_dir)?;
+    let activated = bound.activated();
+    let socket_path = bound.socket_path().to_path_buf();
+    let daemon = Daemon::new(config, activated);
+    let shutdown = daemon.shutdown.clone();
+    tokio::spawn(async move {
+        stop.await;
+        shutdown.begin();
+    });
+    let incoming = bound.into_incoming()?;
+    tracing::info!(socket = %socket_path.display(), pid = std::process::id(), activated, "ssh-mcpd ready");
+    listener::notify_ready();
+    let server = grpc::router(daemon.clone()).serve_with_incoming_shutdown(incoming, {
+        let s = daemon.shutdown.clone();
+        async move { s.requested().await }
+    });
+    let served = server.await;
+    listener::notify_stopping();
+    daemon.shutdown.drain(&daemon).await;
+    if !activated {
+        listener::remove_socket(&socket_path);
+    }
+    tracing::info!("ssh-mcpd stopped");
+    served.map_err(Into::into)
+}

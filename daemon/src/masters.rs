@@ -1,0 +1,423 @@
+//! The ControlMaster pool: for each distinct connection (target + options, see
+//! `Connection::pool_key`) one or more OpenSSH masters that the daemon starts and owns, and
+//! leases on their channels.
+//!
+//! sshd allows 10 sessions per connection by default (MaxSessions) and starts dropping
+//! unauthenticated connections beyond 10 (MaxStartups 10:30:100). So a master lends at most
+//! [`LEASES_PER_MASTER`] channels (one more is kept for stopping commands), at most
+//! [`MAX_OPENING_PER_HOST`] masters of one host authenticate at once, and a caller that finds
+//! every master full either starts another one or waits for a lease to come back: a call never
+//! fails because a master is full.
+//!
+//! Each master is owned by one task on the `connections` tracker (see `run_master`). The pool's
+//! bookkeeping sits behind a std mutex that is never held across an await; waiters sleep on a
+//! `Notify` that every change wakes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ssh_mcp_core::ssh::argv::{self, SshSettings};
+use ssh_mcp_core::ssh::binaries::Binaries;
+use ssh_mcp_core::ssh::connection::Connection;
+use tokio::io::AsyncReadExt;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::error::{DaemonError, connect_hint};
+use crate::shutdown::Shutdown;
+use crate::spawn;
+
+/// Channels a master lends to commands; sshd's default MaxSessions is 10 and one is kept free so
+/// that a command can always be stopped over its own master.
+pub const LEASES_PER_MASTER: usize = 9;
+const MAX_MASTERS_PER_HOST: usize = 8;
+const MAX_OPENING_PER_HOST: usize = 2;
+/// How long a master may take to authenticate beyond ssh's own ConnectTimeout.
+const READY_MARGIN: Duration = Duration::from_secs(20);
+const STDERR_KEEP: usize = 4096;
+
+#[derive(Clone)]
+pub struct MasterPool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+    next_id: AtomicU64,
+    config: Config,
+    shutdown: Shutdown,
+}
+
+struct Host {
+    key: String,
+    conn: Connection,
+    state: Mutex<HostState>,
+    changed: Notify,
+}
+
+#[derive(Default)]
+struct HostState {
+    masters: Vec<Master>,
+    opening: usize,
+    waiting: usize,
+    /// Bumped by every failed open; a waiter that saw a lower number gets the failure.
+    failures: u64,
+    last_failure: Option<(String, &'static str)>,
+}
+
+struct Master {
+    id: u64,
+    path: PathBuf,
+    in_use: usize,
+    capacity: usize,
+    refusals: u32,
+    ready_at: Instant,
+    last_used: Instant,
+}
+
+/// One borrowed channel on a master. Dropping it gives the channel back.
+pub struct Lease {
+    host: Arc<Host>,
+    master_id: u64,
+    pub control_path: PathBuf,
+    /// The master was already up before this call asked for it.
+    pub reused: bool,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        {
+            let mut st = lock(&self.host.state);
+            if let Some(m) = st.masters.iter_mut().find(|m| m.id == self.master_id) {
+                m.in_use = m.in_use.saturating_sub(1);
+                m.last_used = Instant::now();
+            }
+        }
+        self.host.changed.notify_waiters();
+    }
+}
+
+impl Lease {
+    /// sshd refused a session on this master although we counted a free one: it allows fewer
+    /// sessions than we assumed (or frees them late). After a few refusals, lend one fewer.
+    pub fn session_refused(&self) {
+        let mut st = lock(&self.host.state);
+        if let Some(m) = st.masters.iter_mut().find(|m| m.id == self.master_id) {
+            m.refusals += 1;
+            if m.refusals >= 3 && m.capacity > 1 {
+                m.capacity = m.in_use.saturating_sub(1).max(1);
+                m.refusals = 0;
+                tracing::info!(
+                    master = m.id,
+                    capacity = m.capacity,
+                    "server allows fewer sessions; lending fewer"
+                );
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain counters behind; they are still usable.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Counts for the Status call.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PoolStats {
+    pub masters: u32,
+    pub busy: u32,
+}
+
+impl MasterPool {
+    pub fn new(config: &Config, shutdown: Shutdown) -> Self {
+        Self {
+            inner: Arc::new(PoolInner {
+                hosts: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                config: config.clone(),
+                shutdown,
+            }),
+        }
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let hosts: Vec<Arc<Host>> = lock(&self.inner.hosts).values().cloned().collect();
+        let mut stats = PoolStats::default();
+        for host in hosts {
+            let st = lock(&host.state);
+            stats.masters += st.masters.len() as u32;
+            stats.busy += st.masters.iter().map(|m| m.in_use as u32).sum::<u32>();
+        }
+        stats
+    }
+
+    pub fn settings(&self) -> Result<SshSettings, DaemonError> {
+        let c = &self.inner.config;
+        Ok(SshSettings {
+            ssh: Binaries::from_env()?.ssh,
+            config_file: c.ssh_config.clone(),
+            connect_timeout_secs: c.connect_timeout_secs,
+            keepalive_interval_secs: c.keepalive_interval_secs,
+        })
+    }
+
+    fn host(&self, conn: &Connection) -> Arc<Host> {
+        let key = conn.pool_key();
+        let mut hosts = lock(&self.inner.hosts);
+        hosts
+            .entry(key.clone())
+            .or_insert_with(|| {
+                Arc::new(Host {
+                    key,
+                    conn: conn.clone(),
+                    state: Mutex::new(HostState::default()),
+                    changed: Notify::new(),
+                })
+            })
+            .clone()
+    }
+
+    /// Borrows a channel for `conn`, starting a master when every one is full (or none exists).
+    /// Waits, without failing, while sshd's limits say to wait. Cancel-safe.
+    pub async fn acquire(
+        &self,
+        conn: &Connection,
+        auth_sock: Option<&Path>,
+    ) -> Result<Lease, DaemonError> {
+        let host = self.host(conn);
+        let asked_at = Instant::now();
+        let failures_seen = lock(&host.state).failures;
+        loop {
+            let notified = host.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut st = lock(&host.state);
+                if let Some(m) = st
+                    .masters
+                    .iter_mut()
+                    .filter(|m| m.in_use < m.capacity)
+                    .max_by_key(|m| m.in_use)
+                {
+                    m.in_use += 1;
+                    return Ok(Lease {
+                        host: host.clone(),
+                        master_id: m.id,
+                        control_path: m.path.clone(),
+                        reused: m.ready_at < asked_at,
+                    });
+                }
+                if st.failures > failures_seen {
+                    let (detail, hint) = st
+                        .last_failure
+                        .clone()
+                        .unwrap_or_else(|| ("unknown error".into(), ""));
+                    return Err(DaemonError::Connect {
+                        target: conn.target.to_string(),
+                        detail,
+                        hint,
+                    });
+                }
+                if self.inner.shutdown.is_requested() {
+                    return Err(DaemonError::ShuttingDown);
+                }
+                let coming = st.opening * LEASES_PER_MASTER;
+                if st.opening < MAX_OPENING_PER_HOST
+                    && st.masters.len() + st.opening < MAX_MASTERS_PER_HOST
+                    && coming <= st.waiting
+                {
+                    st.opening += 1;
+                    let settings = self.settings();
+                    let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+                    let path = self
+                        .inner
+                        .config
+                        .control_dir
+                        .join(format!("{}-{id}", host.key));
+                    let pool = self.clone();
+                    let host2 = host.clone();
+                    let auth = auth_sock.map(Path::to_path_buf);
+                    self.inner.shutdown.connections.spawn(async move {
+                        pool.run_master(host2, id, path, settings, auth).await;
+                    });
+                }
+                st.waiting += 1;
+            }
+            // The guard gives the waiting count back even when the caller is cancelled here.
+            let _waiting = WaitingGuard(&host);
+            notified.await;
+        }
+    }
+
+    /// Owns one master for its whole life: start, wait until its socket is up, lend it, and end
+    /// it when it dies, idles past the persist time, or the daemon shuts down.
+    async fn run_master(
+        &self,
+        host: Arc<Host>,
+        id: u64,
+        path: PathBuf,
+        settings: Result<SshSettings, DaemonError>,
+        auth_sock: Option<PathBuf>,
+    ) {
+        let _ = std::fs::remove_file(&path);
+        let settings = match settings {
+            Ok(s) => s,
+            Err(e) => {
+                return self.open_failed(
+                    &host,
+                    e.to_string(),
+                    "Install OpenSSH or set SSH_MCP_SSH_BIN",
+                );
+            }
+        };
+        let argv = argv::control_master(&settings, &host.conn, &path);
+        tracing::debug!(master = id, argv = %argv.display(), "starting control master");
+        let mut child = match spawn::start(&argv, spawn::Stdout::Null, auth_sock.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                return self.open_failed(
+                    &host,
+                    e.to_string(),
+                    "Install OpenSSH or set SSH_MCP_SSH_BIN",
+                );
+            }
+        };
+        let stderr_tail = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let stderr_task = child.stderr.take().map(|mut err| {
+            let tail = stderr_tail.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                while let Ok(n) = err.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut t = lock(&tail);
+                    t.extend_from_slice(&buf[..n]);
+                    let excess = t.len().saturating_sub(STDERR_KEEP);
+                    t.drain(..excess);
+                }
+            })
+        });
+        let ready_deadline = Instant::now()
+            + Duration::from_secs(settings.connect_timeout_secs.into())
+            + READY_MARGIN;
+        let mut poll = Duration::from_millis(2);
+        loop {
+            tokio::select! {
+                status = child.wait() => {
+                    if let Some(task) = stderr_task {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+                    }
+                    let text = String::from_utf8_lossy(&lock(&stderr_tail)).trim().to_owned();
+                    let detail = if text.is_empty() {
+                        format!("ssh exited with {}", status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()))
+                    } else {
+                        text
+                    };
+                    let hint = connect_hint(&detail);
+                    return self.open_failed(&host, detail, hint);
+                }
+                _ = tokio::time::sleep(poll) => {
+                    if path.exists() {
+                        break;
+                    }
+                    if Instant::now() > ready_deadline {
+                        terminate(&mut child).await;
+                        return self.open_failed(&host, "ssh did not finish connecting in time".into(), connect_hint("timed out"));
+                    }
+                    poll = (poll * 2).min(Duration::from_millis(25));
+                }
+                _ = self.inner.shutdown.masters.cancelled() => {
+                    terminate(&mut child).await;
+                    return self.open_failed(&host, "the daemon is shutting down".into(), "");
+                }
+            }
+        }
+        {
+            let mut st = lock(&host.state);
+            st.opening = st.opening.saturating_sub(1);
+            let now = Instant::now();
+            st.masters.push(Master {
+                id,
+                path: path.clone(),
+                in_use: 0,
+                capacity: LEASES_PER_MASTER,
+                refusals: 0,
+                ready_at: now,
+                last_used: now,
+            });
+        }
+        host.changed.notify_waiters();
+        tracing::info!(master = id, target = %host.conn.target, "control master up");
+
+        let persist = self.inner.config.control_persist;
+        let check_every = (persist / 4).clamp(Duration::from_millis(250), Duration::from_secs(30));
+        loop {
+            tokio::select! {
+                status = child.wait() => {
+                    let text = String::from_utf8_lossy(&lock(&stderr_tail)).trim().to_owned();
+                    tracing::warn!(master = id, ?status, stderr = %text, "control master exited");
+                    break;
+                }
+                _ = tokio::time::sleep(check_every) => {
+                    let idle = {
+                        let mut st = lock(&host.state);
+                        let idle = st.masters.iter().any(|m| m.id == id && m.in_use == 0 && m.last_used.elapsed() >= persist);
+                        if idle {
+                            // Out of the list first, so that nobody leases it while it closes.
+                            st.masters.retain(|m| m.id != id);
+                        }
+                        idle
+                    };
+                    if idle {
+                        tracing::info!(master = id, "closing idle control master");
+                        terminate(&mut child).await;
+                        break;
+                    }
+                }
+                _ = self.inner.shutdown.masters.cancelled() => {
+                    terminate(&mut child).await;
+                    break;
+                }
+            }
+        }
+        lock(&host.state).masters.retain(|m| m.id != id);
+        host.changed.notify_waiters();
+        let _ = std::fs::remove_file(&path);
+    }
+
+    fn open_failed(&self, host: &Host, detail: String, hint: &'static str) {
+        tracing::warn!(target = %host.conn.target, %detail, "control master failed");
+        {
+            let mut st = lock(&host.state);
+            st.opening = st.opening.saturating_sub(1);
+            st.failures += 1;
+            st.last_failure = Some((detail, hint));
+        }
+        host.changed.notify_waiters();
+    }
+}
+
+struct WaitingGuard<'a>(&'a Host);
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        let mut st = lock(&self.0.state);
+        st.waiting = st.waiting.saturating_sub(1);
+    }
+}
+
+/// SIGTERM (ssh closes its connection and removes its socket), SIGKILL after two seconds.
+async fn terminate(child: &mut tokio::process::Child) {
+    spawn::signal(child, libc::SIGTERM);
+    if tokio::time::timeout(Duration::from_secs(2), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
+}

@@ -1,0 +1,47 @@
+//! [`Daemon`]: the one value every request handler gets, a cheap clone of shared state: the
+//! configuration, the master pool, counters and the shutdown handles.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::masters::MasterPool;
+use crate::shutdown::Shutdown;
+
+#[derive(Clone)]
+pub struct Daemon(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub shutdown: Shutdown,
+    pub masters: MasterPool,
+    pub started: Instant,
+    pub activated: bool,
+    /// Commands running now (incremented and decremented by exec::run's guard).
+    pub running_commands: AtomicU32,
+    pub commands_total: AtomicU64,
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Daemon {
+    pub fn new(config: Config, activated: bool) -> Self {
+        let shutdown = Shutdown::default();
+        let masters = MasterPool::new(&config, shutdown.clone());
+        Self(Arc::new(Inner {
+            config,
+            shutdown,
+            masters,
+            started: Instant::now(),
+            activated,
+            running_commands: AtomicU32::new(0),
+            commands_total: AtomicU64::new(0),
+        }))
+    }
+}

@@ -1,0 +1,44 @@
+//! The MCP server: an rmcp handler whose tools turn calls into gRPC requests to the daemon.
+//! Each tool family lives in `tools/` with its own router; `result.rs` turns daemon answers and
+//! failures into tool results.
+
+mod result;
+mod tools;
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{ServerHandler, tool_handler};
+
+use crate::daemon_link::DaemonLink;
+
+const INSTRUCTIONS: &str = "ssh-mcp runs commands on remote machines through the user's own OpenSSH \
+client, ~/.ssh/config, keys and agent. Use ssh_exec for one-off commands; it reuses one \
+connection per host, so many small calls are cheap. Give long commands a timeout: when it \
+expires (or the call is cancelled) the remote command and its children are ended. Output is \
+capped (max_output_bytes); *_truncated and *_bytes tell what was left out.";
+
+#[derive(Clone)]
+pub struct SshMcp {
+    link: Arc<DaemonLink>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl SshMcp {
+    pub fn new(link: Arc<DaemonLink>) -> Self {
+        Self {
+            link,
+            tool_router: Self::exec_tools(),
+        }
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for SshMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("ssh-mcp", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+}

@@ -1,0 +1,5 @@
+//! One file per tool family, each an `impl SshMcp` block with its own `#[tool_router]`.
+//! `connection.rs` holds the connection parameters every remote tool shares.
+
+mod connection;
+mod exec;
