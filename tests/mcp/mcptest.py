@@ -1,0 +1,146 @@
+"""Helpers shared by the MCP client tests: binaries, process scans, polling with deadlines."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import anyio
+
+REPO = Path(__file__).resolve().parents[2]
+BIN_DIR = Path(os.environ.get("SSH_MCP_BIN_DIR") or REPO / "target" / "debug")
+SHIM = BIN_DIR / "ssh-mcp"
+DAEMON = BIN_DIR / "ssh-mcpd"
+SEED_TOOLS = Path("/work/shared/reference/seed-tools-list.json")
+
+# The variables MCP clients typically let through to the servers they spawn.
+STRIPPED_VARS = ("HOME", "PATH", "USER", "SHELL", "TERM")
+
+T = TypeVar("T")
+
+
+def base_env() -> dict[str, str]:
+    """What an MCP client passes on by default: only the few variables that survive stripping."""
+    return {k: os.environ[k] for k in STRIPPED_VARS if k in os.environ}
+
+
+def wait_until(cond: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Polls cond until it returns something truthy; fails with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+async def await_until(cond: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """wait_until for async code: sleeps with anyio so other tasks keep running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await anyio.sleep(interval)
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def proc_state(pid: int) -> str | None:
+    """The one-letter state of pid from /proc/<pid>/stat, or None when there is no such process."""
+    stat = _read(f"/proc/{pid}/stat").decode(errors="replace")
+    if not stat:
+        return None
+    # comm may contain spaces and parentheses: the state follows the last ')'.
+    return stat[stat.rindex(")") + 2]
+
+
+def alive(pid: int) -> bool:
+    """True when pid exists and is not a zombie (a zombie has already ended)."""
+    state = proc_state(pid)
+    return state is not None and state not in ("Z", "X")
+
+
+def all_pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def procs_mentioning(marker: str, *, environ: bool = True) -> dict[int, str]:
+    """Live processes (not zombies, not us) whose command line or environment contains marker.
+
+    Returns pid -> command line, for error messages."""
+    needle = marker.encode()
+    found: dict[int, str] = {}
+    me = os.getpid()
+    for pid in all_pids():
+        if pid == me:
+            continue
+        cmdline = _read(f"/proc/{pid}/cmdline")
+        hit = needle in cmdline
+        if not hit and environ:
+            hit = needle in _read(f"/proc/{pid}/environ")
+        if hit and alive(pid):
+            found[pid] = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
+    return found
+
+
+def procs_named(comm: str) -> list[int]:
+    """Live processes whose /proc/<pid>/comm is exactly comm (like pgrep -x)."""
+    out = []
+    for pid in all_pids():
+        if _read(f"/proc/{pid}/comm").decode(errors="replace").strip() == comm and alive(pid):
+            out.append(pid)
+    return out
+
+
+def children_of(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in _read_dir(f"/proc/{pid}/task"):
+        kids += [int(c) for c in _read(f"/proc/{pid}/task/{task}/children").split()]
+    return [k for k in kids if alive(k)]
+
+
+def _read_dir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+STATUS_LINE = re.compile(r"^([a-z ]+):\s+(.*)$")
+
+
+def parse_status(text: str) -> dict[str, str]:
+    """`ssh-mcp daemon status` output -> {"socket": ..., "pid": ..., ...}."""
+    out = {}
+    for line in text.splitlines():
+        m = STATUS_LINE.match(line)
+        if m:
+            out[m.group(1).strip()] = m.group(2).strip()
+    return out
+
+
+def structured(result) -> dict:
+    """The structuredContent of a CallToolResult, with a readable failure when it is missing."""
+    assert result.structured_content is not None, f"no structuredContent in {result!r}"
+    return result.structured_content
+
+
+def ok_result(result) -> dict:
+    """structuredContent of a result that must not be an error."""
+    sc = structured(result)
+    assert not result.is_error, f"tool call failed: {sc}"
+    return sc
