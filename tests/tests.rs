@@ -1,1 +1,12 @@
+//! The one integration test binary. Every test runs real processes: a throwaway OpenSSH server on
+//! loopback, the real `ssh-mcpd` (and, for some, the real `ssh-mcp`), real `ssh`. Nothing is mocked.
+//! MCP-level end-to-end tests live in tests/mcp/ (Python `mcp` SDK).
 
+#![allow(clippy::disallowed_methods, reason = "tests start real processes")]
+
+mod support;
+
+mod argument_guard;
+mod daemon_lifecycle;
+mod exec;
+mod tidy;

@@ -54,7 +54,18 @@ pub async fn run(
         let s = daemon.shutdown.clone();
         async move { s.requested().await }
     });
-    let served = server.await;
+    // In-flight calls get a bounded time to finish; a client that never answers the HTTP/2
+    // GOAWAY must not keep the daemon alive.
+    let served = tokio::select! {
+        served = server => served,
+        _ = async {
+            daemon.shutdown.requested().await;
+            tokio::time::sleep(shutdown::SERVER_GRACE).await;
+        } => {
+            tracing::warn!("clients did not disconnect within {:?}; closing their connections", shutdown::SERVER_GRACE);
+            Ok(())
+        }
+    };
     listener::notify_stopping();
     daemon.shutdown.drain(&daemon).await;
     if !activated {

@@ -75,6 +75,8 @@ fn start(args: Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime
-        .block_on(async move { ssh_mcpd::run(bound, config, ssh_mcpd::shutdown::signals()).await })
+    runtime.block_on(async move {
+        let stop = ssh_mcpd::shutdown::signals()?;
+        ssh_mcpd::run(bound, config, stop).await
+    })
 }

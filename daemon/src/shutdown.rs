@@ -1,7 +1,8 @@
 //! The shutdown order, written down once:
 //!
 //! 1. a signal, or a client's Stop call, cancels `requests`;
-//! 2. the gRPC server stops accepting and lets in-flight calls finish;
+//! 2. the gRPC server stops accepting and lets in-flight calls finish, for at most
+//!    [`SERVER_GRACE`];
 //! 3. every running command ends its remote process group (SIGTERM, then SIGKILL after the grace)
 //!    and its local ssh; we wait for the `commands` tracker, bounded by [`COMMANDS_DEADLINE`];
 //! 4. `masters` is cancelled: every ControlMaster is terminated and its socket removed; we wait
@@ -18,6 +19,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::state::Daemon;
 
+/// How long the gRPC server waits for clients after it stops accepting (commands end on their
+/// own within the kill grace, and step 3 waits for them anyway).
+pub const SERVER_GRACE: Duration = Duration::from_secs(5);
 pub const COMMANDS_DEADLINE: Duration = Duration::from_secs(10);
 pub const MASTERS_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -63,21 +67,16 @@ impl Shutdown {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn signals() {
+/// Installs the SIGTERM and SIGINT handlers now (so that a signal arriving right after start-up
+/// is not lost) and returns a future that resolves when either arrives.
+pub fn signals() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-                _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-            }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
         }
-        _ => {
-            tracing::error!("cannot install signal handlers; only a Stop call can end the daemon");
-            std::future::pending::<()>().await
-        }
-    }
+    })
 }

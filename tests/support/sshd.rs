@@ -1,0 +1,113 @@
+//! [`Sshd`]: a throwaway OpenSSH server on a free loopback port with fresh keys and an ssh config
+//! holding the alias `testhost`. MaxSessions and MaxStartups stay at OpenSSH's defaults, as on
+//! real servers. Ready when it accepts a TCP connection; killed on drop.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::{Scratch, wait_until};
+
+pub struct Sshd {
+    pub dir: Scratch,
+    pub port: u16,
+    child: Child,
+}
+
+fn keygen(path: &std::path::Path) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(status.success(), "ssh-keygen failed");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Sshd {
+    pub fn start() -> Self {
+        let dir = Scratch::new("sshd");
+        let d = &dir.path;
+        keygen(&d.join("host_ed25519"));
+        keygen(&d.join("id_ed25519"));
+        std::fs::copy(d.join("id_ed25519.pub"), d.join("authorized_keys")).unwrap();
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "root".into());
+        for _attempt in 0..5 {
+            let port = free_port();
+            std::fs::write(
+                d.join("sshd_config"),
+                format!(
+                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_ed25519\nAuthorizedKeysFile {dir}/authorized_keys\n\
+                     PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
+                     PidFile none\nAllowTcpForwarding yes\nPermitRootLogin yes\nLogLevel ERROR\n",
+                    dir = d.display()
+                ),
+            )
+            .unwrap();
+            let host_pub = std::fs::read_to_string(d.join("host_ed25519.pub")).unwrap();
+            let key: Vec<&str> = host_pub.split_whitespace().take(2).collect();
+            std::fs::write(
+                d.join("known_hosts"),
+                format!("[127.0.0.1]:{port} {}\n", key.join(" ")),
+            )
+            .unwrap();
+            std::fs::write(
+                d.join("ssh_config"),
+                format!(
+                    "Host testhost\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {dir}/id_ed25519\n  \
+                     IdentitiesOnly yes\n  UserKnownHostsFile {dir}/known_hosts\n  StrictHostKeyChecking yes\n  BatchMode yes\n",
+                    dir = d.display()
+                ),
+            )
+            .unwrap();
+            let mut child = Command::new("/usr/sbin/sshd")
+                .arg("-D")
+                .arg("-f")
+                .arg(d.join("sshd_config"))
+                .arg("-E")
+                .arg(d.join("sshd.log"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("sshd starts (apt-get install openssh-server)");
+            let up = wait_until(Duration::from_secs(10), || {
+                matches!(child.try_wait(), Ok(Some(_)))
+                    || TcpStream::connect(("127.0.0.1", port)).is_ok()
+            });
+            if up && matches!(child.try_wait(), Ok(None)) {
+                return Self { dir, port, child };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("sshd did not start; see {}", d.join("sshd.log").display());
+    }
+
+    pub fn ssh_config(&self) -> PathBuf {
+        self.dir.join("ssh_config")
+    }
+
+    pub fn identity(&self) -> PathBuf {
+        self.dir.join("id_ed25519")
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
