@@ -200,3 +200,41 @@ async fn socket_activation_serves_and_stops_cleanly() {
         "control master left behind"
     );
 }
+
+#[test]
+fn systemd_units_verify_and_listen_where_the_shim_looks() {
+    let scratch = Scratch::new("units");
+    let runtime = scratch.join("xdg");
+    std::fs::create_dir(&runtime).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let units = scratch.join("units");
+    std::fs::create_dir(&units).unwrap();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for name in ["ssh-mcpd.socket", "ssh-mcpd.service"] {
+        let text = std::fs::read_to_string(root.join("systemd").join(name)).unwrap();
+        let text = text.replace("%h/.cargo/bin/ssh-mcpd", &daemon_bin().display().to_string());
+        std::fs::write(units.join(name), text).unwrap();
+    }
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--user"])
+        .arg(units.join("ssh-mcpd.socket"))
+        .arg(units.join("ssh-mcpd.service"))
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .output()
+        .expect("systemd-analyze (apt-get install systemd)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.trim().is_empty(), "systemd-analyze verify: {text}");
+    // The socket unit listens on %t/ssh-mcp/ssh-mcpd.sock: the path the shim derives from
+    // XDG_RUNTIME_DIR, and from /run/user/<uid> when the variable was stripped.
+    let socket_unit = std::fs::read_to_string(units.join("ssh-mcpd.socket")).unwrap();
+    assert!(socket_unit.contains("ListenStream=%t/ssh-mcp/ssh-mcpd.sock"));
+    let derived = ssh_mcp_core::paths::socket_path_with(
+        &|k| (k == "XDG_RUNTIME_DIR").then(|| runtime.clone().into_os_string()),
+        ssh_mcp_core::paths::current_uid(),
+        std::path::Path::new("/nonexistent"),
+    )
+    .unwrap();
+    assert_eq!(derived, runtime.join("ssh-mcp/ssh-mcpd.sock"));
+    let service = std::fs::read_to_string(units.join("ssh-mcpd.service")).unwrap();
+    assert!(service.contains("Type=notify"));
+}
