@@ -74,3 +74,16 @@ fn only_the_argv_module_builds_ssh_command_lines() {
         }
     }
 }
+
+#[test]
+fn only_the_grpc_layer_of_the_daemon_touches_wire_types() {
+    let mut files = Vec::new();
+    rust_files(&root().join("daemon/src"), &mut files);
+    for f in files {
+        if f.components().any(|c| c.as_os_str() == "grpc") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(!text.contains("ssh_mcp_core::pb"), "{} uses generated protobuf types", f.display());
+    }
+}
