@@ -9,4 +9,5 @@ mod support;
 mod argument_guard;
 mod daemon_lifecycle;
 mod exec;
+mod shim;
 mod tidy;
