@@ -212,7 +212,10 @@ fn systemd_units_verify_and_listen_where_the_shim_looks() {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     for name in ["ssh-mcpd.socket", "ssh-mcpd.service"] {
         let text = std::fs::read_to_string(root.join("systemd").join(name)).unwrap();
-        let text = text.replace("%h/.cargo/bin/ssh-mcpd", &daemon_bin().display().to_string());
+        let text = text.replace(
+            "%h/.cargo/bin/ssh-mcpd",
+            &daemon_bin().display().to_string(),
+        );
         std::fs::write(units.join(name), text).unwrap();
     }
     let out = Command::new("systemd-analyze")
@@ -222,8 +225,15 @@ fn systemd_units_verify_and_listen_where_the_shim_looks() {
         .env("XDG_RUNTIME_DIR", &runtime)
         .output()
         .expect("systemd-analyze (apt-get install systemd)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && text.trim().is_empty(), "systemd-analyze verify: {text}");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.trim().is_empty(),
+        "systemd-analyze verify: {text}"
+    );
     // The socket unit listens on %t/ssh-mcp/ssh-mcpd.sock: the path the shim derives from
     // XDG_RUNTIME_DIR, and from /run/user/<uid> when the variable was stripped.
     let socket_unit = std::fs::read_to_string(units.join("ssh-mcpd.socket")).unwrap();

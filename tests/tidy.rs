@@ -84,6 +84,10 @@ fn only_the_grpc_layer_of_the_daemon_touches_wire_types() {
             continue;
         }
         let text = std::fs::read_to_string(&f).unwrap();
-        assert!(!text.contains("ssh_mcp_core::pb"), "{} uses generated protobuf types", f.display());
+        assert!(
+            !text.contains("ssh_mcp_core::pb"),
+            "{} uses generated protobuf types",
+            f.display()
+        );
     }
 }

@@ -215,7 +215,12 @@ async fn stop_and_wait(channel: Channel, pid: u32) {
 pub fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state letter follows the parenthesised command name.
-        Ok(stat) => stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) != Some("Z"),
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                != Some("Z")
+        }
         // SAFETY: kill with signal 0 only checks that the process exists.
         Err(_) => unsafe { libc::kill(pid as libc::pid_t, 0) == 0 },
     }
