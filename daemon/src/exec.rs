@@ -259,7 +259,7 @@ async fn run_once(
         spec.tty,
         &remote_command,
     );
-    let mut child = spawn::start(&argv, spawn::Stdout::Piped, spec.auth_sock.as_deref())?;
+    let mut child = spawn::command(&argv, spawn::Stdout::Piped, spec.auth_sock.as_deref())?;
     let pid = Arc::new(PidSlot::default());
     // With a tty the remote stderr is merged into stdout, so that is where the report appears.
     let (stdout_filter, stderr_filter) = if spec.tty {
@@ -390,7 +390,7 @@ async fn stop_remote(
     let result = tokio::time::timeout(budget, async {
         // The master keeps one channel free for this; retry briefly if sshd still counts it used.
         for attempt in 0..10u64 {
-            let Ok(mut killer) = spawn::start(&argv, spawn::Stdout::Piped, spec.auth_sock.as_deref()) else {
+            let Ok(mut killer) = spawn::command(&argv, spawn::Stdout::Piped, spec.auth_sock.as_deref()) else {
                 return None;
             };
             let mut out = String::new();

@@ -49,6 +49,7 @@ struct PoolInner {
     next_id: AtomicU64,
     config: Config,
     shutdown: Shutdown,
+    settings: Mutex<Option<SshSettings>>,
 }
 
 struct Host {
@@ -140,6 +141,7 @@ impl MasterPool {
                 next_id: AtomicU64::new(1),
                 config: config.clone(),
                 shutdown,
+                settings: Mutex::new(None),
             }),
         }
     }
@@ -155,14 +157,22 @@ impl MasterPool {
         stats
     }
 
+    /// The operator's ssh settings. The ssh binary is looked up once and again only while the
+    /// lookup fails (so installing OpenSSH later needs no restart).
     pub fn settings(&self) -> Result<SshSettings, DaemonError> {
+        let mut cached = lock(&self.inner.settings);
+        if let Some(s) = cached.as_ref() {
+            return Ok(s.clone());
+        }
         let c = &self.inner.config;
-        Ok(SshSettings {
+        let settings = SshSettings {
             ssh: Binaries::from_env()?.ssh,
             config_file: c.ssh_config.clone(),
             connect_timeout_secs: c.connect_timeout_secs,
             keepalive_interval_secs: c.keepalive_interval_secs,
-        })
+        };
+        *cached = Some(settings.clone());
+        Ok(settings)
     }
 
     fn host(&self, conn: &Connection) -> Arc<Host> {
@@ -276,7 +286,7 @@ impl MasterPool {
         };
         let argv = argv::control_master(&settings, &host.conn, &path);
         tracing::debug!(master = id, argv = %argv.display(), "starting control master");
-        let mut child = match spawn::start(&argv, spawn::Stdout::Null, auth_sock.as_deref()) {
+        let mut child = match spawn::master(&argv, auth_sock.as_deref()) {
             Ok(c) => c,
             Err(e) => {
                 return self.open_failed(

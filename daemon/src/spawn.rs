@@ -1,7 +1,9 @@
 //! The only place that starts a local process. Each ssh is the daemon's child: stdin from
-//! /dev/null, killed when its handle is dropped, in its own process group (a terminal's Ctrl-C
-//! aimed at a foreground daemon must not hit it), and sent SIGTERM if the daemon dies without
-//! cleaning up (PR_SET_PDEATHSIG).
+//! /dev/null, killed when its handle is dropped, and in its own process group (a terminal's Ctrl-C
+//! aimed at a foreground daemon must not hit it). A ControlMaster is also sent SIGTERM if the
+//! daemon dies without cleaning up (PR_SET_PDEATHSIG); a command's ssh needs no such hook, since
+//! it ends with its master, and without a `pre_exec` hook it can be started with the cheaper
+//! posix_spawn instead of fork.
 
 #![allow(
     clippy::disallowed_methods,
@@ -23,8 +25,41 @@ pub enum Stdout {
     Null,
 }
 
-/// Starts `argv` with stderr piped.
-pub fn start(argv: &Argv, stdout: Stdout, auth_sock: Option<&Path>) -> Result<Child, DaemonError> {
+/// Starts a command's ssh (or any short-lived helper) with stderr piped.
+pub fn command(
+    argv: &Argv,
+    stdout: Stdout,
+    auth_sock: Option<&Path>,
+) -> Result<Child, DaemonError> {
+    build(argv, stdout, auth_sock)
+        .spawn()
+        .map_err(|source| spawn_error(argv, source))
+}
+
+/// Starts a ControlMaster with stderr piped; it gets SIGTERM if the daemon dies.
+pub fn master(argv: &Argv, auth_sock: Option<&Path>) -> Result<Child, DaemonError> {
+    let mut cmd = build(argv, Stdout::Null, auth_sock);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent. The death signal
+    // is tied to the spawning thread; tokio's worker threads live as long as the runtime.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(|source| spawn_error(argv, source))
+}
+
+fn spawn_error(argv: &Argv, source: std::io::Error) -> DaemonError {
+    DaemonError::Spawn {
+        program: argv.program.display().to_string(),
+        source,
+    }
+}
+
+fn build(argv: &Argv, stdout: Stdout, auth_sock: Option<&Path>) -> Command {
     let mut cmd = Command::new(&argv.program);
     cmd.args(&argv.args)
         .stdin(Stdio::null())
@@ -38,19 +73,7 @@ pub fn start(argv: &Argv, stdout: Stdout, auth_sock: Option<&Path>) -> Result<Ch
     if let Some(sock) = auth_sock {
         cmd.env("SSH_AUTH_SOCK", sock);
     }
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn().map_err(|source| DaemonError::Spawn {
-        program: argv.program.display().to_string(),
-        source,
-    })
+    cmd
 }
 
 /// Sends `signal` to a child that has not been reaped yet.
