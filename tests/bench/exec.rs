@@ -1,0 +1,130 @@
+//! The bench (`cargo bench --bench exec -- --bin-dir DIR --out FILE`, run by
+//! `scripts/bench.sh`): starts a throwaway sshd, a private daemon environment and ControlMasters
+//! of its own, runs the four benchmarks in order, writes BENCHMARKS.md and cleans up everything
+//! it started.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the bench starts sshd, ssh, the shim and the daemon to time them"
+)]
+
+mod bare;
+mod daemon;
+mod env;
+mod latency;
+mod mcp_client;
+mod memory;
+mod parallel;
+mod report;
+mod sshd;
+mod startup;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail, ensure};
+
+use crate::bare::Master;
+use crate::env::BenchEnv;
+use crate::mcp_client::McpClient;
+use crate::sshd::Sshd;
+
+/// The documented command that runs this bench, and what it runs.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    format!(
+        "`bash scripts/bench.sh` (it runs `cargo build --release --locked --workspace --bins`, \
+         then `cargo bench --locked --bench exec -- {}`)",
+        args.join(" ")
+    )
+}
+
+struct Args {
+    bin_dir: PathBuf,
+    out: PathBuf,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut bin_dir = PathBuf::from("target/release");
+    let mut out = PathBuf::from("BENCHMARKS.md");
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            // cargo bench passes --bench to every bench target.
+            "--bench" => {}
+            "--bin-dir" => bin_dir = args.next().context("--bin-dir needs a value")?.into(),
+            "--out" => out = args.next().context("--out needs a value")?.into(),
+            other => bail!("unknown argument {other:?} (expected --bin-dir DIR, --out FILE)"),
+        }
+    }
+    let cwd = std::env::current_dir()?;
+    Ok(Args {
+        bin_dir: cwd.join(bin_dir),
+        out: cwd.join(out),
+    })
+}
+
+// One thread: the MCP client's reader task then wakes straight from epoll, with no hand-off
+// between threads inside the timed span. Bare ssh runs block this thread while nothing else is due.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let started = Instant::now();
+    let args = parse_args()?;
+    let machine = report::Machine::detect();
+    let env = BenchEnv::new(&args.bin_dir)?;
+    eprintln!("bench: starting sshd in {}", env.root.display());
+    let sshd = Sshd::start(&env.sshd_dir())?;
+    ensure!(
+        sshd.client_config == env.ssh_config,
+        "ssh config path mismatch"
+    );
+    let sections = benchmarks(&env).await.map_err(|e| {
+        let logs = env.log_tail();
+        e.context(logs)
+    });
+    // Everything benchmarks() started is gone by now (drop guards); sshd goes last.
+    drop(sshd);
+    let sections = sections?;
+    let page = report::page(&machine, &command_line(), &sections, started.elapsed());
+    std::fs::write(&args.out, &page).with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!("{page}");
+    eprintln!("bench: wrote {}", args.out.display());
+    Ok(())
+}
+
+async fn benchmarks(env: &BenchEnv) -> anyhow::Result<Vec<report::Section>> {
+    let _stop_daemon = daemon::StopOnDrop(env);
+    let masters = [
+        Master::start(&env.ssh_config, env.cm_dir.join("a"))?,
+        Master::start(&env.ssh_config, env.cm_dir.join("b"))?,
+    ];
+    eprintln!("bench: MCP session (autostarts the daemon)");
+    let mut client = McpClient::connect(env, &env.shim).await?;
+    let mut sections = Vec::new();
+
+    eprintln!("bench: [1/4] ssh_exec true: shim vs bare ssh");
+    sections.push(latency::run(&mut client, &masters[0], &env.ssh_config).await?);
+    eprintln!("bench: [2/4] twenty parallel sleep 0.5");
+    sections.push(parallel::run(env, &mut client, &masters).await?);
+    client.close().await?;
+
+    eprintln!("bench: [3/4] shim start-up");
+    sections.push(startup::run(env)?);
+    eprintln!("bench: [4/4] daemon memory under 300 MB of output");
+    sections.push(memory::run(env, &masters[0]).await?);
+    Ok(sections)
+}
