@@ -21,6 +21,8 @@ pub enum DaemonError {
         program: String,
         source: std::io::Error,
     },
+    #[error("cannot run the command over the ssh connection: {0}")]
+    Mux(String),
     #[error("the command was cancelled")]
     Cancelled,
     #[error("ssh-mcpd is shutting down; retry once it is back")]

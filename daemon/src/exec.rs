@@ -5,28 +5,28 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ssh_mcp_core::ssh::argv::{self, SshSettings};
 use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
 use ssh_mcp_core::ssh::quote::{EnvVar, RemoteDir, RemoteShell};
 use ssh_mcp_core::ssh::{InvalidInput, remote};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 
 use crate::capture::{Capture, Captured};
 use crate::config::{DEFAULT_MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES_LIMIT};
 use crate::error::DaemonError;
 use crate::masters::Lease;
+use crate::mux_client;
 use crate::pid_report::PidReportFilter;
-use crate::spawn;
 use crate::state::Daemon;
 
 /// The longest timeout a request may ask for (a week); beyond it, leave `timeout` out.
 const MAX_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
+/// The longest remote command sent: ssh's packets hold 256 KiB, and the wrapper needs room.
+const MAX_REMOTE_COMMAND_BYTES: usize = 128 * 1024;
 /// Attempts when sshd refuses a session on a master we counted as free.
 const MAX_SESSION_ATTEMPTS: u32 = 20;
 /// How long a stopped command's local ssh gets to exit after its remote group is gone.
@@ -101,6 +101,13 @@ impl ExecSpec {
             .filter(|s| !s.is_empty() && !s.contains('\0'))
             .map(PathBuf::from);
         let remote_command = remote::wrap_command(&raw.command, shell.as_ref(), cwd.as_ref(), &env);
+        if remote_command.len() > MAX_REMOTE_COMMAND_BYTES {
+            return Err(InvalidInput(format!(
+                "'command' (with its cwd, env and shell) is {} bytes; at most {MAX_REMOTE_COMMAND_BYTES} fit in \
+                 one ssh request: put a long script in a file (ssh_create) and run that",
+                remote_command.len()
+            )));
+        }
         Ok(Self {
             conn,
             auth_sock,
@@ -184,7 +191,6 @@ pub async fn run(
         }
     };
     tokio::pin!(stop);
-    let settings = daemon.masters.settings()?;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -194,21 +200,20 @@ pub async fn run(
             reason = &mut stop => return stopped_before_start(reason, started),
         };
         counters.set_phase(Phase::Running);
-        let attempt_result = run_once(
-            daemon, spec, &settings, &lease, counters, &mut stop, started,
-        )
-        .await?;
-        match attempt_result {
+        match run_once(spec, &lease, counters, &mut stop, started).await? {
             Attempt::Done(outcome) => return Ok(outcome),
-            Attempt::SessionRefused if attempt < MAX_SESSION_ATTEMPTS => {
-                lease.session_refused();
+            Attempt::Retry(why) if attempt < MAX_SESSION_ATTEMPTS => {
+                tracing::debug!(attempt, %why, "retrying on another channel");
+                if matches!(why, mux_client::OpenError::Refused(_)) {
+                    lease.session_refused();
+                }
                 drop(lease);
                 tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
             }
-            Attempt::SessionRefused => {
+            Attempt::Retry(why) => {
                 return Err(DaemonError::Connect {
                     target: spec.conn.target.to_string(),
-                    detail: "the server refused every new session on its connections".into(),
+                    detail: format!("no session could be opened on its connections ({why})"),
                     hint: "Check MaxSessions in the server's sshd_config",
                 });
             }
@@ -238,13 +243,12 @@ fn stopped_before_start(reason: StopReason, started: Instant) -> Result<ExecOutc
 
 enum Attempt {
     Done(ExecOutcome),
-    SessionRefused,
+    /// No session was opened (sshd refused it, or the master went away): nothing ran.
+    Retry(mux_client::OpenError),
 }
 
 async fn run_once(
-    daemon: &Daemon,
     spec: &ExecSpec,
-    settings: &SshSettings,
     lease: &Lease,
     counters: &Counters,
     stop: &mut (impl std::future::Future<Output = StopReason> + Unpin),
@@ -252,14 +256,13 @@ async fn run_once(
 ) -> Result<Attempt, DaemonError> {
     let nonce = nonce();
     let remote_command = remote::with_pid_report(&spec.remote_command, &nonce);
-    let argv = argv::exec_over_master(
-        settings,
-        &spec.conn,
-        &lease.control_path,
-        spec.tty,
-        &remote_command,
-    );
-    let mut child = spawn::command(&argv, spawn::Stdout::Piped, spec.auth_sock.as_deref())?;
+    let mut session = match mux_client::open(&lease.control_path, spec.tty, &remote_command).await {
+        Ok(s) => s,
+        Err(e @ (mux_client::OpenError::Refused(_) | mux_client::OpenError::MasterGone(_))) => {
+            return Ok(Attempt::Retry(e));
+        }
+        Err(e) => return Err(DaemonError::Mux(e.to_string())),
+    };
     let pid = Arc::new(PidSlot::default());
     // With a tty the remote stderr is merged into stdout, so that is where the report appears.
     let (stdout_filter, stderr_filter) = if spec.tty {
@@ -269,7 +272,7 @@ async fn run_once(
     };
     counters.stdout_bytes.store(0, Ordering::Relaxed);
     counters.stderr_bytes.store(0, Ordering::Relaxed);
-    let stdout_task = child.stdout.take().map(|r| {
+    let stdout_task = session.stdout.take().map(|r| {
         tokio::spawn(read_stream(
             r,
             spec.max_output,
@@ -278,7 +281,7 @@ async fn run_once(
             counters_ref(counters, true),
         ))
     });
-    let stderr_task = child.stderr.take().map(|r| {
+    let stderr_task = session.stderr.take().map(|r| {
         tokio::spawn(read_stream(
             r,
             spec.max_output,
@@ -287,47 +290,37 @@ async fn run_once(
             counters_ref(counters, false),
         ))
     });
-    let mut stopped = None;
-    let mut kill_signal = None;
-    let status = tokio::select! {
-        status = child.wait() => Some(status),
-        reason = &mut *stop => { stopped = Some(reason); None }
+
+    let finished = tokio::select! {
+        status = session.wait() => Ok(status),
+        reason = &mut *stop => Err(reason),
     };
-    let status = match status {
-        Some(s) => s,
-        None => {
+    let (exit, stopped, kill_signal) = match finished {
+        Ok(status) => (status, None, None),
+        Err(reason) => {
             counters.set_phase(Phase::Stopping);
-            kill_signal = stop_remote(daemon, spec, settings, lease, &pid, &mut child).await;
-            match tokio::time::timeout(LOCAL_EXIT_GRACE, child.wait()).await {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = child.kill().await;
-                    child.wait().await
-                }
-            }
+            let signal = stop_remote(lease, &pid, &mut session, reason).await;
+            // The group is gone (or could not be reached); the exit report follows shortly.
+            let status = tokio::time::timeout(LOCAL_EXIT_GRACE, session.wait())
+                .await
+                .ok()
+                .flatten();
+            (status, Some(reason), signal)
         }
     };
-    let status = status.map_err(|source| DaemonError::Spawn {
-        program: argv.program.display().to_string(),
-        source,
-    })?;
+    // Closing the control connection closes the channel if it is still open.
+    drop(session);
     let stdout = join_capture(stdout_task).await;
     let stderr = join_capture(stderr_task).await;
     counters.stdout_bytes.store(stdout.total, Ordering::Relaxed);
     counters.stderr_bytes.store(stderr.total, Ordering::Relaxed);
-
-    if stopped.is_none()
-        && pid.get().is_none()
-        && status.code() == Some(255)
-        && session_was_refused(&stderr.bytes)
-    {
-        return Ok(Attempt::SessionRefused);
-    }
-    use std::os::unix::process::ExitStatusExt;
+    let exit_code = exit.map(|v| v as i32);
     let outcome = match stopped {
         None => ExecOutcome {
-            exit_code: status.code(),
-            signal: status.signal(),
+            // A channel that closed without an exit status: the command died of a signal or the
+            // connection was lost; ssh itself reports 255 then, and so do we.
+            exit_code: Some(exit_code.unwrap_or(255)),
+            signal: None,
             stdout,
             stderr,
             timed_out: false,
@@ -338,7 +331,7 @@ async fn run_once(
             tracing::info!(?reason, target = %spec.conn.target, "stopped a command");
             ExecOutcome {
                 exit_code: None,
-                signal: kill_signal.or(status.signal()),
+                signal: kill_signal,
                 stdout,
                 stderr,
                 timed_out: reason == StopReason::Timeout,
@@ -350,99 +343,78 @@ async fn run_once(
     Ok(Attempt::Done(outcome))
 }
 
-/// Ends the command's remote process group over the same master, then its local ssh. Returns the
-/// signal that ended the remote command, when we know it.
-async fn stop_remote(
-    daemon: &Daemon,
-    spec: &ExecSpec,
-    settings: &SshSettings,
-    lease: &Lease,
-    pid: &PidSlot,
-    child: &mut Child,
-) -> Option<i32> {
-    // The report is the first thing the remote shell does; give it a moment if it is on its way.
-    let pgid = match pid.get() {
-        Some(p) => Some(p),
-        None => {
-            let waited = tokio::time::timeout(Duration::from_secs(1), async {
-                loop {
-                    if let Some(p) = pid.get() {
-                        return Some(p);
-                    }
-                    tokio::select! {
-                        _ = pid.changed.notified() => {}
-                        _ = child.wait() => return pid.get(),
-                    }
-                }
-            })
-            .await;
-            waited.ok().flatten()
-        }
-    };
-    let Some(pgid) = pgid else {
-        spawn::signal(child, libc::SIGTERM);
-        return None;
-    };
-    let grace_tenths = (daemon.config.kill_grace.as_millis() / 100) as u32;
-    let script = remote::kill_group_script(pgid, grace_tenths);
-    let argv = argv::exec_over_master(settings, &spec.conn, &lease.control_path, false, &script);
-    let budget = daemon.config.kill_grace + Duration::from_secs(8);
-    let result = tokio::time::timeout(budget, async {
-        // The master keeps one channel free for this; retry briefly if sshd still counts it used.
-        for attempt in 0..10u64 {
-            let Ok(mut killer) = spawn::command(&argv, spawn::Stdout::Piped, spec.auth_sock.as_deref()) else {
-                return None;
-            };
-            let mut out = String::new();
-            if let Some(mut o) = killer.stdout.take() {
-                let _ = o.read_to_string(&mut out).await;
-            }
-            let mut err = Vec::new();
-            if let Some(mut e) = killer.stderr.take() {
-                let _ = e.read_to_end(&mut err).await;
-            }
-            let _ = killer.wait().await;
-            match out.trim() {
-                "TERM" => return Some(libc::SIGTERM),
-                "KILL" => return Some(libc::SIGKILL),
-                "GONE" => return None,
-                _ if session_was_refused(&err) => {
-                    tokio::time::sleep(Duration::from_millis(50 * (attempt + 1))).await;
-                }
-                _ => {
-                    tracing::warn!(pgid, stderr = %String::from_utf8_lossy(&err).trim(), "could not signal the remote process group");
-                    return None;
-                }
-            }
-        }
-        None
-    })
-    .await;
-    result.ok().flatten()
+/// How long a stopped command waits for its remote pid when the report has not come yet (a
+/// stalled link delivers it late; without it the remote command cannot be reached).
+fn pid_patience(reason: StopReason) -> Duration {
+    match reason {
+        // Nobody waits for a cancelled call: wait as long as a slow link may need.
+        StopReason::Cancelled => Duration::from_secs(60),
+        // The caller is waiting for the timed-out result.
+        StopReason::Timeout => Duration::from_secs(3),
+        // Shutdown has its own deadline for all commands together.
+        StopReason::Shutdown => Duration::from_secs(5),
+    }
 }
 
-fn session_was_refused(stderr: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(stderr);
-    text.contains("open failed")
-        || text.contains("refused by peer")
-        || text.contains("administratively prohibited")
+/// Ends the command's remote process group over its master (see `killer`). Returns the signal
+/// that ended the command, when we know it.
+async fn stop_remote(
+    lease: &Lease,
+    pid: &PidSlot,
+    session: &mut mux_client::Session,
+    reason: StopReason,
+) -> Option<i32> {
+    // The report is the first thing the remote shell does; wait for it while the channel lives.
+    let pgid = match pid.get() {
+        Some(p) => Some(p),
+        None => tokio::time::timeout(pid_patience(reason), async {
+            tokio::select! {
+                p = pid.known() => Some(p),
+                // The channel ended: whatever the readers found is all there is.
+                _ = session.wait() => pid.get(),
+            }
+        })
+        .await
+        .ok()
+        .flatten(),
+    };
+    let Some(pgid) = pgid else {
+        tracing::warn!("the remote command never reported its pid; it cannot be signalled");
+        return None;
+    };
+    lease.killer.kill(pgid).await
 }
 
 /// The remote pid, filled in once by whichever reader finds the report.
-#[derive(Default)]
-struct PidSlot {
-    pid: Mutex<Option<u32>>,
-    changed: tokio::sync::Notify,
+struct PidSlot(tokio::sync::watch::Sender<Option<u32>>);
+
+impl Default for PidSlot {
+    fn default() -> Self {
+        Self(tokio::sync::watch::Sender::new(None))
+    }
 }
 
 impl PidSlot {
     fn get(&self) -> Option<u32> {
-        *self.pid.lock().unwrap_or_else(|p| p.into_inner())
+        *self.0.borrow()
     }
 
     fn set(&self, pid: u32) {
-        *self.pid.lock().unwrap_or_else(|p| p.into_inner()) = Some(pid);
-        self.changed.notify_waiters();
+        self.0.send_replace(Some(pid));
+    }
+
+    /// Resolves once the pid is known (at once if it already is).
+    async fn known(&self) -> u32 {
+        let mut rx = self.0.subscribe();
+        loop {
+            if let Some(p) = *rx.borrow_and_update() {
+                return p;
+            }
+            // The sender lives as long as `self`, so this cannot fail while we wait.
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 //! - [`listener`]: bind or take the systemd socket, the single-instance lock, the peer-UID check.
 //! - [`grpc`]: one thin service per proto service; `grpc/status.rs` maps errors to the wire.
 //! - [`exec`]: one remote command, from lease to outcome, with timeouts and cancellation.
-//! - [`masters`]: the ControlMaster pool (one or more per connection, never more than sshd allows).
+//! - [`masters`]: the ControlMaster pool (one or more per connection, never more than sshd allows);
+//!   [`killer`]: ending remote process groups over a master, in batches.
+//! - [`mux_client`]: a session on our own master, spoken over its control socket (no ssh client).
 //! - [`capture`]: bounded output buffers; [`pid_report`]: finding the remote pid in stderr.
 //! - [`spawn`]: the only place that starts a local process.
 
@@ -18,9 +20,11 @@ pub mod config;
 pub mod error;
 pub mod exec;
 pub mod grpc;
+pub mod killer;
 pub mod listener;
 pub mod logging;
 pub mod masters;
+pub mod mux_client;
 pub mod pid_report;
 pub mod shutdown;
 pub mod spawn;

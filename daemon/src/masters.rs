@@ -27,6 +27,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::error::{DaemonError, connect_hint};
+use crate::killer::GroupKiller;
 use crate::shutdown::Shutdown;
 use crate::spawn;
 
@@ -72,6 +73,7 @@ struct HostState {
 struct Master {
     id: u64,
     path: PathBuf,
+    killer: GroupKiller,
     in_use: usize,
     capacity: usize,
     refusals: u32,
@@ -84,6 +86,8 @@ pub struct Lease {
     host: Arc<Host>,
     master_id: u64,
     pub control_path: PathBuf,
+    /// Ends remote process groups over this master.
+    pub killer: GroupKiller,
     /// The master was already up before this call asked for it.
     pub reused: bool,
 }
@@ -218,6 +222,7 @@ impl MasterPool {
                         host: host.clone(),
                         master_id: m.id,
                         control_path: m.path.clone(),
+                        killer: m.killer.clone(),
                         reused: m.ready_at < asked_at,
                     });
                 }
@@ -354,6 +359,11 @@ impl MasterPool {
             st.masters.push(Master {
                 id,
                 path: path.clone(),
+                killer: GroupKiller::spawn(
+                    path.clone(),
+                    self.inner.config.kill_grace,
+                    &self.inner.shutdown.connections,
+                ),
                 in_use: 0,
                 capacity: LEASES_PER_MASTER,
                 refusals: 0,

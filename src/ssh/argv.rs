@@ -2,6 +2,9 @@
 //! validated types only, so an argv that exists was built from checked parts. The destination
 //! always follows `--`; agent options are re-spelled canonically; options the daemon depends on
 //! (multiplexing, batch mode) come first, because ssh keeps the first value it reads.
+//!
+//! Commands themselves do not start an ssh client: the daemon opens them as sessions on its
+//! masters through the multiplexing protocol (`super::mux`).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -106,23 +109,6 @@ pub fn control_master(settings: &SshSettings, conn: &Connection, control_path: &
     argv
 }
 
-/// One remote command over the master at `control_path`.
-pub fn exec_over_master(
-    settings: &SshSettings,
-    conn: &Connection,
-    control_path: &Path,
-    tty: bool,
-    remote_command: &str,
-) -> Argv {
-    let mut argv = Argv::new(&settings.ssh);
-    argv.arg(if tty { "-tt" } else { "-T" });
-    argv.opt("ControlMaster", "no");
-    argv.arg("-S").arg(control_path.as_os_str());
-    push_common(&mut argv, settings, conn);
-    argv.arg("--").arg(conn.target.as_str()).arg(remote_command);
-    argv
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,9 +132,9 @@ mod tests {
             ..Default::default()
         };
         let conn = Connection::parse(&raw, None).unwrap();
-        let argv = exec_over_master(&settings(), &conn, Path::new("/run/cm/x"), false, "uptime");
+        let argv = control_master(&settings(), &conn, Path::new("/run/cm/x"));
         let text = argv.display();
-        assert!(text.ends_with("-- web uptime"), "{text}");
+        assert!(text.ends_with("-- web"), "{text}");
         assert!(text.contains("-F /etc/ssh-mcp/config"), "{text}");
         assert!(text.contains("-o ConnectTimeout=3"), "{text}");
         assert!(!text.contains("ConnectTimeout=10"), "{text}");

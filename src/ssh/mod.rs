@@ -5,6 +5,7 @@
 pub mod argv;
 pub mod binaries;
 pub mod connection;
+pub mod mux;
 pub mod options;
 pub mod quote;
 pub mod remote;

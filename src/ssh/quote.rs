@@ -90,6 +90,10 @@ impl RemoteDir {
         if let Some(rest) = self.0.strip_prefix("~/") {
             return format!("\"$HOME\"/{}", sh_quote(rest));
         }
+        // `cd -x` would read -x as an option.
+        if self.0.starts_with('-') {
+            return sh_quote(&format!("./{}", self.0));
+        }
         sh_quote(&self.0)
     }
 }
@@ -165,5 +169,6 @@ mod tests {
             "\"$HOME\"/'a b'"
         );
         assert_eq!(RemoteDir::parse("/tmp/x").unwrap().shell_word(), "/tmp/x");
+        assert_eq!(RemoteDir::parse("-P").unwrap().shell_word(), "./-P");
     }
 }

@@ -42,18 +42,40 @@ pub fn with_pid_report(wrapped: &str, nonce: &str) -> String {
     format!("printf '\\036ssh-mcp-pid:{nonce}:%s\\n' \"$$\" >&2; {wrapped}")
 }
 
-/// A script that ends process group `pgid` (and its session, where `pkill` exists): SIGTERM, up
-/// to `grace_tenths` tenths of a second for it to go, then SIGKILL. It prints `TERM` when SIGTERM
-/// was enough, `KILL` when it was not, and `GONE` when nothing was left to signal.
-pub fn kill_group_script(pgid: u32, grace_tenths: u32) -> String {
+/// A script that ends the process groups `pgids` (and their sessions, where `pkill` exists):
+/// SIGTERM to each, up to `grace_tenths` tenths of a second for them to go, then SIGKILL to what
+/// is left. It prints one line per group: `<pgid> TERM` when SIGTERM was enough, `<pgid> KILL`
+/// when it was not, `<pgid> GONE` when nothing was left to signal.
+pub fn kill_groups_script(pgids: &[u32], grace_tenths: u32) -> String {
+    let list = pgids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
     format!(
-        "p={pgid}; \
-         alive() {{ kill -0 -- -$p 2>/dev/null || {{ command -v pgrep >/dev/null 2>&1 && pgrep -s $p >/dev/null 2>&1; }}; }}; \
-         alive || {{ echo GONE; exit 0; }}; \
-         kill -TERM -- -$p 2>/dev/null; command -v pkill >/dev/null 2>&1 && pkill -TERM -s $p 2>/dev/null; \
-         i=0; while [ $i -lt {grace_tenths} ] && alive; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done; \
-         if alive; then kill -KILL -- -$p 2>/dev/null; command -v pkill >/dev/null 2>&1 && pkill -KILL -s $p 2>/dev/null; echo KILL; else echo TERM; fi"
+        "alive() {{ kill -s 0 -- -$1 2>/dev/null || {{ command -v pgrep >/dev/null 2>&1 && pgrep -s $1 >/dev/null 2>&1; }}; }}; \
+         sig() {{ kill -s $1 -- -$2 2>/dev/null; command -v pkill >/dev/null 2>&1 && pkill -$1 -s $2 2>/dev/null; }}; \
+         T=; for p in {list}; do if alive $p; then T=\"$T $p\"; sig TERM $p; else echo \"$p GONE\"; fi; done; \
+         i=0; while [ $i -lt {grace_tenths} ]; do a=; for p in $T; do alive $p && a=1; done; [ -z \"$a\" ] && break; \
+         sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done; \
+         for p in $T; do if alive $p; then sig KILL $p; echo \"$p KILL\"; else echo \"$p TERM\"; fi; done"
     )
+}
+
+/// Reads the output of [`kill_groups_script`]: the signal that ended each group, if any.
+pub fn parse_kill_report(output: &str) -> Vec<(u32, Option<i32>)> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let (pgid, what) = line.trim().split_once(' ')?;
+            let signal = match what {
+                "TERM" => Some(15),
+                "KILL" => Some(9),
+                _ => None,
+            };
+            Some((pgid.parse().ok()?, signal))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -88,6 +110,57 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8(out.stdout).unwrap(), "x y|it's|/tmp");
+    }
+
+    #[test]
+    fn kill_script_ends_groups_and_reports_each() {
+        use std::os::unix::process::CommandExt;
+        let mut stubborn = std::process::Command::new("sh");
+        stubborn
+            .args(["-c", "trap '' TERM; sleep 30 & sleep 30"])
+            .process_group(0);
+        let mut stubborn = stubborn.spawn().unwrap();
+        let mut polite = std::process::Command::new("sleep");
+        polite.arg("30").process_group(0);
+        let mut polite = polite.spawn().unwrap();
+        // The shell sets its trap before it starts the sleeps: wait until they run.
+        let group_size = |pgid: u32| {
+            std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter(|e| {
+                    std::fs::read_to_string(e.path().join("stat")).is_ok_and(|st| {
+                        st.rsplit(')')
+                            .next()
+                            .and_then(|r| r.split_whitespace().nth(2))
+                            == Some(&pgid.to_string())
+                    })
+                })
+                .count()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while group_size(stubborn.id()) < 3 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let (stubborn_id, polite_id) = (stubborn.id(), polite.id());
+        // Reap them as soon as they die, as sshd and init do on a real host.
+        let reapers = [
+            std::thread::spawn(move || stubborn.wait().unwrap()),
+            std::thread::spawn(move || polite.wait().unwrap()),
+        ];
+        let script = kill_groups_script(&[stubborn_id, polite_id, 999_999], 20);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        let report = parse_kill_report(&String::from_utf8_lossy(&out.stdout));
+        assert!(report.contains(&(stubborn_id, Some(9))), "{report:?}");
+        assert!(report.contains(&(polite_id, Some(15))), "{report:?}");
+        assert!(report.contains(&(999_999, None)), "{report:?}");
+        for r in reapers {
+            r.join().unwrap();
+        }
     }
 
     #[test]

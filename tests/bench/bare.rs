@@ -68,27 +68,6 @@ impl Master {
             remote.into(),
         ]
     }
-
-    /// The argv the daemon itself runs for `remote` over a master (see `exec_over_master` in
-    /// src/ssh/argv.rs and `with_pid_report` in src/ssh/remote.rs), with a fixed nonce.
-    pub fn command_like_daemon(&self, remote: &str) -> Vec<String> {
-        vec![
-            "-T".into(),
-            "-o".into(),
-            "ControlMaster=no".into(),
-            "-S".into(),
-            self.path.display().to_string(),
-            "-F".into(),
-            self.config.display().to_string(),
-            "-o".into(),
-            "BatchMode=yes".into(),
-            "-o".into(),
-            "ConnectTimeout=15".into(),
-            "--".into(),
-            HOST.into(),
-            format!("printf '\\036ssh-mcp-pid:0123456789abcdef:%s\\n' \"$$\" >&2; {remote}"),
-        ]
-    }
 }
 
 impl Drop for Master {

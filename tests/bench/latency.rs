@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::bare::{self, Master};
 use crate::mcp_client::McpClient;
-use crate::report::{Figure, Samples, Section, median, paired_median};
+use crate::report::{Figure, Samples, Section, paired_median};
 
 pub const CALLS: usize = 100;
 pub const FRESH: usize = 20;
@@ -20,7 +20,6 @@ const MIN_FRESH_OVER_SHIM: f64 = 2.5;
 enum Kind {
     Shim,
     Master,
-    LikeDaemon,
     Rejected,
     Fresh,
 }
@@ -34,18 +33,15 @@ pub async fn run(
     // The daemon refuses a target that starts with '-' before leasing or spawning anything.
     let rejected_args = json!({"target": "-bench-rejected", "command": "true"});
     let over_master = master.command("true");
-    let like_daemon = master.command_like_daemon("true");
     let fresh = bare::fresh_command(ssh_config, "true");
     for _ in 0..WARMUP {
         let (r, _) = client.exec_timed(args.clone()).await?;
         anyhow::ensure!(r.ok, "warm-up ssh_exec failed: {}", r.failure());
         bare::run_timed(&over_master)?;
-        bare::run_timed(&like_daemon)?;
     }
     bare::run_timed(&fresh)?;
 
     let (mut shim, mut cm, mut new) = (Samples::default(), Samples::default(), Samples::default());
-    let mut like = Samples::default();
     let mut rejected = Samples::default();
     let mut daemon_ms = Vec::new();
     let mut not_reused = 0;
@@ -53,7 +49,6 @@ pub async fn run(
     let kinds = [
         Kind::Shim,
         Kind::Master,
-        Kind::LikeDaemon,
         Kind::Rejected,
         Kind::Fresh,
     ];
@@ -75,7 +70,6 @@ pub async fn run(
                     shim.push(took);
                 }
                 Kind::Master => cm.push(bare::run_timed(&over_master)?),
-                Kind::LikeDaemon => like.push(bare::run_timed(&like_daemon)?),
                 Kind::Rejected => {
                     let (r, took) = client.exec_timed(rejected_args.clone()).await?;
                     anyhow::ensure!(
@@ -112,26 +106,16 @@ pub async fn run(
          (`printf '\\036ssh-mcp-pid:<nonce>:%s\\n' \"$$\" >&2; true`), which the bare runs do not."
             .into(),
     ];
-    // Per-round differences: each round has one sample of every kind.
-    let exec_path: Vec<f64> = shim
-        .values()
-        .iter()
-        .zip(like.values())
-        .zip(rejected.values())
-        .map(|((s, l), r)| s - l - r)
-        .collect();
     notes.push(format!(
-        "Where the time between the shim and bare ssh over a master goes (medians of per-round \
-         differences, so load drift cancels): shim − bare = {:.2} ms; of it, the daemon's ssh \
-         command line itself (bare ssh with the daemon's argv, pid report included, − plain bare \
-         ssh) {:.2} ms; the MCP → shim → gRPC → daemon round trip (a call the daemon refuses \
-         before running anything) {:.2} ms; the daemon's exec path (shim − daemon-argv bare − \
-         round trip: lease, spawning ssh, capture, reaping) {:.2} ms. The daemon's duration_ms \
+        "Where the time goes (medians of per-round differences, so load drift cancels): shim − \
+         bare ssh over a master = {:.2} ms. The daemon starts no ssh client for a command: it \
+         opens a session on its own ControlMaster through OpenSSH's multiplexing protocol (a few \
+         socket writes, the output pipes passed to the master), which saves the start-up of an \
+         `ssh` process that bare runs pay. The MCP → shim → gRPC → daemon round trip alone (a \
+         call the daemon refuses before running anything) is {:.2} ms. The daemon's duration_ms \
          for the `true` calls: median {} ms (whole milliseconds).",
         paired_median(&shim, &cm),
-        paired_median(&like, &cm),
         rejected.median(),
-        median(&exec_path),
         daemon_median
     ));
     notes.push(format!(
@@ -147,9 +131,7 @@ pub async fn run(
              untimed warm-up calls of each kind first). {CALLS} rounds; each round times one \
              `ssh_exec` of `true` through the shim (request line written → response line read), \
              one `ssh -F cfg -S <ctlpath> -o ControlMaster=no testhost true` over a ControlMaster \
-             the bench started itself (spawn → exit), one bare ssh over that master with the argv \
-             the daemon builds (`-T -o ControlMaster=no -S … -F cfg -o BatchMode=yes -o \
-             ConnectTimeout=15 -- testhost \"printf …pid report… >&2; true\"`, for context), one \
+             the bench started itself (spawn → exit), one \
              `ssh_exec` with target `-bench-rejected`, which the daemon refuses before running \
              anything (for context: the MCP and gRPC round trip alone), and \
              in {FRESH} of the {CALLS} rounds (spread evenly) one `ssh -F cfg testhost true` over \
@@ -158,12 +140,6 @@ pub async fn run(
         figures: vec![
             Figure::timing("ssh_exec `true` via shim (warm)", &shim, "", None),
             Figure::timing("bare ssh `true` over ControlMaster", &cm, "", None),
-            Figure::timing(
-                "bare ssh over ControlMaster, the daemon's exact argv (context)",
-                &like,
-                "",
-                None,
-            ),
             Figure::timing(
                 "ssh_exec refused by the daemon, no ssh run (context)",
                 &rejected,

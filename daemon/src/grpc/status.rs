@@ -12,7 +12,7 @@ impl From<DaemonError> for Status {
             DaemonError::Invalid(_) => Status::invalid_argument(message),
             DaemonError::Binary(_) => Status::failed_precondition(message),
             DaemonError::Connect { .. } => Status::unavailable(message),
-            DaemonError::Spawn { .. } => Status::internal(message),
+            DaemonError::Spawn { .. } | DaemonError::Mux(_) => Status::internal(message),
             DaemonError::Cancelled => Status::cancelled(message),
             DaemonError::ShuttingDown => Status::unavailable(message),
         }

@@ -19,6 +19,9 @@ use super::connection::{HostKeyChecking, connection};
 use crate::daemon_link::is_transport_failure;
 use crate::mcp::{SshMcp, result};
 
+/// The largest result message accepted from the daemon (two streams at the 64 MiB cap, plus room).
+const MAX_RESULT_BYTES: usize = 160 * 1024 * 1024;
+
 /// How often the daemon reports progress when the client asked for it.
 const PROGRESS_INTERVAL_MS: u32 = 1000;
 
@@ -190,7 +193,9 @@ impl SshMcp {
                 Ok(c) => c,
                 Err(e) => return Ok(result::unreachable(&e)),
             };
-            match ExecClient::new(channel).run(request.clone()).await {
+            // A result holds up to two capped streams of 64 MiB each; tonic's default limit is 4 MiB.
+            let mut client = ExecClient::new(channel).max_decoding_message_size(MAX_RESULT_BYTES);
+            match client.run(request.clone()).await {
                 Ok(response) => break response.into_inner(),
                 Err(status) if !retried && is_transport_failure(&status) => {
                     // The daemon went away between calls; the request never reached it.

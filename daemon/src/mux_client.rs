@@ -1,0 +1,212 @@
+//! A passenger-mode session on one of the daemon's own ControlMasters, spoken directly over its
+//! control socket (`ssh_mcp_core::ssh::mux` encodes the messages). Opening a channel this way
+//! costs a few socket writes instead of starting an `ssh` client, which is what makes a call
+//! through ssh-mcp cheaper than `ssh -S` from a shell.
+//!
+//! The master reads the command's output straight into pipes whose write ends we pass to it
+//! (SCM_RIGHTS); the control connection then only carries the exit status.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use ssh_mcp_core::ssh::mux::{self, Reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::UnixStream;
+use tokio::net::unix::pipe;
+
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The server refused the channel (MaxSessions reached, or it frees sessions late).
+    #[error("the server refused a new session: {0}")]
+    Refused(String),
+    /// The master is not there (it died or is closing).
+    #[error("the control master is not reachable: {0}")]
+    MasterGone(io::Error),
+    #[error("{0}")]
+    Protocol(String),
+}
+
+/// An open session: its output pipes and the control connection that reports its end.
+pub struct Session {
+    control: Control,
+    session_id: u32,
+    /// Taken by the reader of the command's stdout.
+    pub stdout: Option<pipe::Receiver>,
+    /// Taken by the reader of the command's stderr.
+    pub stderr: Option<pipe::Receiver>,
+}
+
+/// The control connection, with a buffer so that reading a reply is cancel-safe.
+struct Control {
+    stream: UnixStream,
+    buf: Vec<u8>,
+}
+
+impl Control {
+    /// The next reply, or `None` at end of stream. Cancel-safe: bytes read stay in `buf`.
+    async fn next_reply(&mut self) -> io::Result<Option<Reply>> {
+        loop {
+            if let Some(header) = self.buf.first_chunk::<4>() {
+                let len = mux::message_len(*header)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                if self.buf.len() >= 4 + len {
+                    let reply = mux::decode(&self.buf[4..4 + len]);
+                    self.buf.drain(..4 + len);
+                    return reply
+                        .map(Some)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
+                }
+            }
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// Sends one descriptor with a one-byte message, as ssh's mm_send_fd does.
+fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // u64 elements keep the control buffer aligned for cmsghdr.
+    let mut control = [0u64; 4];
+    // SAFETY: the msghdr points at live buffers of the sizes given; CMSG_* only compute offsets
+    // inside `control`, which is large enough for one descriptor (CMSG_SPACE(4) <= 32 bytes).
+    unsafe {
+        let space = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() {
+            return Err(io::Error::other("no room for a control message"));
+        }
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+        if libc::sendmsg(socket, &msg, libc::MSG_NOSIGNAL) != 1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+async fn pass_fd(control: &UnixStream, fd: RawFd) -> io::Result<()> {
+    loop {
+        control.writable().await?;
+        match control.try_io(Interest::WRITABLE, || send_fd(control.as_raw_fd(), fd)) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            other => return other,
+        }
+    }
+}
+
+fn protocol(e: io::Error) -> OpenError {
+    OpenError::Protocol(format!("talking to the control master: {e}"))
+}
+
+/// Opens a session running `command` on the master at `control_path`.
+pub async fn open(control_path: &Path, tty: bool, command: &str) -> Result<Session, OpenError> {
+    let stream = UnixStream::connect(control_path)
+        .await
+        .map_err(OpenError::MasterGone)?;
+    let mut control = Control {
+        stream,
+        buf: Vec::with_capacity(64),
+    };
+    control
+        .stream
+        .write_all(&mux::hello())
+        .await
+        .map_err(OpenError::MasterGone)?;
+    match control.next_reply().await.map_err(protocol)? {
+        Some(Reply::Hello { version }) if version == mux::MUX_VERSION => {}
+        Some(other) => {
+            return Err(OpenError::Protocol(format!(
+                "unexpected greeting from the control master: {other:?}"
+            )));
+        }
+        None => return Err(OpenError::MasterGone(io::ErrorKind::UnexpectedEof.into())),
+    }
+    let term = if tty { "xterm-256color" } else { "" };
+    let request_id = 1;
+    control
+        .stream
+        .write_all(&mux::new_session(request_id, tty, term, command))
+        .await
+        .map_err(protocol)?;
+
+    let stdin = std::fs::File::open("/dev/null").map_err(protocol)?;
+    let (out_read, out_write) = std::io::pipe().map_err(protocol)?;
+    let (err_read, err_write) = std::io::pipe().map_err(protocol)?;
+    for fd in [
+        stdin.as_raw_fd(),
+        out_write.as_raw_fd(),
+        err_write.as_raw_fd(),
+    ] {
+        pass_fd(&control.stream, fd).await.map_err(protocol)?;
+    }
+    // The master holds its own copies now; ours must close so that EOF can arrive.
+    drop((stdin, out_write, err_write));
+    let stdout = pipe::Receiver::from_owned_fd(OwnedFd::from(out_read)).map_err(protocol)?;
+    let stderr = pipe::Receiver::from_owned_fd(OwnedFd::from(err_read)).map_err(protocol)?;
+
+    loop {
+        match control.next_reply().await.map_err(protocol)? {
+            Some(Reply::SessionOpened { session_id, .. }) => {
+                return Ok(Session {
+                    control,
+                    session_id,
+                    stdout: Some(stdout),
+                    stderr: Some(stderr),
+                });
+            }
+            Some(Reply::Failure { reason, .. }) | Some(Reply::PermissionDenied { reason, .. }) => {
+                return Err(
+                    if reason.contains("refused") || reason.contains("open failed") {
+                        OpenError::Refused(reason)
+                    } else {
+                        OpenError::Protocol(format!(
+                            "the control master refused the session: {reason}"
+                        ))
+                    },
+                );
+            }
+            Some(Reply::Unknown { .. }) | Some(Reply::Ok { .. }) | Some(Reply::Alive { .. }) => {}
+            Some(other) => {
+                return Err(OpenError::Protocol(format!(
+                    "unexpected reply from the control master: {other:?}"
+                )));
+            }
+            None => return Err(OpenError::MasterGone(io::ErrorKind::UnexpectedEof.into())),
+        }
+    }
+}
+
+impl Session {
+    /// Waits for the session to end. `Some(status)` is the remote exit status; `None` means the
+    /// channel closed without one (the command died of a signal, or the connection was lost).
+    /// Cancel-safe: dropping the future loses nothing the next call needs.
+    pub async fn wait(&mut self) -> Option<u32> {
+        loop {
+            match self.control.next_reply().await {
+                Ok(Some(Reply::ExitMessage {
+                    session_id,
+                    exit_value,
+                })) if session_id == self.session_id => {
+                    return Some(exit_value);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The OpenSSH multiplexing protocol (PROTOCOL.mux, version 4), as pure encoding and decoding:
+//! what the daemon says to its own ControlMasters to open a session without starting an `ssh`
+//! client process. Each message is `uint32 length`, `uint32 type`, then the body in SSH wire
+//! format (big-endian integers; strings as length + bytes; booleans as uint32).
+//!
+//! Only the requests the daemon needs are here: HELLO and NEW_SESSION. The command inside a
+//! NEW_SESSION comes from [`super::remote`], built from validated parts like every argv.
+
+/// The protocol version both sides announce.
+pub const MUX_VERSION: u32 = 4;
+
+const MUX_MSG_HELLO: u32 = 0x0000_0001;
+const MUX_C_NEW_SESSION: u32 = 0x1000_0002;
+const MUX_S_OK: u32 = 0x8000_0001;
+const MUX_S_PERMISSION_DENIED: u32 = 0x8000_0002;
+const MUX_S_FAILURE: u32 = 0x8000_0003;
+const MUX_S_EXIT_MESSAGE: u32 = 0x8000_0004;
+const MUX_S_ALIVE: u32 = 0x8000_0005;
+const MUX_S_SESSION_OPENED: u32 = 0x8000_0006;
+const MUX_S_TTY_ALLOC_FAIL: u32 = 0x8000_0008;
+
+/// No escape character (0xffffffff disables it).
+const NO_ESCAPE: u32 = u32::MAX;
+
+/// The largest message the daemon accepts from a master; real replies are tiny.
+pub const MAX_MESSAGE: usize = 256 * 1024;
+
+/// A message from a master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Hello {
+        version: u32,
+    },
+    Ok {
+        request_id: u32,
+    },
+    PermissionDenied {
+        request_id: u32,
+        reason: String,
+    },
+    Failure {
+        request_id: u32,
+        reason: String,
+    },
+    ExitMessage {
+        session_id: u32,
+        exit_value: u32,
+    },
+    Alive {
+        request_id: u32,
+        pid: u32,
+    },
+    SessionOpened {
+        request_id: u32,
+        session_id: u32,
+    },
+    TtyAllocFail {
+        session_id: u32,
+    },
+    /// A message type this client does not know.
+    Unknown {
+        kind: u32,
+    },
+}
+
+/// A malformed message from a master.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed message from the ControlMaster: {0}")]
+pub struct MuxError(pub &'static str);
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+fn put_string(out: &mut Vec<u8>, s: &[u8]) {
+    put_u32(out, s.len() as u32);
+    out.extend_from_slice(s);
+}
+
+fn frame(body: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 4);
+    put_u32(&mut out, body.len() as u32);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The client's HELLO.
+pub fn hello() -> Vec<u8> {
+    let mut body = Vec::new();
+    put_u32(&mut body, MUX_MSG_HELLO);
+    put_u32(&mut body, MUX_VERSION);
+    frame(body)
+}
+
+/// A NEW_SESSION request for `command`, with a remote terminal of type `term` when `tty`.
+/// The client must then pass its stdin, stdout and stderr descriptors, in that order.
+pub fn new_session(request_id: u32, tty: bool, term: &str, command: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    put_u32(&mut body, MUX_C_NEW_SESSION);
+    put_u32(&mut body, request_id);
+    put_string(&mut body, b""); // reserved
+    put_u32(&mut body, u32::from(tty));
+    put_u32(&mut body, 0); // X11 forwarding: never
+    put_u32(&mut body, 0); // agent forwarding: never
+    put_u32(&mut body, 0); // not a subsystem
+    put_u32(&mut body, NO_ESCAPE);
+    put_string(&mut body, term.as_bytes());
+    put_string(&mut body, command.as_bytes());
+    frame(body)
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn u32(&mut self) -> Result<u32, MuxError> {
+        let (head, rest) = self
+            .0
+            .split_first_chunk::<4>()
+            .ok_or(MuxError("truncated integer"))?;
+        self.0 = rest;
+        Ok(u32::from_be_bytes(*head))
+    }
+
+    fn string(&mut self) -> Result<String, MuxError> {
+        let len = self.u32()? as usize;
+        if len > self.0.len() {
+            return Err(MuxError("truncated string"));
+        }
+        let (s, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Ok(String::from_utf8_lossy(s).into_owned())
+    }
+}
+
+/// The length announced by a message's first four bytes.
+pub fn message_len(header: [u8; 4]) -> Result<usize, MuxError> {
+    let len = u32::from_be_bytes(header) as usize;
+    if !(4..=MAX_MESSAGE).contains(&len) {
+        return Err(MuxError("message length out of range"));
+    }
+    Ok(len)
+}
+
+/// Decodes one message body (everything after the length).
+pub fn decode(body: &[u8]) -> Result<Reply, MuxError> {
+    let mut r = Reader(body);
+    let kind = r.u32()?;
+    Ok(match kind {
+        MUX_MSG_HELLO => Reply::Hello { version: r.u32()? },
+        MUX_S_OK => Reply::Ok {
+            request_id: r.u32()?,
+        },
+        MUX_S_PERMISSION_DENIED => Reply::PermissionDenied {
+            request_id: r.u32()?,
+            reason: r.string()?,
+        },
+        MUX_S_FAILURE => Reply::Failure {
+            request_id: r.u32()?,
+            reason: r.string()?,
+        },
+        MUX_S_EXIT_MESSAGE => Reply::ExitMessage {
+            session_id: r.u32()?,
+            exit_value: r.u32()?,
+        },
+        MUX_S_ALIVE => Reply::Alive {
+            request_id: r.u32()?,
+            pid: r.u32()?,
+        },
+        MUX_S_SESSION_OPENED => Reply::SessionOpened {
+            request_id: r.u32()?,
+            session_id: r.u32()?,
+        },
+        MUX_S_TTY_ALLOC_FAIL => Reply::TtyAllocFail {
+            session_id: r.u32()?,
+        },
+        kind => Reply::Unknown { kind },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_session_layout() {
+        let m = new_session(7, true, "xterm", "ls");
+        let len = message_len(m[..4].try_into().unwrap()).unwrap();
+        assert_eq!(len, m.len() - 4);
+        let mut r = Reader(&m[4..]);
+        assert_eq!(r.u32().unwrap(), MUX_C_NEW_SESSION);
+        assert_eq!(r.u32().unwrap(), 7);
+        assert_eq!(r.string().unwrap(), "");
+        assert_eq!(
+            [
+                r.u32().unwrap(),
+                r.u32().unwrap(),
+                r.u32().unwrap(),
+                r.u32().unwrap()
+            ],
+            [1, 0, 0, 0]
+        );
+        assert_eq!(r.u32().unwrap(), u32::MAX);
+        assert_eq!(r.string().unwrap(), "xterm");
+        assert_eq!(r.string().unwrap(), "ls");
+        assert!(r.0.is_empty());
+    }
+
+    #[test]
+    fn replies_decode() {
+        let mut body = Vec::new();
+        put_u32(&mut body, MUX_S_FAILURE);
+        put_u32(&mut body, 3);
+        put_string(&mut body, b"Session open refused by peer");
+        assert_eq!(
+            decode(&body).unwrap(),
+            Reply::Failure {
+                request_id: 3,
+                reason: "Session open refused by peer".into()
+            }
+        );
+        let mut body = Vec::new();
+        put_u32(&mut body, MUX_S_EXIT_MESSAGE);
+        put_u32(&mut body, 1);
+        put_u32(&mut body, 42);
+        assert_eq!(
+            decode(&body).unwrap(),
+            Reply::ExitMessage {
+                session_id: 1,
+                exit_value: 42
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_replies_are_errors_not_panics() {
+        assert!(decode(&[]).is_err());
+        assert!(decode(&[0x80, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 99]).is_err());
+        assert!(message_len([0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(message_len([0, 0, 0, 1]).is_err());
+    }
+}
