@@ -46,12 +46,7 @@ pub async fn run(
     let mut daemon_ms = Vec::new();
     let mut not_reused = 0;
     let mut failures = Vec::new();
-    let kinds = [
-        Kind::Shim,
-        Kind::Master,
-        Kind::Rejected,
-        Kind::Fresh,
-    ];
+    let kinds = [Kind::Shim, Kind::Master, Kind::Rejected, Kind::Fresh];
     for i in 0..CALLS {
         // FRESH of the CALLS rounds, spread evenly, also time a fresh connection.
         let fresh_due = (i * FRESH) / CALLS != ((i + 1) * FRESH) / CALLS;
