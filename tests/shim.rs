@@ -118,3 +118,17 @@ async fn a_daemon_of_another_protocol_is_replaced() {
         String::from_utf8_lossy(&after.stdout)
     );
 }
+
+#[test]
+fn version_flags_name_the_package_version() {
+    for bin in [shim_bin(), crate::support::daemon_bin()] {
+        let out = Command::new(&bin).arg("--version").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success());
+        assert!(
+            text.contains(ssh_mcp_core::protocol::PACKAGE_VERSION),
+            "{}: {text}",
+            bin.display()
+        );
+    }
+}
