@@ -37,9 +37,16 @@ def test_ten_clients_with_stripped_env_share_one_daemon(sshd):
     Runs in a private pid + mount namespace with a fresh tmpfs on /tmp and /run/user, so the
     default socket path is this test's alone and nothing escapes it."""
     assert shutil.which("unshare"), "unshare (util-linux) is needed"
-    assert not str(DRIVER).startswith("/tmp/") and not str(SHIM).startswith("/tmp/")
+    # The namespace's /tmp is a fresh tmpfs; the real /tmp stays reachable at /mnt there, so a
+    # checkout under /tmp (CI clones anywhere) still finds its binaries and this driver.
+    assert os.path.isdir("/mnt"), "the test needs an /mnt directory to see the real /tmp through"
+
+    def seen_inside(path: Path) -> str:
+        text = str(path)
+        return "/mnt" + text[len("/tmp"):] if text == "/tmp" or text.startswith("/tmp/") else text
+
     cfg = {
-        "shim": str(SHIM),
+        "shim": seen_inside(SHIM),
         "port": sshd.port,
         "user": sshd.user,
         "identity_text": sshd.identity.read_text(),
@@ -48,6 +55,7 @@ def test_ten_clients_with_stripped_env_share_one_daemon(sshd):
         "shell": os.environ.get("SHELL", "/bin/sh"),
     }
     script = (
+        "mount --bind /tmp /mnt && "
         "mount -t tmpfs -o mode=1777 tmpfs /tmp && "
         "if [ -d /run/user ]; then mount -t tmpfs -o mode=755 tmpfs /run/user; fi && "
         # No exec: sh stays pid 1 and, waiting for the driver with waitpid(-1), reaps the
@@ -56,7 +64,7 @@ def test_ten_clients_with_stripped_env_share_one_daemon(sshd):
     )
     proc = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
-         "sh", "-c", script, sys.executable, str(DRIVER)],
+         "sh", "-c", script, seen_inside(Path(sys.executable)), seen_inside(DRIVER)],
         input=json.dumps(cfg),
         capture_output=True,
         text=True,
