@@ -306,3 +306,27 @@ async fn sigterm_ends_running_commands_masters_and_the_socket() {
         "children of the daemon left: {children:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_master_closes_after_the_persist_time_and_reopens_on_demand() {
+    use crate::support::daemon::DaemonOptions;
+    let sshd = Sshd::start();
+    let d = Daemon::start_with(DaemonOptions {
+        ssh_config: Some(sshd.ssh_config()),
+        extra_args: vec!["--control-persist".into(), "1".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    d.exec(run_request("true")).await.unwrap();
+    let control_dir = d.socket.parent().unwrap().join("cm").display().to_string();
+    assert_eq!(master_pids(&control_dir).len(), 1);
+    let closed = wait_until_async(Duration::from_secs(10), || {
+        master_pids(&control_dir).is_empty()
+    })
+    .await;
+    assert!(closed, "the idle master is still open");
+    assert_eq!(d.status().await.control_masters, 0);
+    let f = d.exec(run_request("echo back")).await.unwrap();
+    assert_eq!(f.stdout, b"back\n");
+    assert!(!f.reused_connection);
+}
