@@ -9,5 +9,6 @@ mod support;
 mod argument_guard;
 mod daemon_lifecycle;
 mod exec;
+mod robustness;
 mod shim;
 mod tidy;
