@@ -157,7 +157,10 @@ async fn socket_activation_serves_and_stops_cleanly() {
         .stderr(std::fs::File::create(scratch.join("log")).unwrap())
         .spawn()
         .expect("systemd-socket-activate (apt-get install systemd)");
-    assert!(wait_until(Duration::from_secs(10), || socket.exists()));
+    // The socket file appears at bind(), a moment before listen(): wait until it accepts.
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::os::unix::net::UnixStream::connect(&socket).is_ok()
+    }));
     // The first connection starts the daemon, as systemd would.
     let channel = connect(&socket)
         .await

@@ -9,6 +9,7 @@
 //! - [`quoting`]: random bytes as env values and cwd reach a real remote shell unchanged.
 //! - [`cancellation`]: a storm of concurrent calls, half of them dropped at random moments.
 //! - [`connect_timeout`]: servers that accept TCP and then say nothing.
+//! - [`regressions`]: a stalled link, and output that must not be lost under concurrency.
 //!
 //! Randomness comes from [`Rng`], with a fixed default seed so that a failure reproduces; set
 //! `ROBUSTNESS_SEED` to explore others. Randomised tests name their seed when they fail.
@@ -18,6 +19,7 @@ mod connect_timeout;
 mod parser;
 mod payloads;
 mod quoting;
+mod regressions;
 mod requests;
 mod targets;
 mod transport;

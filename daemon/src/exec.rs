@@ -14,14 +14,15 @@ use ssh_mcp_core::ssh::quote::{EnvVar, RemoteDir, RemoteShell};
 use ssh_mcp_core::ssh::{InvalidInput, remote};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::capture::{Capture, Captured};
 use crate::config::{DEFAULT_MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES_LIMIT};
 use crate::error::DaemonError;
 use crate::masters::Lease;
-use crate::mux_client;
 use crate::pid_report::PidReportFilter;
 use crate::state::Daemon;
+use crate::{late_session, mux_client};
 
 /// The longest timeout a request may ask for (a week); beyond it, leave `timeout` out.
 const MAX_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
@@ -200,7 +201,16 @@ pub async fn run(
             reason = &mut stop => return stopped_before_start(reason, started),
         };
         counters.set_phase(Phase::Running);
-        match run_once(spec, &lease, counters, &mut stop, started).await? {
+        match run_once(
+            &daemon.shutdown.commands,
+            spec,
+            &lease,
+            counters,
+            &mut stop,
+            started,
+        )
+        .await?
+        {
             Attempt::Done(outcome) => return Ok(outcome),
             Attempt::Retry(why) if attempt < MAX_SESSION_ATTEMPTS => {
                 tracing::debug!(attempt, %why, "retrying on another channel");
@@ -248,6 +258,7 @@ enum Attempt {
 }
 
 async fn run_once(
+    tracker: &TaskTracker,
     spec: &ExecSpec,
     lease: &Lease,
     counters: &Counters,
@@ -256,7 +267,21 @@ async fn run_once(
 ) -> Result<Attempt, DaemonError> {
     let nonce = nonce();
     let remote_command = remote::with_pid_report(&spec.remote_command, &nonce);
-    let mut session = match mux_client::open(&lease.control_path, spec.tty, &remote_command).await {
+    // Opening waits for the server to confirm the channel; a stalled link must not hold the call
+    // past its timeout or a cancellation. If the call stops first, the open goes on in the
+    // background, which ends the command should the session open after all.
+    let mut open: late_session::PendingOpen = {
+        let (path, tty, command) = (lease.control_path.clone(), spec.tty, remote_command.clone());
+        Box::pin(async move { mux_client::open(&path, tty, &command).await })
+    };
+    let opened = tokio::select! {
+        opened = &mut open => opened,
+        reason = &mut *stop => {
+            tracker.spawn(late_session::reap(open, lease.killer.clone(), nonce, spec.tty));
+            return stopped_before_start(reason, started).map(Attempt::Done);
+        }
+    };
+    let mut session = match opened {
         Ok(s) => s,
         Err(e @ (mux_client::OpenError::Refused(_) | mux_client::OpenError::MasterGone(_))) => {
             return Ok(Attempt::Retry(e));
@@ -291,27 +316,53 @@ async fn run_once(
         ))
     });
 
-    let finished = tokio::select! {
-        status = session.wait() => Ok(status),
-        reason = &mut *stop => Err(reason),
+    let readers = async move {
+        (
+            join_capture(stdout_task).await,
+            join_capture(stderr_task).await,
+        )
     };
-    let (exit, stopped, kill_signal) = match finished {
-        Ok(status) => (status, None, None),
-        Err(reason) => {
-            counters.set_phase(Phase::Stopping);
-            let signal = stop_remote(lease, &pid, &mut session, reason).await;
-            // The group is gone (or could not be reached); the exit report follows shortly.
-            let status = tokio::time::timeout(LOCAL_EXIT_GRACE, session.wait())
+    tokio::pin!(readers);
+    let mut exit = None;
+    let mut output = None;
+    let mut stopped = None;
+    tokio::select! {
+        status = session.wait() => {
+            exit = status;
+            // The exit report can overtake the last of the output: the channel (and so this
+            // session) must stay open until the master has written everything and closed our
+            // pipes, or the rest would be lost.
+            tokio::select! {
+                out = &mut readers => output = Some(out),
+                reason = &mut *stop => stopped = Some(reason),
+            }
+        }
+        reason = &mut *stop => stopped = Some(reason),
+    }
+    let mut kill_signal = None;
+    if let Some(reason) = stopped {
+        counters.set_phase(Phase::Stopping);
+        kill_signal = stop_remote(lease, &pid, &mut session, reason).await;
+        // The group is gone (or could not be reached); the exit report and EOF follow shortly.
+        if exit.is_none() {
+            exit = tokio::time::timeout(LOCAL_EXIT_GRACE, session.wait())
                 .await
                 .ok()
                 .flatten();
-            (status, Some(reason), signal)
         }
-    };
-    // Closing the control connection closes the channel if it is still open.
+        if output.is_none() {
+            output = tokio::time::timeout(LOCAL_EXIT_GRACE, &mut readers)
+                .await
+                .ok();
+        }
+    }
+    // Closing the control connection closes the channel if it is still open; the master then
+    // closes our pipes, so the readers finish.
     drop(session);
-    let stdout = join_capture(stdout_task).await;
-    let stderr = join_capture(stderr_task).await;
+    let (stdout, stderr) = match output {
+        Some(out) => out,
+        None => readers.await,
+    };
     counters.stdout_bytes.store(stdout.total, Ordering::Relaxed);
     counters.stderr_bytes.store(stderr.total, Ordering::Relaxed);
     let exit_code = exit.map(|v| v as i32);
@@ -330,7 +381,8 @@ async fn run_once(
         Some(reason) => {
             tracing::info!(?reason, target = %spec.conn.target, "stopped a command");
             ExecOutcome {
-                exit_code: None,
+                // Known when the command itself ended but its output was still held open.
+                exit_code,
                 signal: kill_signal,
                 stdout,
                 stderr,

@@ -3,7 +3,8 @@
 //!
 //! - [`listener`]: bind or take the systemd socket, the single-instance lock, the peer-UID check.
 //! - [`grpc`]: one thin service per proto service; `grpc/status.rs` maps errors to the wire.
-//! - [`exec`]: one remote command, from lease to outcome, with timeouts and cancellation.
+//! - [`exec`]: one remote command, from lease to outcome, with timeouts and cancellation;
+//!   [`late_session`]: ending commands whose session opened after their call stopped.
 //! - [`masters`]: the ControlMaster pool (one or more per connection, never more than sshd allows);
 //!   [`killer`]: ending remote process groups over a master, in batches.
 //! - [`mux_client`]: a session on our own master, spoken over its control socket (no ssh client).
@@ -21,6 +22,7 @@ pub mod error;
 pub mod exec;
 pub mod grpc;
 pub mod killer;
+pub mod late_session;
 pub mod listener;
 pub mod logging;
 pub mod masters;

@@ -102,6 +102,8 @@ AllowTcpForwarding yes
 PermitRootLogin yes
 Subsystem sftp internal-sftp
 LogLevel ERROR
+# Debian's bash reads ~/.bashrc for every command sshd runs; keep this account's out of the tests.
+SetEnv SHLVL=1
 """
     )
     host_pub = (d / "host_ed25519.pub").read_text().split()[:2]

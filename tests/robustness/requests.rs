@@ -461,7 +461,7 @@ fn hostile_cases() -> Vec<Case> {
             r.tty = true;
             r.max_output_bytes = 64;
         }),
-        // Whether every byte arrives with a tty is tests/robustness_failing.rs's business.
+        // Whether every byte arrives with a tty is tests/robustness/regressions.rs's business.
         finishes(|_, f| f.exit_code == Some(3) && f.stdout_truncated && f.stdout.len() < 200),
     );
     cases

@@ -1,6 +1,9 @@
 //! [`Sshd`]: a throwaway OpenSSH server on a free loopback port with fresh keys and an ssh config
 //! holding the alias `testhost`. MaxSessions and MaxStartups stay at OpenSSH's defaults, as on
-//! real servers. Ready when it accepts a TCP connection; killed on drop.
+//! real servers. `SetEnv SHLVL=1` keeps the account's ~/.bashrc out of the tests: Debian's bash
+//! reads it for every command sshd runs, and a bashrc that prints or races (pyenv's rehash does,
+//! under concurrency) would make the tests about this machine's account instead of ssh-mcp.
+//! Ready when it accepts a TCP connection; killed on drop.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -51,7 +54,8 @@ impl Sshd {
                 format!(
                     "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_ed25519\nAuthorizedKeysFile {dir}/authorized_keys\n\
                      PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-                     PidFile none\nAllowTcpForwarding yes\nPermitRootLogin yes\nLogLevel ERROR\n",
+                     PidFile none\nAllowTcpForwarding yes\nPermitRootLogin yes\nLogLevel ERROR\n\
+                     SetEnv SHLVL=1\n",
                     dir = d.display()
                 ),
             )
