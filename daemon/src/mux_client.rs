@@ -15,6 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::UnixStream;
 use tokio::net::unix::pipe;
 
+/// The pipe capacity asked for (Linux's default is 64 KiB; 1 MiB is the unprivileged maximum).
+const PIPE_BYTES: libc::c_int = 1024 * 1024;
+
 /// Why a session could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -147,6 +150,13 @@ pub async fn open(control_path: &Path, tty: bool, command: &str) -> Result<Sessi
     let stdin = std::fs::File::open("/dev/null").map_err(protocol)?;
     let (out_read, out_write) = std::io::pipe().map_err(protocol)?;
     let (err_read, err_write) = std::io::pipe().map_err(protocol)?;
+    // Larger pipes mean fewer wake-ups when a command prints a lot; failure only costs speed.
+    for fd in [out_write.as_raw_fd(), err_write.as_raw_fd()] {
+        // SAFETY: F_SETPIPE_SZ on a pipe we own; the result is only a hint.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_BYTES);
+        }
+    }
     for fd in [
         stdin.as_raw_fd(),
         out_write.as_raw_fd(),
