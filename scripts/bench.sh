@@ -4,23 +4,14 @@
 # daemon and ControlMasters, measures, cleans up and writes BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/packages.sh
 
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    echo "== installing: ${need[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  else
-    echo "missing: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
-    exit 1
-  fi
-fi
-# sshd refuses to start without its privilege-separation directory.
-[ -d /run/sshd ] || mkdir -p /run/sshd 2>/dev/null || true
+install_packages ${need[@]+"${need[@]}"}
+prepare_sshd
 
 echo "== build (release)"
 cargo build --release --locked --workspace --bins

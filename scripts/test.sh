@@ -4,6 +4,7 @@
 # tests (unit + the integration binary against a real sshd) and the MCP client tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/packages.sh
 
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -13,18 +14,9 @@ command -v tmux >/dev/null || need+=(tmux)
 command -v systemd-socket-activate >/dev/null || need+=(systemd)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v unshare >/dev/null || need+=(util-linux)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    echo "== installing: ${need[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  else
-    echo "missing: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
-    exit 1
-  fi
-fi
-# sshd refuses to start without its privilege-separation directory.
-[ -d /run/sshd ] || mkdir -p /run/sshd 2>/dev/null || true
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+install_packages ${need[@]+"${need[@]}"}
+prepare_sshd
 
 venv=.venv
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import mcp, pytest' 2>/dev/null; then
