@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::daemon::{Daemon, DaemonOptions, connect, run_request};
 use crate::support::sshd::Sshd;
-use crate::support::{Scratch, daemon_bin, shim_bin, wait_until};
+use crate::support::{ChildGuard, Scratch, daemon_bin, shim_bin, wait_until};
 
 fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
@@ -144,19 +144,21 @@ async fn socket_activation_serves_and_stops_cleanly() {
     std::fs::create_dir(&run).unwrap();
     std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
     let socket = run.join("d.sock");
-    let mut child = Command::new("systemd-socket-activate")
-        .arg("-l")
-        .arg(&socket)
-        .arg(daemon_bin())
-        .arg("--ssh-config")
-        .arg(sshd.ssh_config())
-        .arg("--state-dir")
-        .arg(scratch.join("state"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(scratch.join("log")).unwrap())
-        .spawn()
-        .expect("systemd-socket-activate (apt-get install systemd)");
+    let mut child = ChildGuard(
+        Command::new("systemd-socket-activate")
+            .arg("-l")
+            .arg(&socket)
+            .arg(daemon_bin())
+            .arg("--ssh-config")
+            .arg(sshd.ssh_config())
+            .arg("--state-dir")
+            .arg(scratch.join("state"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(scratch.join("log")).unwrap())
+            .spawn()
+            .expect("systemd-socket-activate (apt-get install systemd)"),
+    );
     // The socket file appears at bind(), a moment before listen(): wait until it accepts.
     assert!(wait_until(Duration::from_secs(10), || {
         std::os::unix::net::UnixStream::connect(&socket).is_ok()
