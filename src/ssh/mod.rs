@@ -2,6 +2,7 @@
 //! types ([`target::Target`], [`options::ExtraSshArgs`], [`connection::Connection`], …) and only
 //! [`argv`] turns those types into a command line. Nothing here spawns a process.
 
+pub mod allowlist;
 pub mod argv;
 pub mod binaries;
 pub mod connection;
