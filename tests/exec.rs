@@ -8,7 +8,9 @@ use ssh_mcp_core::pb::{self, run_event::Event};
 
 use crate::support::daemon::{Daemon, run_request};
 use crate::support::sshd::Sshd;
-use crate::support::{master_pids, pids_with_env_marker, unique_marker, wait_until_async};
+use crate::support::{
+    children_of, master_pids, pids_with_env_marker, unique_marker, wait_until_async,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_returns_output_and_exit_code() {
@@ -128,6 +130,21 @@ fn stubborn_command(marker: &str) -> String {
     format!("export {marker}; trap '' TERM; sleep 300 & sleep 300")
 }
 
+/// Starts [`stubborn_command`] and returns its event stream once both remote processes run.
+async fn start_stubborn(d: &Daemon, marker: &str) -> tonic::Streaming<pb::RunEvent> {
+    let stream = ExecClient::new(d.channel().await)
+        .run(run_request(&stubborn_command(marker)))
+        .await
+        .unwrap()
+        .into_inner();
+    let started = wait_until_async(Duration::from_secs(10), || {
+        pids_with_env_marker(marker).len() >= 2
+    })
+    .await;
+    assert!(started, "the remote command did not start");
+    stream
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_ends_the_remote_process_group_even_when_it_ignores_sigterm() {
     let sshd = Sshd::start();
@@ -159,16 +176,7 @@ async fn cancellation_ends_a_silent_remote_command() {
     let sshd = Sshd::start();
     let d = Daemon::start(&sshd.ssh_config());
     let marker = unique_marker("cancel");
-    let mut stream = ExecClient::new(d.channel().await)
-        .run(run_request(&stubborn_command(&marker)))
-        .await
-        .unwrap()
-        .into_inner();
-    let started = wait_until_async(Duration::from_secs(10), || {
-        pids_with_env_marker(&marker).len() >= 2
-    })
-    .await;
-    assert!(started, "the remote command did not start");
+    let mut stream = start_stubborn(&d, &marker).await;
     // The client goes away: dropping the stream resets it, as an MCP cancellation does.
     let pending = tokio::time::timeout(Duration::from_millis(100), stream.message()).await;
     assert!(pending.is_err(), "the command finished on its own");
@@ -261,16 +269,7 @@ async fn sigterm_ends_running_commands_masters_and_the_socket() {
     let sshd = Sshd::start();
     let mut d = Daemon::start(&sshd.ssh_config());
     let marker = unique_marker("shutdown");
-    let mut stream = ExecClient::new(d.channel().await)
-        .run(run_request(&stubborn_command(&marker)))
-        .await
-        .unwrap()
-        .into_inner();
-    let started = wait_until_async(Duration::from_secs(10), || {
-        pids_with_env_marker(&marker).len() >= 2
-    })
-    .await;
-    assert!(started);
+    let mut stream = start_stubborn(&d, &marker).await;
     let control_dir = d.socket.parent().unwrap().join("cm").display().to_string();
     assert_eq!(master_pids(&control_dir).len(), 1);
     let pid = d.pid();
@@ -294,21 +293,7 @@ async fn sigterm_ends_running_commands_masters_and_the_socket() {
         "control master left behind"
     );
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
-    let children: Vec<u32> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rsplit(')')
-                        .next()
-                        .map(|r| r.split_whitespace().nth(1) == Some(&pid.to_string()))
-                })
-                .unwrap_or(false)
-        })
-        .collect();
+    let children = children_of(pid);
     assert!(
         children.is_empty(),
         "children of the daemon left: {children:?}"

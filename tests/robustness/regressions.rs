@@ -8,25 +8,9 @@ use ssh_mcp_core::pb::exec_client::ExecClient;
 use crate::robustness::{assert_daemon_healthy, wait_for_status};
 use crate::support::daemon::{Daemon, run_request};
 use crate::support::sshd::Sshd;
-use crate::support::{pids_with_cmdline, pids_with_env_marker, unique_marker, wait_until_async};
-
-fn children_of(parent: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rsplit(')')
-                        .next()
-                        .map(|r| r.split_whitespace().nth(1) == Some(&parent.to_string()))
-                })
-                .unwrap_or(false)
-        })
-        .collect()
-}
+use crate::support::{
+    children_of, pids_with_cmdline, pids_with_env_marker, unique_marker, wait_until_async,
+};
 
 /// Stops the sshd process that serves the daemon's (one) master, as a link that stops
 /// delivering would; resumes it on drop, or after `limit` at the latest.
