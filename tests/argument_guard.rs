@@ -8,9 +8,9 @@ use std::path::Path;
 use serde_json::Value;
 use ssh_mcp_core::pb;
 
-use crate::support::Scratch;
 use crate::support::daemon::{Daemon, run_request};
 use crate::support::sshd::Sshd;
+use crate::support::{Scratch, children_of};
 
 fn field(case: &Value, name: &str, subst: &dyn Fn(&str) -> String) -> Option<String> {
     case.get(name).and_then(Value::as_str).map(subst)
@@ -120,4 +120,80 @@ async fn safe_options_are_accepted_and_used() {
     });
     let f = d.exec(req).await.unwrap();
     assert_eq!(f.stdout, b"fine\n");
+    // Used, not only accepted: the options are on the command line of the master that ran it.
+    let masters: Vec<Vec<String>> = children_of(d.pid())
+        .into_iter()
+        .filter_map(|p| std::fs::read(format!("/proc/{p}/cmdline")).ok())
+        .map(|c| {
+            c.split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .filter(|args: &Vec<String>| args.iter().any(|a| a == "-M"))
+        .collect();
+    assert_eq!(masters.len(), 1, "{masters:?}");
+    let args = &masters[0];
+    let has_pair = |a: &str, b: &str| args.windows(2).any(|w| w[0] == a && w[1] == b);
+    assert!(has_pair("-o", "ConnectTimeout=5"), "{args:?}");
+    assert!(has_pair("-o", "ServerAliveInterval=7"), "{args:?}");
+    assert!(has_pair("-p", &sshd.port.to_string()), "{args:?}");
+    assert!(
+        has_pair("-i", &sshd.identity().display().to_string()),
+        "{args:?}"
+    );
+    assert!(has_pair("-o", "StrictHostKeyChecking=yes"), "{args:?}");
+    assert!(
+        args.iter().any(|a| a == "-C") && args.iter().any(|a| a == "-4"),
+        "{args:?}"
+    );
+    // The daemon's defaults give way to the agent's values.
+    assert!(!has_pair("-o", "ConnectTimeout=10"), "{args:?}");
+    assert!(
+        !args.iter().any(|a| a.starts_with("ServerAliveInterval=1")),
+        "{args:?}"
+    );
+}
+
+/// ssh keeps the first value of an option, and the daemon's BatchMode=yes comes first; still, an
+/// agent's BatchMode is refused outright, in every spelling, before anything starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_mode_cannot_be_switched_off() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let spellings: &[&[&str]] = &[
+        &["-o", "BatchMode=no"],
+        &["-oBatchMode=no"],
+        &["-o", "BatchMode no"],
+        &["-o", "BatchMode = no"],
+        &["-o", "batchmode=no"],
+        &["-o", "BATCHMODE=NO"],
+        &["-obAtChMoDe=no"],
+        &["-o", " BatchMode=no"],
+        &["-o", "BatchMode=\"no\""],
+        &["-CoBatchMode=no"],
+        &["-4Co", "BatchMode=no"],
+        &["-v", "-o", "BatchMode=no"],
+        &["-o", "BatchMode=yes"],
+    ];
+    for args in spellings {
+        let mut req = run_request("true");
+        req.connection = Some(pb::Connection {
+            target: "testhost".into(),
+            extra_ssh_args: args.iter().map(|a| (*a).to_owned()).collect(),
+            ..Default::default()
+        });
+        let err = d.exec(req).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            tonic::Code::InvalidArgument,
+            "{args:?}: {err:?}"
+        );
+        assert!(
+            err.message().to_ascii_lowercase().contains("batchmode")
+                && err.message().contains("always yes"),
+            "{args:?}: {}",
+            err.message()
+        );
+    }
+    assert_eq!(d.status().await.control_masters, 0);
 }

@@ -30,7 +30,6 @@ use ValueKind::*;
 /// `-o` keys that may be set, with their canonical spelling and value kind.
 pub(crate) const ALLOWED_CONFIG: &[(&str, ValueKind)] = &[
     ("AddressFamily", OneOf(&["any", "inet", "inet6"])),
-    ("BatchMode", YesNo),
     ("BindAddress", Host),
     ("BindInterface", Word),
     ("CASignatureAlgorithms", List),
@@ -140,6 +139,10 @@ pub(crate) const REFUSED_CONFIG: &[(&str, &str)] = &[
     ),
     ("tunnel", "it opens a network tunnel device"),
     ("tunneldevice", "it opens a network tunnel device"),
+    (
+        "batchmode",
+        "the daemon never answers ssh's prompts; it is always yes here",
+    ),
     ("controlmaster", "the daemon owns connection multiplexing"),
     ("controlpath", "the daemon owns connection multiplexing"),
     ("controlpersist", "the daemon owns connection multiplexing"),

@@ -58,6 +58,8 @@ pub struct SshSettings {
 }
 
 fn push_common(argv: &mut Argv, settings: &SshSettings, conn: &Connection) {
+    // Forced options first: ssh keeps the first value it reads, so nothing after can undo them.
+    argv.opt("BatchMode", "yes");
     if let Some(config) = &settings.config_file {
         argv.arg("-F").arg(config.as_os_str());
     }
@@ -82,8 +84,7 @@ fn push_common(argv: &mut Argv, settings: &SshSettings, conn: &Connection) {
             SshOption::Config { key, value } => argv.opt(key, value),
         };
     }
-    // Defaults go after the agent's options: ssh keeps the first value it reads.
-    argv.opt("BatchMode", "yes");
+    // Defaults go after the agent's options, so that an agent's value wins.
     if !conn.extra.sets("ConnectTimeout") {
         argv.opt("ConnectTimeout", settings.connect_timeout_secs);
     }

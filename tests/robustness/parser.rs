@@ -31,6 +31,7 @@ const DANGEROUS_KEYS: &[&str] = &[
     "Include",
     "Match",
     "Host",
+    "BatchMode",
     "ControlPath",
     "ControlMaster",
     "ControlPersist",
@@ -71,7 +72,6 @@ const DANGEROUS_KEYS: &[&str] = &[
 /// ports, users, identity files, …).
 const ALLOWED_KEYS: &[&str] = &[
     "AddressFamily",
-    "BatchMode",
     "BindAddress",
     "BindInterface",
     "CASignatureAlgorithms",
@@ -509,14 +509,27 @@ fn whatever_extra_ssh_args_accept_renders_only_allowlisted_options() {
             ('o', Some("ControlMaster=yes".to_owned())),
             ('S', Some(control.display().to_string())),
             ('o', Some("ControlPersist=no".to_owned())),
+            ('o', Some("BatchMode=yes".to_owned())),
         ];
         assert_eq!(
             options[..own_prefix.len()],
             own_prefix[..],
             "{ctx}: {rendered:?}"
         );
+        // ssh keeps the first value of an option: whatever the agent sent, that is BatchMode=yes.
+        let first_batch_mode = options.iter().find_map(|(flag, value)| {
+            let v = value.as_deref().filter(|_| *flag == 'o')?;
+            ssh_config_key(v)
+                .eq_ignore_ascii_case("batchmode")
+                .then(|| v.to_owned())
+        });
+        assert_eq!(
+            first_batch_mode.as_deref(),
+            Some("BatchMode=yes"),
+            "{ctx}: {rendered:?}"
+        );
         // The daemon's defaults come last, each unless the agent set it.
-        let mut defaults = vec![('o', Some("BatchMode=yes".to_owned()))];
+        let mut defaults = Vec::new();
         for (key, value) in [
             ("ConnectTimeout", "10"),
             ("ServerAliveInterval", "15"),
