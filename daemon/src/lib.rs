@@ -28,6 +28,7 @@ pub mod logging;
 pub mod masters;
 pub mod mux_client;
 pub mod pid_report;
+pub mod pipes;
 pub mod shutdown;
 pub mod spawn;
 pub mod state;

@@ -7,21 +7,22 @@
 //! (SCM_RIGHTS); the control connection then only carries the exit status.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use ssh_mcp_core::ssh::mux::{self, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::UnixStream;
-use tokio::net::unix::pipe;
 
-/// The pipe capacity asked for (Linux's default is 64 KiB; 1 MiB is the unprivileged maximum).
-const PIPE_BYTES: libc::c_int = 1024 * 1024;
+use crate::pipes::{OutputPipe, PendingPipe};
 
 /// Why a session could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    /// The server refused the channel (MaxSessions reached, or it frees sessions late).
+    /// The master answered NEW_SESSION with a failure: the server refused the channel
+    /// (MaxSessions reached, or it frees sessions late) or the master could not set it up.
+    /// Nothing ran; another channel may work.
     #[error("the server refused a new session: {0}")]
     Refused(String),
     /// The master is not there (it died or is closing).
@@ -36,9 +37,9 @@ pub struct Session {
     control: Control,
     session_id: u32,
     /// Taken by the reader of the command's stdout.
-    pub stdout: Option<pipe::Receiver>,
+    pub stdout: Option<OutputPipe>,
     /// Taken by the reader of the command's stderr.
-    pub stderr: Option<pipe::Receiver>,
+    pub stderr: Option<OutputPipe>,
 }
 
 /// The control connection, with a buffer so that reading a reply is cancel-safe.
@@ -116,8 +117,17 @@ fn protocol(e: io::Error) -> OpenError {
     OpenError::Protocol(format!("talking to the control master: {e}"))
 }
 
+/// Request ids are unique within the daemon, so a reply to someone else's request shows.
+static NEXT_REQUEST_ID: AtomicU32 = AtomicU32::new(1);
+
 /// Opens a session running `command` on the master at `control_path`.
 pub async fn open(control_path: &Path, tty: bool, command: &str) -> Result<Session, OpenError> {
+    // Every descriptor exists before NEW_SESSION goes out: from then on the master blocks in its
+    // descriptor receive, and every other channel on it waits with it.
+    let stdin = std::fs::File::open("/dev/null").map_err(protocol)?;
+    let stdout = PendingPipe::new(true).map_err(protocol)?;
+    let stderr = PendingPipe::new(false).map_err(protocol)?;
+
     let stream = UnixStream::connect(control_path)
         .await
         .map_err(OpenError::MasterGone)?;
@@ -140,38 +150,38 @@ pub async fn open(control_path: &Path, tty: bool, command: &str) -> Result<Sessi
         None => return Err(OpenError::MasterGone(io::ErrorKind::UnexpectedEof.into())),
     }
     let term = if tty { "xterm-256color" } else { "" };
-    let request_id = 1;
+    let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
     control
         .stream
         .write_all(&mux::new_session(request_id, tty, term, command))
         .await
         .map_err(protocol)?;
-
-    let stdin = std::fs::File::open("/dev/null").map_err(protocol)?;
-    let (out_read, out_write) = std::io::pipe().map_err(protocol)?;
-    let (err_read, err_write) = std::io::pipe().map_err(protocol)?;
-    // Larger pipes mean fewer wake-ups when a command prints a lot; failure only costs speed.
-    for fd in [out_write.as_raw_fd(), err_write.as_raw_fd()] {
-        // SAFETY: F_SETPIPE_SZ on a pipe we own; the result is only a hint.
-        unsafe {
-            libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_BYTES);
-        }
-    }
     for fd in [
         stdin.as_raw_fd(),
-        out_write.as_raw_fd(),
-        err_write.as_raw_fd(),
+        stdout.write.as_raw_fd(),
+        stderr.write.as_raw_fd(),
     ] {
         pass_fd(&control.stream, fd).await.map_err(protocol)?;
     }
     // The master holds its own copies now; ours must close so that EOF can arrive.
-    drop((stdin, out_write, err_write));
-    let stdout = pipe::Receiver::from_owned_fd(OwnedFd::from(out_read)).map_err(protocol)?;
-    let stderr = pipe::Receiver::from_owned_fd(OwnedFd::from(err_read)).map_err(protocol)?;
+    drop(stdin);
+    let stdout = stdout.into_reader().map_err(protocol)?;
+    let stderr = stderr.into_reader().map_err(protocol)?;
 
     loop {
-        match control.next_reply().await.map_err(protocol)? {
-            Some(Reply::SessionOpened { session_id, .. }) => {
+        let reply = match control.next_reply().await.map_err(protocol)? {
+            Some(reply) => reply,
+            None => return Err(OpenError::MasterGone(io::ErrorKind::UnexpectedEof.into())),
+        };
+        if let Some(id) = reply.request_id()
+            && id != request_id
+        {
+            return Err(OpenError::Protocol(format!(
+                "the control master answered request {id} while {request_id} was asked: {reply:?}"
+            )));
+        }
+        match reply {
+            Reply::SessionOpened { session_id, .. } => {
                 return Ok(Session {
                     control,
                     session_id,
@@ -179,24 +189,20 @@ pub async fn open(control_path: &Path, tty: bool, command: &str) -> Result<Sessi
                     stderr: Some(stderr),
                 });
             }
-            Some(Reply::Failure { reason, .. }) | Some(Reply::PermissionDenied { reason, .. }) => {
-                return Err(
-                    if reason.contains("refused") || reason.contains("open failed") {
-                        OpenError::Refused(reason)
-                    } else {
-                        OpenError::Protocol(format!(
-                            "the control master refused the session: {reason}"
-                        ))
-                    },
-                );
+            // The master's answer when the session could not be opened: the server refused the
+            // channel (MaxSessions) or the master could not set it up. Either way nothing ran.
+            Reply::Failure { reason, .. } => return Err(OpenError::Refused(reason)),
+            Reply::PermissionDenied { reason, .. } => {
+                return Err(OpenError::Protocol(format!(
+                    "the control master denied the session: {reason}"
+                )));
             }
-            Some(Reply::Unknown { .. }) | Some(Reply::Ok { .. }) | Some(Reply::Alive { .. }) => {}
-            Some(other) => {
+            Reply::Unknown { .. } | Reply::Ok { .. } | Reply::Alive { .. } => {}
+            other => {
                 return Err(OpenError::Protocol(format!(
                     "unexpected reply from the control master: {other:?}"
                 )));
             }
-            None => return Err(OpenError::MasterGone(io::ErrorKind::UnexpectedEof.into())),
         }
     }
 }

@@ -63,6 +63,23 @@ pub enum Reply {
     },
 }
 
+impl Reply {
+    /// The request this reply answers, for the replies that carry one.
+    pub fn request_id(&self) -> Option<u32> {
+        match self {
+            Self::Ok { request_id }
+            | Self::PermissionDenied { request_id, .. }
+            | Self::Failure { request_id, .. }
+            | Self::Alive { request_id, .. }
+            | Self::SessionOpened { request_id, .. } => Some(*request_id),
+            Self::Hello { .. }
+            | Self::ExitMessage { .. }
+            | Self::TtyAllocFail { .. }
+            | Self::Unknown { .. } => None,
+        }
+    }
+}
+
 /// A malformed message from a master.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed message from the ControlMaster: {0}")]
