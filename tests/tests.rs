@@ -9,6 +9,7 @@ mod support;
 mod argument_guard;
 mod daemon_lifecycle;
 mod exec;
+mod pool;
 mod robustness;
 mod shim;
 mod tidy;

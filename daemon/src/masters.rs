@@ -39,6 +39,9 @@ const MAX_OPENING_PER_HOST: usize = 2;
 /// How long a master may take to authenticate beyond ssh's own ConnectTimeout.
 const READY_MARGIN: Duration = Duration::from_secs(20);
 const STDERR_KEEP: usize = 4096;
+/// The pause before another extra master after one failed, doubling up to the maximum.
+const EXTRA_BACKOFF_MIN: Duration = Duration::from_millis(250);
+const EXTRA_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct MasterPool {
@@ -65,9 +68,22 @@ struct HostState {
     masters: Vec<Master>,
     opening: usize,
     waiting: usize,
-    /// Bumped by every failed open; a waiter that saw a lower number gets the failure.
+    /// Bumped by every failed open; a waiter that saw a lower number looks at `last_failure`.
     failures: u64,
-    last_failure: Option<(String, &'static str)>,
+    last_failure: Option<OpenFailure>,
+    /// While a live master serves this key, no extra one is started before this instant (set
+    /// when an extra master fails, so a full server is not asked again at every wake-up).
+    extra_not_before: Option<Instant>,
+    /// The pause after the next failed extra master.
+    extra_backoff: Duration,
+}
+
+/// Why the last master of a key could not be opened, and with which agent it tried.
+#[derive(Clone)]
+struct OpenFailure {
+    detail: String,
+    hint: &'static str,
+    auth_sock: Option<PathBuf>,
 }
 
 struct Master {
@@ -135,6 +151,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct PoolStats {
     pub masters: u32,
     pub busy: u32,
+    pub waiting: u32,
+    pub opening: u32,
 }
 
 impl MasterPool {
@@ -157,6 +175,8 @@ impl MasterPool {
             let st = lock(&host.state);
             stats.masters += st.masters.len() as u32;
             stats.busy += st.masters.iter().map(|m| m.in_use as u32).sum::<u32>();
+            stats.waiting += st.waiting as u32;
+            stats.opening += st.opening as u32;
         }
         stats
     }
@@ -204,11 +224,12 @@ impl MasterPool {
     ) -> Result<Lease, DaemonError> {
         let host = self.host(conn);
         let asked_at = Instant::now();
-        let failures_seen = lock(&host.state).failures;
+        let mut failures_seen = lock(&host.state).failures;
         loop {
             let notified = host.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            let mut wake_at = None;
             {
                 let mut st = lock(&host.state);
                 if let Some(m) = st
@@ -227,21 +248,35 @@ impl MasterPool {
                     });
                 }
                 if st.failures > failures_seen {
-                    let (detail, hint) = st
-                        .last_failure
-                        .clone()
-                        .unwrap_or_else(|| ("unknown error".into(), ""));
-                    return Err(DaemonError::Connect {
-                        target: conn.target.to_string(),
-                        detail,
-                        hint,
-                    });
+                    failures_seen = st.failures;
+                    // A failure is this caller's only when nothing of the key is alive or coming
+                    // and the open used this caller's agent: queued callers keep waiting for a
+                    // live master's channels, and a caller with another agent tries its own.
+                    if let Some(f) = st.last_failure.clone()
+                        && st.masters.is_empty()
+                        && st.opening == 0
+                        && f.auth_sock.as_deref() == auth_sock
+                    {
+                        return Err(DaemonError::Connect {
+                            target: conn.target.to_string(),
+                            detail: f.detail,
+                            hint: f.hint,
+                        });
+                    }
                 }
                 if self.inner.shutdown.is_requested() {
                     return Err(DaemonError::ShuttingDown);
                 }
+                let backing_off = match st.extra_not_before {
+                    Some(t) if !st.masters.is_empty() && Instant::now() < t => {
+                        wake_at = Some(t);
+                        true
+                    }
+                    _ => false,
+                };
                 let coming = st.opening * LEASES_PER_MASTER;
-                if st.opening < MAX_OPENING_PER_HOST
+                if !backing_off
+                    && st.opening < MAX_OPENING_PER_HOST
                     && st.masters.len() + st.opening < MAX_MASTERS_PER_HOST
                     && coming <= st.waiting
                 {
@@ -264,7 +299,12 @@ impl MasterPool {
             }
             // The guard gives the waiting count back even when the caller is cancelled here.
             let _waiting = WaitingGuard(&host);
-            notified.await;
+            match wake_at {
+                Some(t) => {
+                    let _ = tokio::time::timeout_at(t.into(), notified).await;
+                }
+                None => notified.await,
+            }
         }
     }
 
@@ -284,6 +324,7 @@ impl MasterPool {
             Err(e) => {
                 return self.open_failed(
                     &host,
+                    auth_sock.clone(),
                     e.to_string(),
                     "Install OpenSSH or set SSH_MCP_SSH_BIN",
                 );
@@ -296,6 +337,7 @@ impl MasterPool {
             Err(e) => {
                 return self.open_failed(
                     &host,
+                    auth_sock.clone(),
                     e.to_string(),
                     "Install OpenSSH or set SSH_MCP_SSH_BIN",
                 );
@@ -334,7 +376,7 @@ impl MasterPool {
                         text
                     };
                     let hint = connect_hint(&detail);
-                    return self.open_failed(&host, detail, hint);
+                    return self.open_failed(&host, auth_sock.clone(), detail, hint);
                 }
                 _ = tokio::time::sleep(poll) => {
                     if path.exists() {
@@ -342,19 +384,21 @@ impl MasterPool {
                     }
                     if Instant::now() > ready_deadline {
                         terminate(&mut child).await;
-                        return self.open_failed(&host, "ssh did not finish connecting in time".into(), connect_hint("timed out"));
+                        return self.open_failed(&host, auth_sock.clone(), "ssh did not finish connecting in time".into(), connect_hint("timed out"));
                     }
                     poll = (poll * 2).min(Duration::from_millis(25));
                 }
                 _ = self.inner.shutdown.masters.cancelled() => {
                     terminate(&mut child).await;
-                    return self.open_failed(&host, "the daemon is shutting down".into(), "");
+                    return self.open_failed(&host, auth_sock.clone(), "the daemon is shutting down".into(), "");
                 }
             }
         }
         {
             let mut st = lock(&host.state);
             st.opening = st.opening.saturating_sub(1);
+            st.extra_not_before = None;
+            st.extra_backoff = Duration::ZERO;
             let now = Instant::now();
             st.masters.push(Master {
                 id,
@@ -410,13 +454,30 @@ impl MasterPool {
         let _ = std::fs::remove_file(&path);
     }
 
-    fn open_failed(&self, host: &Host, detail: String, hint: &'static str) {
+    fn open_failed(
+        &self,
+        host: &Host,
+        auth_sock: Option<PathBuf>,
+        detail: String,
+        hint: &'static str,
+    ) {
         tracing::warn!(target = %host.conn.target, %detail, "control master failed");
         {
             let mut st = lock(&host.state);
             st.opening = st.opening.saturating_sub(1);
             st.failures += 1;
-            st.last_failure = Some((detail, hint));
+            if !st.masters.is_empty() {
+                // An extra master failed while another serves (the server may be at MaxStartups):
+                // lend the live one's channels and ask again later, less often each time.
+                st.extra_backoff =
+                    (st.extra_backoff * 2).clamp(EXTRA_BACKOFF_MIN, EXTRA_BACKOFF_MAX);
+                st.extra_not_before = Some(Instant::now() + st.extra_backoff);
+            }
+            st.last_failure = Some(OpenFailure {
+                detail,
+                hint,
+                auth_sock,
+            });
         }
         host.changed.notify_waiters();
     }

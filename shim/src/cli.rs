@@ -55,8 +55,8 @@ pub async fn daemon(action: DaemonAction) -> anyhow::Result<i32> {
                     s.running_commands, s.commands_total
                 );
                 println!(
-                    "masters:   {} open, {} channels in use",
-                    s.control_masters, s.connections_busy
+                    "masters:   {} open, {} connecting, {} channels in use, {} calls waiting",
+                    s.control_masters, s.masters_opening, s.connections_busy, s.calls_waiting
                 );
                 println!("state dir: {}", s.state_dir);
                 if !s.log_path.is_empty() {

@@ -100,6 +100,17 @@ impl Sshd {
         panic!("sshd did not start; see {}", d.join("sshd.log").display());
     }
 
+    /// Ends the listening sshd: new connections are refused from now on, while the connections
+    /// it already accepted live on in their own sshd processes (as after `systemctl stop ssh`).
+    pub fn stop_listening(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        assert!(
+            TcpStream::connect(("127.0.0.1", self.port)).is_err(),
+            "sshd still accepts connections"
+        );
+    }
+
     pub fn ssh_config(&self) -> PathBuf {
         self.dir.join("ssh_config")
     }

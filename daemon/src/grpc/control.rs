@@ -44,6 +44,8 @@ impl Control for ControlService {
             commands_total: d.commands_total.load(Ordering::Relaxed),
             control_masters: pool.masters,
             connections_busy: pool.busy,
+            calls_waiting: pool.waiting,
+            masters_opening: pool.opening,
         }))
     }
 
