@@ -253,3 +253,51 @@ fn systemd_units_verify_and_listen_where_the_shim_looks() {
     let service = std::fs::read_to_string(units.join("ssh-mcpd.service")).unwrap();
     assert!(service.contains("Type=notify"));
 }
+
+/// Two daemons whose sockets share a directory (a socket-activated one beside one a shim
+/// started) also share its `cm/` directory; each keeps its own masters there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_in_one_runtime_directory_keep_their_own_masters() {
+    let sshd = Sshd::start();
+    let first = Daemon::start(&sshd.ssh_config());
+    let second = Daemon::start_with(DaemonOptions {
+        ssh_config: Some(sshd.ssh_config()),
+        socket: Some(first.socket.with_file_name("other.sock")),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_ne!(first.pid(), second.pid());
+    let cm = first.socket.parent().unwrap().join("cm");
+    let sockets = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&cm)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_socket()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let f = first.exec(run_request("echo one")).await.unwrap();
+    assert_eq!(f.stdout, b"one\n");
+    let f = second.exec(run_request("echo two")).await.unwrap();
+    assert_eq!(f.stdout, b"two\n");
+    let names = sockets();
+    assert_eq!(names.len(), 2, "{names:?}");
+    for (d, name) in [(&first, &names), (&second, &names)] {
+        let tag = format!("-{}-", d.pid());
+        assert_eq!(
+            name.iter().filter(|n| n.contains(&tag)).count(),
+            1,
+            "{name:?}"
+        );
+    }
+    // Each daemon's next call reuses its own master, which the other left alone.
+    for d in [&first, &second] {
+        let f = d.exec(run_request("echo again")).await.unwrap();
+        assert_eq!(f.stdout, b"again\n");
+        assert!(f.reused_connection);
+        assert_eq!(d.status().await.control_masters, 1);
+    }
+    assert_eq!(sockets(), names);
+}

@@ -273,6 +273,14 @@ async fn sigterm_ends_running_commands_masters_and_the_socket() {
     let control_dir = d.socket.parent().unwrap().join("cm").display().to_string();
     assert_eq!(master_pids(&control_dir).len(), 1);
     let pid = d.pid();
+    // Recorded before the signal: once the daemon is gone, its orphans belong to init.
+    let children = children_of(pid);
+    assert!(
+        master_pids(&control_dir)
+            .iter()
+            .all(|m| children.contains(m)),
+        "the master is not among the daemon's children {children:?}"
+    );
     let socket = d.socket.clone();
     let (status, d) = tokio::task::spawn_blocking(move || (d.terminate(), d))
         .await
@@ -293,11 +301,11 @@ async fn sigterm_ends_running_commands_masters_and_the_socket() {
         "control master left behind"
     );
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
-    let children = children_of(pid);
-    assert!(
-        children.is_empty(),
-        "children of the daemon left: {children:?}"
-    );
+    let left: Vec<u32> = children
+        .into_iter()
+        .filter(|c| std::path::Path::new(&format!("/proc/{c}")).exists())
+        .collect();
+    assert!(left.is_empty(), "children of the daemon left: {left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,8 +34,7 @@ impl Config {
         connect_timeout_secs: u32,
     ) -> anyhow::Result<Self> {
         let control_dir = paths::control_dir(&socket_path);
-        // ssh binds "<ControlPath>.<16 random chars>" before renaming it into place.
-        let longest = control_dir.join("0123456789ab-99999.XXXXXXXXXXXXXXXX");
+        let longest = control_dir.join(crate::control_paths::LONGEST_NAME);
         paths::check_socket_path_len(&longest)?;
         if let Some(cfg) = &ssh_config {
             anyhow::ensure!(

@@ -18,6 +18,7 @@
 
 pub mod capture;
 pub mod config;
+pub mod control_paths;
 pub mod error;
 pub mod exec;
 pub mod grpc;
@@ -46,6 +47,7 @@ pub async fn run(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     ssh_mcp_core::paths::ensure_private_dir(&config.control_dir)?;
+    control_paths::sweep_stale(&config.control_dir);
     let activated = bound.activated();
     let socket_path = bound.socket_path().to_path_buf();
     let daemon = Daemon::new(config, activated);

@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::error::{DaemonError, connect_hint};
 use crate::killer::GroupKiller;
 use crate::shutdown::Shutdown;
-use crate::spawn;
+use crate::{control_paths, spawn};
 
 /// Channels a master lends to commands; sshd's default MaxSessions is 10 and one is kept free so
 /// that a command can always be stopped over its own master.
@@ -283,11 +283,8 @@ impl MasterPool {
                     st.opening += 1;
                     let settings = self.settings();
                     let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-                    let path = self
-                        .inner
-                        .config
-                        .control_dir
-                        .join(format!("{}-{id}", host.key));
+                    let path =
+                        control_paths::control_path(&self.inner.config.control_dir, &host.key, id);
                     let pool = self.clone();
                     let host2 = host.clone();
                     let auth = auth_sock.map(Path::to_path_buf);

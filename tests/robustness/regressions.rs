@@ -83,6 +83,12 @@ async fn a_stalled_connection_cannot_hold_a_call_past_its_timeout_or_cancellatio
         s.running_commands == 0 && s.connections_busy == 0
     })
     .await;
+    // The stalled opens complete once the link is back: show that they did (their sessions
+    // opened late on the host), so that "nothing left" below is about commands that started.
+    let opened_late = wait_until_async(Duration::from_secs(20), || {
+        d.log().contains("session opened late")
+    })
+    .await;
     let gone = wait_until_async(Duration::from_secs(10), || {
         pids_with_env_marker(&marker).is_empty()
     })
@@ -99,6 +105,9 @@ async fn a_stalled_connection_cannot_hold_a_call_past_its_timeout_or_cancellatio
             problems.push(format!("the 2 s call took {took:?}"))
         }
         Ok(_) => {}
+    }
+    if !opened_late {
+        problems.push("no stalled session opened once the link came back".into());
     }
     if !gone {
         problems.push(format!(

@@ -258,25 +258,53 @@ async fn streams_reset_as_soon_as_they_open_leave_no_remote_command() {
     d.exec(run_request("true")).await.unwrap();
     let marker = unique_marker("reset");
     let request = run_request(&format!("export {marker}; sleep 300")).encode_to_vec();
-    let mut bytes = opening();
-    for n in 0..100u32 {
-        let id = 2 * n + 1;
-        bytes.extend(frame(HEADERS, END_HEADERS, id, &run_headers()));
-        bytes.extend(frame(
+    let open_stream = |id: u32| {
+        let mut b = frame(HEADERS, END_HEADERS, id, &run_headers());
+        b.extend(frame(
             DATA,
             END_STREAM,
             id,
             &grpc_message(false, request.len() as u32, &request),
         ));
-        bytes.extend(frame(RST_STREAM, 0, id, &8u32.to_be_bytes()));
+        b
+    };
+    let reset = |id: u32| frame(RST_STREAM, 0, id, &8u32.to_be_bytes());
+    // 100 streams reset in the same write that opens them (h2 may answer the rapid resets by
+    // closing the connection, which cancels them all the same).
+    let mut bytes = opening();
+    for n in 0..100u32 {
+        let id = 2 * n + 1;
+        bytes.extend(open_stream(id));
+        bytes.extend(reset(id));
     }
-    let mut s = UnixStream::connect(&d.socket).await.unwrap();
-    let _ = s.write_all(&bytes).await;
+    let mut flood = UnixStream::connect(&d.socket).await.unwrap();
+    let _ = flood.write_all(&bytes).await;
     // Whatever the daemon started for those streams, it must end; Status stays responsive.
     let status = tokio::time::timeout(Duration::from_secs(5), d.status())
         .await
         .expect("Status during a reset flood");
     assert_eq!(status.pid, pid);
+    drop(flood);
+    // On another connection, 20 streams reset once their commands run on the host.
+    let late_ids: Vec<u32> = (0..20u32).map(|n| 2 * n + 1).collect();
+    let mut bytes = opening();
+    for id in &late_ids {
+        bytes.extend(open_stream(*id));
+    }
+    let mut s = UnixStream::connect(&d.socket).await.unwrap();
+    s.write_all(&bytes).await.unwrap();
+    // First, that these commands did start, so that "nothing is left" below is about commands
+    // that ran.
+    let started = wait_until_async(Duration::from_secs(30), || {
+        !pids_with_env_marker(&marker).is_empty()
+    })
+    .await;
+    assert!(started, "no command of the streams started on the host");
+    let mut resets = Vec::new();
+    for id in &late_ids {
+        resets.extend(reset(*id));
+    }
+    let _ = s.write_all(&resets).await;
     drop(s);
     let gone = wait_until_async(Duration::from_secs(30), || {
         pids_with_env_marker(&marker).is_empty()
