@@ -301,3 +301,59 @@ async fn two_daemons_in_one_runtime_directory_keep_their_own_masters() {
     }
     assert_eq!(sockets(), names);
 }
+
+/// CPU time (user + system, in clock ticks) the process has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Out of file descriptors, the daemon pauses accepting instead of spinning on EMFILE, and
+/// serves again as soon as descriptors are free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_descriptors_pauses_accepting_and_recovers() {
+    let d = Daemon::start_with(DaemonOptions {
+        open_files_limit: Some(64),
+        ..Default::default()
+    })
+    .unwrap();
+    let pid = d.pid();
+    // Idle connections until accept fails for want of descriptors.
+    let mut held = Vec::new();
+    let exhausted = wait_until(Duration::from_secs(20), || {
+        for _ in 0..8 {
+            if let Ok(s) = std::os::unix::net::UnixStream::connect(&d.socket) {
+                held.push(s);
+            }
+        }
+        d.log().contains("Too many open files")
+    });
+    assert!(
+        exhausted,
+        "accept never failed with {} connections held",
+        held.len()
+    );
+    // While it lasts, the daemon waits rather than burns a core (a spinning accept loop uses
+    // about 100 ticks a second).
+    let before = cpu_ticks(pid);
+    let window = std::time::Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(pid) - before;
+    assert!(
+        used < 30,
+        "the daemon used {used} ticks in {:?} while out of descriptors",
+        window.elapsed()
+    );
+    drop(held);
+    let status = tokio::time::timeout(Duration::from_secs(10), d.status())
+        .await
+        .expect("the daemon answers again once descriptors are free");
+    assert_eq!(status.pid, pid);
+    assert!(d.log().contains("accepting connections again"));
+}

@@ -298,7 +298,7 @@ async fn run_once(
     counters.stdout_bytes.store(0, Ordering::Relaxed);
     counters.stderr_bytes.store(0, Ordering::Relaxed);
     let stdout_task = session.stdout.take().map(|r| {
-        tokio::spawn(read_stream(
+        tracker.spawn(read_stream(
             r,
             spec.max_output,
             stdout_filter,
@@ -307,7 +307,7 @@ async fn run_once(
         ))
     });
     let stderr_task = session.stderr.take().map(|r| {
-        tokio::spawn(read_stream(
+        tracker.spawn(read_stream(
             r,
             spec.max_output,
             stderr_filter,

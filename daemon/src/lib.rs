@@ -52,11 +52,13 @@ pub async fn run(
     let socket_path = bound.socket_path().to_path_buf();
     let daemon = Daemon::new(config, activated);
     let shutdown = daemon.shutdown.clone();
-    tokio::spawn(async move {
-        stop.await;
-        shutdown.begin();
+    daemon.shutdown.connections.spawn(async move {
+        tokio::select! {
+            _ = stop => shutdown.begin(),
+            _ = shutdown.requested() => {}
+        }
     });
-    let incoming = bound.into_incoming()?;
+    let incoming = bound.into_incoming(&daemon.shutdown.connections)?;
     tracing::info!(socket = %socket_path.display(), pid = std::process::id(), activated, "ssh-mcpd ready");
     listener::notify_ready();
     let server = grpc::router(daemon.clone()).serve_with_incoming_shutdown(incoming, {

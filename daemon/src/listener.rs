@@ -10,8 +10,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use ssh_mcp_core::paths;
+use std::time::Duration;
+
 use tokio::net::UnixStream;
-use tokio_stream::{Stream, StreamExt, wrappers::UnixListenerStream};
+use tokio::sync::mpsc;
+use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tokio_util::task::TaskTracker;
 
 /// The outcome of [`acquire`].
 pub enum Acquired {
@@ -50,8 +54,10 @@ impl Bound {
 
     /// The stream of accepted connections, each checked against our uid. A connection from any
     /// other uid is dropped before a byte of HTTP/2 is read, whatever the file modes allowed.
+    /// Accepting runs in a task on `tracker` that ends when the stream is dropped.
     pub fn into_incoming(
         self,
+        tracker: &TaskTracker,
     ) -> io::Result<impl Stream<Item = io::Result<UnixStream>> + Send + 'static> {
         if let Some(lock) = self.lock {
             // The lock must outlive every request, so it lives as long as the process.
@@ -59,25 +65,75 @@ impl Bound {
         }
         self.listener.set_nonblocking(true)?;
         let listener = tokio::net::UnixListener::from_std(self.listener)?;
-        let me = paths::current_uid();
-        Ok(UnixListenerStream::new(listener).filter(move |conn| match conn {
-            Ok(stream) => match stream.peer_cred() {
-                Ok(cred) if cred.uid() == me => true,
-                Ok(cred) => {
-                    tracing::warn!(peer_uid = cred.uid(), peer_pid = ?cred.pid(), "refused a connection from another user");
-                    false
-                }
-                Err(e) => {
-                    tracing::warn!("refused a connection whose peer credentials are unknown: {e}");
-                    false
-                }
-            },
-            Err(e) => {
-                tracing::warn!("accept failed: {e}");
-                false
-            }
-        }))
+        let (tx, rx) = mpsc::channel(16);
+        tracker.spawn(accept_loop(listener, tx));
+        Ok(ReceiverStream::new(rx))
     }
+}
+
+/// How long accepting pauses after a failure that only time can fix (out of descriptors or
+/// memory), doubling while it lasts.
+const ACCEPT_PAUSE_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
+
+/// Accepts connections until the receiving side is gone. Failures such as EMFILE do not spin:
+/// the pending connection stays in the backlog while accepting pauses, and is taken once a
+/// descriptor is free again.
+async fn accept_loop(listener: tokio::net::UnixListener, tx: mpsc::Sender<io::Result<UnixStream>>) {
+    let me = paths::current_uid();
+    let mut pause = ACCEPT_PAUSE_MIN;
+    let mut failures_in_a_row = 0u64;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = tx.closed() => return,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => {
+                if failures_in_a_row > 0 {
+                    tracing::info!(failures_in_a_row, "accepting connections again");
+                }
+                failures_in_a_row = 0;
+                pause = ACCEPT_PAUSE_MIN;
+                stream
+            }
+            Err(e) if is_transient(&e) => continue,
+            Err(e) => {
+                // Logged once when it starts and then every 100th time, not at every retry.
+                if failures_in_a_row.is_multiple_of(100) {
+                    tracing::warn!(failures_in_a_row, "accept failed: {e}; pausing {pause:?}");
+                }
+                failures_in_a_row += 1;
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = tx.closed() => return,
+                }
+                pause = (pause * 2).min(ACCEPT_PAUSE_MAX);
+                continue;
+            }
+        };
+        match stream.peer_cred() {
+            Ok(cred) if cred.uid() == me => {
+                if tx.send(Ok(stream)).await.is_err() {
+                    return;
+                }
+            }
+            Ok(cred) => {
+                tracing::warn!(peer_uid = cred.uid(), peer_pid = ?cred.pid(), "refused a connection from another user");
+            }
+            Err(e) => {
+                tracing::warn!("refused a connection whose peer credentials are unknown: {e}");
+            }
+        }
+    }
+}
+
+/// Failures of one connection (it was aborted before we took it), not of accepting itself.
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNABORTED | libc::EINTR | libc::EAGAIN | libc::EPROTO | libc::EPERM)
+    )
 }
 
 /// Takes the systemd socket when there is one, else binds `socket` under the daemon lock.

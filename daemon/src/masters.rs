@@ -343,7 +343,7 @@ impl MasterPool {
         let stderr_tail = Arc::new(Mutex::new(Vec::<u8>::new()));
         let stderr_task = child.stderr.take().map(|mut err| {
             let tail = stderr_tail.clone();
-            tokio::spawn(async move {
+            self.inner.shutdown.connections.spawn(async move {
                 let mut buf = [0u8; 2048];
                 while let Ok(n) = err.read(&mut buf).await {
                     if n == 0 {

@@ -28,6 +28,8 @@ pub struct DaemonOptions {
     pub ssh_config: Option<PathBuf>,
     pub socket: Option<PathBuf>,
     pub extra_args: Vec<String>,
+    /// RLIMIT_NOFILE for the daemon, to drive it out of descriptors.
+    pub open_files_limit: Option<u64>,
 }
 
 impl Daemon {
@@ -64,6 +66,21 @@ impl Daemon {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("daemon.log")).unwrap())
             .process_group(0);
+        if let Some(limit) = opts.open_files_limit {
+            // SAFETY: setrlimit is async-signal-safe and touches only the child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let l = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = cmd.spawn().expect("ssh-mcpd starts");
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut buf = [0u8; 256];
