@@ -30,7 +30,7 @@ impl Plan {
     pub const QUICK: Self = Self {
         quick: true,
         check: Check::QUICK,
-        latency_rounds: 30,
+        latency_rounds: 50,
         latency_fresh: 5,
         parallel_repeats: 2,
         startup_runs: 10,
