@@ -31,18 +31,14 @@ pub struct Floor {
 }
 
 impl Floor {
-    /// Finds the daemon's master by listing `control_dir` for a socket (the daemon's naming of
-    /// them is its own business). Call it when the daemon has exactly the masters of one target.
+    /// Finds the daemon's master by listing `control_dir` (and its subdirectories) for a socket:
+    /// how the daemon names them is its own business. Call it when the daemon has only the
+    /// masters of one target.
     pub fn on_daemon_master(control_dir: &Path, command: &str) -> anyhow::Result<Self> {
         let mut sockets = Vec::new();
-        for entry in std::fs::read_dir(control_dir).with_context(|| {
+        find_sockets(control_dir, 2, &mut sockets).with_context(|| {
             format!("listing the daemon's control dir {}", control_dir.display())
-        })? {
-            let entry = entry?;
-            if entry.file_type()?.is_socket() {
-                sockets.push(entry.path());
-            }
-        }
+        })?;
         sockets.sort();
         let sockets_seen = sockets.len();
         let control_path = sockets.into_iter().next().with_context(|| {
@@ -142,6 +138,20 @@ impl Floor {
         err_read.read_to_end(&mut stderr)?;
         Ok((status, stderr))
     }
+}
+
+/// Appends the sockets in `dir` to `out`, looking `depth` levels deep.
+fn find_sockets(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_socket() {
+            out.push(entry.path());
+        } else if kind.is_dir() && depth > 1 {
+            find_sockets(&entry.path(), depth - 1, out)?;
+        }
+    }
+    Ok(())
 }
 
 /// The next message from the master.
