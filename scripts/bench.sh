@@ -2,6 +2,9 @@
 # The bench command: installs what the bench needs (OpenSSH server and client), builds the release
 # binaries, then runs the bench target (tests/bench/exec.rs), which starts its own throwaway sshd,
 # daemon and ControlMasters, measures, cleans up and writes BENCHMARKS.md.
+#
+# `bench.sh --quick` (scripts/test.sh runs it) takes few samples, prints the table instead of
+# writing BENCHMARKS.md, and exits non-zero when a figure is more than twice as bad as its target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/packages.sh
@@ -13,7 +16,13 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 install_packages ${need[@]+"${need[@]}"}
 prepare_sshd
 
+case "${1:-}" in
+  "") mode=(--out BENCHMARKS.md) ;;
+  --quick) mode=(--quick) ;;
+  *) echo "usage: bash scripts/bench.sh [--quick]" >&2; exit 2 ;;
+esac
+
 echo "== build (release)"
 cargo build --release --locked --workspace --bins
-echo "== bench"
-cargo bench --locked --bench exec -- --bin-dir target/release --out BENCHMARKS.md
+echo "== bench ${1:-}"
+cargo bench --locked --bench exec -- --bin-dir target/release "${mode[@]}"

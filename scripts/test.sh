@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (openssh-server, rsync, tmux, systemd's
 # socket-activate helper, a Python venv with the MCP SDK), then runs rustfmt, clippy, the Rust
-# tests (unit + the integration binary against a real sshd) and the MCP client tests.
+# tests (unit + the integration binary against a real sshd), the MCP client tests and the quick
+# bench (release binaries; it fails when a figure is more than twice as bad as its target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/packages.sh
@@ -35,3 +36,5 @@ echo "== cargo test"
 cargo test --locked --workspace
 echo "== MCP client tests (Python mcp SDK)"
 SSH_MCP_BIN_DIR="$PWD/target/debug" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/mcp
+echo "== quick bench (release binaries; fails past twice any target)"
+bash scripts/bench.sh --quick

@@ -1,7 +1,8 @@
 //! The bench (`cargo bench --bench exec -- --bin-dir DIR --out FILE`, run by
 //! `scripts/bench.sh`): starts a throwaway sshd, a private daemon environment and ControlMasters
 //! of its own, runs the four benchmarks in order, writes BENCHMARKS.md and cleans up everything
-//! it started.
+//! it started. With `--quick` (CI) it takes few samples, checks every target with twice the
+//! slack, prints the table instead of writing the page, and fails when a figure regressed.
 
 #![allow(
     clippy::disallowed_methods,
@@ -11,10 +12,12 @@
 mod bare;
 mod daemon;
 mod env;
+mod floor;
 mod latency;
 mod mcp_client;
 mod memory;
 mod parallel;
+mod plan;
 mod report;
 mod sshd;
 mod startup;
@@ -28,6 +31,7 @@ use anyhow::{Context, bail, ensure};
 use crate::bare::Master;
 use crate::env::BenchEnv;
 use crate::mcp_client::McpClient;
+use crate::plan::Plan;
 use crate::sshd::Sshd;
 
 /// The documented command that runs this bench, and what it runs.
@@ -46,11 +50,13 @@ fn command_line() -> String {
 struct Args {
     bin_dir: PathBuf,
     out: PathBuf,
+    plan: Plan,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut bin_dir = PathBuf::from("target/release");
     let mut out = PathBuf::from("BENCHMARKS.md");
+    let mut plan = Plan::FULL;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -58,13 +64,17 @@ fn parse_args() -> anyhow::Result<Args> {
             "--bench" => {}
             "--bin-dir" => bin_dir = args.next().context("--bin-dir needs a value")?.into(),
             "--out" => out = args.next().context("--out needs a value")?.into(),
-            other => bail!("unknown argument {other:?} (expected --bin-dir DIR, --out FILE)"),
+            "--quick" => plan = Plan::QUICK,
+            other => {
+                bail!("unknown argument {other:?} (expected --bin-dir DIR, --out FILE, --quick)")
+            }
         }
     }
     let cwd = std::env::current_dir()?;
     Ok(Args {
         bin_dir: cwd.join(bin_dir),
         out: cwd.join(out),
+        plan,
     })
 }
 
@@ -92,13 +102,16 @@ async fn run() -> anyhow::Result<()> {
         sshd.client_config == env.ssh_config,
         "ssh config path mismatch"
     );
-    let sections = benchmarks(&env).await.map_err(|e| {
+    let sections = benchmarks(&args.plan, &env).await.map_err(|e| {
         let logs = env.log_tail();
         e.context(logs)
     });
     // Everything benchmarks() started is gone by now (drop guards); sshd goes last.
     drop(sshd);
     let sections = sections?;
+    if args.plan.quick {
+        return quick_verdict(&sections, started.elapsed());
+    }
     let page = report::page(&machine, &command_line(), &sections, started.elapsed());
     std::fs::write(&args.out, &page).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!("{page}");
@@ -106,7 +119,23 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn benchmarks(env: &BenchEnv) -> anyhow::Result<Vec<report::Section>> {
+/// The quick run's answer: the table on stdout, and an error when a figure regressed.
+fn quick_verdict(sections: &[report::Section], took: std::time::Duration) -> anyhow::Result<()> {
+    let (checked, passed) = report::tally(sections);
+    println!("{}", report::table(sections));
+    println!(
+        "bench --quick: {passed} of {checked} targets met with 2x slack in {:.0} s",
+        took.as_secs_f64()
+    );
+    ensure!(
+        passed == checked,
+        "{} of {checked} figures regressed past twice their target (the FAIL lines above)",
+        checked - passed
+    );
+    Ok(())
+}
+
+async fn benchmarks(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Vec<report::Section>> {
     let _stop_daemon = daemon::StopOnDrop(env);
     let masters = [
         Master::start(&env.ssh_config, env.cm_dir.join("a"))?,
@@ -116,15 +145,25 @@ async fn benchmarks(env: &BenchEnv) -> anyhow::Result<Vec<report::Section>> {
     let mut client = McpClient::connect(env, &env.shim).await?;
     let mut sections = Vec::new();
 
-    eprintln!("bench: [1/4] ssh_exec true: shim vs bare ssh");
-    sections.push(latency::run(&mut client, &masters[0], &env.ssh_config).await?);
+    eprintln!("bench: [1/4] ssh_exec true: shim vs the floor and bare ssh");
+    let control_dir = ssh_mcp_core::paths::control_dir(&env.socket);
+    sections.push(
+        latency::run(
+            plan,
+            &mut client,
+            &masters[0],
+            &env.ssh_config,
+            &control_dir,
+        )
+        .await?,
+    );
     eprintln!("bench: [2/4] twenty parallel sleep 0.5");
-    sections.push(parallel::run(env, &mut client, &masters).await?);
+    sections.push(parallel::run(plan, env, &mut client, &masters).await?);
     client.close().await?;
 
     eprintln!("bench: [3/4] shim start-up");
-    sections.push(startup::run(env)?);
+    sections.push(startup::run(plan, env)?);
     eprintln!("bench: [4/4] daemon memory under 300 MB of output");
-    sections.push(memory::run(env, &masters[0]).await?);
+    sections.push(memory::run(plan, env, &masters[0]).await?);
     Ok(sections)
 }

@@ -11,16 +11,18 @@ use crate::bare::{self, Master};
 use crate::daemon;
 use crate::env::BenchEnv;
 use crate::mcp_client::McpClient;
-use crate::report::{Figure, Section};
+use crate::plan::Plan;
+use crate::report::{Figure, Goal, Section};
 
 const BYTES: u64 = 300_000_000;
-const TARGET_KIB: u64 = 64 * 1024;
+const TARGET_MIB: f64 = 64.0;
 
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-pub async fn run(env: &BenchEnv, master: &Master) -> anyhow::Result<Section> {
+pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result<Section> {
+    let check = plan.check;
     let old = daemon::pid(env)?;
     daemon::stop(env)?;
     ensure!(
@@ -63,8 +65,8 @@ pub async fn run(env: &BenchEnv, master: &Master) -> anyhow::Result<Section> {
                 "daemon VmHWM after 300 MB of stdout",
                 mib(hwm),
                 "1".into(),
-                &format!("< {}", mib(TARGET_KIB)),
-                Some(hwm < TARGET_KIB),
+                &check.text(Goal::Below(TARGET_MIB), " MiB"),
+                Some(check.met(Goal::Below(TARGET_MIB), hwm as f64 / 1024.0)),
             ),
             Figure::value(
                 "300 MB result: ok, stdout_truncated, stdout_bytes",

@@ -10,10 +10,10 @@ use crate::bare::{self, Master};
 use crate::daemon;
 use crate::env::BenchEnv;
 use crate::mcp_client::McpClient;
-use crate::report::{Figure, Samples, Section};
+use crate::plan::Plan;
+use crate::report::{Figure, Goal, Samples, Section};
 
 pub const PARALLEL: usize = 20;
-pub const REPEATS: usize = 7;
 const MAX_SHIM_OVER_BARE: f64 = 1.25;
 
 /// Twenty concurrent `ssh_exec sleep 0.5`: wall time and the failures.
@@ -39,6 +39,7 @@ async fn shim_round(client: &mut McpClient) -> anyhow::Result<(Duration, Vec<Str
 }
 
 pub async fn run(
+    plan: &Plan,
     env: &BenchEnv,
     client: &mut McpClient,
     masters: &[Master; 2],
@@ -53,7 +54,8 @@ pub async fn run(
     let (mut shim, mut bare_s) = (Samples::default(), Samples::default());
     let mut shim_failures = Vec::new();
     let mut bare_failures = Vec::new();
-    for rep in 0..REPEATS {
+    let (repeats, check) = (plan.parallel_repeats, plan.check);
+    for rep in 0..repeats {
         for first in [rep % 2 == 0, rep % 2 == 1] {
             if first {
                 let (took, f) = shim_round(client).await?;
@@ -86,7 +88,7 @@ pub async fn run(
              spawn → last exit) over **2 ControlMasters the bench opened, 10 commands on each** \
              (sshd's default MaxSessions is 10). The daemon lends at most 9 channels per master \
              (one kept for stopping commands), so it needs 3 masters for the 20. One untimed \
-             round of each first, then {REPEATS} timed rounds, alternating which kind goes first."
+             round of each first, then {repeats} timed rounds, alternating which kind goes first."
         ),
         figures: vec![
             Figure::timing("20 × `sleep 0.5` via shim", &shim, "", None),
@@ -95,8 +97,13 @@ pub async fn run(
                 "shim / bare, parallel (ratio of medians)",
                 format!("{ratio:.2}×"),
                 format!("{} / {}", shim.len(), bare_s.len()),
-                &format!("≤ {MAX_SHIM_OVER_BARE}×, all ok"),
-                Some(ratio <= MAX_SHIM_OVER_BARE && shim_failures.is_empty()),
+                &format!(
+                    "{}, all ok",
+                    check.text(Goal::AtMost(MAX_SHIM_OVER_BARE), "×")
+                ),
+                Some(
+                    check.met(Goal::AtMost(MAX_SHIM_OVER_BARE), ratio) && shim_failures.is_empty(),
+                ),
             ),
         ],
         notes: vec![
@@ -104,7 +111,7 @@ pub async fn run(
             format!(
                 "Failed shim calls in the timed rounds (ok false): {} of {}.",
                 describe(&shim_failures),
-                PARALLEL * REPEATS
+                PARALLEL * repeats
             ),
             format!(
                 "Failed bare ssh in the timed rounds: {}.",

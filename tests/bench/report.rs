@@ -1,5 +1,7 @@
-//! Numbers to text: sample statistics (median, min, max), the figures with their targets and
-//! PASS/FAIL, the machine description, and the BENCHMARKS.md page.
+//! Numbers to text: sample statistics (median, min, max), the targets and how strictly they are
+//! checked (the full bench holds every figure to its target; the quick bench allows twice as bad),
+//! the figures with PASS/FAIL, the machine description, the results table and the BENCHMARKS.md
+//! page.
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -53,6 +55,65 @@ pub fn median(values: &[f64]) -> f64 {
 pub fn paired_median(a: &Samples, b: &Samples) -> f64 {
     let d: Vec<f64> = a.0.iter().zip(&b.0).map(|(x, y)| x - y).collect();
     median(&d)
+}
+
+/// What a figure must stay within.
+#[derive(Debug, Clone, Copy)]
+pub enum Goal {
+    AtMost(f64),
+    Below(f64),
+    AtLeast(f64),
+}
+
+/// How strictly goals are checked: the full bench uses each goal as written; the quick bench
+/// (`--quick`, run in CI) calls a regression only past `slack` times a goal (a ratio or a time
+/// more than twice its ceiling, a "≥" ratio under half its floor), so that few samples on a busy
+/// machine do not fail it, while a real regression still does.
+#[derive(Debug, Clone, Copy)]
+pub struct Check {
+    slack: f64,
+}
+
+impl Check {
+    pub const FULL: Self = Self { slack: 1.0 };
+    pub const QUICK: Self = Self { slack: 2.0 };
+
+    fn limit(self, goal: Goal) -> Goal {
+        match goal {
+            Goal::AtMost(t) => Goal::AtMost(t * self.slack),
+            Goal::Below(t) => Goal::Below(t * self.slack),
+            Goal::AtLeast(t) => Goal::AtLeast(t / self.slack),
+        }
+    }
+
+    /// Whether `value` meets `goal`, with this check's slack.
+    pub fn met(self, goal: Goal, value: f64) -> bool {
+        match self.limit(goal) {
+            Goal::AtMost(t) => value <= t,
+            Goal::Below(t) => value < t,
+            Goal::AtLeast(t) => value >= t,
+        }
+    }
+
+    /// The goal as the table shows it, e.g. "≤ 1.3×", or "≤ 1.3× (quick: ≤ 2.6×)".
+    pub fn text(self, goal: Goal, unit: &str) -> String {
+        let plain = |g: Goal| match g {
+            Goal::AtMost(t) => format!("≤ {}{unit}", trim(t)),
+            Goal::Below(t) => format!("< {}{unit}", trim(t)),
+            Goal::AtLeast(t) => format!("≥ {}{unit}", trim(t)),
+        };
+        if self.slack == 1.0 {
+            plain(goal)
+        } else {
+            format!("{} (quick: {})", plain(goal), plain(self.limit(goal)))
+        }
+    }
+}
+
+/// A goal's number without needless decimals (1.3, 2.5, 15, 64).
+fn trim(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// One line of the results table.
@@ -153,9 +214,7 @@ impl Machine {
 /// The whole BENCHMARKS.md page.
 pub fn page(machine: &Machine, command: &str, sections: &[Section], total: Duration) -> String {
     let mut out = String::new();
-    let all: Vec<&Figure> = sections.iter().flat_map(|s| &s.figures).collect();
-    let checked = all.iter().filter(|f| f.pass.is_some()).count();
-    let passed = all.iter().filter(|f| f.pass == Some(true)).count();
+    let (checked, passed) = tally(sections);
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
         out,
@@ -188,11 +247,33 @@ pub fn page(machine: &Machine, command: &str, sections: &[Section], total: Durat
         "- Result: {passed} of {checked} targets met; whole run {:.0} s\n",
         total.as_secs_f64()
     );
-    let _ = writeln!(
-        out,
-        "| Figure | Median | Samples | Min–max | Target | Result |\n|---|---|---|---|---|---|"
+    out.push_str(&table(sections));
+    for s in sections {
+        let _ = writeln!(out, "\n## {}\n\n{}", s.title, s.method);
+        if !s.notes.is_empty() {
+            out.push('\n');
+            for n in &s.notes {
+                let _ = writeln!(out, "- {n}");
+            }
+        }
+    }
+    out
+}
+
+/// How many figures have a target, and how many of those met it.
+pub fn tally(sections: &[Section]) -> (usize, usize) {
+    let all = sections.iter().flat_map(|s| &s.figures);
+    let checked = all.clone().filter(|f| f.pass.is_some()).count();
+    let passed = all.filter(|f| f.pass == Some(true)).count();
+    (checked, passed)
+}
+
+/// The results table (Markdown), one line per figure.
+pub fn table(sections: &[Section]) -> String {
+    let mut out = String::from(
+        "| Figure | Median | Samples | Min–max | Target | Result |\n|---|---|---|---|---|---|\n",
     );
-    for f in &all {
+    for f in sections.iter().flat_map(|s| &s.figures) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} |",
@@ -203,15 +284,6 @@ pub fn page(machine: &Machine, command: &str, sections: &[Section], total: Durat
             f.target,
             verdict(f.pass)
         );
-    }
-    for s in sections {
-        let _ = writeln!(out, "\n## {}\n\n{}", s.title, s.method);
-        if !s.notes.is_empty() {
-            out.push('\n');
-            for n in &s.notes {
-                let _ = writeln!(out, "- {n}");
-            }
-        }
     }
     out
 }

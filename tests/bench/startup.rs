@@ -10,9 +10,9 @@ use serde_json::json;
 
 use crate::env::BenchEnv;
 use crate::mcp_client::initialize_params;
-use crate::report::{Figure, Samples, Section};
+use crate::plan::Plan;
+use crate::report::{Figure, Goal, Samples, Section};
 
-pub const RUNS: usize = 30;
 const WARMUP: usize = 3;
 const TARGET_MS: f64 = 15.0;
 
@@ -61,27 +61,28 @@ fn reap(child: &mut Child) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(env: &BenchEnv) -> anyhow::Result<Section> {
+pub fn run(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Section> {
+    let (runs, check) = (plan.startup_runs, plan.check);
     for _ in 0..WARMUP {
         once(env)?;
     }
     let mut samples = Samples::default();
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         samples.push(once(env)?);
     }
     let median = samples.median();
     Ok(Section {
         title: "3. Shim start-up".into(),
         method: format!(
-            "With the daemon already running, {RUNS} times (after {WARMUP} untimed): spawn the \
+            "With the daemon already running, {runs} times (after {WARMUP} untimed): spawn the \
              `ssh-mcp` binary, write the `initialize` request, and time from spawn to the answer \
              line being read. Each shim is reaped (stdin closed) before the next starts."
         ),
         figures: vec![Figure::timing(
             "shim spawn → initialize answer",
             &samples,
-            &format!("< {TARGET_MS} ms"),
-            Some(median < TARGET_MS),
+            &check.text(Goal::Below(TARGET_MS), " ms"),
+            Some(check.met(Goal::Below(TARGET_MS), median)),
         )],
         notes: Vec::new(),
     })

@@ -1,0 +1,38 @@
+//! How much the bench measures and how strictly it judges: the full run that writes
+//! BENCHMARKS.md, or the quick run (`--quick`, in CI) with few samples and twice the slack, which
+//! only says whether a figure regressed.
+
+use crate::report::Check;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub quick: bool,
+    pub check: Check,
+    /// Benchmark 1: rounds, and how many of them also time a fresh connection.
+    pub latency_rounds: usize,
+    pub latency_fresh: usize,
+    /// Benchmark 2: timed rounds of each kind.
+    pub parallel_repeats: usize,
+    /// Benchmark 3: timed shim start-ups.
+    pub startup_runs: usize,
+}
+
+impl Plan {
+    pub const FULL: Self = Self {
+        quick: false,
+        check: Check::FULL,
+        latency_rounds: 100,
+        latency_fresh: 20,
+        parallel_repeats: 7,
+        startup_runs: 30,
+    };
+
+    pub const QUICK: Self = Self {
+        quick: true,
+        check: Check::QUICK,
+        latency_rounds: 50,
+        latency_fresh: 5,
+        parallel_repeats: 2,
+        startup_runs: 10,
+    };
+}
