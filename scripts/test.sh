@@ -34,7 +34,7 @@ echo "== build"
 cargo build --locked --workspace --bins
 echo "== cargo test"
 cargo test --locked --workspace
-echo "== MCP client tests (Python mcp SDK)"
-SSH_MCP_BIN_DIR="$PWD/target/debug" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/mcp
 echo "== quick bench (release binaries; fails past twice any target)"
 bash scripts/bench.sh --quick
+echo "== MCP client tests (Python mcp SDK)"
+SSH_MCP_BIN_DIR="$PWD/target/debug" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/mcp
