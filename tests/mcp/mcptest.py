@@ -14,7 +14,11 @@ REPO = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(os.environ.get("SSH_MCP_BIN_DIR") or REPO / "target" / "debug")
 SHIM = BIN_DIR / "ssh-mcp"
 DAEMON = BIN_DIR / "ssh-mcpd"
-SEED_TOOLS = Path("/work/shared/reference/seed-tools-list.json")
+# The seed's tools/list answer, verbatim: the seed is the MCP server ssh-mcp replaces, and this file
+# is what its tools/list returned (its 17 tools). It is the reference for names and parameters.
+SEED_TOOLS = REPO / "tests" / "data" / "seed-tools-list.json"
+# The MCP Inspector CLI, installed by scripts/test.sh from tests/mcp/package.json.
+INSPECTOR = REPO / "tests" / "mcp" / "node_modules" / ".bin" / "mcp-inspector"
 
 # The variables MCP clients typically let through to the servers they spawn.
 STRIPPED_VARS = ("HOME", "PATH", "USER", "SHELL", "TERM")
