@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import anyio
@@ -19,6 +16,7 @@ import pytest
 
 from mcptest import (
     SHIM,
+    RawShim,
     alive,
     base_env,
     ok_result,
@@ -98,59 +96,11 @@ def test_ten_clients_with_stripped_env_share_one_daemon(sshd):
     assert report["daemons_after_stop"] == [], report
 
 
-class RawShim:
-    """A shim driven with raw JSON-RPC lines, in its own process group like MCP clients do."""
-
-    def __init__(self, env: dict[str, str], errlog: Path):
-        self.err = open(errlog, "wb")
-        self.proc = subprocess.Popen(
-            [str(SHIM)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.err,
-            env=env,
-            start_new_session=True,
-        )
-        self.lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.put(json.loads(line))
-        self.lines.put(None)
-
-    def send(self, msg: dict) -> None:
-        self.proc.stdin.write((json.dumps(msg) + "\n").encode())
-        self.proc.stdin.flush()
-
-    def response(self, id_: int, timeout: float = 20) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            assert msg is not None, "the shim closed stdout"
-            if msg.get("id") == id_:
-                return msg
-
-    def close(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.proc.wait(10)
-        self.err.close()
-
-
 def test_killing_the_shims_process_group_mid_call(harness):
     mark = harness.marker_dir("killpg-mark")
     shim = RawShim({**base_env(), **harness.env}, harness.dir / "raw-shim.err")
     try:
-        shim.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "raw-test", "version": "0"}}})
-        init = shim.response(1)
-        assert "result" in init, init
-        shim.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        shim.initialize()
         shim.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
             "name": "ssh_exec",
             "arguments": {"target": "testhost", "command": f"sleep 30; echo {mark}",
