@@ -18,6 +18,7 @@ from mcptest import (
     SHIM,
     RawShim,
     alive,
+    await_until,
     base_env,
     ok_result,
     parse_status,
@@ -167,3 +168,45 @@ async def test_no_autostart_says_what_to_run(harness):
     assert str(harness.socket) in msg, msg
     assert harness.status() is None, "a daemon was started although SSH_MCP_NO_AUTOSTART=1"
     assert not harness.socket.exists()
+
+
+@pytest.mark.anyio
+async def test_a_daemon_killed_mid_call_is_reported_and_replaced(harness):
+    mark = harness.marker_dir("sigkill-mark")
+    try:
+        async with harness.client() as client:
+            r = ok_result(await client.call_tool("ssh_exec", {"target": "testhost", "command": "echo warm"}))
+            assert r["stdout"] == "warm\n"
+            first = harness.daemon_pid()
+            async with anyio.create_task_group() as tg:
+                results = []
+
+                async def call():
+                    results.append(await client.call_tool("ssh_exec", {
+                        "target": "testhost", "command": "sleep 30", "env": {"SMT_MARK": str(mark)}}))
+
+                tg.start_soon(call)
+                await await_until(
+                    lambda: any(c.startswith("sleep 30") for c in procs_mentioning(str(mark)).values()),
+                    20,
+                    "the remote sleep to start",
+                )
+                os.kill(first, signal.SIGKILL)
+            sc = structured(results[0])
+            assert results[0].is_error, sc
+            assert sc["error_type"] == "daemon_stopped", sc
+            assert "stopped during the call" in sc["message"], sc
+            assert "may still be running on the host" in sc["message"], sc
+            assert "h2" not in sc["message"], sc
+
+            r = ok_result(await client.call_tool("ssh_exec", {"target": "testhost", "command": "echo again"}))
+            assert r["stdout"] == "again\n"
+            second = harness.daemon_pid()
+            assert second != first and alive(second)
+    finally:
+        # The killed daemon could not end its command: the remote sleep is this test's to end.
+        for pid in procs_mentioning(str(mark)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -16,7 +16,7 @@ use ssh_mcp_core::pb::exec_client::ExecClient;
 use ssh_mcp_core::pb::{self, RunRequest, run_event::Event};
 
 use super::connection::{HostKeyChecking, connection, doc};
-use crate::daemon_link::is_transport_failure;
+use crate::daemon_link::{is_broken_connection, is_transport_failure};
 use crate::mcp::{SshMcp, result, schema};
 
 /// The largest result message accepted from the daemon (two streams at the 64 MiB cap, plus room).
@@ -201,6 +201,11 @@ impl SshMcp {
                     self.link.reset().await;
                     retried = true;
                 }
+                Err(status) if !is_transport_failure(&status) && is_broken_connection(&status) => {
+                    // The connection broke after the request went out: it may have started.
+                    self.link.reset().await;
+                    return Ok(result::daemon_stopped());
+                }
                 Err(status) => return Ok(result::from_status(&status)),
             }
         };
@@ -237,6 +242,11 @@ impl SshMcp {
                         "daemon_unavailable",
                         "the daemon ended the call without a result (it may have restarted); the command may or may not have run".into(),
                     ));
+                }
+                Err(status) if is_broken_connection(&status) => {
+                    tracing::warn!("the daemon connection broke during a call: {status}");
+                    self.link.reset().await;
+                    return Ok(result::daemon_stopped());
                 }
                 Err(status) => return Ok(result::from_status(&status)),
             }
