@@ -122,3 +122,17 @@ def test_inspector_strict_finds_nothing_to_warn_about(harness):
     assert "ssh_exec" in listed, listed
     warnings = [line for line in r.stderr.splitlines() if line.startswith("Warning")]
     assert not warnings, r.stderr
+
+
+async def test_a_null_for_an_optional_parameter_is_still_accepted(harness):
+    """The schemas no longer declare null, but a client that sends one is not refused."""
+    async with harness.client() as client:
+        r = await client.call_tool("ssh_exec", {
+            "target": "testhost", "command": "echo nulls", "cwd": None, "env": None, "timeout": None,
+            "tty": None, "port": None, "strict_host_key_checking": None, "extra_ssh_args": None,
+            "max_output_bytes": None,
+        })
+    assert not r.is_error, r
+    sc = r.structured_content
+    assert sc["stdout"] == "nulls\n" and sc["exit_code"] == 0, sc
+    assert "signal" not in sc, "a field that does not apply is absent, not null"

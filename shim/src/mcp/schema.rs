@@ -28,23 +28,8 @@ pub fn portable(schema: &mut Schema) {
 }
 
 fn portable_object(object: &mut Map<String, Value>) {
-    for key in ALTERNATIVES {
-        let Some(Value::Array(branches)) = object.get_mut(*key) else {
-            continue;
-        };
-        branches.retain(|b| b.get("type").and_then(Value::as_str) != Some("null"));
-        if branches.len() == 1 {
-            // One alternative left: it becomes the schema itself. Keywords already here (the
-            // field's description) take precedence over the branch's.
-            if let Some(Value::Array(mut rest)) = object.remove(*key)
-                && let Some(Value::Object(only)) = rest.pop()
-            {
-                for (k, v) in only {
-                    object.entry(k).or_insert(v);
-                }
-            }
-        }
-    }
+    // A branch merged in may bring its own nullable alternatives: repeat until none is left.
+    while collapse_null_alternatives(object) {}
     if let Some(Value::Array(types)) = object.get_mut("type") {
         types.retain(|t| t != "null");
         if types.len() == 1 {
@@ -78,6 +63,29 @@ fn portable_object(object: &mut Map<String, Value>) {
             }
         }
     }
+}
+
+/// Removes the `null` branches of `anyOf`/`oneOf`; a single branch left replaces the keyword, and
+/// keywords already present (the field's description) win over the branch's. Returns whether a
+/// branch was merged in.
+fn collapse_null_alternatives(object: &mut Map<String, Value>) -> bool {
+    let mut merged = false;
+    for key in ALTERNATIVES {
+        let Some(Value::Array(branches)) = object.get_mut(*key) else {
+            continue;
+        };
+        branches.retain(|b| b.get("type").and_then(Value::as_str) != Some("null"));
+        if branches.len() == 1
+            && let Some(Value::Array(mut rest)) = object.remove(*key)
+            && let Some(Value::Object(only)) = rest.pop()
+        {
+            for (k, v) in only {
+                object.entry(k).or_insert(v);
+            }
+            merged = true;
+        }
+    }
+    merged
 }
 
 #[cfg(test)]
@@ -148,6 +156,10 @@ mod tests {
             json!({"type": "integer"})
         );
         assert_eq!(out["$defs"]["D"], json!({"type": "number"}));
+        let twice = run(
+            json!({"anyOf": [{"anyOf": [{"type": "null"}, {"type": "string"}]}, {"type": "null"}]}),
+        );
+        assert_eq!(twice, json!({"type": "string"}));
     }
 
     #[test]
