@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (openssh-server, rsync, tmux, systemd's
-# socket-activate helper, a Python venv with the MCP SDK), then runs rustfmt, clippy, the Rust
-# tests (unit + the integration binary against a real sshd), the MCP client tests and the quick
-# bench (release binaries; it fails when a figure is more than twice as bad as its target).
+# socket-activate helper, a Python venv with the MCP SDK, the MCP Inspector CLI), then runs
+# rustfmt, clippy, the Rust tests (unit + the integration binary against a real sshd), the quick
+# bench (release binaries; it fails when a figure is more than twice as bad as its target) and the
+# MCP client tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/packages.sh
@@ -16,6 +17,7 @@ command -v systemd-socket-activate >/dev/null || need+=(systemd)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v unshare >/dev/null || need+=(util-linux)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+command -v npm >/dev/null || need+=(npm)
 install_packages ${need[@]+"${need[@]}"}
 prepare_sshd
 
@@ -24,6 +26,13 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import mcp, pytest' 2
   echo "== creating $venv with the MCP Python SDK"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r tests/mcp/requirements.txt
+fi
+
+# The Inspector CLI checks schema portability (tests/mcp/test_tool_surface.py); pinned by
+# tests/mcp/package.json and package-lock.json, installed into the git-ignored tests/mcp/node_modules.
+if [ ! -x tests/mcp/node_modules/.bin/mcp-inspector ]; then
+  echo "== installing the MCP Inspector CLI into tests/mcp/node_modules"
+  npm install --prefix tests/mcp --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 
 echo "== rustfmt"

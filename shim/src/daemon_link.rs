@@ -202,6 +202,12 @@ pub fn is_transport_failure(status: &tonic::Status) -> bool {
     status.code() == tonic::Code::Unavailable && std::error::Error::source(status).is_some()
 }
 
+/// Whether a call the daemon had accepted failed because the connection broke (the daemon died):
+/// statuses the daemon sends carry no source, those tonic makes from a transport error do.
+pub fn is_broken_connection(status: &tonic::Status) -> bool {
+    std::error::Error::source(status).is_some()
+}
+
 /// Asks a daemon to stop and waits until its process is gone (so its lock is free).
 async fn stop_and_wait(channel: Channel, pid: u32) {
     let _ = ControlClient::new(channel).stop(StopRequest {}).await;

@@ -8,6 +8,7 @@ mod autospawn;
 mod cli;
 mod daemon_link;
 mod mcp;
+mod stdio;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -83,9 +84,7 @@ async fn serve() -> anyhow::Result<i32> {
             tracing::warn!("daemon not reachable yet: {e}");
         }
     });
-    let service = mcp::SshMcp::new(link)
-        .serve(rmcp::transport::stdio())
-        .await?;
+    let service = mcp::SshMcp::new(link).serve(stdio::transport()).await?;
     service.waiting().await?;
     Ok(0)
 }

@@ -47,7 +47,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _keygen(path: Path) -> None:
+def keygen(path: Path) -> None:
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ssh-mcp-test", "-f", str(path)],
         check=True,
@@ -74,19 +74,14 @@ class Sshd:
     proc: subprocess.Popen
 
 
-@pytest.fixture(scope="session")
-def sshd():
-    assert SHIM.is_file() and DAEMON.is_file(), (
-        f"build the binaries first (cargo build --workspace --bins): {SHIM}, {DAEMON}"
-    )
-    os.makedirs("/run/sshd", exist_ok=True)
-    d = Path(tempfile.mkdtemp(prefix="mcpt-sshd-", dir="/tmp"))
-    port = _free_port()
-    user = pwd.getpwuid(os.getuid()).pw_name
-    _keygen(d / "host_ed25519")
-    _keygen(d / "id_ed25519")
-    shutil.copy(d / "id_ed25519.pub", d / "authorized_keys")
-    os.chmod(d / "authorized_keys", 0o600)
+class PortTaken(Exception):
+    """sshd could not bind the port picked for it: somebody took it in between."""
+
+
+BIND_FAILURES = ("Address already in use", "Cannot bind any address")
+
+
+def write_configs(d: Path, port: int, user: str) -> None:
     # MaxSessions and MaxStartups stay at OpenSSH's defaults on purpose.
     (d / "sshd_config").write_text(
         f"""Port {port}
@@ -121,7 +116,13 @@ SetEnv SHLVL=1
 """
     )
     os.chmod(d / "ssh_config", 0o600)
-    log = open(d / "sshd.log", "wb")
+
+
+def start_sshd(d: Path, port: int, user: str, log) -> subprocess.Popen:
+    """Starts sshd on port and waits for its banner; raises PortTaken when the port was taken."""
+    write_configs(d, port, user)
+    log.seek(0)
+    log.truncate()
     proc = subprocess.Popen(
         [SSHD, "-D", "-e", "-f", str(d / "sshd_config")],
         stdin=subprocess.DEVNULL,
@@ -131,14 +132,54 @@ SetEnv SHLVL=1
 
     def ready():
         if proc.poll() is not None:
-            raise AssertionError(
-                f"sshd exited with {proc.returncode}: {(d / 'sshd.log').read_text()}"
-            )
+            text = (d / "sshd.log").read_text(errors="replace")
+            if any(f in text for f in BIND_FAILURES):
+                raise PortTaken(text)
+            raise AssertionError(f"sshd exited with {proc.returncode}: {text}")
         return _banner(port)
+
+    try:
+        wait_until(ready, 15, f"sshd to answer on 127.0.0.1:{port}")
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        raise
+    return proc
+
+
+@pytest.fixture(scope="session")
+def sshd():
+    assert SHIM.is_file() and DAEMON.is_file(), (
+        f"build the binaries first (cargo build --workspace --bins): {SHIM}, {DAEMON}"
+    )
+    os.makedirs("/run/sshd", exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix="mcpt-sshd-", dir="/tmp"))
+    user = pwd.getpwuid(os.getuid()).pw_name
+    keygen(d / "host_ed25519")
+    keygen(d / "id_ed25519")
+    shutil.copy(d / "id_ed25519.pub", d / "authorized_keys")
+    os.chmod(d / "authorized_keys", 0o600)
+    log = open(d / "sshd.log", "wb")
+    # A port picked free may be taken before sshd binds it (other tests run in parallel): pick
+    # another one then.
+    proc = None
+    try:
+        for attempt in range(5):
+            port = _free_port()
+            try:
+                proc = start_sshd(d, port, user, log)
+                break
+            except PortTaken as e:
+                print(f"sshd: port {port} was taken (attempt {attempt + 1}): {e}", file=sys.stderr)
+        assert proc is not None, "sshd could not bind a free port in 5 attempts"
+    except BaseException:
+        log.close()
+        shutil.rmtree(d, ignore_errors=True)
+        raise
 
     leftover_children: list[int] = []
     try:
-        wait_until(ready, 15, f"sshd to answer on 127.0.0.1:{port}")
         yield Sshd(
             dir=d,
             port=port,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import re
+import signal
+import subprocess
+import threading
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import anyio
 
@@ -14,7 +19,11 @@ REPO = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(os.environ.get("SSH_MCP_BIN_DIR") or REPO / "target" / "debug")
 SHIM = BIN_DIR / "ssh-mcp"
 DAEMON = BIN_DIR / "ssh-mcpd"
-SEED_TOOLS = Path("/work/shared/reference/seed-tools-list.json")
+# The seed's tools/list answer, verbatim: the seed is the MCP server ssh-mcp replaces, and this file
+# is what its tools/list returned (its 17 tools). It is the reference for names and parameters.
+SEED_TOOLS = REPO / "tests" / "data" / "seed-tools-list.json"
+# The MCP Inspector CLI, installed by scripts/test.sh from tests/mcp/package.json.
+INSPECTOR = REPO / "tests" / "mcp" / "node_modules" / ".bin" / "mcp-inspector"
 
 # The variables MCP clients typically let through to the servers they spawn.
 STRIPPED_VARS = ("HOME", "PATH", "USER", "SHELL", "TERM")
@@ -144,3 +153,70 @@ def ok_result(result) -> dict:
     sc = structured(result)
     assert not result.is_error, f"tool call failed: {sc}"
     return sc
+
+
+class RawShim:
+    """A shim driven with raw JSON-RPC lines, in its own process group like MCP clients do."""
+
+    def __init__(self, env: dict[str, str], errlog: Path):
+        self.err = open(errlog, "wb")
+        self.proc = subprocess.Popen(
+            [str(SHIM)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.err,
+            env=env,
+            start_new_session=True,
+        )
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(json.loads(line))
+        self.lines.put(None)
+
+    def send_line(self, line: bytes) -> None:
+        self.proc.stdin.write(line + b"\n")
+        self.proc.stdin.flush()
+
+    def send(self, msg: Any) -> None:
+        self.send_line(json.dumps(msg).encode())
+
+    def initialize(self, id_: int = 1) -> dict:
+        self.send({"jsonrpc": "2.0", "id": id_, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw-test", "version": "0"}}})
+        init = self.response(id_)
+        assert "result" in init, init
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return init
+
+    def next_matching(self, pred: Callable[[Any], bool], what: str, timeout: float = 20) -> Any:
+        """The next message on stdout for which pred is true (others are passed over)."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                msg = self.lines.get(timeout=max(0.01, left))
+            except queue.Empty:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}; saw {seen}") from None
+            assert msg is not None, f"the shim closed stdout while waiting for {what}; saw {seen}"
+            if pred(msg):
+                return msg
+            seen.append(msg)
+
+    def response(self, id_: Any, timeout: float = 20) -> dict:
+        return self.next_matching(
+            lambda m: isinstance(m, dict) and m.get("id") == id_, f"the answer to id {id_!r}", timeout
+        )
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(10)
+        self.err.close()

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import anyio
@@ -19,7 +16,9 @@ import pytest
 
 from mcptest import (
     SHIM,
+    RawShim,
     alive,
+    await_until,
     base_env,
     ok_result,
     parse_status,
@@ -98,59 +97,11 @@ def test_ten_clients_with_stripped_env_share_one_daemon(sshd):
     assert report["daemons_after_stop"] == [], report
 
 
-class RawShim:
-    """A shim driven with raw JSON-RPC lines, in its own process group like MCP clients do."""
-
-    def __init__(self, env: dict[str, str], errlog: Path):
-        self.err = open(errlog, "wb")
-        self.proc = subprocess.Popen(
-            [str(SHIM)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.err,
-            env=env,
-            start_new_session=True,
-        )
-        self.lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.put(json.loads(line))
-        self.lines.put(None)
-
-    def send(self, msg: dict) -> None:
-        self.proc.stdin.write((json.dumps(msg) + "\n").encode())
-        self.proc.stdin.flush()
-
-    def response(self, id_: int, timeout: float = 20) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            assert msg is not None, "the shim closed stdout"
-            if msg.get("id") == id_:
-                return msg
-
-    def close(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.proc.wait(10)
-        self.err.close()
-
-
 def test_killing_the_shims_process_group_mid_call(harness):
     mark = harness.marker_dir("killpg-mark")
     shim = RawShim({**base_env(), **harness.env}, harness.dir / "raw-shim.err")
     try:
-        shim.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "raw-test", "version": "0"}}})
-        init = shim.response(1)
-        assert "result" in init, init
-        shim.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        shim.initialize()
         shim.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
             "name": "ssh_exec",
             "arguments": {"target": "testhost", "command": f"sleep 30; echo {mark}",
@@ -217,3 +168,45 @@ async def test_no_autostart_says_what_to_run(harness):
     assert str(harness.socket) in msg, msg
     assert harness.status() is None, "a daemon was started although SSH_MCP_NO_AUTOSTART=1"
     assert not harness.socket.exists()
+
+
+@pytest.mark.anyio
+async def test_a_daemon_killed_mid_call_is_reported_and_replaced(harness):
+    mark = harness.marker_dir("sigkill-mark")
+    try:
+        async with harness.client() as client:
+            r = ok_result(await client.call_tool("ssh_exec", {"target": "testhost", "command": "echo warm"}))
+            assert r["stdout"] == "warm\n"
+            first = harness.daemon_pid()
+            async with anyio.create_task_group() as tg:
+                results = []
+
+                async def call():
+                    results.append(await client.call_tool("ssh_exec", {
+                        "target": "testhost", "command": "sleep 30", "env": {"SMT_MARK": str(mark)}}))
+
+                tg.start_soon(call)
+                await await_until(
+                    lambda: any(c.startswith("sleep 30") for c in procs_mentioning(str(mark)).values()),
+                    20,
+                    "the remote sleep to start",
+                )
+                os.kill(first, signal.SIGKILL)
+            sc = structured(results[0])
+            assert results[0].is_error, sc
+            assert sc["error_type"] == "daemon_stopped", sc
+            assert "stopped during the call" in sc["message"], sc
+            assert "may still be running on the host" in sc["message"], sc
+            assert "h2" not in sc["message"], sc
+
+            r = ok_result(await client.call_tool("ssh_exec", {"target": "testhost", "command": "echo again"}))
+            assert r["stdout"] == "again\n"
+            second = harness.daemon_pid()
+            assert second != first and alive(second)
+    finally:
+        # The killed daemon could not end its command: the remote sleep is this test's to end.
+        for pid in procs_mentioning(str(mark)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

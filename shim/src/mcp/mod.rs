@@ -3,6 +3,7 @@
 //! failures into tool results.
 
 mod result;
+mod schema;
 mod tools;
 
 use std::sync::Arc;
@@ -29,9 +30,22 @@ impl SshMcp {
     pub fn new(link: Arc<DaemonLink>) -> Self {
         Self {
             link,
-            tool_router: Self::exec_tools(),
+            tool_router: without_dialect(Self::exec_tools()),
         }
     }
+}
+
+/// Drops `$schema` from the tools' schemas: 2020-12 is MCP's default dialect, and every byte of
+/// tools/list costs context in each conversation.
+fn without_dialect(mut router: ToolRouter<SshMcp>) -> ToolRouter<SshMcp> {
+    for route in router.map.values_mut() {
+        let tool = &mut route.attr;
+        Arc::make_mut(&mut tool.input_schema).remove("$schema");
+        if let Some(output) = tool.output_schema.as_mut() {
+            Arc::make_mut(output).remove("$schema");
+        }
+    }
+    router
 }
 
 #[tool_handler(router = self.tool_router)]

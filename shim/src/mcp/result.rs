@@ -32,6 +32,17 @@ pub fn unreachable(e: &LinkError) -> CallToolResult {
     failure("daemon_unavailable", e.to_string())
 }
 
+/// The daemon stopped (crashed or was killed) while a call was running: its result is lost.
+pub fn daemon_stopped() -> CallToolResult {
+    failure(
+        "daemon_stopped",
+        "the ssh-mcp daemon stopped during the call, so its result is lost, and the command may \
+         still be running on the host. The next call starts a new daemon; check the host's state \
+         before running the command again."
+            .into(),
+    )
+}
+
 /// The daemon answered with an error status.
 pub fn from_status(status: &tonic::Status) -> CallToolResult {
     use tonic::Code;

@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 use ssh_mcp_core::pb::exec_client::ExecClient;
 use ssh_mcp_core::pb::{self, RunRequest, run_event::Event};
 
-use super::connection::{HostKeyChecking, connection};
-use crate::daemon_link::is_transport_failure;
-use crate::mcp::{SshMcp, result};
+use super::connection::{HostKeyChecking, connection, doc};
+use crate::daemon_link::{is_broken_connection, is_transport_failure};
+use crate::mcp::{SshMcp, result, schema};
 
 /// The largest result message accepted from the daemon (two streams at the 64 MiB cap, plus room).
 const MAX_RESULT_BYTES: usize = 160 * 1024 * 1024;
@@ -25,49 +25,49 @@ const MAX_RESULT_BYTES: usize = 160 * 1024 * 1024;
 /// How often the daemon reports progress when the client asked for it.
 const PROGRESS_INTERVAL_MS: u32 = 1000;
 
+// Descriptions are what the model reads in every conversation: they say what an agent needs
+// and no more (the tools/list budget test in tests/mcp holds them to it). The connection
+// parameters' wording is shared, in `connection::doc`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = schema::portable)]
 pub struct ExecArgs {
-    /// OpenSSH target such as host, alias, or user@host.
+    #[schemars(description = doc::TARGET)]
     pub target: String,
-    /// Remote command string to execute.
+    /// Shell command line.
     pub command: String,
-    /// Remote directory to cd into before running the command (~ and ~/… mean the remote home).
+    /// Remote directory (~ is home).
     pub cwd: Option<String>,
-    /// Remote environment variables exported before the command runs.
+    /// Variables to export.
     pub env: Option<BTreeMap<String, String>>,
-    /// Remote shell executable used to wrap the command when shell/cwd/env behavior is needed.
+    /// Shell for cwd/env (default sh).
     pub shell: Option<String>,
-    /// Timeout in seconds. When it expires the remote command and its children are ended
-    /// (SIGTERM, then SIGKILL) and timed_out is true. Default: no limit.
+    /// Seconds; default none.
     pub timeout: Option<f64>,
-    /// Request a remote TTY (ssh -tt). stdout and stderr are merged and may hold ANSI codes.
-    /// Default: false.
+    /// ssh -tt (merges stderr into stdout).
     pub tty: Option<bool>,
-    /// Port on the remote host.
     #[schemars(range(min = 1, max = 65535))]
     pub port: Option<u32>,
-    /// Local private key file (absolute, or starting with ~/).
     pub identity_file: Option<String>,
-    /// Local known_hosts file (absolute, or starting with ~/).
     pub known_hosts_file: Option<String>,
-    /// Boolean or one of yes, no, ask, accept-new, off.
+    #[schemars(description = doc::STRICT_HOST_KEY_CHECKING)]
     pub strict_host_key_checking: Option<HostKeyChecking>,
-    /// Additional ssh(1) options, checked against an allowlist (e.g. ["-J", "jumphost"],
-    /// ["-o", "ConnectTimeout=5"]). Options that run local commands, load libraries, read other
-    /// config files or open forwards are refused.
+    #[schemars(description = doc::EXTRA_SSH_ARGS)]
     pub extra_ssh_args: Option<Vec<String>>,
-    /// Bytes kept of each of stdout and stderr (default 1048576, at most 67108864). Beyond it the
-    /// middle is left out and *_truncated is true.
+    /// Bytes kept per stream (default 1 MiB).
     #[schemars(range(min = 64, max = 67108864))]
     pub max_output_bytes: Option<u64>,
 }
 
+/// Optional fields are absent rather than null (see `schema.rs`).
 #[derive(Debug, Serialize, JsonSchema)]
+#[schemars(transform = schema::portable)]
 pub struct ExecResult {
-    /// The remote command's exit status; null when it was stopped or never ran.
+    /// The remote command's exit status; absent when it was stopped by a signal or never ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
-    /// The signal that ended the command (15 or 9 when a timeout stopped it), else null.
+    /// The signal that ended the command (15 or 9 when a timeout stopped it); else absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<i32>,
     /// Standard output as UTF-8 (invalid sequences replaced; see stdout_base64).
     pub stdout: String,
@@ -140,15 +140,39 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// The daemon's request for these arguments (progress events only when the client wants them).
+fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
+    RunRequest {
+        connection: Some(connection(
+            args.target,
+            args.port,
+            args.identity_file,
+            args.known_hosts_file,
+            args.strict_host_key_checking,
+            args.extra_ssh_args,
+        )),
+        command: args.command,
+        cwd: args.cwd,
+        env: args
+            .env
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| pb::EnvVar { name, value })
+            .collect(),
+        shell: args.shell,
+        timeout_seconds: args.timeout,
+        tty: args.tty.unwrap_or(false),
+        max_output_bytes: args.max_output_bytes.unwrap_or(0),
+        progress_interval_ms: if progress { PROGRESS_INTERVAL_MS } else { 0 },
+    }
+}
+
 #[tool_router(router = exec_tools, vis = "pub(crate)")]
 impl SshMcp {
-    /// Run a one-off remote SSH command and return stdout, stderr, and exit metadata. The command
-    /// runs in a non-interactive context over a reused connection. Use 'cwd' and 'env' for remote
-    /// directory and environment setup (requires a POSIX shell on the remote). Set 'timeout' for
-    /// anything that may hang: the remote command is ended when it expires or the call is
-    /// cancelled. For interactive or long-running commands, use a session instead.
+    /// One non-interactive remote command; `timeout` and cancellation end it.
     #[tool(
         name = "ssh_exec",
+        description = "Run a non-interactive remote command. Give a timeout to anything that may hang: expiry or cancellation ends it.",
         title = "Run a remote command",
         output_schema = schema_for_output::<ExecResult>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
@@ -159,34 +183,8 @@ impl SshMcp {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let progress_token = ctx.meta.get_progress_token();
-        let request = RunRequest {
-            connection: Some(connection(
-                args.target,
-                args.port,
-                args.identity_file,
-                args.known_hosts_file,
-                args.strict_host_key_checking,
-                args.extra_ssh_args,
-            )),
-            command: args.command,
-            cwd: args.cwd,
-            env: args
-                .env
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(name, value)| pb::EnvVar { name, value })
-                .collect(),
-            shell: args.shell,
-            timeout_seconds: args.timeout,
-            tty: args.tty.unwrap_or(false),
-            max_output_bytes: args.max_output_bytes.unwrap_or(0),
-            progress_interval_ms: if progress_token.is_some() {
-                PROGRESS_INTERVAL_MS
-            } else {
-                0
-            },
-        };
         let timeout = args.timeout;
+        let request = run_request(args, progress_token.is_some());
         let mut retried = false;
         let mut stream = loop {
             let channel = match self.link.channel().await {
@@ -202,6 +200,11 @@ impl SshMcp {
                     tracing::info!("daemon connection lost; reconnecting once: {status}");
                     self.link.reset().await;
                     retried = true;
+                }
+                Err(status) if !is_transport_failure(&status) && is_broken_connection(&status) => {
+                    // The connection broke after the request went out: it may have started.
+                    self.link.reset().await;
+                    return Ok(result::daemon_stopped());
                 }
                 Err(status) => return Ok(result::from_status(&status)),
             }
@@ -240,8 +243,101 @@ impl SshMcp {
                         "the daemon ended the call without a result (it may have restarted); the command may or may not have run".into(),
                     ));
                 }
+                Err(status) if is_broken_connection(&status) => {
+                    tracing::warn!("the daemon connection broke during a call: {status}");
+                    self.link.reset().await;
+                    return Ok(result::daemon_stopped());
+                }
                 Err(status) => return Ok(result::from_status(&status)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn args(v: serde_json::Value) -> Result<ExecArgs, serde_json::Error> {
+        serde_json::from_value(v)
+    }
+
+    #[test]
+    fn only_target_and_command_are_needed() {
+        let r = run_request(
+            args(json!({"target": "h", "command": "true"})).unwrap(),
+            false,
+        );
+        assert_eq!(r.command, "true");
+        assert_eq!(r.connection.map(|c| c.target).as_deref(), Some("h"));
+        assert_eq!((r.cwd, r.shell, r.timeout_seconds), (None, None, None));
+        assert!(r.env.is_empty() && !r.tty);
+        assert_eq!((r.max_output_bytes, r.progress_interval_ms), (0, 0));
+    }
+
+    #[test]
+    fn a_null_for_an_optional_parameter_means_absent() {
+        let a = args(json!({
+            "target": "h", "command": "c", "cwd": null, "env": null, "shell": null,
+            "timeout": null, "tty": null, "port": null, "identity_file": null,
+            "known_hosts_file": null, "strict_host_key_checking": null, "extra_ssh_args": null,
+            "max_output_bytes": null
+        }))
+        .unwrap();
+        let r = run_request(a, false);
+        assert_eq!((r.cwd, r.timeout_seconds, r.tty), (None, None, false));
+        let c = r.connection.unwrap();
+        assert_eq!((c.port, c.strict_host_key_checking), (None, None));
+    }
+
+    #[test]
+    fn an_unknown_parameter_is_refused() {
+        let e = args(json!({"target": "h", "command": "c", "timeot": 5})).unwrap_err();
+        assert!(e.to_string().contains("unknown field `timeot`"), "{e}");
+        assert!(args(json!({"command": "c"})).is_err(), "target is required");
+    }
+
+    #[test]
+    fn every_parameter_reaches_the_request() {
+        let a = args(json!({
+            "target": "u@h", "command": "ls", "cwd": "~/src", "shell": "bash",
+            "env": {"B": "2", "A": "1 2"}, "timeout": 1.5, "tty": true, "port": 2222,
+            "strict_host_key_checking": false, "extra_ssh_args": ["-o", "ConnectTimeout=5"],
+            "max_output_bytes": 4096
+        }))
+        .unwrap();
+        let r = run_request(a, true);
+        assert_eq!(r.cwd.as_deref(), Some("~/src"));
+        assert_eq!(r.shell.as_deref(), Some("bash"));
+        let env: Vec<(&str, &str)> = r.env.iter().map(|e| (&*e.name, &*e.value)).collect();
+        assert_eq!(env, [("A", "1 2"), ("B", "2")]);
+        assert_eq!(r.timeout_seconds, Some(1.5));
+        assert!(r.tty);
+        assert_eq!(r.max_output_bytes, 4096);
+        assert_eq!(r.progress_interval_ms, PROGRESS_INTERVAL_MS);
+        let c = r.connection.unwrap();
+        assert_eq!(c.port, Some(2222));
+        assert_eq!(c.strict_host_key_checking.as_deref(), Some("no"));
+        assert_eq!(c.extra_ssh_args, ["-o", "ConnectTimeout=5"]);
+    }
+
+    #[test]
+    fn absent_results_are_left_out_not_null() {
+        let finished = pb::Finished {
+            exit_code: None,
+            signal: Some(15),
+            stdout: b"ok".to_vec(),
+            stderr: vec![0xff],
+            timed_out: true,
+            ..Default::default()
+        };
+        let v = serde_json::to_value(ExecResult::from(finished)).unwrap();
+        assert!(v.get("exit_code").is_none(), "{v}");
+        assert_eq!(v["signal"], 15);
+        assert!(v.get("stdout_base64").is_none(), "{v}");
+        assert_eq!(v["stderr_base64"], "/w==");
+        assert_eq!(v["ok"], false);
     }
 }
