@@ -170,29 +170,28 @@ async fn exec_works_under(shell: &str) {
         text(&f.stderr)
     );
 
-    // Timeouts end the command and its children, bare and wrapped.
+    // Timeouts end the command and its children: bare, with a tty, and wrapped (at once, as the
+    // wait for each is mostly the timeout).
     let marker = unique_marker(&format!("login_{shell}"));
-    let mut req = a.request(&format!("env {marker} sleep 300"));
-    req.timeout_seconds = Some(1.0);
-    let f = a.run(req).await;
-    assert!(f.timed_out, "{who}");
-    assert_eq!(
-        (f.exit_code, f.signal),
-        (None, Some(15)),
-        "{who}: {}",
-        text(&f.stderr)
-    );
+    let mut bare = a.request(&format!("env {marker} sleep 300"));
+    bare.timeout_seconds = Some(1.0);
+    let mut tty = bare.clone();
+    tty.tty = true;
     let (name, val) = marker.split_once('=').unwrap();
-    let mut req = a.request("sleep 300 & sleep 300");
-    req.env = vec![pb::EnvVar {
+    let mut wrapped = a.request("sleep 300 & sleep 300");
+    wrapped.env = vec![pb::EnvVar {
         name: name.into(),
         value: val.into(),
     }];
-    req.cwd = Some(dir.display().to_string());
-    req.timeout_seconds = Some(1.0);
-    let f = a.run(req).await;
-    assert!(f.timed_out, "{who}");
-    assert_eq!(f.signal, Some(15), "{who}: {}", text(&f.stderr));
+    wrapped.cwd = Some(dir.display().to_string());
+    wrapped.timeout_seconds = Some(1.0);
+    let (bare, tty, wrapped) = tokio::join!(a.run(bare), a.run(tty), a.run(wrapped));
+    for (f, how) in [(&bare, "bare"), (&tty, "tty"), (&wrapped, "wrapped")] {
+        assert!(f.timed_out, "{who} {how}");
+        assert_eq!(f.signal, Some(15), "{who} {how}: {}", text(&f.stderr));
+    }
+    // With a terminal tcsh outlives the TERM of its child and exits 143 itself.
+    assert_eq!((bare.exit_code, wrapped.exit_code), (None, None), "{who}");
     let gone = wait_until_async(Duration::from_secs(5), || {
         pids_with_env_marker(&marker).is_empty()
     })
