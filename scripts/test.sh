@@ -18,6 +18,9 @@ command -v setpriv >/dev/null || need+=(util-linux)
 command -v unshare >/dev/null || need+=(util-linux)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v npm >/dev/null || need+=(npm)
+# The login shells of the accounts in tests/login_shells.rs (bash runs this script).
+for login_shell in dash zsh fish tcsh; do command -v "$login_shell" >/dev/null || need+=("$login_shell"); done
+command -v useradd >/dev/null || need+=(passwd)
 install_packages ${need[@]+"${need[@]}"}
 prepare_sshd
 

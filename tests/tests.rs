@@ -9,6 +9,7 @@ mod support;
 mod argument_guard;
 mod daemon_lifecycle;
 mod exec;
+mod login_shells;
 mod pool;
 mod robustness;
 mod shim;

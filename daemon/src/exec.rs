@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ssh_mcp_core::ssh::InvalidInput;
 use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
 use ssh_mcp_core::ssh::quote::{EnvVar, RemoteDir, RemoteShell};
-use ssh_mcp_core::ssh::{InvalidInput, remote};
+use ssh_mcp_core::ssh::remote::{self, RemoteCommand};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -26,8 +27,11 @@ use crate::{late_session, mux_client};
 
 /// The longest timeout a request may ask for (a week); beyond it, leave `timeout` out.
 const MAX_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
-/// The longest remote command sent: ssh's packets hold 256 KiB, and the wrapper needs room.
-const MAX_REMOTE_COMMAND_BYTES: usize = 128 * 1024;
+/// The longest remote command sent, wrapper and pid report included: sshd hands it to the login
+/// shell as one argument, and Linux takes at most 128 KiB per argument, its NUL included.
+const MAX_REMOTE_COMMAND_BYTES: usize = 128 * 1024 - 1;
+/// Random bytes in a pid report's nonce (it is sent as twice as many hex digits).
+const NONCE_BYTES: usize = 8;
 /// Attempts when sshd refuses a session on a master we counted as free.
 const MAX_SESSION_ATTEMPTS: u32 = 20;
 /// How long a stopped command's local ssh gets to exit after its remote group is gone.
@@ -54,8 +58,8 @@ pub struct ExecSpec {
     pub auth_sock: Option<PathBuf>,
     /// The command as the agent wrote it (echoed in the result).
     pub command: String,
-    /// What the remote shell runs: the command wrapped with shell, cwd and env.
-    pub remote_command: String,
+    /// What the remote shell runs: the command, wrapped when shell, cwd or env is given.
+    pub remote_command: RemoteCommand,
     pub tty: bool,
     pub timeout: Option<Duration>,
     pub max_output: usize,
@@ -102,11 +106,16 @@ impl ExecSpec {
             .filter(|s| !s.is_empty() && !s.contains('\0'))
             .map(PathBuf::from);
         let remote_command = remote::wrap_command(&raw.command, shell.as_ref(), cwd.as_ref(), &env);
-        if remote_command.len() > MAX_REMOTE_COMMAND_BYTES {
+        // With cwd, env or shell, quotes, `$`, `%`, newlines and non-ASCII bytes are sent as
+        // four-byte escapes, so such a command takes more room.
+        let sent = remote_command
+            .with_pid_report(&"0".repeat(2 * NONCE_BYTES))
+            .len();
+        if sent > MAX_REMOTE_COMMAND_BYTES {
             return Err(InvalidInput(format!(
-                "'command' (with its cwd, env and shell) is {} bytes; at most {MAX_REMOTE_COMMAND_BYTES} fit in \
-                 one ssh request: put a long script in a file (ssh_create) and run that",
-                remote_command.len()
+                "'command' (with its cwd, env and shell, as sent to the remote shell) is {sent} bytes; \
+                 at most {MAX_REMOTE_COMMAND_BYTES} fit in one remote command: put a long script in a \
+                 file (ssh_create) and run that"
             )));
         }
         Ok(Self {
@@ -266,7 +275,7 @@ async fn run_once(
     started: Instant,
 ) -> Result<Attempt, DaemonError> {
     let nonce = nonce();
-    let remote_command = remote::with_pid_report(&spec.remote_command, &nonce);
+    let remote_command = spec.remote_command.with_pid_report(&nonce);
     // Opening waits for the server to confirm the channel; a stalled link must not hold the call
     // past its timeout or a cancellation. If the call stops first, the open goes on in the
     // background, which ends the command should the session open after all.
@@ -366,8 +375,25 @@ async fn run_once(
     counters.stdout_bytes.store(stdout.total, Ordering::Relaxed);
     counters.stderr_bytes.store(stderr.total, Ordering::Relaxed);
     let exit_code = exit.map(|v| v as i32);
-    let outcome = match stopped {
-        None => ExecOutcome {
+    let outcome = match (stopped, exit_code) {
+        // The pid report is the first thing the remote command line does: a login shell that
+        // exited without it ran nothing (it could not parse the line; fish then even exits 0).
+        (None, Some(status)) if pid.get().is_none() => {
+            let mut stderr = stderr;
+            stderr
+                .bytes
+                .extend_from_slice(not_started_note(status).as_bytes());
+            ExecOutcome {
+                exit_code: None,
+                signal: None,
+                stdout,
+                stderr,
+                timed_out: false,
+                duration: started.elapsed(),
+                reused_connection: lease.reused,
+            }
+        }
+        (None, _) => ExecOutcome {
             // A channel that closed without an exit status: the command died of a signal or the
             // connection was lost; ssh itself reports 255 then, and so do we.
             exit_code: Some(exit_code.unwrap_or(255)),
@@ -378,7 +404,7 @@ async fn run_once(
             duration: started.elapsed(),
             reused_connection: lease.reused,
         },
-        Some(reason) => {
+        (Some(reason), _) => {
             tracing::info!(?reason, target = %spec.conn.target, "stopped a command");
             ExecOutcome {
                 // Known when the command itself ended but its output was still held open.
@@ -393,6 +419,15 @@ async fn run_once(
         }
     };
     Ok(Attempt::Done(outcome))
+}
+
+/// What stderr gets when the remote login shell ended without starting the command.
+fn not_started_note(status: i32) -> String {
+    format!(
+        "ssh-mcp: the command did not start: the remote login shell exited ({status}) before running \
+         anything, most likely because it could not parse the command (its message is above). fish and \
+         tcsh read a command in their own syntax; pass shell=\"sh\" to have sh run it.\n"
+    )
 }
 
 /// How long a stopped command waits for its remote pid when the report has not come yet (a
@@ -525,9 +560,9 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// 16 hex characters from the kernel's random source, so a command cannot forge the pid report.
+/// Hex digits from the kernel's random source, so a command cannot forge the pid report.
 fn nonce() -> String {
-    let mut bytes = [0u8; 8];
+    let mut bytes = [0u8; NONCE_BYTES];
     let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     if filled.is_err() {
         let t = std::time::SystemTime::now()

@@ -66,7 +66,7 @@ async fn run(control_path: PathBuf, grace: Duration, mut rx: mpsc::Receiver<Kill
     }
 }
 
-/// Runs the script on the spare channel, retrying while sshd still counts a closed channel.
+/// Runs the script (a complete remote command line) on the spare channel, retrying while sshd still counts a closed channel.
 async fn run_script(control_path: &std::path::Path, script: &str, budget: Duration) -> String {
     let deadline = Instant::now() + budget;
     let mut pause = Duration::from_millis(20);

@@ -1,5 +1,5 @@
-//! [`PidReportFilter`]: finds the remote pid line that `ssh::remote::with_pid_report` writes
-//! before the command runs, removes it from the stream, and passes every other byte through.
+//! [`PidReportFilter`]: finds the remote pid line that `ssh::remote::RemoteCommand::with_pid_report`
+//! puts before the command, removes it from the stream, and passes every other byte through.
 
 use ssh_mcp_core::ssh::remote::PID_REPORT_PREFIX;
 

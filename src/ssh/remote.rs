@@ -1,65 +1,104 @@
 //! The remote command strings ssh-mcp sends: the exec wrapper (working directory, environment,
 //! shell, and the report of the remote process id) and the script that ends a command's process
-//! group. All agent input in them is quoted by [`super::quote`].
+//! group. All agent input in them is quoted by [`super::quote`]; whatever ssh-mcp itself runs goes
+//! through [`for_any_login_shell`], so it works whatever the account's login shell is.
 //!
 //! Why the pid report: when the local `ssh` of a multiplexed channel dies, sshd closes the channel,
 //! but a remote command that neither reads stdin nor writes keeps running. sshd starts each
-//! command's shell as a session and process-group leader, so knowing that shell's pid lets the
-//! daemon signal the whole group (`kill -- -PID`) over a second channel.
+//! command's login shell as a session and process-group leader, so knowing that shell's pid lets
+//! the daemon signal the whole group (`kill -- -PID`) over a second channel.
 
+use super::login_shell::for_any_login_shell;
 use super::quote::{EnvVar, RemoteDir, RemoteShell, sh_quote};
 
 /// The bytes that open the pid report line on stderr (or the tty stream). The line is
 /// `PID_REPORT_PREFIX <nonce> ':' <pid> '\n'`; the nonce makes it unguessable to the command.
 pub const PID_REPORT_PREFIX: &[u8] = b"\x1essh-mcp-pid:";
 
-/// The user's command, wrapped as the seed did when `shell`, `cwd` or `env` is given:
-/// `exec <shell> -c '<exports>; cd <dir> && <command>'`. Without them the command is unchanged
-/// and runs in the login shell.
+/// The user's command and what reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteCommand {
+    /// The command as the agent wrote it, read by the account's login shell (no `shell`, `cwd`
+    /// or `env` was given), as the seed did.
+    Bare(String),
+    /// A POSIX script for sh: the exports, the `cd`, then the command, evaluated by sh or handed
+    /// to the `shell` asked for.
+    InSh(String),
+}
+
+/// The user's command, wrapped when `shell`, `cwd` or `env` is given:
+/// `export …; cd <dir> && eval '<command>'`, or `… && exec <shell> -c '<command>'`. sh applies
+/// the environment and the directory, so they work whatever the login shell and `shell` are.
+/// Without them the command is unchanged and runs in the login shell.
 pub fn wrap_command(
     command: &str,
     shell: Option<&RemoteShell>,
     cwd: Option<&RemoteDir>,
     env: &[EnvVar],
-) -> String {
+) -> RemoteCommand {
     if shell.is_none() && cwd.is_none() && env.is_empty() {
-        return command.to_owned();
+        return RemoteCommand::Bare(command.to_owned());
     }
     let mut parts: Vec<String> = env.iter().map(EnvVar::export_statement).collect();
-    let body = match cwd {
-        Some(dir) => format!("cd {} && {command}", dir.shell_word()),
-        None => command.to_owned(),
+    let run = match shell {
+        Some(shell) => format!("exec {} -c {}", sh_quote(shell.as_str()), sh_quote(command)),
+        None => format!("eval {}", sh_quote(command)),
     };
-    parts.push(body);
-    let script = parts.join("; ");
-    let shell = shell.map_or("sh", RemoteShell::as_str);
-    format!("exec {} -c {}", sh_quote(shell), sh_quote(&script))
+    parts.push(match cwd {
+        Some(dir) => format!("cd {} && {run}", dir.shell_word()),
+        None => run,
+    });
+    RemoteCommand::InSh(parts.join("; "))
 }
 
-/// Prefixes `wrapped` with the pid report, written to stderr before anything else runs.
-pub fn with_pid_report(wrapped: &str, nonce: &str) -> String {
-    // \036 is the octal spelling of PID_REPORT_PREFIX's first byte for printf.
-    format!("printf '\\036ssh-mcp-pid:{nonce}:%s\\n' \"$$\" >&2; {wrapped}")
+impl RemoteCommand {
+    /// The string for sshd: the pid report, tagged with `nonce` (hex digits), then the command.
+    ///
+    /// A bare command stays in the login shell after `sh -c '<report>'; `, which costs the login
+    /// shell one fork of sh. A wrapped one becomes `exec sh -c '<report>; <script>'`: sh replaces
+    /// the login shell, keeping its pid.
+    pub fn with_pid_report(&self, nonce: &str) -> String {
+        // \036 is the octal spelling of PID_REPORT_PREFIX's first byte for printf.
+        let report = |pid: &str| format!("printf \"\\036ssh-mcp-pid:{nonce}:%s\\012\" {pid} >&2");
+        match self {
+            // sh is the login shell's child, in the login shell's group, so the group is $PPID;
+            // unless the login shell ran it with exec (bash and zsh do so for a last command, when
+            // the user's command turns out to be only comments): then sh leads the group itself.
+            RemoteCommand::Bare(command) => format!(
+                "{}; {command}",
+                for_any_login_shell(&format!(
+                    "kill -s 0 -- -$$ 2>/dev/null && p=$$ || p=$PPID; {}",
+                    report("\"$p\"")
+                ))
+            ),
+            RemoteCommand::InSh(script) => format!(
+                "exec {}",
+                for_any_login_shell(&format!("{}; {script}", report("\"$$\"")))
+            ),
+        }
+    }
 }
 
 /// A script that ends the process groups `pgids` (and their sessions, where `pkill` exists):
 /// SIGTERM to each, up to `grace_tenths` tenths of a second for them to go, then SIGKILL to what
 /// is left. It prints one line per group: `<pgid> TERM` when SIGTERM was enough, `<pgid> KILL`
-/// when it was not, `<pgid> GONE` when nothing was left to signal.
+/// when it was not, `<pgid> GONE` when nothing was left to signal. Ready to send: it runs in sh
+/// whatever the login shell is.
 pub fn kill_groups_script(pgids: &[u32], grace_tenths: u32) -> String {
     let list = pgids
         .iter()
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(" ");
-    format!(
+    let script = format!(
         "alive() {{ kill -s 0 -- -$1 2>/dev/null || {{ command -v pgrep >/dev/null 2>&1 && pgrep -s $1 >/dev/null 2>&1; }}; }}; \
          sig() {{ kill -s $1 -- -$2 2>/dev/null; command -v pkill >/dev/null 2>&1 && pkill -$1 -s $2 2>/dev/null; }}; \
          T=; for p in {list}; do if alive $p; then T=\"$T $p\"; sig TERM $p; else echo \"$p GONE\"; fi; done; \
          i=0; while [ $i -lt {grace_tenths} ]; do a=; for p in $T; do alive $p && a=1; done; [ -z \"$a\" ] && break; \
          sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done; \
          for p in $T; do if alive $p; then sig KILL $p; echo \"$p KILL\"; else echo \"$p TERM\"; fi; done"
-    )
+    );
+    format!("exec {}", for_any_login_shell(&script))
 }
 
 /// Reads the output of [`kill_groups_script`]: the signal that ended each group, if any.
@@ -81,35 +120,113 @@ pub fn parse_kill_report(output: &str) -> Vec<(u32, Option<i32>)> {
 #[cfg(test)]
 #[allow(
     clippy::disallowed_methods,
-    reason = "the tests run sh to check the quoting"
+    reason = "the tests run the real shells to check the quoting"
 )]
 mod tests {
     use super::*;
+    use crate::ssh::login_shell::tests::{LOGIN_SHELLS, run_as_login_shell};
 
-    #[test]
-    fn bare_command_is_unchanged() {
-        assert_eq!(wrap_command("ls -l", None, None, &[]), "ls -l");
+    const NONCE: &str = "0123abcd";
+
+    /// Splits the pid report off the front of `stderr`; returns the pid and the rest.
+    fn take_report(stderr: &[u8]) -> (u32, &[u8]) {
+        let prefix = [PID_REPORT_PREFIX, NONCE.as_bytes(), b":"].concat();
+        let rest = stderr.strip_prefix(prefix.as_slice()).unwrap_or_else(|| {
+            panic!("no pid report first: {:?}", String::from_utf8_lossy(stderr))
+        });
+        let nl = rest.iter().position(|&b| b == b'\n').unwrap();
+        let pid = std::str::from_utf8(&rest[..nl]).unwrap().parse().unwrap();
+        (pid, &rest[nl + 1..])
     }
 
     #[test]
-    fn wrapper_runs_in_sh_with_env_and_cwd() {
-        let env = [
-            EnvVar::parse("A", "x y").unwrap(),
-            EnvVar::parse("B", "it's").unwrap(),
-        ];
-        let dir = RemoteDir::parse("/tmp").unwrap();
-        let cmd = wrap_command(
-            "printf '%s|%s|%s' \"$A\" \"$B\" \"$PWD\"",
-            None,
-            Some(&dir),
-            &env,
+    fn bare_command_is_unchanged() {
+        assert_eq!(
+            wrap_command("ls -l", None, None, &[]),
+            RemoteCommand::Bare("ls -l".into())
         );
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&cmd)
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), "x y|it's|/tmp");
+    }
+
+    #[test]
+    fn bare_command_runs_in_the_login_shell_after_the_report_of_its_pid() {
+        // Valid in every one of the shells; `$0` would differ, so it is not printed.
+        let line = wrap_command("echo out; exit 3", None, None, &[]).with_pid_report(NONCE);
+        for shell in LOGIN_SHELLS {
+            let (login_pid, out) = run_as_login_shell(shell, &line);
+            let (pid, rest) = take_report(&out.stderr);
+            assert_eq!(pid, login_pid, "{shell}: the report names the login shell");
+            assert_eq!(rest, b"", "{shell}");
+            assert_eq!(out.stdout, b"out\n", "{shell}");
+            assert_eq!(out.status.code(), Some(3), "{shell}");
+        }
+    }
+
+    #[test]
+    fn a_login_shell_that_execs_the_report_still_names_its_own_pid() {
+        // bash and zsh exec the last command of `-c`; a command of only a comment makes the
+        // report's sh that last command.
+        let line = wrap_command("# nothing", None, None, &[]).with_pid_report(NONCE);
+        for shell in LOGIN_SHELLS {
+            let (login_pid, out) = run_as_login_shell(shell, &line);
+            assert_eq!(take_report(&out.stderr).0, login_pid, "{shell}");
+        }
+    }
+
+    #[test]
+    fn wrapped_command_gets_env_cwd_and_tricky_bytes_under_every_login_shell() {
+        let value = "it's \"v\" $HOME `id` \\ %s ! é\nline\n";
+        let env = [
+            EnvVar::parse("A", value).unwrap(),
+            EnvVar::parse("B", "").unwrap(),
+        ];
+        let dir = RemoteDir::parse("/").unwrap();
+        let command = "printf '%s|' \"$A\" \"${B-unset}\" \"$PWD\" \"$0\" 'a\\b' \"it's\" '100%' 'bang!' 'é€'\n\
+                       printf '%s\\n' done; exit 4\n";
+        let expected = format!("{value}||/|sh|a\\b|it's|100%|bang!|é€|done\n");
+        let sh = wrap_command(command, None, Some(&dir), &env).with_pid_report(NONCE);
+        let bash = RemoteShell::parse("bash").unwrap();
+        let in_bash = wrap_command(command, Some(&bash), Some(&dir), &env).with_pid_report(NONCE);
+        for shell in LOGIN_SHELLS {
+            for (line, zero) in [(&sh, "|sh|"), (&in_bash, "|bash|")] {
+                let (login_pid, out) = run_as_login_shell(shell, line);
+                let (pid, rest) = take_report(&out.stderr);
+                assert_eq!(pid, login_pid, "{shell}");
+                assert_eq!(rest, b"", "{shell}");
+                assert_eq!(
+                    String::from_utf8_lossy(&out.stdout),
+                    expected.replace("|sh|", zero),
+                    "{shell} -c {line:?}"
+                );
+                assert_eq!(out.status.code(), Some(4), "{shell}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_cd_runs_nothing() {
+        let dir = RemoteDir::parse("/nonexistent dir").unwrap();
+        let line = wrap_command("echo ran", None, Some(&dir), &[]).with_pid_report(NONCE);
+        let (_, out) = run_as_login_shell("fish", &line);
+        assert_eq!(out.stdout, b"");
+        assert_ne!(out.status.code(), Some(0));
+    }
+
+    #[test]
+    fn kill_script_runs_under_every_login_shell() {
+        use std::os::unix::process::CommandExt;
+        for shell in LOGIN_SHELLS {
+            let mut polite = std::process::Command::new("sleep");
+            polite.arg("30").process_group(0);
+            let mut polite = polite.spawn().unwrap();
+            let id = polite.id();
+            let reaper = std::thread::spawn(move || polite.wait().unwrap());
+            let (_, out) = run_as_login_shell(shell, &kill_groups_script(&[id, 999_999], 20));
+            let report = parse_kill_report(&String::from_utf8_lossy(&out.stdout));
+            assert!(report.contains(&(id, Some(15))), "{shell}: {report:?}");
+            assert!(report.contains(&(999_999, None)), "{shell}: {report:?}");
+            assert_eq!(out.stderr, b"", "{shell}");
+            reaper.join().unwrap();
+        }
     }
 
     #[test]
@@ -149,11 +266,7 @@ mod tests {
             std::thread::spawn(move || polite.wait().unwrap()),
         ];
         let script = kill_groups_script(&[stubborn_id, polite_id, 999_999], 20);
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .unwrap();
+        let (_, out) = run_as_login_shell("sh", &script);
         let report = parse_kill_report(&String::from_utf8_lossy(&out.stdout));
         assert!(report.contains(&(stubborn_id, Some(9))), "{report:?}");
         assert!(report.contains(&(polite_id, Some(15))), "{report:?}");
@@ -161,19 +274,5 @@ mod tests {
         for r in reapers {
             r.join().unwrap();
         }
-    }
-
-    #[test]
-    fn pid_report_comes_first_on_stderr() {
-        let cmd = with_pid_report("echo out; echo err >&2", "n0nce");
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&cmd)
-            .output()
-            .unwrap();
-        let err = out.stderr;
-        assert!(err.starts_with(b"\x1essh-mcp-pid:n0nce:"), "{err:?}");
-        assert!(err.ends_with(b"\nerr\n"));
-        assert_eq!(out.stdout, b"out\n");
     }
 }

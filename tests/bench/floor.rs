@@ -49,7 +49,7 @@ impl Floor {
         })?;
         Ok(Self {
             control_path,
-            command: remote::with_pid_report(command, NONCE),
+            command: remote::wrap_command(command, None, None, &[]).with_pid_report(NONCE),
             sockets_seen,
         })
     }

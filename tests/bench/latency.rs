@@ -117,9 +117,9 @@ pub async fn run(
                 format!(" — first: {}", failures[0])
             }
         ),
-        "The daemon's remote command is not bare `true`: it first prints the remote pid to stderr \
-         (`printf '\\036ssh-mcp-pid:<nonce>:%s\\n' \"$$\" >&2; true`), which the bare runs do not \
-         and the floor does."
+        "The daemon's remote command is not bare `true`: a child sh first prints the login shell's \
+         pid to stderr (`sh -c '… printf \"\\036ssh-mcp-pid:<nonce>:%s\\012\" \"$p\" >&2'; true`, \
+         one fork and exec of sh, about 1 ms), which the bare runs do not and the floor does."
             .into(),
         format!(
             "Our own cost over the floor (medians of per-round differences): shim − floor = \

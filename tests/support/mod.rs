@@ -1,6 +1,7 @@
 //! Fixtures shared by the integration tests: where the binaries are, private scratch directories,
 //! and waiting for a condition with a deadline (never a bare sleep).
 
+pub mod accounts;
 pub mod daemon;
 pub mod sshd;
 

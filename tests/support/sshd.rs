@@ -3,6 +3,9 @@
 //! real servers. `SetEnv SHLVL=1` keeps the account's ~/.bashrc out of the tests: Debian's bash
 //! reads it for every command sshd runs, and a bashrc that prints or races (pyenv's rehash does,
 //! under concurrency) would make the tests about this machine's account instead of ssh-mcp.
+//! Its key is authorized for the user running the tests and for the login-shell accounts of
+//! [`super::accounts`]: sshd reads authorized keys as the user, so they live in `keys/<user>`,
+//! readable by all, under a directory others may cross but not list.
 //! Ready when it accepts a TCP connection; killed on drop.
 
 use std::net::{TcpListener, TcpStream};
@@ -28,6 +31,29 @@ fn keygen(path: &std::path::Path) {
     assert!(status.success(), "ssh-keygen failed");
 }
 
+/// Writes the public key to `keys/<user>` for the user and for every login-shell account.
+fn authorize_key(dir: &std::path::Path, user: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    mode(dir, 0o711);
+    mode(&keys, 0o755);
+    let key = std::fs::read(dir.join("id_ed25519.pub")).unwrap();
+    let users = std::iter::once(user.to_owned()).chain(
+        super::accounts::LOGIN_SHELLS
+            .iter()
+            .map(|s| super::accounts::user_name(s)),
+    );
+    for u in users {
+        let file = keys.join(u);
+        std::fs::write(&file, &key).unwrap();
+        mode(&file, 0o644);
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -41,18 +67,18 @@ impl Sshd {
         let d = &dir.path;
         keygen(&d.join("host_ed25519"));
         keygen(&d.join("id_ed25519"));
-        std::fs::copy(d.join("id_ed25519.pub"), d.join("authorized_keys")).unwrap();
         let _ = std::fs::create_dir_all("/run/sshd");
         let user = std::env::var("USER")
             .ok()
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| "root".into());
+        authorize_key(d, &user);
         for _attempt in 0..5 {
             let port = free_port();
             std::fs::write(
                 d.join("sshd_config"),
                 format!(
-                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_ed25519\nAuthorizedKeysFile {dir}/authorized_keys\n\
+                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_ed25519\nAuthorizedKeysFile {dir}/keys/%u\n\
                      PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
                      PidFile none\nAllowTcpForwarding yes\nPermitRootLogin yes\nLogLevel ERROR\n\
                      SetEnv SHLVL=1\n",

@@ -1,0 +1,103 @@
+//! Local accounts whose login shells are bash, dash, zsh, fish or tcsh (`smcp-<shell>`), for the
+//! tests of commands under each login shell. Created on first use with `useradd` (the tests run as
+//! root; scripts/test.sh installs the shells) and kept: creating them again is a no-op. The
+//! password field is `*` rather than useradd's locked `!`, because sshd without PAM refuses
+//! locked accounts even for key logins. [`super::sshd::Sshd`] authorizes its key for each.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::wait_until;
+
+/// The login shells with an account.
+pub const LOGIN_SHELLS: &[&str] = &["bash", "dash", "zsh", "fish", "tcsh"];
+
+/// The account for `shell`.
+pub fn user_name(shell: &str) -> String {
+    format!("smcp-{shell}")
+}
+
+/// A ready account with `shell` as login shell; returns its name and home directory.
+pub fn login_shell_account(shell: &str) -> (String, PathBuf) {
+    // useradd and usermod lock /etc/passwd; one at a time in this process, and retried while
+    // another process (a parallel test run) holds the lock.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _guard = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert!(
+        unsafe { libc::geteuid() } == 0,
+        "the login-shell tests create accounts and must run as root"
+    );
+    let path = shell_path(shell);
+    let user = user_name(shell);
+    let mut last_error = String::new();
+    let ready = wait_until(Duration::from_secs(30), || {
+        if let Some(home) = ready_home(&user, &path) {
+            return home.is_dir() || make_home(&user, &home);
+        }
+        let exists = passwd_entry(&user).is_some();
+        let out = if exists {
+            Command::new("usermod")
+                .args(["-s", &path, "-p", "*", &user])
+                .output()
+        } else {
+            Command::new("useradd")
+                .args(["-m", "-s", &path, "-p", "*", &user])
+                .output()
+        }
+        .expect("useradd and usermod run (package passwd)");
+        last_error = String::from_utf8_lossy(&out.stderr).into_owned();
+        false
+    });
+    assert!(ready, "cannot create the account {user}: {last_error}");
+    let home = ready_home(&user, &path).expect("the account is ready");
+    (user, home)
+}
+
+/// Creates the home of an account that was made without one.
+fn make_home(user: &str, home: &std::path::Path) -> bool {
+    let Some(fields) = passwd_entry(user) else {
+        return false;
+    };
+    let (Ok(uid), Ok(gid)) = (fields[2].parse(), fields[3].parse()) else {
+        return false;
+    };
+    std::fs::create_dir_all(home).is_ok()
+        && std::os::unix::fs::chown(home, Some(uid), Some(gid)).is_ok()
+}
+
+/// Where `shell` is installed.
+fn shell_path(shell: &str) -> String {
+    ["/usr/bin", "/bin"]
+        .iter()
+        .map(|dir| format!("{dir}/{shell}"))
+        .find(|p| std::path::Path::new(p).is_file())
+        .unwrap_or_else(|| panic!("{shell} is not installed; scripts/test.sh installs it"))
+}
+
+/// The account's passwd line, split into its fields.
+fn passwd_entry(user: &str) -> Option<Vec<String>> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd
+        .lines()
+        .map(|l| l.split(':').map(str::to_owned).collect::<Vec<_>>())
+        .find(|f| f.len() >= 7 && f[0] == user)
+}
+
+/// The home of `user` when it has `shell` as login shell and is not locked.
+fn ready_home(user: &str, shell: &str) -> Option<PathBuf> {
+    let fields = passwd_entry(user)?;
+    if fields[6] != shell {
+        return None;
+    }
+    let shadow = std::fs::read_to_string("/etc/shadow").ok()?;
+    let unlocked = shadow
+        .lines()
+        .find(|l| l.split(':').next() == Some(user))
+        .and_then(|l| l.split(':').nth(1))
+        .is_some_and(|pw| !pw.starts_with('!'));
+    unlocked.then(|| PathBuf::from(&fields[5]))
+}
