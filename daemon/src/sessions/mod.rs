@@ -9,4 +9,5 @@
 //! - [`screen`]: the rendered terminal (rows and cursor) and ANSI stripping;
 //! - [`limits`]: validation of the sizes and waits that agents ask for.
 
+pub mod output;
 pub mod ring;
