@@ -11,3 +11,4 @@
 
 pub mod output;
 pub mod ring;
+pub mod transcript;
