@@ -12,4 +12,5 @@
 pub mod limits;
 pub mod output;
 pub mod ring;
+pub mod screen;
 pub mod transcript;
