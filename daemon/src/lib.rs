@@ -30,6 +30,7 @@ pub mod masters;
 pub mod mux_client;
 pub mod pid_report;
 pub mod pipes;
+pub mod sessions;
 pub mod shutdown;
 pub mod spawn;
 pub mod state;
