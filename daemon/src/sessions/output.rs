@@ -392,4 +392,26 @@ mod tests {
         }
         assert_eq!(start.elapsed(), MS * 100 + DEFAULT_SETTLE);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_keeps_memory_bounded_and_readers_get_full_reads_at_once() {
+        let output = SessionOutput::new(1 << 20);
+        let block = [b'y'; 65_536];
+        let total = 200u64 << 20;
+        let (read, ()) = tokio::join!(output.read(cursor_read("a", 5_000)), async {
+            for _ in 0..total / block.len() as u64 {
+                output.push(&block);
+                tokio::task::yield_now().await;
+            }
+        });
+        // The reader woke at the first push and returned a full read without waiting to settle.
+        assert_eq!(read.from, 0);
+        assert_eq!(read.bytes.len(), 1024);
+        let state = output.state();
+        assert_eq!(state.ring.end_offset(), total);
+        assert!(state.ring.allocated() <= 1 << 20);
+        drop(state);
+        let behind = output.read_now(ReadFrom::Cursor("a"), 1024);
+        assert_eq!(behind.dropped_bytes, total - (1 << 20) - 1024);
+    }
 }
