@@ -9,6 +9,8 @@
 //!   [`killer`]: ending remote process groups over a master, in batches.
 //! - [`mux_client`]: a session on our own master, spoken over its control socket (no ssh client).
 //! - [`capture`]: bounded output buffers; [`pid_report`]: finding the remote pid in stderr.
+//! - [`sessions`]: persistent sessions; so far their output ring and reads, transcript, screen
+//!   and input limits, not yet reachable over gRPC.
 //! - [`spawn`]: the only place that starts a local process.
 
 #![cfg_attr(

@@ -203,25 +203,21 @@ impl SessionOutput {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
 
-    fn shared() -> Arc<SessionOutput> {
-        Arc::new(SessionOutput::new(4096))
+    fn shared() -> SessionOutput {
+        SessionOutput::new(4096)
     }
 
-    /// Pushes each `(delay, bytes)` after its delay (from the previous push), on its own task.
-    fn produce(output: &Arc<SessionOutput>, script: Vec<(u64, &'static [u8])>) {
-        let output = output.clone();
-        tokio::spawn(async move {
-            for (delay, bytes) in script {
-                tokio::time::sleep(MS * delay as u32).await;
-                output.push(bytes);
-            }
-        });
+    /// Pushes each `(delay, bytes)` after its delay (from the previous push). Tests run it
+    /// beside a read with `join!` (daemon code spawns tasks only on the shutdown trackers).
+    async fn produce(output: &SessionOutput, script: Vec<(u64, &'static [u8])>) {
+        for (delay, bytes) in script {
+            tokio::time::sleep(MS * delay as u32).await;
+            output.push(bytes);
+        }
     }
 
     async fn timed_read(output: &SessionOutput, request: ReadRequest<'_>) -> (Chunk, Duration) {
@@ -247,12 +243,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn returns_a_settle_time_after_the_last_output_not_at_the_deadline() {
         let output = shared();
-        produce(&output, vec![(10, b"one "), (20, b"two")]);
         let request = ReadRequest {
             settle: MS * 100,
             ..cursor_read("a", 10_000)
         };
-        let (chunk, took) = timed_read(&output, request).await;
+        let ((chunk, took), ()) = tokio::join!(
+            timed_read(&output, request),
+            produce(&output, vec![(10, b"one "), (20, b"two")])
+        );
         assert_eq!(chunk.bytes, b"one two");
         assert_eq!(took, MS * 130);
     }
@@ -268,12 +266,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn output_that_never_goes_quiet_is_returned_at_the_deadline() {
         let output = shared();
-        produce(&output, vec![(50, b"tick\n"); 40]);
         let request = ReadRequest {
             settle: MS * 100,
             ..cursor_read("a", 1_010)
         };
-        let (chunk, took) = timed_read(&output, request).await;
+        let ((chunk, took), ()) = tokio::join!(
+            timed_read(&output, request),
+            produce(&output, vec![(50, b"tick\n"); 40])
+        );
         assert_eq!(took, MS * 1_010);
         assert_eq!(chunk.bytes, b"tick\n".repeat(20));
     }
@@ -293,13 +293,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_end_of_the_output_ends_the_wait() {
         let output = shared();
-        let closer = output.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(MS * 300).await;
-            closer.push(b"bye\n");
-            closer.close();
-        });
-        let (chunk, took) = timed_read(&output, cursor_read("a", 10_000)).await;
+        let ((chunk, took), ()) =
+            tokio::join!(timed_read(&output, cursor_read("a", 10_000)), async {
+                tokio::time::sleep(MS * 300).await;
+                output.push(b"bye\n");
+                output.close();
+            });
         assert_eq!(took, MS * 300);
         assert_eq!(chunk.bytes, b"bye\n");
         assert!(chunk.eof);
@@ -341,19 +340,21 @@ mod tests {
         output.push(b"stale\n");
         tokio::time::advance(Duration::from_secs(1)).await;
         let written_at = output.end_offset();
-        produce(&output, vec![(200, b"answer\n")]);
         let request = ReadRequest {
             new_after: Some(written_at),
             ..cursor_read("a", 5_000)
         };
-        let (chunk, took) = timed_read(&output, request).await;
+        let ((chunk, took), ()) = tokio::join!(
+            timed_read(&output, request),
+            produce(&output, vec![(200, b"answer\n")])
+        );
         assert_eq!(chunk.bytes, b"stale\nanswer\n");
         assert_eq!(took, MS * 200 + DEFAULT_SETTLE);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_reader_that_fell_behind_is_told_what_it_missed() {
-        let output = Arc::new(SessionOutput::new(64));
+        let output = SessionOutput::new(64);
         output.push(&[b'a'; 50]);
         output.push(&[b'b'; 50]);
         let chunk = output.read(cursor_read("a", 0)).await;
@@ -367,12 +368,11 @@ mod tests {
         let output = shared();
         let euro = "€".as_bytes();
         output.push(&euro[..1]);
-        let rest = output.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(MS * 40).await;
-            rest.push(&euro[1..]);
-        });
-        let (chunk, took) = timed_read(&output, cursor_read("a", 1_000)).await;
+        let ((chunk, took), ()) =
+            tokio::join!(timed_read(&output, cursor_read("a", 1_000)), async {
+                tokio::time::sleep(MS * 40).await;
+                output.push(&euro[1..]);
+            });
         assert_eq!(chunk.bytes, euro);
         assert_eq!(took, MS * 40 + DEFAULT_SETTLE);
     }
@@ -381,17 +381,37 @@ mod tests {
     async fn concurrent_readers_all_wake_on_one_push() {
         let output = shared();
         let start = Instant::now();
-        let readers: Vec<_> = ["a", "b", "c"]
-            .into_iter()
-            .map(|reader| {
-                let output = output.clone();
-                tokio::spawn(async move { output.read(cursor_read(reader, 5_000)).await })
-            })
-            .collect();
-        produce(&output, vec![(100, b"hi")]);
-        for reader in readers {
-            assert_eq!(reader.await.unwrap().bytes, b"hi");
+        let (a, b, c, ()) = tokio::join!(
+            output.read(cursor_read("a", 5_000)),
+            output.read(cursor_read("b", 5_000)),
+            output.read(cursor_read("c", 5_000)),
+            produce(&output, vec![(100, b"hi")])
+        );
+        for chunk in [a, b, c] {
+            assert_eq!(chunk.bytes, b"hi");
         }
         assert_eq!(start.elapsed(), MS * 100 + DEFAULT_SETTLE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_keeps_memory_bounded_and_readers_get_full_reads_at_once() {
+        let output = SessionOutput::new(1 << 20);
+        let block = [b'y'; 65_536];
+        let total = 200u64 << 20;
+        let (read, ()) = tokio::join!(output.read(cursor_read("a", 5_000)), async {
+            for _ in 0..total / block.len() as u64 {
+                output.push(&block);
+                tokio::task::yield_now().await;
+            }
+        });
+        // The reader woke at the first push and returned a full read without waiting to settle.
+        assert_eq!(read.from, 0);
+        assert_eq!(read.bytes.len(), 1024);
+        let state = output.state();
+        assert_eq!(state.ring.end_offset(), total);
+        assert!(state.ring.allocated() <= 1 << 20);
+        drop(state);
+        let behind = output.read_now(ReadFrom::Cursor("a"), 1024);
+        assert_eq!(behind.dropped_bytes, total - (1 << 20) - 1024);
     }
 }
