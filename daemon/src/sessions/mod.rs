@@ -10,7 +10,12 @@
 //! - [`limits`]: validation of the sizes and waits that agents ask for.
 
 pub mod limits;
+pub mod observer;
 pub mod output;
+pub mod registry;
 pub mod ring;
 pub mod screen;
+pub mod session;
+pub mod snapshot;
+pub mod spec;
 pub mod transcript;

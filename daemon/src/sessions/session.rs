@@ -69,7 +69,9 @@ pub struct Session {
     pub auto_close: bool,
     pub started: Instant,
     pub output: Arc<SessionOutput>,
-    screen: Mutex<Screen>,
+    /// The rendered terminal and the output offset it has been fed up to: it is fed only when
+    /// a read asks for the screen (a terminal emulator is slower than a flood of output).
+    screen: Mutex<(Screen, u64)>,
     size: Mutex<TermSize>,
     writer: tokio::sync::Mutex<OwnedWritePty>,
     life: Mutex<Lifecycle>,
@@ -87,18 +89,18 @@ impl Session {
     /// Opens a session for `spec`: a PTY of the asked size, a terminal channel on a master of
     /// the pool (sshd refusing one, at MaxSessions, only means trying another), the transcript,
     /// the observer, and the owner task on the `commands` tracker.
-    pub async fn open(daemon: &Daemon, spec: &OpenSpec, id: String) -> Result<Arc<Self>, DaemonError> {
+    pub async fn open(
+        daemon: &Daemon,
+        spec: &OpenSpec,
+        id: String,
+    ) -> Result<Arc<Self>, DaemonError> {
         let dir = daemon.config.state_dir.join(&id);
         let transcript = Transcript::open(&dir, DEFAULT_TRANSCRIPT_CAP)
             .map_err(|e| DaemonError::Internal(format!("the session transcript: {e}")))?;
         let transcript_path = transcript.path().to_path_buf();
         let nonce = crate::exec::nonce();
-        let command = remote::session_command(
-            &nonce,
-            spec.shell.as_ref(),
-            spec.cwd.as_ref(),
-            &spec.env,
-        );
+        let command =
+            remote::session_command(&nonce, spec.shell.as_ref(), spec.cwd.as_ref(), &spec.env);
         let mut attempt = 0;
         let (lease, channel, pty) = loop {
             attempt += 1;
@@ -110,12 +112,11 @@ impl Session {
                 .map_err(|e| DaemonError::Internal(format!("opening a terminal: {e}")))?;
             pty.resize(pty_process::Size::new(spec.size.rows, spec.size.cols))
                 .map_err(|e| DaemonError::Internal(format!("sizing the terminal: {e}")))?;
-            match mux_client::open_terminal(&lease.control_path, pts.as_raw_fd(), &command).await
-            {
+            match mux_client::open_terminal(&lease.control_path, pts.as_raw_fd(), &command).await {
                 Ok(channel) => break (lease, channel, pty),
-                Err(e @ (mux_client::OpenError::Refused(_) | mux_client::OpenError::MasterGone(_)))
-                    if attempt < OPEN_ATTEMPTS =>
-                {
+                Err(
+                    e @ (mux_client::OpenError::Refused(_) | mux_client::OpenError::MasterGone(_)),
+                ) if attempt < OPEN_ATTEMPTS => {
                     if matches!(e, mux_client::OpenError::Refused(_)) {
                         lease.session_refused();
                     }
@@ -139,7 +140,7 @@ impl Session {
             auto_close: spec.auto_close,
             started: Instant::now(),
             output: Arc::new(SessionOutput::new(RING_BYTES)),
-            screen: Mutex::new(Screen::new(spec.size)),
+            screen: Mutex::new((Screen::new(spec.size), 0)),
             size: Mutex::new(spec.size),
             writer: tokio::sync::Mutex::new(writer),
             life: Mutex::new(Lifecycle::default()),
@@ -194,9 +195,25 @@ impl Session {
         lock(&self.life).stop_signal
     }
 
-    /// The rendered terminal.
+    /// The rendered terminal, after feeding it what arrived since the last render. If the ring
+    /// dropped output the screen never saw, it starts again from what the ring still holds.
     pub fn render(&self) -> super::screen::Rendered {
-        lock(&self.screen).render()
+        let mut guard = lock(&self.screen);
+        let (screen, fed) = &mut *guard;
+        loop {
+            let chunk = self
+                .output
+                .read_now(super::output::ReadFrom::Offset(*fed), 1024 * 1024);
+            if chunk.dropped_bytes > 0 {
+                *screen = Screen::new(self.size());
+            }
+            if chunk.bytes.is_empty() {
+                break;
+            }
+            screen.feed(&chunk.bytes);
+            *fed = chunk.to;
+        }
+        screen.render()
     }
 
     /// Sends `input` to the shell as typed.
@@ -263,7 +280,16 @@ impl Owner {
         loop {
             tokio::select! {
                 read = self.reader.read(&mut buf) => match read {
-                    Ok(0) | Err(_) => break,
+                    Ok(0) | Err(_) => {
+                        // The terminal closed; the exit status may still be on its way.
+                        if !channel_closed {
+                            status = tokio::time::timeout(DRAIN_LIMIT, wait_channel(&mut self.channel))
+                                .await
+                                .ok()
+                                .flatten();
+                        }
+                        break;
+                    }
                     Ok(n) => self.feed(n, &buf),
                 },
                 s = wait_channel(&mut self.channel), if !channel_closed => {
@@ -286,14 +312,16 @@ impl Owner {
 
     fn feed(&mut self, n: usize, buf: &[u8]) {
         let mut kept = Vec::with_capacity(n);
-        if let Some(pid) = self.filter.feed(&buf[..n], &mut |b: &[u8]| kept.extend_from_slice(b)) {
+        if let Some(pid) = self
+            .filter
+            .feed(&buf[..n], &mut |b: &[u8]| kept.extend_from_slice(b))
+        {
             self.pgid = Some(pid);
         }
         if kept.is_empty() {
             return;
         }
         self.transcript.write(&kept);
-        lock(&self.session.screen).feed(&kept);
         self.session.output.push(&kept);
     }
 
@@ -309,15 +337,17 @@ impl Owner {
 
     async fn finish(mut self, status: Option<u32>) {
         let mut rest = Vec::new();
-        self.filter.finish(&mut |b: &[u8]| rest.extend_from_slice(b));
+        self.filter
+            .finish(&mut |b: &[u8]| rest.extend_from_slice(b));
         if !rest.is_empty() {
             self.transcript.write(&rest);
             self.session.output.push(&rest);
         }
         self.transcript.flush();
         let stop = lock(&self.session.life).stop;
-        let master_alive =
-            tokio::net::UnixStream::connect(&self.lease.control_path).await.is_ok();
+        let master_alive = tokio::net::UnixStream::connect(&self.lease.control_path)
+            .await
+            .is_ok();
         let exit = classify(status, stop, self.session.stop_signal(), master_alive);
         tracing::info!(session = %self.session.id, reason = %exit.reason, "session ended");
         {
@@ -411,9 +441,7 @@ fn make_raw(pty: &pty_process::Pty) {
 
 /// Where a session's transcript lives.
 pub fn transcript_path(state_dir: &std::path::Path, id: &str) -> PathBuf {
-    state_dir
-        .join(id)
-        .join(super::transcript::TRANSCRIPT_FILE)
+    state_dir.join(id).join(super::transcript::TRANSCRIPT_FILE)
 }
 
 #[cfg(test)]
@@ -426,7 +454,10 @@ mod tests {
         assert_eq!(classify(Some(3), None, None, true).reason, "exit-3");
         assert_eq!(classify(None, None, None, false).reason, "connection-lost");
         let stopped = classify(None, Some(StopBy::Agent { force: false }), Some(15), true);
-        assert_eq!((stopped.reason.as_str(), stopped.signal), ("terminated", Some(15)));
+        assert_eq!(
+            (stopped.reason.as_str(), stopped.signal),
+            ("terminated", Some(15))
+        );
         let forced = classify(None, Some(StopBy::Agent { force: true }), None, true);
         assert_eq!((forced.reason.as_str(), forced.signal), ("killed", Some(9)));
     }

@@ -1,0 +1,366 @@
+//! Persistent sessions through the daemon's Sessions service, against the real sshd: a shell
+//! under a PTY the daemon owns, found again by name, read by two readers with their own cursors,
+//! sized, stopped, and ended by the daemon's shutdown.
+
+use std::time::Duration;
+
+use ssh_mcp_core::pb::{self, sessions_client::SessionsClient};
+use tonic::transport::Channel;
+
+use crate::support::daemon::Daemon;
+use crate::support::sshd::Sshd;
+use crate::support::{pids_with_env_marker, unique_marker, wait_until_async};
+
+fn connection() -> pb::Connection {
+    pb::Connection {
+        target: "testhost".into(),
+        ..Default::default()
+    }
+}
+
+fn reading(reader: &str, wait: f64) -> Option<pb::ReadOptions> {
+    Some(pb::ReadOptions {
+        wait_seconds: Some(wait),
+        reader_id: reader.into(),
+        ..Default::default()
+    })
+}
+
+async fn client(d: &Daemon) -> SessionsClient<Channel> {
+    SessionsClient::new(d.channel().await)
+}
+
+async fn open(
+    d: &Daemon,
+    name: Option<&str>,
+    ensure: bool,
+) -> Result<pb::SessionReply, tonic::Status> {
+    client(d)
+        .await
+        .open(pb::OpenSessionRequest {
+            connection: Some(connection()),
+            session_name: name.map(str::to_owned),
+            observer_mode: Some("transcript".into()),
+            ensure,
+            read: reading("test", 1.0),
+            ..Default::default()
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Reads as `reader` until the text read so far holds `needle` (or 20 s pass).
+async fn read_until(d: &Daemon, id: &str, reader: &str, needle: &str) -> String {
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !seen.contains(needle) && std::time::Instant::now() < deadline {
+        let r = client(d)
+            .await
+            .read(pb::ReadSessionRequest {
+                session_id: id.into(),
+                read: reading(reader, 1.0),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        seen.push_str(&String::from_utf8_lossy(&r.snapshot.unwrap().output));
+    }
+    seen
+}
+
+async fn write(d: &Daemon, id: &str, input: &str) -> pb::SessionReply {
+    client(d)
+        .await
+        .write(pb::WriteSessionRequest {
+            session_id: id.into(),
+            input: input.as_bytes().to_vec(),
+            read: reading("writer", 0.0),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_session_keeps_its_state_and_is_found_again() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let first = open(&d, Some("work"), false).await.unwrap();
+    assert!(first.created);
+    let snap = first.snapshot.unwrap();
+    assert!(snap.running);
+    assert_eq!((snap.rows, snap.cols), (50, 200));
+    let id = snap.session_id;
+    write(&d, &id, "export SSHMCP_KEPT=still-here; stty size\n").await;
+    let out = read_until(&d, &id, "a", "50 200").await;
+    assert!(out.contains("50 200"), "{out:?}");
+    assert!(
+        !out.contains("ssh-mcp-pid"),
+        "the pid report leaked: {out:?}"
+    );
+
+    let again = open(&d, Some("work"), true).await.unwrap();
+    assert!(again.reused && !again.created);
+    assert_eq!(again.matched_by.as_deref(), Some("session_name"));
+    assert_eq!(again.snapshot.as_ref().unwrap().session_id, id);
+    let dup = open(&d, Some("work"), false).await.unwrap_err();
+    assert!(
+        dup.message().contains("ssh_ensure_session"),
+        "{}",
+        dup.message()
+    );
+    // An unnamed ensure does not take over the named session.
+    let unnamed = open(&d, None, true).await.unwrap();
+    assert!(unnamed.created);
+    assert_ne!(unnamed.snapshot.unwrap().session_id, id);
+
+    write(&d, &id, "echo \"value=$SSHMCP_KEPT\"\n").await;
+    let out = read_until(&d, &id, "b", "value=still-here").await;
+    assert!(out.contains("value=still-here"), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_readers_each_see_all_output_once_and_a_late_one_learns_what_it_missed() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let id = open(&d, None, false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    write(&d, &id, "seq 1 3000; echo seq-done\n").await;
+    for reader in ["one", "two"] {
+        let out = read_until(&d, &id, reader, "seq-done\r\n").await;
+        let numbers: Vec<&str> = out
+            .lines()
+            // What a carriage return overwrote (a prompt's escapes) is not on the line.
+            .filter_map(|l| l.rsplit('\r').find(|s| !s.is_empty()))
+            .map(str::trim)
+            .filter(|l| l.chars().all(|c| c.is_ascii_digit()) && !l.is_empty())
+            .collect();
+        let expected: Vec<String> = (1..=3000).map(|n| n.to_string()).collect();
+        assert!(
+            numbers == expected,
+            "reader {reader}: {} numbers, first {:?}; output starts {:?}",
+            numbers.len(),
+            &numbers[..numbers.len().min(5)],
+            out.chars().take(300).collect::<String>()
+        );
+    }
+    // A flood past the ring (4 MiB): a reader that did not keep up is told what it missed.
+    write(
+        &d,
+        &id,
+        "head -c 6000000 /dev/zero | tr '\\0' x; echo; echo flood-done\n",
+    )
+    .await;
+    let quiet = read_until(&d, &id, "one", "flood-done").await;
+    assert!(quiet.contains("flood-done"));
+    let r = client(&d)
+        .await
+        .read(pb::ReadSessionRequest {
+            session_id: id.clone(),
+            read: reading("late", 0.0),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .snapshot
+        .unwrap();
+    assert!(r.dropped_bytes > 0, "dropped {}", r.dropped_bytes);
+    assert!(r.truncated);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_ends_the_remote_shell_and_its_jobs() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let id = open(&d, Some("stoppable"), false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    let marker = unique_marker("session");
+    write(
+        &d,
+        &id,
+        &format!("export {marker}; sleep 300 & sleep 301\n"),
+    )
+    .await;
+    assert!(
+        wait_until_async(Duration::from_secs(10), || pids_with_env_marker(&marker)
+            .len()
+            >= 2)
+        .await,
+        "the jobs did not start"
+    );
+    let stopped = client(&d)
+        .await
+        .stop(pb::StopSessionRequest {
+            session_id: id.clone(),
+            force: false,
+            wait_seconds: Some(10.0),
+            read: reading("s", 0.0),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stopped.was_running, Some(true));
+    let snap = stopped.snapshot.unwrap();
+    assert!(!snap.running, "{snap:?}");
+    assert!(
+        matches!(snap.exit_reason.as_deref(), Some("terminated" | "killed")),
+        "{snap:?}"
+    );
+    assert!(
+        wait_until_async(Duration::from_secs(10), || pids_with_env_marker(&marker)
+            .is_empty())
+        .await,
+        "jobs left: {:?}",
+        pids_with_env_marker(&marker)
+    );
+    let listed = client(&d)
+        .await
+        .list(pb::ListSessionsRequest {
+            include_exited: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed
+            .sessions
+            .iter()
+            .any(|s| s.session_id == id && !s.running)
+    );
+    let running = client(&d)
+        .await
+        .list(pb::ListSessionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(running.sessions.iter().all(|s| s.session_id != id));
+    let missing = client(&d)
+        .await
+        .read(pb::ReadSessionRequest {
+            session_id: "nope".into(),
+            read: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shell_that_exits_is_reported_with_its_status() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let id = open(&d, None, false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    write(&d, &id, "exit 3\n").await;
+    let mut snap = None;
+    for _ in 0..40 {
+        let s = client(&d)
+            .await
+            .read(pb::ReadSessionRequest {
+                session_id: id.clone(),
+                read: reading("x", 0.5),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshot
+            .unwrap();
+        if !s.running {
+            snap = Some(s);
+            break;
+        }
+    }
+    let snap = snap.expect("the session ended");
+    assert_eq!(snap.exit_code, Some(3));
+    assert_eq!(snap.exit_reason.as_deref(), Some("exit-3"));
+    let written = client(&d)
+        .await
+        .write(pb::WriteSessionRequest {
+            session_id: id,
+            input: b"echo late\n".to_vec(),
+            read: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(written.code(), tonic::Code::FailedPrecondition);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_shutdown_ends_every_session_and_observer() {
+    let sshd = Sshd::start();
+    let mut d = Daemon::start(&sshd.ssh_config());
+    let opened = client(&d)
+        .await
+        .open(pb::OpenSessionRequest {
+            connection: Some(connection()),
+            session_name: Some("observed.one:x".into()),
+            observer_mode: Some("tmux".into()),
+            read: reading("t", 0.5),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let snap = opened.snapshot.unwrap();
+    let observer = snap.observer.unwrap();
+    assert_eq!(observer.mode, "tmux", "{observer:?}");
+    assert!(observer.tmux_started);
+    assert!(!observer.tmux_session_name.contains(['.', ':']));
+    let has_tmux = |name: &str| {
+        std::process::Command::new("tmux")
+            .args(["has-session", "-t", &format!("={name}")])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(has_tmux(&observer.tmux_session_name));
+    assert!(
+        std::fs::metadata(&observer.transcript_path).is_ok_and(|m| {
+            use std::os::unix::fs::PermissionsExt;
+            m.permissions().mode() & 0o777 == 0o600
+        }),
+        "transcript {}",
+        observer.transcript_path
+    );
+    let marker = unique_marker("shutdown-session");
+    write(
+        &d,
+        &snap.session_id,
+        &format!("export {marker}; sleep 300\n"),
+    )
+    .await;
+    assert!(
+        wait_until_async(Duration::from_secs(10), || !pids_with_env_marker(&marker)
+            .is_empty())
+        .await,
+        "the job did not start"
+    );
+    let status = tokio::task::spawn_blocking(move || d.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        wait_until_async(Duration::from_secs(10), || pids_with_env_marker(&marker)
+            .is_empty())
+        .await,
+        "the session's job outlived the daemon: {:?}",
+        pids_with_env_marker(&marker)
+    );
+    assert!(
+        !has_tmux(&observer.tmux_session_name),
+        "the tmux observer outlived the daemon"
+    );
+}
