@@ -364,3 +364,141 @@ async fn the_daemon_shutdown_ends_every_session_and_observer() {
         "the tmux observer outlived the daemon"
     );
 }
+
+/// The sshd process that serves the daemon's one connection.
+fn connection_server(sshd: &Sshd) -> i32 {
+    let listener =
+        crate::support::pids_with_cmdline(&sshd.dir.join("sshd_config").display().to_string());
+    let served: Vec<u32> = listener
+        .iter()
+        .flat_map(|l| crate::support::children_of(*l))
+        .collect();
+    assert_eq!(served.len(), 1, "sshd {listener:?} serves {served:?}");
+    served[0] as i32
+}
+
+/// Waits until the session has ended; returns its snapshot and how long that took.
+async fn wait_for_end(d: &Daemon, id: &str, limit: Duration) -> (pb::SessionSnapshot, Duration) {
+    let started = std::time::Instant::now();
+    loop {
+        let snap = client(d)
+            .await
+            .read(pb::ReadSessionRequest {
+                session_id: id.into(),
+                read: reading("end", 1.0),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshot
+            .unwrap();
+        if !snap.running || started.elapsed() > limit {
+            return (snap, started.elapsed());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_host_ends_its_sessions_with_connection_lost_within_20_s() {
+    // The server process dies: the connection closes at once.
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let id = open(&d, None, false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    let server = connection_server(&sshd);
+    // SAFETY: kill has no memory preconditions; the pid is an sshd this test started.
+    unsafe { libc::kill(server, libc::SIGKILL) };
+    let (snap, took) = wait_for_end(&d, &id, Duration::from_secs(20)).await;
+    assert!(!snap.running, "still running after {took:?}");
+    assert_eq!(snap.exit_reason.as_deref(), Some("connection-lost"));
+
+    // The link goes silent (packets no longer answered): keepalives notice, with the defaults.
+    let id = open(&d, None, false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    let server = connection_server(&sshd);
+    // SAFETY: as above; the process is resumed and killed below.
+    unsafe { libc::kill(server, libc::SIGSTOP) };
+    let (snap, took) = wait_for_end(&d, &id, Duration::from_secs(25)).await;
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(server, libc::SIGKILL);
+        libc::kill(server, libc::SIGCONT);
+    }
+    assert!(!snap.running, "still running after {took:?}");
+    assert_eq!(snap.exit_reason.as_deref(), Some("connection-lost"));
+    // Keepalives every 4 s, three unanswered: noticed after 12 to 16 s.
+    assert!(took <= Duration::from_secs(20), "noticed after {took:?}");
+    eprintln!("a silent link was noticed after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_old_sessions_are_listed_as_ended_with_readable_transcripts() {
+    use crate::support::daemon::DaemonOptions;
+    let sshd = Sshd::start();
+    let state = crate::support::Scratch::new("state");
+    let start = || {
+        Daemon::start_with(DaemonOptions {
+            ssh_config: Some(sshd.ssh_config()),
+            state_dir: Some(state.join("s")),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let mut first = start();
+    let first_pid = first.pid();
+    let id = open(&first, Some("kept"), false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    write(&first, &id, "echo before-restart\n").await;
+    let out = read_until(&first, &id, "r", "before-restart\r\n").await;
+    assert!(out.contains("before-restart\r\n"));
+    // The daemon dies without a chance to clean up.
+    let mut child = first.child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(first);
+
+    let second = start();
+    let listed = client(&second)
+        .await
+        .list(pb::ListSessionsRequest {
+            include_exited: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(second.pid(), first_pid);
+    let old = listed
+        .sessions
+        .iter()
+        .find(|s| s.session_id == id)
+        .expect("the old session is listed");
+    assert!(!old.running);
+    assert_eq!(old.session_name.as_deref(), Some("kept"));
+    assert_eq!(
+        old.exit_reason.as_deref(),
+        Some("daemon-restarted"),
+        "{old:?}"
+    );
+    let transcript = &old.observer.as_ref().unwrap().transcript_path;
+    let text = std::fs::read_to_string(transcript).unwrap();
+    assert!(text.contains("before-restart"), "{text:?}");
+    // The session tools still read it.
+    let out = read_until(&second, &id, "after", "before-restart").await;
+    assert!(out.contains("before-restart"));
+    // A new session with the old name can start: the old one is not running.
+    let again = open(&second, Some("kept"), true).await.unwrap();
+    assert!(again.created);
+}

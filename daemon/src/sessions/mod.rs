@@ -12,6 +12,7 @@
 pub mod limits;
 pub mod observer;
 pub mod output;
+pub mod record;
 pub mod registry;
 pub mod ring;
 pub mod screen;

@@ -29,6 +29,19 @@ pub struct ObserverState {
 }
 
 impl ObserverState {
+    /// The observer of a session that no longer runs: its transcript.
+    pub fn transcript_only(transcript_path: PathBuf, tmux_name: String) -> Self {
+        Self {
+            requested: ObserverMode::Transcript,
+            mode: ObserverMode::Transcript,
+            transcript_path,
+            tmux_name,
+            tmux_started: false,
+            tmux_bin: None,
+            warning: None,
+        }
+    }
+
     /// The local command a person runs to follow the session.
     pub fn command(&self) -> String {
         match (self.mode, &self.tmux_bin) {

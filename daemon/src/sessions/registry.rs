@@ -3,9 +3,11 @@
 //! one match). Exited sessions stay listed for a while, then are pruned (an hour; five minutes
 //! with `auto_close`).
 
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use super::record;
 use super::session::Session;
 use super::spec::OpenSpec;
 use crate::error::DaemonError;
@@ -35,6 +37,32 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SessionRegistry {
+    /// Lists the sessions a previous daemon left in `state_dir`, as ended.
+    pub fn restore(&self, state_dir: &Path) {
+        let records = record::load(state_dir);
+        if records.is_empty() {
+            return;
+        }
+        tracing::info!(
+            count = records.len(),
+            "sessions of the previous daemon listed as ended"
+        );
+        lock(&self.sessions).extend(records.iter().map(Session::restored));
+        self.prune();
+        self.save(state_dir);
+    }
+
+    /// Writes the registry to disk (a failure is logged: the sessions go on).
+    pub fn save(&self, state_dir: &Path) {
+        let records: Vec<_> = lock(&self.sessions).iter().map(|s| s.record()).collect();
+        if let Err(e) = record::save(state_dir, &records) {
+            tracing::warn!(
+                "cannot write the session registry in {}: {e}",
+                state_dir.display()
+            );
+        }
+    }
+
     pub fn get(&self, id: &str) -> Result<Arc<Session>, DaemonError> {
         lock(&self.sessions)
             .iter()
@@ -129,6 +157,7 @@ impl SessionRegistry {
         let id = crate::exec::nonce();
         let session = Session::open(daemon, spec, id).await?;
         lock(&self.sessions).push(session.clone());
+        self.save(&daemon.config.state_dir);
         Ok(Opened {
             session,
             created: true,

@@ -20,6 +20,7 @@ use tokio::sync::{Notify, watch};
 use super::limits::TermSize;
 use super::observer::{self, ObserverState};
 use super::output::SessionOutput;
+use super::record::{self, SessionRecord};
 use super::screen::Screen;
 use super::spec::OpenSpec;
 use super::transcript::{DEFAULT_TRANSCRIPT_CAP, Transcript};
@@ -41,7 +42,8 @@ const OPEN_ATTEMPTS: u32 = 20;
 pub struct Exit {
     pub code: Option<i32>,
     pub signal: Option<i32>,
-    /// clean-exit, exit-N, terminated, killed, connection-lost, daemon-restarted.
+    /// clean-exit, exit-N, terminated, killed, connection-lost, daemon-restarted (the daemon
+    /// stopped, or died, while the session ran).
     pub reason: String,
 }
 
@@ -68,12 +70,15 @@ pub struct Session {
     pub target: String,
     pub auto_close: bool,
     pub started: Instant,
+    /// When it started, for the registry on disk.
+    started_ms: u64,
     pub output: Arc<SessionOutput>,
     /// The rendered terminal and the output offset it has been fed up to: it is fed only when
     /// a read asks for the screen (a terminal emulator is slower than a flood of output).
     screen: Mutex<(Screen, u64)>,
     size: Mutex<TermSize>,
-    writer: tokio::sync::Mutex<OwnedWritePty>,
+    /// `None` for a session restored from a previous daemon's registry.
+    writer: tokio::sync::Mutex<Option<OwnedWritePty>>,
     life: Mutex<Lifecycle>,
     ended: watch::Sender<bool>,
     stop_asked: Notify,
@@ -139,10 +144,11 @@ impl Session {
             target: spec.target.clone(),
             auto_close: spec.auto_close,
             started: Instant::now(),
+            started_ms: record::now_ms(),
             output: Arc::new(SessionOutput::new(RING_BYTES)),
             screen: Mutex::new((Screen::new(spec.size), 0)),
             size: Mutex::new(spec.size),
-            writer: tokio::sync::Mutex::new(writer),
+            writer: tokio::sync::Mutex::new(Some(writer)),
             life: Mutex::new(Lifecycle::default()),
             ended: watch::Sender::new(false),
             stop_asked: Notify::new(),
@@ -163,6 +169,83 @@ impl Session {
         Ok(session)
     }
 
+    /// A session of a previous daemon, from its record: ended (`daemon-restarted` if it was still
+    /// running then), with the end of its transcript as its output.
+    pub fn restored(r: &SessionRecord) -> Arc<Self> {
+        let exit = match &r.exit_reason {
+            Some(reason) if r.ended_ms.is_some() => Exit {
+                code: r.exit_code,
+                signal: r.signal,
+                reason: reason.clone(),
+            },
+            _ => Exit {
+                code: None,
+                signal: None,
+                reason: "daemon-restarted".into(),
+            },
+        };
+        let ran = Duration::from_millis(
+            r.ended_ms
+                .unwrap_or_else(record::now_ms)
+                .saturating_sub(r.started_ms),
+        );
+        let now = Instant::now();
+        let output = SessionOutput::new(RING_BYTES);
+        output.push(&record::transcript_tail(&r.transcript_path, RING_BYTES));
+        output.close();
+        let tmux = observer::tmux_name(&r.target, r.name.as_deref(), &r.id);
+        let observer = ObserverState::transcript_only(r.transcript_path.clone(), tmux);
+        let (ended, _) = watch::channel(true);
+        Arc::new(Self {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            target: r.target.clone(),
+            auto_close: r.auto_close,
+            started: now.checked_sub(ran).unwrap_or(now),
+            started_ms: r.started_ms,
+            output: Arc::new(output),
+            screen: Mutex::new((Screen::new(TermSize::DEFAULT), 0)),
+            size: Mutex::new(TermSize::DEFAULT),
+            writer: tokio::sync::Mutex::new(None),
+            life: Mutex::new(Lifecycle {
+                exit: Some(exit),
+                ended_at: Some(now),
+                stop: None,
+                stop_signal: None,
+            }),
+            ended,
+            stop_asked: Notify::new(),
+            observer_view: Mutex::new(observer.clone()),
+            observer: tokio::sync::Mutex::new(observer),
+        })
+    }
+
+    /// What the registry on disk keeps of this session.
+    pub fn record(&self) -> SessionRecord {
+        let life = lock(&self.life);
+        let exit = life.exit.clone();
+        SessionRecord {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            target: self.target.clone(),
+            auto_close: self.auto_close,
+            started_ms: self.started_ms,
+            ended_ms: exit
+                .as_ref()
+                .map(|_| self.started_ms + self.uptime_locked(&life).as_millis() as u64),
+            exit_code: exit.as_ref().and_then(|e| e.code),
+            signal: exit.as_ref().and_then(|e| e.signal),
+            exit_reason: exit.map(|e| e.reason),
+            transcript_path: lock(&self.observer_view).transcript_path.clone(),
+        }
+    }
+
+    fn uptime_locked(&self, life: &Lifecycle) -> Duration {
+        life.ended_at
+            .unwrap_or_else(Instant::now)
+            .saturating_duration_since(self.started)
+    }
+
     pub fn is_running(&self) -> bool {
         lock(&self.life).exit.is_none()
     }
@@ -173,10 +256,7 @@ impl Session {
 
     /// Seconds the session ran (until it ended), and since it ended.
     pub fn uptime(&self) -> Duration {
-        let life = lock(&self.life);
-        life.ended_at
-            .unwrap_or_else(Instant::now)
-            .saturating_duration_since(self.started)
+        self.uptime_locked(&lock(&self.life))
     }
 
     pub fn ended_for(&self) -> Option<Duration> {
@@ -225,6 +305,12 @@ impl Session {
             )));
         }
         let mut writer = self.writer.lock().await;
+        let Some(writer) = writer.as_mut() else {
+            return Err(DaemonError::SessionGone(format!(
+                "Session '{}' ran under a previous daemon and has ended.",
+                self.id
+            )));
+        };
         writer
             .write_all(input)
             .await
@@ -321,7 +407,10 @@ impl Owner {
         if kept.is_empty() {
             return;
         }
+        // Flushed per read of the terminal (up to 64 KiB), so that a daemon that dies leaves
+        // everything shown so far on disk.
         self.transcript.write(&kept);
+        self.transcript.flush();
         self.session.output.push(&kept);
     }
 
@@ -358,6 +447,7 @@ impl Owner {
         self.channel = None;
         self.session.output.close();
         self.session.ended.send_replace(true);
+        self.daemon.sessions.save(&self.daemon.config.state_dir);
         let mut observer = self.session.observer.lock().await;
         observer::stop(&mut observer).await;
         *lock(&self.session.observer_view) = observer.clone();
@@ -383,6 +473,11 @@ fn classify(
             code: Some(code as i32),
             signal: None,
             reason: format!("exit-{code}"),
+        },
+        (_, Some(StopBy::Shutdown)) => Exit {
+            code: None,
+            signal: stop_signal,
+            reason: "daemon-restarted".into(),
         },
         (_, Some(by)) => {
             let signal = stop_signal.or(match by {
