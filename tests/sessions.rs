@@ -75,6 +75,7 @@ async fn write(d: &Daemon, id: &str, input: &str) -> pb::SessionReply {
             session_id: id.into(),
             input: input.as_bytes().to_vec(),
             read: reading("writer", 0.0),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -291,7 +292,7 @@ async fn a_shell_that_exits_is_reported_with_its_status() {
         .write(pb::WriteSessionRequest {
             session_id: id,
             input: b"echo late\n".to_vec(),
-            read: None,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -501,4 +502,69 @@ async fn after_a_restart_old_sessions_are_listed_as_ended_with_readable_transcri
     // A new session with the old name can start: the old one is not running.
     let again = open(&second, Some("kept"), true).await.unwrap();
     assert!(again.created);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resizes_reach_the_host_and_the_screen_shows_what_was_drawn() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let id = open(&d, None, false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    let resized = client(&d)
+        .await
+        .write(pb::WriteSessionRequest {
+            session_id: id.clone(),
+            input: b"stty size\n".to_vec(),
+            read: reading("w", 0.0),
+            rows: 30,
+            cols: 100,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .snapshot
+        .unwrap();
+    assert_eq!((resized.rows, resized.cols), (30, 100));
+    let out = read_until(&d, &id, "r", "30 100").await;
+    assert!(out.contains("30 100"), "{out:?}");
+
+    // A program that draws at positions: clear, then text at row 5, column 10 (1-based).
+    write(&d, &id, "clear; printf '\\033[5;10HDRAWN-HERE'; sleep 30\n").await;
+    let mut screen = None;
+    for _ in 0..20 {
+        let snap = client(&d)
+            .await
+            .read(pb::ReadSessionRequest {
+                session_id: id.clone(),
+                read: Some(pb::ReadOptions {
+                    wait_seconds: Some(0.5),
+                    screen: true,
+                    reader_id: "screen".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshot
+            .unwrap();
+        let s = snap.screen.unwrap();
+        if s.rows.get(4).is_some_and(|r| r.contains("DRAWN-HERE")) {
+            screen = Some(s);
+            break;
+        }
+    }
+    let screen = screen.expect("the screen shows the drawing");
+    assert_eq!(screen.rows.len(), 30);
+    assert_eq!(
+        screen.rows[4].find("DRAWN-HERE"),
+        Some(9),
+        "{:?}",
+        screen.rows[4]
+    );
+    assert_eq!((screen.cursor_row, screen.cursor_col), (4, 19));
 }

@@ -149,9 +149,27 @@ impl Sessions for SessionsService {
         let req = req.into_inner();
         let read = read_spec(req.read, DEFAULT_WAIT_SECONDS)?;
         limits::input_len("input", req.input.len()).map_err(DaemonError::from)?;
+        let resize = (req.rows > 0 || req.cols > 0).then(|| {
+            limits::TermSize::parse(
+                (req.rows > 0).then_some(req.rows),
+                (req.cols > 0).then_some(req.cols),
+            )
+        });
+        let resize = resize.transpose().map_err(DaemonError::from)?;
         let session = self.daemon.sessions.get(&req.session_id)?;
+        if let Some(size) = resize {
+            // An absent dimension keeps its current value.
+            let now = session.size();
+            let size = limits::TermSize {
+                rows: if req.rows > 0 { size.rows } else { now.rows },
+                cols: if req.cols > 0 { size.cols } else { now.cols },
+            };
+            session.resize(size).await?;
+        }
         let before = session.output.end_offset();
-        session.write(&req.input).await?;
+        if !req.input.is_empty() {
+            session.write(&req.input).await?;
+        }
         let snap = snapshot::take(&session, &read, Wait::ForOutputAfter(before)).await;
         Ok(Response::new(pb::SessionReply {
             snapshot: Some(wire(snap)),

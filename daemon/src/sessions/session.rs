@@ -79,6 +79,8 @@ pub struct Session {
     size: Mutex<TermSize>,
     /// `None` for a session restored from a previous daemon's registry.
     writer: tokio::sync::Mutex<Option<OwnedWritePty>>,
+    /// The master that reads this session's terminal (it gets SIGWINCH on a resize).
+    master_pid: Option<u32>,
     life: Mutex<Lifecycle>,
     ended: watch::Sender<bool>,
     stop_asked: Notify,
@@ -149,6 +151,7 @@ impl Session {
             screen: Mutex::new((Screen::new(spec.size), 0)),
             size: Mutex::new(spec.size),
             writer: tokio::sync::Mutex::new(Some(writer)),
+            master_pid: lease.master_pid,
             life: Mutex::new(Lifecycle::default()),
             ended: watch::Sender::new(false),
             stop_asked: Notify::new(),
@@ -207,6 +210,7 @@ impl Session {
             screen: Mutex::new((Screen::new(TermSize::DEFAULT), 0)),
             size: Mutex::new(TermSize::DEFAULT),
             writer: tokio::sync::Mutex::new(None),
+            master_pid: None,
             life: Mutex::new(Lifecycle {
                 exit: Some(exit),
                 ended_at: Some(now),
@@ -321,6 +325,31 @@ impl Session {
                     self.id
                 ))
             })
+    }
+
+    /// Gives the terminal a new size: the PTY's window size, then SIGWINCH to the master that
+    /// reads it, which sends the size to the server (and the remote programs get SIGWINCH).
+    pub async fn resize(&self, size: TermSize) -> Result<(), DaemonError> {
+        let writer = self.writer.lock().await;
+        let (Some(writer), true) = (writer.as_ref(), self.is_running()) else {
+            return Err(DaemonError::SessionGone(format!(
+                "Session '{}' has ended; its terminal cannot be resized.",
+                self.id
+            )));
+        };
+        writer
+            .resize(pty_process::Size::new(size.rows, size.cols))
+            .map_err(|e| DaemonError::Internal(format!("resizing the terminal: {e}")))?;
+        *lock(&self.size) = size;
+        lock(&self.screen).0.resize(size);
+        if let Some(pid) = self.master_pid {
+            // SAFETY: kill has no memory preconditions; the pid is the daemon's own child, the
+            // master this running session's channel lives on.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGWINCH);
+            }
+        }
+        Ok(())
     }
 
     /// Asks the owner task to end the session and waits up to `wait` for it to be over.
