@@ -7,6 +7,7 @@
 mod support;
 
 mod argument_guard;
+mod attach;
 mod daemon_lifecycle;
 mod exec;
 mod login_shells;

@@ -8,6 +8,7 @@ mod autospawn;
 mod cli;
 mod daemon_link;
 mod mcp;
+mod people;
 mod stdio;
 
 use std::process::ExitCode;
@@ -32,6 +33,28 @@ enum Command {
     Daemon {
         #[command(subcommand)]
         action: cli::DaemonAction,
+    },
+    /// List the sessions (running and ended).
+    Sessions,
+    /// Open a terminal on a running session (Ctrl-] detaches; the session keeps running).
+    Attach {
+        /// The session's name (or id).
+        name: String,
+        /// The session's target, when several sessions share the name.
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Follow a running session's output, read-only.
+    Watch {
+        name: String,
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// End a running session.
+    Stop {
+        name: String,
+        #[arg(long)]
+        target: Option<String>,
     },
 }
 
@@ -60,6 +83,14 @@ fn main() -> ExitCode {
         match cli.command {
             None | Some(Command::Serve) => serve().await,
             Some(Command::Daemon { action }) => cli::daemon(action).await,
+            Some(Command::Sessions) => people::list().await,
+            Some(Command::Attach { name, target }) => {
+                people::attach(&name, target.as_deref(), false).await
+            }
+            Some(Command::Watch { name, target }) => {
+                people::attach(&name, target.as_deref(), true).await
+            }
+            Some(Command::Stop { name, target }) => people::stop(&name, target.as_deref()).await,
         }
     });
     match result {

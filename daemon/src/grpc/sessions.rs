@@ -8,6 +8,7 @@ use ssh_mcp_core::ssh::connection::RawConnection;
 use tonic::{Request, Response, Status};
 
 use crate::error::DaemonError;
+use crate::sessions::attach::{self, FromPerson, ToPerson};
 use crate::sessions::limits::{self, DEFAULT_STOP_WAIT_SECONDS, DEFAULT_WAIT_SECONDS};
 use crate::sessions::snapshot::{self, Snapshot, Wait};
 use crate::sessions::spec::{OpenSpec, RawOpen, RawRead, ReadSpec};
@@ -85,8 +86,78 @@ fn reply(snapshot: Snapshot) -> pb::SessionReply {
     }
 }
 
+/// The person's messages after the first one, as `attach` reads them.
+struct Inbound(tonic::Streaming<pb::AttachInput>);
+
+impl attach::AsyncNext for Inbound {
+    async fn next(&mut self) -> Option<FromPerson> {
+        loop {
+            let m = self.0.message().await.ok().flatten()?;
+            if m.rows > 0 || m.cols > 0 {
+                return Some(FromPerson::Resize {
+                    rows: m.rows,
+                    cols: m.cols,
+                });
+            }
+            if !m.input.is_empty() {
+                return Some(FromPerson::Input(m.input));
+            }
+        }
+    }
+}
+
+type AttachStream =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::AttachOutput, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl Sessions for SessionsService {
+    type AttachStream = AttachStream;
+
+    async fn attach(
+        &self,
+        req: Request<tonic::Streaming<pb::AttachInput>>,
+    ) -> Result<Response<Self::AttachStream>, Status> {
+        let mut inbound = req.into_inner();
+        let first = inbound.message().await?.ok_or_else(|| {
+            Status::invalid_argument("attach: the first message names the session")
+        })?;
+        let session = self.daemon.sessions.get(&first.session_id)?;
+        if !first.read_only && (first.rows > 0 || first.cols > 0) && session.is_running() {
+            attach::resize(&session, first.rows, first.cols).await?;
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let daemon = self.daemon.clone();
+        self.daemon.shutdown.commands.spawn(async move {
+            let send = |m: ToPerson| {
+                let tx = tx.clone();
+                async move {
+                    let message = match m {
+                        ToPerson::Output(output) => pb::AttachOutput {
+                            output,
+                            exit_reason: None,
+                        },
+                        ToPerson::Ended(reason) => pb::AttachOutput {
+                            output: Vec::new(),
+                            exit_reason: Some(reason),
+                        },
+                    };
+                    tx.send(Ok(message)).await.is_ok()
+                }
+            };
+            attach::run(
+                session,
+                first.read_only,
+                Inbound(inbound),
+                send,
+                daemon.shutdown.requested(),
+            )
+            .await;
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
     async fn open(
         &self,
         req: Request<pb::OpenSessionRequest>,

@@ -9,6 +9,7 @@
 //! - [`screen`]: the rendered terminal (rows and cursor) and ANSI stripping;
 //! - [`limits`]: validation of the sizes and waits that agents ask for.
 
+pub mod attach;
 pub mod limits;
 pub mod observer;
 pub mod output;
