@@ -64,14 +64,22 @@ impl Shell {
         command: &str,
         timeout: f64,
     ) -> Result<pb::RunInSessionReply, tonic::Status> {
+        self.run_with(pb::RunInSessionRequest {
+            session_id: id.into(),
+            command: command.into(),
+            timeout_seconds: Some(timeout),
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn run_with(
+        &self,
+        req: pb::RunInSessionRequest,
+    ) -> Result<pb::RunInSessionReply, tonic::Status> {
         self.client()
             .await
-            .run(pb::RunInSessionRequest {
-                session_id: id.into(),
-                command: command.into(),
-                timeout_seconds: Some(timeout),
-                ..Default::default()
-            })
+            .run(req)
             .await
             .map(tonic::Response::into_inner)
     }
@@ -159,6 +167,34 @@ async fn run_works_under(shell: &str) {
         ("one\ntwo\n", Some(0)),
         "{who}"
     );
+
+    // Long output keeps its end; ANSI sequences go when asked.
+    let r = s
+        .run_with(pb::RunInSessionRequest {
+            session_id: id.clone(),
+            command: "seq 1 1000".into(),
+            max_output_chars: Some(10),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(text(&r), "\n999\n1000\n", "{who}");
+    assert!(r.truncated, "{who}");
+    let all_lines: u64 = (1..=1000u64).map(|n| n.to_string().len() as u64 + 2).sum();
+    assert_eq!(
+        r.output_bytes, all_lines,
+        "{who}: as the terminal sent them, with \\r\\n"
+    );
+    let r = s
+        .run_with(pb::RunInSessionRequest {
+            session_id: id.clone(),
+            command: "printf '\\033[1mbold\\033[0m\\n'".into(),
+            strip_ansi: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((text(&r).as_str(), r.truncated), ("bold\n", false), "{who}");
 
     // A syntax error fails at once instead of leaving the shell waiting for a closing quote.
     let r = s.run(&id, "echo 'unclosed").await;
@@ -251,6 +287,43 @@ async fn run_works_when_the_login_shell_is_zsh() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_works_when_the_login_shell_is_fish() {
     run_works_under("fish").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_call_while_a_run_waits_is_refused() {
+    let s = Shell::start("bash").await;
+    let id = s.open().await;
+    let first = {
+        let client = s.client().await;
+        let id = id.clone();
+        tokio::spawn(async move {
+            let mut client = client;
+            client
+                .run(pb::RunInSessionRequest {
+                    session_id: id,
+                    command: "sleep 3; echo slept".into(),
+                    timeout_seconds: Some(20.0),
+                    ..Default::default()
+                })
+                .await
+                .map(tonic::Response::into_inner)
+        })
+    };
+    // The first call holds the session once its line is echoed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !s.everything(&id).await.contains("sleep 3") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let e = s.try_run(&id, "echo second", 1.0).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+    assert!(
+        e.message()
+            .contains("already running a command for another call"),
+        "{}",
+        e.message()
+    );
+    let r = first.await.unwrap().unwrap();
+    assert_eq!((text(&r).as_str(), r.exit_code), ("slept\n", Some(0)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

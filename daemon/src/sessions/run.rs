@@ -247,10 +247,7 @@ fn collect(session: &Session, seen: &RunMarks, spec: &RunSpec) -> RunOutcome {
         bytes
     };
     let mut output = crlf_to_lf(&text);
-    let cut = output.len().saturating_sub(spec.max_bytes);
-    let cut = (cut..output.len())
-        .find(|&i| std::str::from_utf8(&output[i..]).is_ok() || i + 4 > output.len())
-        .unwrap_or(cut);
+    let cut = tail_start(&output, spec.max_bytes);
     output.drain(..cut);
     RunOutcome {
         output,
@@ -260,6 +257,18 @@ fn collect(session: &Session, seen: &RunMarks, spec: &RunSpec) -> RunOutcome {
         truncated: cut > 0 || lost > 0,
         ..Default::default()
     }
+}
+
+/// Where the last `max` bytes of `bytes` start, moved past at most 3 bytes that continue a
+/// UTF-8 character begun before the cut.
+fn tail_start(bytes: &[u8], max: usize) -> usize {
+    let cut = bytes.len().saturating_sub(max);
+    if cut == 0 {
+        return 0;
+    }
+    (cut..bytes.len().min(cut + 3))
+        .find(|&i| bytes[i] & 0xc0 != 0x80)
+        .unwrap_or(cut)
 }
 
 /// `\r\n` as `\n`: the terminal's line ends, as a command writes them.
@@ -282,6 +291,17 @@ mod tests {
     fn line_ends_become_newlines_and_lone_returns_stay() {
         assert_eq!(crlf_to_lf(b"a\r\nb\r\n"), b"a\nb\n");
         assert_eq!(crlf_to_lf(b"50%\r100%\r\n"), b"50%\r100%\n");
+    }
+
+    #[test]
+    fn the_kept_end_starts_on_a_character() {
+        assert_eq!(tail_start(b"abc", 10), 0);
+        assert_eq!(tail_start(b"abcdef", 2), 4);
+        let text = "aé€".as_bytes();
+        // The last 3 bytes are all of €; the last 4 start inside é.
+        assert_eq!(tail_start(text, 3), 3);
+        assert_eq!(tail_start(text, 4), 3);
+        assert_eq!(tail_start(&[0x80; 10], 4), 6);
     }
 
     #[test]
