@@ -2,7 +2,7 @@
 //! login shells are bash, dash (as sh), zsh and fish, against the real sshd: exact output without
 //! the echoed line, prompt or marks, exit codes 0 and non-zero, multi-line commands, a syntax
 //! error, state kept between runs, a timeout that leaves the command running and the session
-//! usable, an interrupt, and `exit`. tcsh sessions are refused with a clear error.
+//! usable (and waiting for it again), input to a command that reads, an interrupt, and `exit`. tcsh sessions are refused with a clear error.
 
 use std::time::{Duration, Instant};
 
@@ -115,23 +115,6 @@ fn text(r: &pb::RunInSessionReply) -> String {
     String::from_utf8_lossy(&r.output).into_owned()
 }
 
-/// Runs `command` once the session accepts a run again (the previous run's command has ended);
-/// a refusal comes at once, so this polls with a growing pause, for at most 20 s.
-async fn run_when_free(s: &Shell, id: &str, command: &str) -> pb::RunInSessionReply {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut pause = Duration::from_millis(20);
-    loop {
-        match s.try_run(id, command, 20.0).await {
-            Ok(r) => return r,
-            Err(e) if e.message().contains("still running") && Instant::now() < deadline => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(200));
-            }
-            Err(e) => panic!("{}: {command:?}: {e}", s.user),
-        }
-    }
-}
-
 /// Everything checked for one login shell.
 async fn run_works_under(shell: &str) {
     let s = Shell::start(shell).await;
@@ -217,12 +200,56 @@ async fn run_works_under(shell: &str) {
         ("before\n", None),
         "{who}"
     );
-    // Another run waits for it to end (refused meanwhile); then the session is as usable as
-    // before and the late output is not in the next run's.
-    let r = run_when_free(&s, &id, "echo next").await;
+    // Waiting again returns all of it, from its start, with its status.
+    let again = s
+        .run_with(pb::RunInSessionRequest {
+            session_id: id.clone(),
+            continue_previous: true,
+            timeout_seconds: Some(20.0),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (text(&again).as_str(), again.exit_code, again.still_running),
+        ("before\nafter\n", Some(0), false),
+        "{who}"
+    );
+    assert_eq!(again.run_id, r.run_id, "{who}");
+    assert!(again.duration_ms >= 2000, "{who}: {again:?}");
+    // The session is as usable as before, and the late output is not in the next run's.
+    let r = s.run(&id, "echo next").await;
     assert_eq!(
         (text(&r).as_str(), r.exit_code),
         ("next\n", Some(0)),
+        "{who}"
+    );
+
+    // Input written to a command that reads it does not give up the run.
+    let r = s.try_run(&id, "head -n 1", 0.3).await.unwrap();
+    assert!(r.still_running, "{who}: {r:?}");
+    s.client()
+        .await
+        .write(pb::WriteSessionRequest {
+            session_id: id.clone(),
+            input: b"typed line\n".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let r = s
+        .run_with(pb::RunInSessionRequest {
+            session_id: id.clone(),
+            continue_previous: true,
+            timeout_seconds: Some(20.0),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // The terminal echoes the line as it is typed, then head prints it.
+    assert_eq!(
+        (text(&r).as_str(), r.exit_code),
+        ("typed line\ntyped line\n", Some(0)),
         "{who}"
     );
 
@@ -293,6 +320,23 @@ async fn run_works_when_the_login_shell_is_fish() {
 async fn a_second_call_while_a_run_waits_is_refused() {
     let s = Shell::start("bash").await;
     let id = s.open().await;
+    let nothing = s
+        .run_with(pb::RunInSessionRequest {
+            session_id: id.clone(),
+            continue_previous: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        nothing.code(),
+        tonic::Code::FailedPrecondition,
+        "{nothing:?}"
+    );
+    assert!(
+        nothing.message().contains("no command still running"),
+        "{nothing:?}"
+    );
     let first = {
         let client = s.client().await;
         let id = id.clone();
@@ -343,6 +387,16 @@ async fn a_tcsh_session_is_refused_clearly_and_bad_input_is_refused() {
         assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
         assert!(e.message().starts_with(field), "{}", e.message());
     }
+    let e = s
+        .run_with(pb::RunInSessionRequest {
+            session_id: id.clone(),
+            command: "ls".into(),
+            continue_previous: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(e.message().starts_with("'command' must be empty"), "{e:?}");
     let e = s.try_run("no-such-session", "ls", 1.0).await.unwrap_err();
     assert!(e.message().contains("Unknown session_id"), "{e:?}");
 }

@@ -289,6 +289,7 @@ impl Sessions for SessionsService {
         let req = req.into_inner();
         let spec = RunSpec::parse(RawRun {
             command: req.command,
+            continue_previous: req.continue_previous,
             timeout_seconds: req.timeout_seconds,
             max_output_chars: req.max_output_chars,
             strip_ansi: req.strip_ansi,

@@ -24,9 +24,11 @@
 //! Output is returned with the terminal's `\r\n` turned into `\n` (and ANSI stripped if asked),
 //! the end kept when it is too long (errors come last). At the timeout the run returns what has
 //! arrived and `still_running`; the command goes on, and its end mark is removed when it comes.
-//! One run at a time per session: a second call while one waits is refused, and so is a run while
-//! the previous run's command is still going (unless someone has typed into the session since,
-//! for example an interrupt: that hands the session back).
+//! A run that timed out can be waited for again (`continue_previous`), which returns all its
+//! output from its start and its exit code. One run at a time per session: a second call while
+//! one waits is refused, and so is a new command while the previous run's command is still going
+//! (its line would be typed into that command's input), unless an interrupt (Ctrl-C and the like)
+//! has been written to the session since, which hands the session back.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -54,28 +56,38 @@ const SHELL_NAME_WAIT: Duration = Duration::from_secs(10);
 pub struct RunState {
     gate: tokio::sync::Mutex<()>,
     last_id: AtomicU64,
-    pending: Mutex<Option<u64>>,
+    /// The last run that returned before its end (timed out), and when it was typed.
+    pending: Mutex<Option<(u64, Instant)>>,
 }
 
 impl RunState {
-    /// Forgets the run whose end was awaited (someone typed into the session).
+    /// Forgets the run whose end was awaited (someone interrupted it by hand).
     pub fn forget_pending(&self) {
-        *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.set_pending(None);
     }
 
-    fn pending(&self) -> Option<u64> {
+    fn pending(&self) -> Option<(u64, Instant)> {
         *self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn set_pending(&self, id: Option<u64>) {
-        *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = id;
+    fn set_pending(&self, run: Option<(u64, Instant)>) {
+        *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = run;
     }
+}
+
+/// Whether typed `input` interrupts, suspends or ends what runs in the foreground (Ctrl-C,
+/// Ctrl-\\, Ctrl-Z, Ctrl-D): a shell abandons the rest of a run's line then, so its end mark
+/// may never come.
+pub fn interrupts(input: &[u8]) -> bool {
+    input.iter().any(|b| matches!(b, 0x03 | 0x1c | 0x1a | 0x04))
 }
 
 /// A run as the agent asked for it, unchecked.
 #[derive(Debug, Clone, Default)]
 pub struct RawRun {
     pub command: String,
+    /// Wait again for the run that returned still running, instead of running a command.
+    pub continue_previous: bool,
     pub timeout_seconds: Option<f64>,
     pub max_output_chars: Option<u64>,
     pub strip_ansi: bool,
@@ -84,7 +96,8 @@ pub struct RawRun {
 /// A validated run.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
-    pub command: String,
+    /// `None`: wait again for the previous run.
+    pub command: Option<String>,
     pub timeout: Duration,
     pub max_bytes: usize,
     pub strip_ansi: bool,
@@ -92,14 +105,28 @@ pub struct RunSpec {
 
 impl RunSpec {
     pub fn parse(raw: RawRun) -> Result<Self, InvalidInput> {
-        if raw.command.trim().is_empty() {
-            return Err(InvalidInput(
-                "'command' is empty; give the command to run in the session".into(),
-            ));
-        }
         limits::input_len("command", raw.command.len())?;
+        let empty = raw.command.trim().is_empty();
+        let command = match (raw.continue_previous, empty) {
+            (false, false) => Some(raw.command),
+            (true, true) => None,
+            (false, true) => {
+                return Err(InvalidInput(
+                    "'command' is empty; give the command to run in the session (or set \
+                     continue_previous to wait again for a command still running)"
+                        .into(),
+                ));
+            }
+            (true, false) => {
+                return Err(InvalidInput(
+                    "'command' must be empty with continue_previous, which waits again for \
+                     the command still running"
+                        .into(),
+                ));
+            }
+        };
         Ok(Self {
-            command: raw.command,
+            command,
             timeout: limits::wait_seconds(
                 "timeout_seconds",
                 raw.timeout_seconds,
@@ -131,8 +158,8 @@ pub struct RunOutcome {
     pub truncated: bool,
 }
 
-/// Runs `spec.command` in `session`'s shell and waits for its end, the timeout or the session's
-/// end.
+/// Runs `spec.command` in `session`'s shell (or takes the previous run that is still going) and
+/// waits for its end, the timeout or the session's end.
 pub async fn run(session: &Session, spec: &RunSpec) -> Result<RunOutcome, DaemonError> {
     if !session.is_running() || session.nonce.is_empty() {
         return Err(DaemonError::SessionGone(format!(
@@ -146,32 +173,17 @@ pub async fn run(session: &Session, spec: &RunSpec) -> Result<RunOutcome, Daemon
             session.id
         )));
     };
-    if let Some(previous) = session.runs.pending() {
-        let marks = session.marks.borrow().run(previous);
-        if marks.start.is_some() && marks.end.is_none() {
-            return Err(DaemonError::SessionConflict(format!(
-                "Session '{}' is still running the previous command (run {previous}). Read the \
-                 session to follow it, or interrupt it by writing Ctrl-C (\\u0003); then run again.",
+    let (id, began) = match &spec.command {
+        Some(command) => type_run(session, command).await?,
+        None => session.runs.pending().ok_or_else(|| {
+            DaemonError::SessionConflict(format!(
+                "Session '{}' has no command still running from an earlier run to wait for.",
                 session.id
-            )));
-        }
-    }
-    let syntax = shell_syntax(session).await?;
-    let id = session.runs.last_id.fetch_add(1, Ordering::Relaxed) + 1;
-    let mut line = run_in_session_line(syntax, &session.nonce, id, &spec.command);
-    if line.len() > MAX_RUN_LINE_BYTES {
-        return Err(DaemonError::Invalid(InvalidInput(format!(
-            "'command' is too long to type as one line ({} bytes once escaped, at most \
-             {MAX_RUN_LINE_BYTES}): put it in a script with ssh_create and run the script",
-            line.len()
-        ))));
-    }
-    line.push('\n');
-    let began = Instant::now();
+            ))
+        })?,
+    };
     let mut marks = session.marks.subscribe();
     let mut ended = session.ended_watch();
-    session.runs.set_pending(Some(id));
-    session.type_in(line.as_bytes()).await?;
     let deadline = tokio::time::Instant::now() + spec.timeout;
     let finished = tokio::select! {
         r = marks.wait_for(|log| log.run(id).end.is_some()) => r.is_ok(),
@@ -193,6 +205,36 @@ pub async fn run(session: &Session, spec: &RunSpec) -> Result<RunOutcome, Daemon
         outcome.exit_code = session.exit().and_then(|e| e.code);
     }
     Ok(outcome)
+}
+
+/// Types the line of a new run of `command`; returns its id and when it was typed.
+async fn type_run(session: &Session, command: &str) -> Result<(u64, Instant), DaemonError> {
+    if let Some((previous, _)) = session.runs.pending() {
+        let marks = session.marks.borrow().run(previous);
+        if marks.start.is_some() && marks.end.is_none() {
+            return Err(DaemonError::SessionConflict(format!(
+                "Session '{}' is still running the previous command (run {previous}). Wait for \
+                 it with continue_previous, or interrupt it by writing Ctrl-C (\\u0003); then \
+                 run again.",
+                session.id
+            )));
+        }
+    }
+    let syntax = shell_syntax(session).await?;
+    let id = session.runs.last_id.fetch_add(1, Ordering::Relaxed) + 1;
+    let mut line = run_in_session_line(syntax, &session.nonce, id, command);
+    if line.len() > MAX_RUN_LINE_BYTES {
+        return Err(DaemonError::Invalid(InvalidInput(format!(
+            "'command' is too long to type as one line ({} bytes once escaped, at most \
+             {MAX_RUN_LINE_BYTES}): put it in a script with ssh_create and run the script",
+            line.len()
+        ))));
+    }
+    line.push('\n');
+    let began = Instant::now();
+    session.runs.set_pending(Some((id, began)));
+    session.type_in(line.as_bytes()).await?;
+    Ok((id, began))
 }
 
 /// The syntax of the session's shell, once its name has come (it comes before the shell starts,

@@ -315,11 +315,13 @@ impl Session {
         screen.render()
     }
 
-    /// Sends `input` to the shell as typed. Someone typing takes the session over from a run
-    /// still going (an interrupt, say, ends its line before its end mark): the next run no longer
-    /// waits for it.
+    /// Sends `input` to the shell as typed. An interrupt (Ctrl-C and the like) takes the
+    /// session back from a run still going, whose line the shell then abandons before its end
+    /// mark: the next run no longer waits for it.
     pub async fn write(&self, input: &[u8]) -> Result<(), DaemonError> {
-        self.runs.forget_pending();
+        if super::run::interrupts(input) {
+            self.runs.forget_pending();
+        }
         self.type_in(input).await
     }
 
