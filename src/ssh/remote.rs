@@ -151,25 +151,24 @@ impl RunSyntax {
 /// inside `eval` instead of leaving the shell waiting for the rest of it. A leading space keeps the
 /// line out of the history of shells that honour it (bash's ignorespace, zsh, fish).
 pub fn run_in_session_line(syntax: RunSyntax, nonce: &str, run_id: u64, command: &str) -> String {
-    let mark = |m: &str| format!("printf '\\033]{MARK_TAG};%s;{m}\\007' {nonce} {run_id}");
+    // `nonce` is hex digits and the id decimal: nothing printf or the shells would change.
+    let mark = |m: &str| format!("printf '\\033]{MARK_TAG};{nonce};{m}\\007'");
+    let (start, end) = (
+        mark(&format!("C;{run_id}")),
+        mark(&format!("D;{run_id};%s")),
+    );
     let format = printf_literal(command.trim_end_matches(['\n', '\r']));
     match syntax {
-        RunSyntax::Posix => format!(
-            " {}; eval \"$(printf '{format}')\"; {} \"$?\"",
-            mark("C;%s"),
-            mark("D;%s;%s")
-        ),
+        RunSyntax::Posix => format!(" {}; eval \"$(printf '{format}')\"; {} \"$?\"", start, end),
         // The command is kept in a variable for the check and the eval; it stays set after.
         RunSyntax::PosixChecked => format!(
             " {}; ssh_mcp_run=\"$(printf '{format}')\"; \"${{0#-}}\" -n -c \"$ssh_mcp_run\" && \
              eval \"$ssh_mcp_run\"; {} \"$?\"",
-            mark("C;%s"),
-            mark("D;%s;%s")
+            start, end
         ),
         RunSyntax::Fish => format!(
             " {}; eval (printf '{format}' | string collect); {} $status",
-            mark("C;%s"),
-            mark("D;%s;%s")
+            start, end
         ),
     }
 }
@@ -309,6 +308,12 @@ mod tests {
             assert!(text.contains(";D;8;"), "{shell}: {text:?}");
             assert!(!text.ends_with(";D;8;0\u{7}"), "{shell}: {text:?}");
         }
+        // What other readers of the session see echoed, for a plain command.
+        assert_eq!(
+            run_in_session_line(RunSyntax::Posix, NONCE, 7, "ls -l\n"),
+            " printf '\\033]ssh-mcp;0123abcd;C;7\\007'; eval \"$(printf 'ls -l')\"; \
+             printf '\\033]ssh-mcp;0123abcd;D;7;%s\\007' \"$?\""
+        );
         assert_eq!(RunSyntax::of_shell("fish"), Some(RunSyntax::Fish));
         assert_eq!(RunSyntax::of_shell("-bash"), Some(RunSyntax::Posix));
         assert_eq!(RunSyntax::of_shell("dash"), Some(RunSyntax::PosixChecked));
