@@ -14,5 +14,6 @@ mod login_shells;
 mod pool;
 mod robustness;
 mod sessions;
+mod sessions_run;
 mod shim;
 mod tidy;

@@ -100,9 +100,91 @@ pub fn session_command(
         Some(shell) => sh_quote(shell.as_str()),
         None => "\"${SHELL:-/bin/sh}\"".to_owned(),
     };
+    // The name of the shell, as a mark the session's filter removes: it tells the daemon how to
+    // type a run's line (see [`run_in_session_line`]).
+    parts.push(format!(
+        "s={program}; printf \"\\033]{MARK_TAG};{nonce};S;%s\\007\" \"${{s##*/}}\""
+    ));
     // `exec -a -NAME` is not POSIX; `-l` asks every common shell for a login shell.
     parts.push(format!("exec {program} -l"));
     format!("exec {}", for_any_login_shell(&parts.join("; ")))
+}
+
+/// The tag of the invisible marks in a session's output: `ESC ] ssh-mcp;<nonce>;<mark> BEL`, a
+/// private OSC sequence (as terminals' shell-integration marks are) that terminals ignore and the
+/// daemon removes. `<mark>` is `S;<shell name>` (from [`session_command`]), `C;<run id>` (a run's
+/// command starts) or `D;<run id>;<exit code>` (it has ended).
+pub const MARK_TAG: &str = "ssh-mcp";
+
+/// How a session's shell reads a run's line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunSyntax {
+    /// bash and zsh: `$?`, `eval "$(…)"`; a syntax error in the command fails the `eval`.
+    Posix,
+    /// sh, dash, ksh and other POSIX shells, whose interactive mode abandons the whole line on a
+    /// syntax error inside `eval`: the shell itself (`"${0#-}" -n`) checks the command's syntax
+    /// first, and only a command that parses is evaluated.
+    PosixChecked,
+    /// fish: `$status`, `eval (… | string collect)`.
+    Fish,
+}
+
+impl RunSyntax {
+    /// The syntax of the shell named `name` (the basename its session reported), or `None` for
+    /// csh and tcsh, whose quoting cannot carry a multi-line command through `eval`.
+    pub fn of_shell(name: &str) -> Option<Self> {
+        let name = name.trim_start_matches('-');
+        match name {
+            "fish" => Some(Self::Fish),
+            "bash" | "zsh" => Some(Self::Posix),
+            "csh" | "tcsh" => None,
+            _ => Some(Self::PosixChecked),
+        }
+    }
+}
+
+/// The line typed into a session's shell to run `command` as run `run_id`: a start mark, the
+/// command through `eval` (so that it runs in the shell itself: `cd` and variables stay), and an
+/// end mark with its exit status. The command goes as a printf format of printable ASCII (octal
+/// escapes for quotes, `\`, `%`, `!`, control and non-ASCII bytes), so the shell's line editor
+/// sees no tab, newline or byte it would treat as a key, and a command with a syntax error fails
+/// inside `eval` instead of leaving the shell waiting for the rest of it. A leading space keeps the
+/// line out of the history of shells that honour it (bash's ignorespace, zsh, fish).
+pub fn run_in_session_line(syntax: RunSyntax, nonce: &str, run_id: u64, command: &str) -> String {
+    // `nonce` is hex digits and the id decimal: nothing printf or the shells would change.
+    let mark = |m: &str| format!("printf '\\033]{MARK_TAG};{nonce};{m}\\007'");
+    let (start, end) = (
+        mark(&format!("C;{run_id}")),
+        mark(&format!("D;{run_id};%s")),
+    );
+    let format = printf_literal(command.trim_end_matches(['\n', '\r']));
+    match syntax {
+        RunSyntax::Posix => format!(" {}; eval \"$(printf '{format}')\"; {} \"$?\"", start, end),
+        // The command is kept in a variable for the check and the eval; it stays set after.
+        RunSyntax::PosixChecked => format!(
+            " {}; ssh_mcp_run=\"$(printf '{format}')\"; \"${{0#-}}\" -n -c \"$ssh_mcp_run\" && \
+             eval \"$ssh_mcp_run\"; {} \"$?\"",
+            start, end
+        ),
+        RunSyntax::Fish => format!(
+            " {}; eval (printf '{format}' | string collect); {} $status",
+            start, end
+        ),
+    }
+}
+
+/// `text` as a printf format inside single quotes of sh or fish that prints exactly `text`.
+fn printf_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        let special = matches!(b, b'\'' | b'\\' | b'%' | b'!') || (i == 0 && b == b'-');
+        if (0x20..0x7f).contains(&b) && !special {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("\\{b:03o}"));
+        }
+    }
+    out
 }
 
 /// A script that ends the process groups `pgids` (and their sessions, where `pkill` exists):
@@ -186,9 +268,56 @@ mod tests {
                 .strip_prefix(&prefix)
                 .unwrap_or_else(|| panic!("{login}: no pid report first: {text:?}"));
             let (pid, rest) = rest.split_once('\n').unwrap();
+            let shell_mark = format!("\u{1b}]{MARK_TAG};{NONCE};S;sh\u{7}");
+            let rest = rest
+                .strip_prefix(&shell_mark)
+                .unwrap_or_else(|| panic!("{login}: no shell mark: {rest:?}"));
             assert_eq!(rest, format!("it's $HOME|/tmp|{pid}\n"), "{login}");
             assert_eq!(out.status.code(), Some(7), "{login}");
         }
+    }
+
+    #[test]
+    fn a_run_line_marks_the_command_and_its_status_in_posix_shells_and_fish() {
+        let command = "printf '%s|' \"it's\" 'a\\b' 100% 'bang!' 'é\tx'\nprintf 'two\\n'; false";
+        for (shell, syntax) in [
+            ("sh", RunSyntax::PosixChecked),
+            ("dash", RunSyntax::PosixChecked),
+            ("bash", RunSyntax::Posix),
+            ("zsh", RunSyntax::Posix),
+            ("fish", RunSyntax::Fish),
+        ] {
+            let line = run_in_session_line(syntax, NONCE, 7, command);
+            assert!(
+                line.bytes().all(|b| (0x20..0x7f).contains(&b)),
+                "{shell}: {line:?}"
+            );
+            let (_, out) = run_as_login_shell(shell, &line);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                format!(
+                    "\u{1b}]{MARK_TAG};{NONCE};C;7\u{7}it's|a\\b|100%|bang!|é\tx|two\n\
+                     \u{1b}]{MARK_TAG};{NONCE};D;7;1\u{7}"
+                ),
+                "{shell}: {line}"
+            );
+            // A syntax error fails inside eval: the end mark still comes.
+            let (_, out) =
+                run_as_login_shell(shell, &run_in_session_line(syntax, NONCE, 8, "( echo"));
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.contains(";D;8;"), "{shell}: {text:?}");
+            assert!(!text.ends_with(";D;8;0\u{7}"), "{shell}: {text:?}");
+        }
+        // What other readers of the session see echoed, for a plain command.
+        assert_eq!(
+            run_in_session_line(RunSyntax::Posix, NONCE, 7, "ls -l\n"),
+            " printf '\\033]ssh-mcp;0123abcd;C;7\\007'; eval \"$(printf 'ls -l')\"; \
+             printf '\\033]ssh-mcp;0123abcd;D;7;%s\\007' \"$?\""
+        );
+        assert_eq!(RunSyntax::of_shell("fish"), Some(RunSyntax::Fish));
+        assert_eq!(RunSyntax::of_shell("-bash"), Some(RunSyntax::Posix));
+        assert_eq!(RunSyntax::of_shell("dash"), Some(RunSyntax::PosixChecked));
+        assert_eq!(RunSyntax::of_shell("tcsh"), None);
     }
 
     /// Splits the pid report off the front of `stderr`; returns the pid and the rest.

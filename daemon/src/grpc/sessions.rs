@@ -1,4 +1,4 @@
-//! `sshmcp.v1.Sessions`: Open, Read, Write, Stop, List. Turns wire types into the session
+//! `sshmcp.v1.Sessions`: Open, Read, Write, Stop, List, Run, Attach. Turns wire types into the session
 //! specs of `sessions::spec`, calls the registry and the session, and turns snapshots back.
 
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use crate::error::DaemonError;
 use crate::sessions::attach::{self, FromPerson, ToPerson};
 use crate::sessions::limits::{self, DEFAULT_STOP_WAIT_SECONDS, DEFAULT_WAIT_SECONDS};
+use crate::sessions::run::{self, RawRun, RunSpec};
 use crate::sessions::snapshot::{self, Snapshot, Wait};
 use crate::sessions::spec::{OpenSpec, RawOpen, RawRead, ReadSpec};
 use crate::state::Daemon;
@@ -278,6 +279,38 @@ impl Sessions for SessionsService {
             was_running: Some(was_running),
             termination_signal,
             ..Default::default()
+        }))
+    }
+
+    async fn run(
+        &self,
+        req: Request<pb::RunInSessionRequest>,
+    ) -> Result<Response<pb::RunInSessionReply>, Status> {
+        let req = req.into_inner();
+        let spec = RunSpec::parse(RawRun {
+            command: req.command,
+            continue_previous: req.continue_previous,
+            timeout_seconds: req.timeout_seconds,
+            max_output_chars: req.max_output_chars,
+            strip_ansi: req.strip_ansi,
+        })
+        .map_err(DaemonError::from)?;
+        let session = self.daemon.sessions.get(&req.session_id)?;
+        let outcome = run::run(&session, &spec).await?;
+        let status = read_spec(None, 0.0)?;
+        let snap = snapshot::take(&session, &status, Wait::No).await;
+        Ok(Response::new(pb::RunInSessionReply {
+            output: outcome.output,
+            exit_code: outcome.exit_code,
+            still_running: outcome.still_running,
+            timed_out: outcome.timed_out,
+            started: outcome.started,
+            session_ended: outcome.session_ended,
+            duration_ms: outcome.duration.as_millis() as u64,
+            output_bytes: outcome.output_bytes,
+            truncated: outcome.truncated,
+            run_id: outcome.run_id,
+            snapshot: Some(wire(snap)),
         }))
     }
 

@@ -7,15 +7,19 @@
 //!   return once output has arrived and gone quiet;
 //! - [`transcript`]: the size-capped, rotated, private transcript file;
 //! - [`screen`]: the rendered terminal (rows and cursor) and ANSI stripping;
-//! - [`limits`]: validation of the sizes and waits that agents ask for.
+//! - [`limits`]: validation of the sizes and waits that agents ask for;
+//! - [`marks`] and [`run`]: the invisible marks in a session's output, and running one command
+//!   to completion with its output and exit code.
 
 pub mod attach;
 pub mod limits;
+pub mod marks;
 pub mod observer;
 pub mod output;
 pub mod record;
 pub mod registry;
 pub mod ring;
+pub mod run;
 pub mod screen;
 pub mod session;
 pub mod snapshot;

@@ -18,9 +18,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
 use super::limits::TermSize;
+use super::marks::{MarkFilter, MarkLog};
 use super::observer::{self, ObserverState};
 use super::output::SessionOutput;
 use super::record::{self, SessionRecord};
+use super::run::RunState;
 use super::screen::Screen;
 use super::spec::OpenSpec;
 use super::transcript::{DEFAULT_TRANSCRIPT_CAP, Transcript};
@@ -86,6 +88,12 @@ pub struct Session {
     stop_asked: Notify,
     observer: tokio::sync::Mutex<ObserverState>,
     observer_view: Mutex<ObserverState>,
+    /// The nonce of this session's pid report and marks (empty for a restored session).
+    pub(super) nonce: String,
+    /// What the marks in the output said: the shell's name, runs' start and end offsets.
+    pub(super) marks: watch::Sender<MarkLog>,
+    /// Runs in this session (`sessions::run`).
+    pub(super) runs: RunState,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -157,6 +165,9 @@ impl Session {
             stop_asked: Notify::new(),
             observer_view: Mutex::new(observer.clone()),
             observer: tokio::sync::Mutex::new(observer),
+            nonce: nonce.clone(),
+            marks: watch::Sender::new(MarkLog::default()),
+            runs: RunState::default(),
         });
         let owner = Owner {
             session: session.clone(),
@@ -166,6 +177,7 @@ impl Session {
             reader,
             transcript,
             filter: PidReportFilter::new(&nonce),
+            marks: MarkFilter::new(&nonce),
             pgid: None,
         };
         daemon.shutdown.commands.spawn(owner.run());
@@ -221,6 +233,9 @@ impl Session {
             stop_asked: Notify::new(),
             observer_view: Mutex::new(observer.clone()),
             observer: tokio::sync::Mutex::new(observer),
+            nonce: String::new(),
+            marks: watch::Sender::new(MarkLog::default()),
+            runs: RunState::default(),
         })
     }
 
@@ -300,8 +315,18 @@ impl Session {
         screen.render()
     }
 
-    /// Sends `input` to the shell as typed.
+    /// Sends `input` to the shell as typed. An interrupt (Ctrl-C and the like) takes the
+    /// session back from a run still going, whose line the shell then abandons before its end
+    /// mark: the next run no longer waits for it.
     pub async fn write(&self, input: &[u8]) -> Result<(), DaemonError> {
+        if super::run::interrupts(input) {
+            self.runs.forget_pending();
+        }
+        self.type_in(input).await
+    }
+
+    /// Sends `input` to the shell as typed, as a run does.
+    pub(super) async fn type_in(&self, input: &[u8]) -> Result<(), DaemonError> {
         if let Some(exit) = self.exit() {
             return Err(DaemonError::SessionGone(format!(
                 "Session '{}' has already exited ({}).",
@@ -365,6 +390,11 @@ impl Session {
         self.wait_ended(wait).await;
     }
 
+    /// Follows the end of the session (true once it has ended).
+    pub(super) fn ended_watch(&self) -> watch::Receiver<bool> {
+        self.ended.subscribe()
+    }
+
     /// Waits up to `limit` for the session to end; true when it has.
     pub async fn wait_ended(&self, limit: Duration) -> bool {
         let mut rx = self.ended.subscribe();
@@ -383,6 +413,7 @@ struct Owner {
     reader: OwnedReadPty,
     transcript: Transcript,
     filter: PidReportFilter,
+    marks: MarkFilter,
     pgid: Option<u32>,
 }
 
@@ -433,14 +464,26 @@ impl Owner {
         {
             self.pgid = Some(pid);
         }
-        if kept.is_empty() {
-            return;
+        let mut clean = Vec::with_capacity(kept.len());
+        let mut marks = Vec::new();
+        self.marks.feed(&kept, &mut clean, &mut marks);
+        // Only this task pushes, so the marks' offsets count from the end before this push; they
+        // are published after it, so that a run woken by its end mark finds all its output.
+        let base = self.session.output.end_offset();
+        if !clean.is_empty() {
+            // Flushed per read of the terminal (up to 64 KiB), so that a daemon that dies leaves
+            // everything shown so far on disk.
+            self.transcript.write(&clean);
+            self.transcript.flush();
+            self.session.output.push(&clean);
         }
-        // Flushed per read of the terminal (up to 64 KiB), so that a daemon that dies leaves
-        // everything shown so far on disk.
-        self.transcript.write(&kept);
-        self.transcript.flush();
-        self.session.output.push(&kept);
+        if !marks.is_empty() {
+            self.session.marks.send_modify(|log| {
+                for (at, mark) in marks {
+                    log.record(base + at as u64, mark);
+                }
+            });
+        }
     }
 
     /// Closes the channel (sshd hangs up the terminal: the shell and its jobs get SIGHUP), then
@@ -457,6 +500,10 @@ impl Owner {
         let mut rest = Vec::new();
         self.filter
             .finish(&mut |b: &[u8]| rest.extend_from_slice(b));
+        let mut clean = Vec::new();
+        self.marks.feed(&rest, &mut clean, &mut Vec::new());
+        self.marks.finish(&mut clean);
+        let rest = clean;
         if !rest.is_empty() {
             self.transcript.write(&rest);
             self.session.output.push(&rest);
