@@ -71,8 +71,12 @@ async fn attach_types_sees_follows_the_size_and_detaches() {
     let d = Daemon::start(&sshd.ssh_config());
     let opened = SessionsClient::new(d.channel().await)
         .open(pb::OpenSessionRequest {
+            // An account with the system's default rc files (see tests/sessions.rs).
             connection: Some(pb::Connection {
-                target: "testhost".into(),
+                target: format!(
+                    "{}@testhost",
+                    crate::support::accounts::login_shell_account("bash").0
+                ),
                 ..Default::default()
             }),
             session_name: Some("for-people".into()),

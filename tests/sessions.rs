@@ -11,9 +11,13 @@ use crate::support::daemon::Daemon;
 use crate::support::sshd::Sshd;
 use crate::support::{pids_with_env_marker, unique_marker, wait_until_async};
 
+/// Sessions log in as an account whose login shell is bash with the system's default rc files:
+/// an interactive shell reads them, and this machine's own account may run anything from its
+/// ~/.bashrc (a stopped session must not leave its locks behind either).
 fn connection() -> pb::Connection {
+    let (user, _) = crate::support::accounts::login_shell_account("bash");
     pb::Connection {
-        target: "testhost".into(),
+        target: format!("{user}@testhost"),
         ..Default::default()
     }
 }
@@ -130,9 +134,10 @@ async fn two_readers_each_see_all_output_once_and_a_late_one_learns_what_it_miss
         .snapshot
         .unwrap()
         .session_id;
-    write(&d, &id, "seq 1 3000; echo seq-done\n").await;
+    // The needles are computed by the shell, so the echo of the typed line never holds them.
+    write(&d, &id, "seq 1 3000; echo seq-$((1+1))done\n").await;
     for reader in ["one", "two"] {
-        let out = read_until(&d, &id, reader, "seq-done\r\n").await;
+        let out = read_until(&d, &id, reader, "seq-2done\r\n").await;
         let numbers: Vec<&str> = out
             .lines()
             // What a carriage return overwrote (a prompt's escapes) is not on the line.
@@ -153,11 +158,11 @@ async fn two_readers_each_see_all_output_once_and_a_late_one_learns_what_it_miss
     write(
         &d,
         &id,
-        "head -c 6000000 /dev/zero | tr '\\0' x; echo; echo flood-done\n",
+        "head -c 6000000 /dev/zero | tr '\\0' x; echo; echo flood-$((1+1))done\n",
     )
     .await;
-    let quiet = read_until(&d, &id, "one", "flood-done").await;
-    assert!(quiet.contains("flood-done"));
+    let quiet = read_until(&d, &id, "one", "flood-2done").await;
+    assert!(quiet.contains("flood-2done"));
     let r = client(&d)
         .await
         .read(pb::ReadSessionRequest {
@@ -366,8 +371,9 @@ async fn the_daemon_shutdown_ends_every_session_and_observer() {
     );
 }
 
-/// The sshd process that serves the daemon's one connection.
-fn connection_server(sshd: &Sshd) -> i32 {
+/// The sshd processes that serve the daemon's one connection: the per-connection process and,
+/// for an unprivileged account, the child it runs the session in.
+fn connection_server(sshd: &Sshd) -> Vec<i32> {
     let listener =
         crate::support::pids_with_cmdline(&sshd.dir.join("sshd_config").display().to_string());
     let served: Vec<u32> = listener
@@ -375,7 +381,23 @@ fn connection_server(sshd: &Sshd) -> i32 {
         .flat_map(|l| crate::support::children_of(*l))
         .collect();
     assert_eq!(served.len(), 1, "sshd {listener:?} serves {served:?}");
-    served[0] as i32
+    let mut all = served.clone();
+    all.extend(
+        crate::support::children_of(served[0])
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.starts_with("sshd"))
+            }),
+    );
+    all.into_iter().map(|p| p as i32).collect()
+}
+
+fn signal_all(pids: &[i32], signal: i32) {
+    for pid in pids {
+        // SAFETY: kill has no memory preconditions; the pids are sshd processes of this test.
+        unsafe { libc::kill(*pid, signal) };
+    }
 }
 
 /// Waits until the session has ended; returns its snapshot and how long that took.
@@ -411,8 +433,7 @@ async fn a_lost_host_ends_its_sessions_with_connection_lost_within_20_s() {
         .unwrap()
         .session_id;
     let server = connection_server(&sshd);
-    // SAFETY: kill has no memory preconditions; the pid is an sshd this test started.
-    unsafe { libc::kill(server, libc::SIGKILL) };
+    signal_all(&server, libc::SIGKILL);
     let (snap, took) = wait_for_end(&d, &id, Duration::from_secs(20)).await;
     assert!(!snap.running, "still running after {took:?}");
     assert_eq!(snap.exit_reason.as_deref(), Some("connection-lost"));
@@ -425,14 +446,10 @@ async fn a_lost_host_ends_its_sessions_with_connection_lost_within_20_s() {
         .unwrap()
         .session_id;
     let server = connection_server(&sshd);
-    // SAFETY: as above; the process is resumed and killed below.
-    unsafe { libc::kill(server, libc::SIGSTOP) };
+    signal_all(&server, libc::SIGSTOP);
     let (snap, took) = wait_for_end(&d, &id, Duration::from_secs(25)).await;
-    // SAFETY: as above.
-    unsafe {
-        libc::kill(server, libc::SIGKILL);
-        libc::kill(server, libc::SIGCONT);
-    }
+    signal_all(&server, libc::SIGKILL);
+    signal_all(&server, libc::SIGCONT);
     assert!(!snap.running, "still running after {took:?}");
     assert_eq!(snap.exit_reason.as_deref(), Some("connection-lost"));
     // Keepalives every 4 s, three unanswered: noticed after 12 to 16 s.
@@ -461,9 +478,9 @@ async fn after_a_restart_old_sessions_are_listed_as_ended_with_readable_transcri
         .snapshot
         .unwrap()
         .session_id;
-    write(&first, &id, "echo before-restart\n").await;
-    let out = read_until(&first, &id, "r", "before-restart\r\n").await;
-    assert!(out.contains("before-restart\r\n"));
+    write(&first, &id, "echo before-restart | tr a-z A-Z\n").await;
+    let out = read_until(&first, &id, "r", "BEFORE-RESTART\r\n").await;
+    assert!(out.contains("BEFORE-RESTART\r\n"));
     // The daemon dies without a chance to clean up.
     let mut child = first.child.take().unwrap();
     child.kill().unwrap();
@@ -495,10 +512,10 @@ async fn after_a_restart_old_sessions_are_listed_as_ended_with_readable_transcri
     );
     let transcript = &old.observer.as_ref().unwrap().transcript_path;
     let text = std::fs::read_to_string(transcript).unwrap();
-    assert!(text.contains("before-restart"), "{text:?}");
+    assert!(text.contains("BEFORE-RESTART"), "{text:?}");
     // The session tools still read it.
-    let out = read_until(&second, &id, "after", "before-restart").await;
-    assert!(out.contains("before-restart"));
+    let out = read_until(&second, &id, "after", "BEFORE-RESTART").await;
+    assert!(out.contains("BEFORE-RESTART"));
     // A new session with the old name can start: the old one is not running.
     let again = open(&second, Some("kept"), true).await.unwrap();
     assert!(again.created);
