@@ -12,5 +12,6 @@ mod exec;
 mod login_shells;
 mod pool;
 mod robustness;
+mod sessions;
 mod shim;
 mod tidy;

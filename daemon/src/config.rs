@@ -50,7 +50,7 @@ impl Config {
             ssh_config,
             control_persist: Duration::from_secs(control_persist_secs.max(1)),
             connect_timeout_secs: connect_timeout_secs.max(1),
-            keepalive_interval_secs: 15,
+            keepalive_interval_secs: 4,
             kill_grace: Duration::from_secs(2),
         })
     }

@@ -27,6 +27,17 @@ pub enum DaemonError {
     Cancelled,
     #[error("ssh-mcpd is shutting down; retry once it is back")]
     ShuttingDown,
+    /// No session has this id.
+    #[error("Unknown session_id '{0}'.")]
+    UnknownSession(String),
+    /// The request conflicts with the sessions there are (a name taken, several matches).
+    #[error("{0}")]
+    SessionConflict(String),
+    /// The session has ended or cannot take input any more.
+    #[error("{0}")]
+    SessionGone(String),
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// What to check, from the words of ssh's own error.

@@ -561,7 +561,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 /// Hex digits from the kernel's random source, so a command cannot forge the pid report.
-fn nonce() -> String {
+pub(crate) fn nonce() -> String {
     let mut bytes = [0u8; NONCE_BYTES];
     let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     if filled.is_err() {

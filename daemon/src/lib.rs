@@ -9,6 +9,8 @@
 //!   [`killer`]: ending remote process groups over a master, in batches.
 //! - [`mux_client`]: a session on our own master, spoken over its control socket (no ssh client).
 //! - [`capture`]: bounded output buffers; [`pid_report`]: finding the remote pid in stderr.
+//! - [`sessions`]: persistent sessions; so far their output ring and reads, transcript, screen
+//!   and input limits, not yet reachable over gRPC.
 //! - [`spawn`]: the only place that starts a local process.
 
 #![cfg_attr(
@@ -30,6 +32,7 @@ pub mod masters;
 pub mod mux_client;
 pub mod pid_report;
 pub mod pipes;
+pub mod sessions;
 pub mod shutdown;
 pub mod spawn;
 pub mod state;
@@ -51,6 +54,7 @@ pub async fn run(
     let activated = bound.activated();
     let socket_path = bound.socket_path().to_path_buf();
     let daemon = Daemon::new(config, activated);
+    daemon.sessions.restore(&daemon.config.state_dir);
     let shutdown = daemon.shutdown.clone();
     daemon.shutdown.connections.spawn(async move {
         tokio::select! {

@@ -27,6 +27,10 @@ struct Args {
     /// ConnectTimeout for new connections, in seconds, unless the agent sets its own.
     #[arg(long, env = "SSH_MCP_CONNECT_TIMEOUT", default_value_t = 15)]
     connect_timeout: u32,
+    /// Seconds between keepalives on each connection; three unanswered ones end it, and with it
+    /// the sessions on it (connection-lost), unless the agent sets ServerAliveInterval.
+    #[arg(long, env = "SSH_MCP_KEEPALIVE_INTERVAL", default_value_t = 4)]
+    keepalive_interval: u32,
 }
 
 fn main() -> ExitCode {
@@ -65,13 +69,14 @@ fn start(args: Args) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let config = Config::new(
+    let mut config = Config::new(
         bound.socket_path().to_path_buf(),
         state_dir,
         args.ssh_config,
         args.control_persist,
         args.connect_timeout,
     )?;
+    config.keepalive_interval_secs = args.keepalive_interval.max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -89,6 +89,8 @@ struct OpenFailure {
 struct Master {
     id: u64,
     path: PathBuf,
+    /// The ssh process, which reads the terminal of every tty session on it (see `Lease`).
+    pid: Option<u32>,
     killer: GroupKiller,
     in_use: usize,
     capacity: usize,
@@ -106,6 +108,9 @@ pub struct Lease {
     pub killer: GroupKiller,
     /// The master was already up before this call asked for it.
     pub reused: bool,
+    /// The master's ssh process: a terminal session's new window size reaches the server when
+    /// this process gets SIGWINCH.
+    pub master_pid: Option<u32>,
 }
 
 impl Drop for Lease {
@@ -245,6 +250,7 @@ impl MasterPool {
                         control_path: m.path.clone(),
                         killer: m.killer.clone(),
                         reused: m.ready_at < asked_at,
+                        master_pid: m.pid,
                     });
                 }
                 if st.failures > failures_seen {
@@ -400,6 +406,7 @@ impl MasterPool {
             st.masters.push(Master {
                 id,
                 path: path.clone(),
+                pid: child.id(),
                 killer: GroupKiller::spawn(
                     path.clone(),
                     self.inner.config.kill_grace,

@@ -120,14 +120,54 @@ fn protocol(e: io::Error) -> OpenError {
 /// Request ids are unique within the daemon, so a reply to someone else's request shows.
 static NEXT_REQUEST_ID: AtomicU32 = AtomicU32::new(1);
 
-/// Opens a session running `command` on the master at `control_path`.
+/// Opens a session running `command` on the master at `control_path`, with `/dev/null` as its
+/// stdin and the output in two pipes.
 pub async fn open(control_path: &Path, tty: bool, command: &str) -> Result<Session, OpenError> {
     // Every descriptor exists before NEW_SESSION goes out: from then on the master blocks in its
     // descriptor receive, and every other channel on it waits with it.
     let stdin = std::fs::File::open("/dev/null").map_err(protocol)?;
     let stdout = PendingPipe::new(true).map_err(protocol)?;
     let stderr = PendingPipe::new(false).map_err(protocol)?;
+    let fds = [
+        stdin.as_raw_fd(),
+        stdout.write.as_raw_fd(),
+        stderr.write.as_raw_fd(),
+    ];
+    let (control, session_id) = start(control_path, tty, command, fds).await?;
+    // The master holds its own copies now; ours must close so that EOF can arrive.
+    drop(stdin);
+    Ok(Session {
+        control,
+        session_id,
+        stdout: Some(stdout.into_reader().map_err(protocol)?),
+        stderr: Some(stderr.into_reader().map_err(protocol)?),
+    })
+}
 
+/// Opens a terminal session running `command` (the login shell when empty) on the master at
+/// `control_path`, attached to the terminal `pts`: the master reads the window size and modes
+/// from it, and the output arrives on the other side of that terminal.
+pub async fn open_terminal(
+    control_path: &Path,
+    pts: RawFd,
+    command: &str,
+) -> Result<Session, OpenError> {
+    let (control, session_id) = start(control_path, true, command, [pts, pts, pts]).await?;
+    Ok(Session {
+        control,
+        session_id,
+        stdout: None,
+        stderr: None,
+    })
+}
+
+/// HELLO, NEW_SESSION with the three descriptors right after it, and the master's answer.
+async fn start(
+    control_path: &Path,
+    tty: bool,
+    command: &str,
+    fds: [RawFd; 3],
+) -> Result<(Control, u32), OpenError> {
     let stream = UnixStream::connect(control_path)
         .await
         .map_err(OpenError::MasterGone)?;
@@ -156,18 +196,9 @@ pub async fn open(control_path: &Path, tty: bool, command: &str) -> Result<Sessi
         .write_all(&mux::new_session(request_id, tty, term, command))
         .await
         .map_err(protocol)?;
-    for fd in [
-        stdin.as_raw_fd(),
-        stdout.write.as_raw_fd(),
-        stderr.write.as_raw_fd(),
-    ] {
+    for fd in fds {
         pass_fd(&control.stream, fd).await.map_err(protocol)?;
     }
-    // The master holds its own copies now; ours must close so that EOF can arrive.
-    drop(stdin);
-    let stdout = stdout.into_reader().map_err(protocol)?;
-    let stderr = stderr.into_reader().map_err(protocol)?;
-
     loop {
         let reply = match control.next_reply().await.map_err(protocol)? {
             Some(reply) => reply,
@@ -181,14 +212,7 @@ pub async fn open(control_path: &Path, tty: bool, command: &str) -> Result<Sessi
             )));
         }
         match reply {
-            Reply::SessionOpened { session_id, .. } => {
-                return Ok(Session {
-                    control,
-                    session_id,
-                    stdout: Some(stdout),
-                    stderr: Some(stderr),
-                });
-            }
+            Reply::SessionOpened { session_id, .. } => return Ok((control, session_id)),
             // The master's answer when the session could not be opened: the server refused the
             // channel (MaxSessions) or the master could not set it up. Either way nothing ran.
             Reply::Failure { reason, .. } => return Err(OpenError::Refused(reason)),

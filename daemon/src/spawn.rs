@@ -85,3 +85,33 @@ pub fn signal(child: &Child, signal: libc::c_int) {
         }
     }
 }
+
+/// Runs a short helper program (tmux for observers) to completion, with stdin on /dev/null and
+/// its output captured; it is killed if it takes longer than `limit`.
+pub async fn run_helper(
+    program: &Path,
+    args: &[std::ffi::OsString],
+    limit: std::time::Duration,
+) -> Result<std::process::Output, DaemonError> {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    let child = cmd.spawn().map_err(|source| DaemonError::Spawn {
+        program: program.display().to_string(),
+        source,
+    })?;
+    match tokio::time::timeout(limit, child.wait_with_output()).await {
+        Ok(out) => out.map_err(|source| DaemonError::Spawn {
+            program: program.display().to_string(),
+            source,
+        }),
+        Err(_) => Err(DaemonError::Spawn {
+            program: program.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+        }),
+    }
+}

@@ -16,6 +16,7 @@ pub struct Inner {
     pub config: Config,
     pub shutdown: Shutdown,
     pub masters: MasterPool,
+    pub sessions: crate::sessions::registry::SessionRegistry,
     pub started: Instant,
     pub activated: bool,
     /// Commands running now (incremented and decremented by exec::run's guard).
@@ -38,6 +39,7 @@ impl Daemon {
             config,
             shutdown,
             masters,
+            sessions: Default::default(),
             started: Instant::now(),
             activated,
             running_commands: AtomicU32::new(0),

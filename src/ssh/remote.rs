@@ -79,6 +79,32 @@ impl RemoteCommand {
     }
 }
 
+/// The command that opens an interactive session: sh reports its pid (it then becomes the
+/// shell, so the pid is the session's process group), applies `env` and `cwd`, and replaces
+/// itself with `shell` (else the account's `$SHELL`) as a login shell, so that the profile is read
+/// as when sshd starts the login shell itself. Ready to send, whatever the login shell is.
+pub fn session_command(
+    nonce: &str,
+    shell: Option<&RemoteShell>,
+    cwd: Option<&RemoteDir>,
+    env: &[EnvVar],
+) -> String {
+    let mut parts = vec![format!(
+        "printf \"\\036ssh-mcp-pid:{nonce}:%s\\012\" \"$$\""
+    )];
+    parts.extend(env.iter().map(EnvVar::export_statement));
+    if let Some(dir) = cwd {
+        parts.push(format!("cd {} || exit 1", dir.shell_word()));
+    }
+    let program = match shell {
+        Some(shell) => sh_quote(shell.as_str()),
+        None => "\"${SHELL:-/bin/sh}\"".to_owned(),
+    };
+    // `exec -a -NAME` is not POSIX; `-l` asks every common shell for a login shell.
+    parts.push(format!("exec {program} -l"));
+    format!("exec {}", for_any_login_shell(&parts.join("; ")))
+}
+
 /// A script that ends the process groups `pgids` (and their sessions, where `pkill` exists):
 /// SIGTERM to each, up to `grace_tenths` tenths of a second for them to go, then SIGKILL to what
 /// is left. It prints one line per group: `<pgid> TERM` when SIGTERM was enough, `<pgid> KILL`
@@ -127,6 +153,43 @@ mod tests {
     use crate::ssh::login_shell::tests::{LOGIN_SHELLS, run_as_login_shell};
 
     const NONCE: &str = "0123abcd";
+
+    #[test]
+    fn a_session_reports_its_pid_then_becomes_the_shell() {
+        let env = [EnvVar::parse("GREETING", "it's $HOME").unwrap()];
+        let dir = RemoteDir::parse("/tmp").unwrap();
+        let shell = RemoteShell::parse("sh").unwrap();
+        for login in LOGIN_SHELLS {
+            // The session's shell reads its commands from stdin here: `exit 7` ends it.
+            let line = session_command(NONCE, Some(&shell), Some(&dir), &env);
+            let mut child = std::process::Command::new(login)
+                .arg("-c")
+                .arg(&line)
+                .env_clear()
+                .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+                .env("HOME", "/tmp")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"echo \"$GREETING|$PWD|$$\"; exit 7\n")
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let prefix = format!("\u{1e}ssh-mcp-pid:{NONCE}:");
+            let rest = text
+                .strip_prefix(&prefix)
+                .unwrap_or_else(|| panic!("{login}: no pid report first: {text:?}"));
+            let (pid, rest) = rest.split_once('\n').unwrap();
+            assert_eq!(rest, format!("it's $HOME|/tmp|{pid}\n"), "{login}");
+            assert_eq!(out.status.code(), Some(7), "{login}");
+        }
+    }
 
     /// Splits the pid report off the front of `stderr`; returns the pid and the rest.
     fn take_report(stderr: &[u8]) -> (u32, &[u8]) {

@@ -28,6 +28,8 @@ pub struct DaemonOptions {
     pub ssh_config: Option<PathBuf>,
     pub socket: Option<PathBuf>,
     pub extra_args: Vec<String>,
+    /// The state directory (default: a fresh one beside the socket).
+    pub state_dir: Option<PathBuf>,
     /// RLIMIT_NOFILE for the daemon, to drive it out of descriptors.
     pub open_files_limit: Option<u64>,
 }
@@ -54,7 +56,7 @@ impl Daemon {
         cmd.arg("--socket")
             .arg(&socket)
             .arg("--state-dir")
-            .arg(dir.join("state"));
+            .arg(opts.state_dir.clone().unwrap_or_else(|| dir.join("state")));
         if let Some(cfg) = &opts.ssh_config {
             cmd.arg("--ssh-config").arg(cfg);
         }

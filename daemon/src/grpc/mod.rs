@@ -3,10 +3,12 @@
 
 mod control;
 mod exec;
+mod sessions;
 pub mod status;
 
 use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
+use ssh_mcp_core::pb::sessions_server::SessionsServer;
 use tonic::transport::server::Router;
 
 use crate::state::Daemon;
@@ -17,5 +19,6 @@ pub fn router(daemon: Daemon) -> Router {
         .add_service(ControlServer::new(control::ControlService::new(
             daemon.clone(),
         )))
-        .add_service(ExecServer::new(exec::ExecService::new(daemon)))
+        .add_service(ExecServer::new(exec::ExecService::new(daemon.clone())))
+        .add_service(SessionsServer::new(sessions::SessionsService::new(daemon)))
 }

@@ -15,6 +15,11 @@ impl From<DaemonError> for Status {
             DaemonError::Spawn { .. } | DaemonError::Mux(_) => Status::internal(message),
             DaemonError::Cancelled => Status::cancelled(message),
             DaemonError::ShuttingDown => Status::unavailable(message),
+            DaemonError::UnknownSession(_) => Status::not_found(message),
+            DaemonError::SessionConflict(_) | DaemonError::SessionGone(_) => {
+                Status::failed_precondition(message)
+            }
+            DaemonError::Internal(_) => Status::internal(message),
         }
     }
 }

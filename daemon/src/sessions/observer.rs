@@ -1,0 +1,208 @@
+//! The observer of a session: how a person can follow it. With `observer_mode: tmux` (the seed's
+//! default) a detached tmux session follows the transcript (`tmux attach -t NAME`); without tmux,
+//! or with `transcript`, `tail -f` on the transcript does. A tmux that cannot be started leaves
+//! the transcript observer and a warning, as in the seed.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ssh_mcp_core::ssh::binaries;
+use ssh_mcp_core::ssh::quote::sh_quote;
+
+use super::spec::ObserverMode;
+use crate::spawn;
+
+/// How long a tmux command may take.
+const TMUX_LIMIT: Duration = Duration::from_secs(5);
+
+/// What a snapshot says about the observer.
+#[derive(Debug, Clone)]
+pub struct ObserverState {
+    pub requested: ObserverMode,
+    pub mode: ObserverMode,
+    pub transcript_path: PathBuf,
+    pub tmux_name: String,
+    pub tmux_started: bool,
+    tmux_bin: Option<PathBuf>,
+    pub warning: Option<String>,
+}
+
+impl ObserverState {
+    /// The observer of a session that no longer runs: its transcript.
+    pub fn transcript_only(transcript_path: PathBuf, tmux_name: String) -> Self {
+        Self {
+            requested: ObserverMode::Transcript,
+            mode: ObserverMode::Transcript,
+            transcript_path,
+            tmux_name,
+            tmux_started: false,
+            tmux_bin: None,
+            warning: None,
+        }
+    }
+
+    /// The local command a person runs to follow the session.
+    pub fn command(&self) -> String {
+        match (self.mode, &self.tmux_bin) {
+            (ObserverMode::Tmux, Some(bin)) if self.tmux_started => self.attach_command(bin),
+            _ => format!(
+                "tail -n +1 -F {}",
+                sh_quote(&self.transcript_path.to_string_lossy())
+            ),
+        }
+    }
+
+    pub fn attach_command(&self, bin: &Path) -> String {
+        format!(
+            "{} attach -t {}",
+            sh_quote(&bin.to_string_lossy()),
+            sh_quote(&format!("={}", self.tmux_name))
+        )
+    }
+
+    pub fn tmux_attach_command(&self) -> Option<String> {
+        match &self.tmux_bin {
+            Some(bin) if self.tmux_started => Some(self.attach_command(bin)),
+            _ => None,
+        }
+    }
+}
+
+/// The tmux session name for a session: `ssh-mcp-<target>-<name or id>`, with every character
+/// tmux would change or read specially (`.`, `:`, spaces, …) turned into `-`.
+pub fn tmux_name(target: &str, name: Option<&str>, id: &str) -> String {
+    fn slug(v: &str) -> String {
+        let s: String = v
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        s.trim_matches('-').chars().take(30).collect()
+    }
+    let label = name.map_or_else(|| id.chars().take(8).collect(), slug);
+    format!("ssh-mcp-{}-{label}", slug(target))
+}
+
+/// Starts the observer asked for.
+pub async fn start(
+    requested: ObserverMode,
+    transcript_path: PathBuf,
+    tmux_name: String,
+) -> ObserverState {
+    let mut state = ObserverState {
+        requested,
+        mode: ObserverMode::Transcript,
+        transcript_path,
+        tmux_name,
+        tmux_started: false,
+        tmux_bin: None,
+        warning: None,
+    };
+    if requested != ObserverMode::Tmux {
+        return state;
+    }
+    let bin = match binaries::resolve("tmux", "SSH_MCP_TMUX_BIN", "tmux") {
+        Ok(bin) => bin,
+        Err(e) => {
+            state.warning = Some(format!(
+                "Requested tmux observer, but {e}. The transcript observer is still available."
+            ));
+            return state;
+        }
+    };
+    let args: Vec<OsString> = vec![
+        "new-session".into(),
+        "-d".into(),
+        "-s".into(),
+        state.tmux_name.clone().into(),
+        "tail".into(),
+        "-n".into(),
+        "+1".into(),
+        "-F".into(),
+        state.transcript_path.clone().into_os_string(),
+    ];
+    match spawn::run_helper(&bin, &args, TMUX_LIMIT).await {
+        Ok(out) if out.status.success() => {
+            state.mode = ObserverMode::Tmux;
+            state.tmux_started = true;
+        }
+        Ok(out) => {
+            let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            state.warning = Some(format!(
+                "Failed to launch the tmux observer{} The transcript observer is still available.",
+                if err.is_empty() {
+                    ".".to_owned()
+                } else {
+                    format!(": {err}.")
+                }
+            ));
+        }
+        Err(e) => {
+            state.warning = Some(format!(
+                "Failed to launch the tmux observer: {e}. The transcript observer is still available."
+            ));
+        }
+    }
+    state.tmux_bin = Some(bin);
+    state
+}
+
+/// Ends the tmux observer, if one runs.
+pub async fn stop(state: &mut ObserverState) {
+    let Some(bin) = state.tmux_bin.clone() else {
+        return;
+    };
+    if !state.tmux_started {
+        return;
+    }
+    let args: Vec<OsString> = vec![
+        "kill-session".into(),
+        "-t".into(),
+        format!("={}", state.tmux_name).into(),
+    ];
+    match spawn::run_helper(&bin, &args, TMUX_LIMIT).await {
+        Ok(out)
+            if out.status.success()
+                || String::from_utf8_lossy(&out.stderr).contains("can't find session")
+                || String::from_utf8_lossy(&out.stderr).contains("no server running") =>
+        {
+            state.tmux_started = false;
+            state.mode = ObserverMode::Transcript;
+        }
+        Ok(out) => {
+            state.warning = Some(format!(
+                "Failed to close the tmux observer: {}. The transcript is still available at {}.",
+                String::from_utf8_lossy(&out.stderr).trim(),
+                state.transcript_path.display()
+            ));
+        }
+        Err(e) => {
+            state.tmux_started = false;
+            state.mode = ObserverMode::Transcript;
+            state.warning = Some(format!(
+                "Failed to close the tmux observer: {e}. The transcript is still available at {}.",
+                state.transcript_path.display()
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tmux_names_hold_no_dot_or_colon() {
+        assert_eq!(
+            tmux_name("user@web.example:22", Some("build.1"), "abcdef0123"),
+            "ssh-mcp-user-web-example-22-build-1"
+        );
+        assert_eq!(tmux_name("web", None, "abcdef0123"), "ssh-mcp-web-abcdef01");
+    }
+}

@@ -1,0 +1,105 @@
+//! The registry on disk (`<state>/sessions.json`, 0600): one record per session, written when a
+//! session starts and when it ends. A daemon that starts again reads it back, so sessions of the
+//! previous daemon are listed as exited (`daemon-restarted` for those that were running) and their
+//! transcripts stay readable through the session tools.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const REGISTRY_FILE: &str = "sessions.json";
+
+/// What is kept of one session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: String,
+    pub name: Option<String>,
+    pub target: String,
+    pub auto_close: bool,
+    /// Milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    pub ended_ms: Option<u64>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub exit_reason: Option<String>,
+    pub transcript_path: PathBuf,
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Writes `records` to `<state_dir>/sessions.json` through a temporary file and a rename, so a
+/// crash leaves the old file or the new one, never half of one.
+pub fn save(state_dir: &Path, records: &[SessionRecord]) -> std::io::Result<()> {
+    let path = state_dir.join(REGISTRY_FILE);
+    let tmp = state_dir.join(format!(".{REGISTRY_FILE}.{}", std::process::id()));
+    let text = serde_json::to_vec_pretty(records).map_err(std::io::Error::other)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(&text)?;
+    f.sync_data()?;
+    std::fs::rename(&tmp, &path)
+}
+
+/// Reads the records a previous daemon left; a missing or unreadable file means none.
+pub fn load(state_dir: &Path) -> Vec<SessionRecord> {
+    let path = state_dir.join(REGISTRY_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::warn!(path = %path.display(), "ignoring an unreadable session registry: {e}");
+            Vec::new()
+        }),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The last `limit` bytes a transcript holds (its rotated part first), for a session that no
+/// longer runs.
+pub fn transcript_tail(path: &Path, limit: usize) -> Vec<u8> {
+    let rotated = path.with_file_name(super::transcript::ROTATED_TRANSCRIPT_FILE);
+    let mut all = std::fs::read(&rotated).unwrap_or_default();
+    all.extend(std::fs::read(path).unwrap_or_default());
+    let start = all.len().saturating_sub(limit);
+    all.split_off(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_through_a_private_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = SessionRecord {
+            id: "abc".into(),
+            name: Some("build".into()),
+            target: "web".into(),
+            auto_close: false,
+            started_ms: 1,
+            ended_ms: None,
+            exit_code: None,
+            signal: None,
+            exit_reason: None,
+            transcript_path: dir.path().join("abc/transcript.log"),
+        };
+        save(dir.path(), std::slice::from_ref(&r)).unwrap();
+        assert_eq!(load(dir.path()), vec![r]);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(REGISTRY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(dir.path().join(REGISTRY_FILE), b"{not json").unwrap();
+        assert!(load(dir.path()).is_empty());
+    }
+}

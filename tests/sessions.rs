@@ -1,0 +1,570 @@
+//! Persistent sessions through the daemon's Sessions service, against the real sshd: a shell
+//! under a PTY the daemon owns, found again by name, read by two readers with their own cursors,
+//! sized, stopped, and ended by the daemon's shutdown.
+
+use std::time::Duration;
+
+use ssh_mcp_core::pb::{self, sessions_client::SessionsClient};
+use tonic::transport::Channel;
+
+use crate::support::daemon::Daemon;
+use crate::support::sshd::Sshd;
+use crate::support::{pids_with_env_marker, unique_marker, wait_until_async};
+
+fn connection() -> pb::Connection {
+    pb::Connection {
+        target: "testhost".into(),
+        ..Default::default()
+    }
+}
+
+fn reading(reader: &str, wait: f64) -> Option<pb::ReadOptions> {
+    Some(pb::ReadOptions {
+        wait_seconds: Some(wait),
+        reader_id: reader.into(),
+        ..Default::default()
+    })
+}
+
+async fn client(d: &Daemon) -> SessionsClient<Channel> {
+    SessionsClient::new(d.channel().await)
+}
+
+async fn open(
+    d: &Daemon,
+    name: Option<&str>,
+    ensure: bool,
+) -> Result<pb::SessionReply, tonic::Status> {
+    client(d)
+        .await
+        .open(pb::OpenSessionRequest {
+            connection: Some(connection()),
+            session_name: name.map(str::to_owned),
+            observer_mode: Some("transcript".into()),
+            ensure,
+            read: reading("test", 1.0),
+            ..Default::default()
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Reads as `reader` until the text read so far holds `needle` (or 20 s pass).
+async fn read_until(d: &Daemon, id: &str, reader: &str, needle: &str) -> String {
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !seen.contains(needle) && std::time::Instant::now() < deadline {
+        let r = client(d)
+            .await
+            .read(pb::ReadSessionRequest {
+                session_id: id.into(),
+                read: reading(reader, 1.0),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        seen.push_str(&String::from_utf8_lossy(&r.snapshot.unwrap().output));
+    }
+    seen
+}
+
+async fn write(d: &Daemon, id: &str, input: &str) -> pb::SessionReply {
+    client(d)
+        .await
+        .write(pb::WriteSessionRequest {
+            session_id: id.into(),
+            input: input.as_bytes().to_vec(),
+            read: reading("writer", 0.0),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_session_keeps_its_state_and_is_found_again() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let first = open(&d, Some("work"), false).await.unwrap();
+    assert!(first.created);
+    let snap = first.snapshot.unwrap();
+    assert!(snap.running);
+    assert_eq!((snap.rows, snap.cols), (50, 200));
+    let id = snap.session_id;
+    write(&d, &id, "export SSHMCP_KEPT=still-here; stty size\n").await;
+    let out = read_until(&d, &id, "a", "50 200").await;
+    assert!(out.contains("50 200"), "{out:?}");
+    assert!(
+        !out.contains("ssh-mcp-pid"),
+        "the pid report leaked: {out:?}"
+    );
+
+    let again = open(&d, Some("work"), true).await.unwrap();
+    assert!(again.reused && !again.created);
+    assert_eq!(again.matched_by.as_deref(), Some("session_name"));
+    assert_eq!(again.snapshot.as_ref().unwrap().session_id, id);
+    let dup = open(&d, Some("work"), false).await.unwrap_err();
+    assert!(
+        dup.message().contains("ssh_ensure_session"),
+        "{}",
+        dup.message()
+    );
+    // An unnamed ensure does not take over the named session.
+    let unnamed = open(&d, None, true).await.unwrap();
+    assert!(unnamed.created);
+    assert_ne!(unnamed.snapshot.unwrap().session_id, id);
+
+    write(&d, &id, "echo \"value=$SSHMCP_KEPT\"\n").await;
+    let out = read_until(&d, &id, "b", "value=still-here").await;
+    assert!(out.contains("value=still-here"), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_readers_each_see_all_output_once_and_a_late_one_learns_what_it_missed() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let id = open(&d, None, false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    write(&d, &id, "seq 1 3000; echo seq-done\n").await;
+    for reader in ["one", "two"] {
+        let out = read_until(&d, &id, reader, "seq-done\r\n").await;
+        let numbers: Vec<&str> = out
+            .lines()
+            // What a carriage return overwrote (a prompt's escapes) is not on the line.
+            .filter_map(|l| l.rsplit('\r').find(|s| !s.is_empty()))
+            .map(str::trim)
+            .filter(|l| l.chars().all(|c| c.is_ascii_digit()) && !l.is_empty())
+            .collect();
+        let expected: Vec<String> = (1..=3000).map(|n| n.to_string()).collect();
+        assert!(
+            numbers == expected,
+            "reader {reader}: {} numbers, first {:?}; output starts {:?}",
+            numbers.len(),
+            &numbers[..numbers.len().min(5)],
+            out.chars().take(300).collect::<String>()
+        );
+    }
+    // A flood past the ring (4 MiB): a reader that did not keep up is told what it missed.
+    write(
+        &d,
+        &id,
+        "head -c 6000000 /dev/zero | tr '\\0' x; echo; echo flood-done\n",
+    )
+    .await;
+    let quiet = read_until(&d, &id, "one", "flood-done").await;
+    assert!(quiet.contains("flood-done"));
+    let r = client(&d)
+        .await
+        .read(pb::ReadSessionRequest {
+            session_id: id.clone(),
+            read: reading("late", 0.0),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .snapshot
+        .unwrap();
+    assert!(r.dropped_bytes > 0, "dropped {}", r.dropped_bytes);
+    assert!(r.truncated);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_ends_the_remote_shell_and_its_jobs() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let id = open(&d, Some("stoppable"), false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    let marker = unique_marker("session");
+    write(
+        &d,
+        &id,
+        &format!("export {marker}; sleep 300 & sleep 301\n"),
+    )
+    .await;
+    assert!(
+        wait_until_async(Duration::from_secs(10), || pids_with_env_marker(&marker)
+            .len()
+            >= 2)
+        .await,
+        "the jobs did not start"
+    );
+    let stopped = client(&d)
+        .await
+        .stop(pb::StopSessionRequest {
+            session_id: id.clone(),
+            force: false,
+            wait_seconds: Some(10.0),
+            read: reading("s", 0.0),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stopped.was_running, Some(true));
+    let snap = stopped.snapshot.unwrap();
+    assert!(!snap.running, "{snap:?}");
+    assert!(
+        matches!(snap.exit_reason.as_deref(), Some("terminated" | "killed")),
+        "{snap:?}"
+    );
+    assert!(
+        wait_until_async(Duration::from_secs(10), || pids_with_env_marker(&marker)
+            .is_empty())
+        .await,
+        "jobs left: {:?}",
+        pids_with_env_marker(&marker)
+    );
+    let listed = client(&d)
+        .await
+        .list(pb::ListSessionsRequest {
+            include_exited: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed
+            .sessions
+            .iter()
+            .any(|s| s.session_id == id && !s.running)
+    );
+    let running = client(&d)
+        .await
+        .list(pb::ListSessionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(running.sessions.iter().all(|s| s.session_id != id));
+    let missing = client(&d)
+        .await
+        .read(pb::ReadSessionRequest {
+            session_id: "nope".into(),
+            read: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shell_that_exits_is_reported_with_its_status() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let id = open(&d, None, false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    write(&d, &id, "exit 3\n").await;
+    let mut snap = None;
+    for _ in 0..40 {
+        let s = client(&d)
+            .await
+            .read(pb::ReadSessionRequest {
+                session_id: id.clone(),
+                read: reading("x", 0.5),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshot
+            .unwrap();
+        if !s.running {
+            snap = Some(s);
+            break;
+        }
+    }
+    let snap = snap.expect("the session ended");
+    assert_eq!(snap.exit_code, Some(3));
+    assert_eq!(snap.exit_reason.as_deref(), Some("exit-3"));
+    let written = client(&d)
+        .await
+        .write(pb::WriteSessionRequest {
+            session_id: id,
+            input: b"echo late\n".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(written.code(), tonic::Code::FailedPrecondition);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_shutdown_ends_every_session_and_observer() {
+    let sshd = Sshd::start();
+    let mut d = Daemon::start(&sshd.ssh_config());
+    let opened = client(&d)
+        .await
+        .open(pb::OpenSessionRequest {
+            connection: Some(connection()),
+            session_name: Some("observed.one:x".into()),
+            observer_mode: Some("tmux".into()),
+            read: reading("t", 0.5),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let snap = opened.snapshot.unwrap();
+    let observer = snap.observer.unwrap();
+    assert_eq!(observer.mode, "tmux", "{observer:?}");
+    assert!(observer.tmux_started);
+    assert!(!observer.tmux_session_name.contains(['.', ':']));
+    let has_tmux = |name: &str| {
+        std::process::Command::new("tmux")
+            .args(["has-session", "-t", &format!("={name}")])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(has_tmux(&observer.tmux_session_name));
+    assert!(
+        std::fs::metadata(&observer.transcript_path).is_ok_and(|m| {
+            use std::os::unix::fs::PermissionsExt;
+            m.permissions().mode() & 0o777 == 0o600
+        }),
+        "transcript {}",
+        observer.transcript_path
+    );
+    let marker = unique_marker("shutdown-session");
+    write(
+        &d,
+        &snap.session_id,
+        &format!("export {marker}; sleep 300\n"),
+    )
+    .await;
+    assert!(
+        wait_until_async(Duration::from_secs(10), || !pids_with_env_marker(&marker)
+            .is_empty())
+        .await,
+        "the job did not start"
+    );
+    let status = tokio::task::spawn_blocking(move || d.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        wait_until_async(Duration::from_secs(10), || pids_with_env_marker(&marker)
+            .is_empty())
+        .await,
+        "the session's job outlived the daemon: {:?}",
+        pids_with_env_marker(&marker)
+    );
+    assert!(
+        !has_tmux(&observer.tmux_session_name),
+        "the tmux observer outlived the daemon"
+    );
+}
+
+/// The sshd process that serves the daemon's one connection.
+fn connection_server(sshd: &Sshd) -> i32 {
+    let listener =
+        crate::support::pids_with_cmdline(&sshd.dir.join("sshd_config").display().to_string());
+    let served: Vec<u32> = listener
+        .iter()
+        .flat_map(|l| crate::support::children_of(*l))
+        .collect();
+    assert_eq!(served.len(), 1, "sshd {listener:?} serves {served:?}");
+    served[0] as i32
+}
+
+/// Waits until the session has ended; returns its snapshot and how long that took.
+async fn wait_for_end(d: &Daemon, id: &str, limit: Duration) -> (pb::SessionSnapshot, Duration) {
+    let started = std::time::Instant::now();
+    loop {
+        let snap = client(d)
+            .await
+            .read(pb::ReadSessionRequest {
+                session_id: id.into(),
+                read: reading("end", 1.0),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshot
+            .unwrap();
+        if !snap.running || started.elapsed() > limit {
+            return (snap, started.elapsed());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_host_ends_its_sessions_with_connection_lost_within_20_s() {
+    // The server process dies: the connection closes at once.
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let id = open(&d, None, false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    let server = connection_server(&sshd);
+    // SAFETY: kill has no memory preconditions; the pid is an sshd this test started.
+    unsafe { libc::kill(server, libc::SIGKILL) };
+    let (snap, took) = wait_for_end(&d, &id, Duration::from_secs(20)).await;
+    assert!(!snap.running, "still running after {took:?}");
+    assert_eq!(snap.exit_reason.as_deref(), Some("connection-lost"));
+
+    // The link goes silent (packets no longer answered): keepalives notice, with the defaults.
+    let id = open(&d, None, false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    let server = connection_server(&sshd);
+    // SAFETY: as above; the process is resumed and killed below.
+    unsafe { libc::kill(server, libc::SIGSTOP) };
+    let (snap, took) = wait_for_end(&d, &id, Duration::from_secs(25)).await;
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(server, libc::SIGKILL);
+        libc::kill(server, libc::SIGCONT);
+    }
+    assert!(!snap.running, "still running after {took:?}");
+    assert_eq!(snap.exit_reason.as_deref(), Some("connection-lost"));
+    // Keepalives every 4 s, three unanswered: noticed after 12 to 16 s.
+    assert!(took <= Duration::from_secs(20), "noticed after {took:?}");
+    eprintln!("a silent link was noticed after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_old_sessions_are_listed_as_ended_with_readable_transcripts() {
+    use crate::support::daemon::DaemonOptions;
+    let sshd = Sshd::start();
+    let state = crate::support::Scratch::new("state");
+    let start = || {
+        Daemon::start_with(DaemonOptions {
+            ssh_config: Some(sshd.ssh_config()),
+            state_dir: Some(state.join("s")),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let mut first = start();
+    let first_pid = first.pid();
+    let id = open(&first, Some("kept"), false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    write(&first, &id, "echo before-restart\n").await;
+    let out = read_until(&first, &id, "r", "before-restart\r\n").await;
+    assert!(out.contains("before-restart\r\n"));
+    // The daemon dies without a chance to clean up.
+    let mut child = first.child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(first);
+
+    let second = start();
+    let listed = client(&second)
+        .await
+        .list(pb::ListSessionsRequest {
+            include_exited: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(second.pid(), first_pid);
+    let old = listed
+        .sessions
+        .iter()
+        .find(|s| s.session_id == id)
+        .expect("the old session is listed");
+    assert!(!old.running);
+    assert_eq!(old.session_name.as_deref(), Some("kept"));
+    assert_eq!(
+        old.exit_reason.as_deref(),
+        Some("daemon-restarted"),
+        "{old:?}"
+    );
+    let transcript = &old.observer.as_ref().unwrap().transcript_path;
+    let text = std::fs::read_to_string(transcript).unwrap();
+    assert!(text.contains("before-restart"), "{text:?}");
+    // The session tools still read it.
+    let out = read_until(&second, &id, "after", "before-restart").await;
+    assert!(out.contains("before-restart"));
+    // A new session with the old name can start: the old one is not running.
+    let again = open(&second, Some("kept"), true).await.unwrap();
+    assert!(again.created);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resizes_reach_the_host_and_the_screen_shows_what_was_drawn() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let id = open(&d, None, false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    let resized = client(&d)
+        .await
+        .write(pb::WriteSessionRequest {
+            session_id: id.clone(),
+            input: b"stty size\n".to_vec(),
+            read: reading("w", 0.0),
+            rows: 30,
+            cols: 100,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .snapshot
+        .unwrap();
+    assert_eq!((resized.rows, resized.cols), (30, 100));
+    let out = read_until(&d, &id, "r", "30 100").await;
+    assert!(out.contains("30 100"), "{out:?}");
+
+    // A program that draws at positions: clear, then text at row 5, column 10 (1-based).
+    write(&d, &id, "clear; printf '\\033[5;10HDRAWN-HERE'; sleep 30\n").await;
+    let mut screen = None;
+    for _ in 0..20 {
+        let snap = client(&d)
+            .await
+            .read(pb::ReadSessionRequest {
+                session_id: id.clone(),
+                read: Some(pb::ReadOptions {
+                    wait_seconds: Some(0.5),
+                    screen: true,
+                    reader_id: "screen".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshot
+            .unwrap();
+        let s = snap.screen.unwrap();
+        if s.rows.get(4).is_some_and(|r| r.contains("DRAWN-HERE")) {
+            screen = Some(s);
+            break;
+        }
+    }
+    let screen = screen.expect("the screen shows the drawing");
+    assert_eq!(screen.rows.len(), 30);
+    assert_eq!(
+        screen.rows[4].find("DRAWN-HERE"),
+        Some(9),
+        "{:?}",
+        screen.rows[4]
+    );
+    assert_eq!((screen.cursor_row, screen.cursor_col), (4, 19));
+}
