@@ -141,6 +141,9 @@ pub struct WriteArgs {
     pub strip_ansi: Option<bool>,
     #[schemars(description = sdoc::SCREEN)]
     pub screen: Option<bool>,
+    /// Resize the terminal first.
+    pub rows: Option<u32>,
+    pub cols: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -241,6 +244,8 @@ fn write_request(args: WriteArgs, reader_id: &str) -> pb::WriteSessionRequest {
             screen: args.screen.unwrap_or(false),
             ..read_options(reader_id, args.wait_seconds, args.max_output_chars)
         }),
+        rows: args.rows.unwrap_or(0),
+        cols: args.cols.unwrap_or(0),
     }
 }
 
@@ -607,16 +612,22 @@ mod tests {
             "me",
         );
         assert!(w.input.is_empty(), "empty input is allowed");
+        assert_eq!(
+            (w.rows, w.cols),
+            (0, 0),
+            "0 leaves the terminal size as it is"
+        );
         let read = w.read.unwrap();
         assert_eq!(
             (read.wait_seconds, read.reader_id.as_str()),
             (Some(1.0), "me")
         );
         let w = write_request(
-            parse(json!({"session_id": "s", "input": "é\u{3}"})).unwrap(),
+            parse(json!({"session_id": "s", "input": "é\u{3}", "rows": 24, "cols": 80})).unwrap(),
             "me",
         );
         assert_eq!(w.input, "é\u{3}".as_bytes());
+        assert_eq!((w.rows, w.cols), (24, 80));
 
         let s = stop_request(
             parse(json!({"session_id": "s", "force": true})).unwrap(),
