@@ -253,7 +253,8 @@ async def test_start_ensure_list_and_stop_behave_as_the_seeds(harness):
 
             stopped = await call(client, "ssh_stop_session", {"session_id": nid})
             assert stopped["running"] is False and stopped["was_running"] is True, stopped
-            assert stopped["termination_signal"] in ("SIGTERM", "SIGKILL"), stopped
+            # The daemon hangs the terminal up first; the shell may end of that.
+            assert stopped["termination_signal"] in ("SIGHUP", "SIGTERM", "SIGKILL"), stopped
             assert stopped["exit_reason"], stopped
             exited = await call(client, "ssh_list_sessions", {"include_exited": True})
             assert {x["session_id"]: x["running"] for x in exited["sessions"]}[nid] is False, exited

@@ -166,7 +166,7 @@ pub struct SessionResult {
     /// Stop: the session was running when asked to stop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub was_running: Option<bool>,
-    /// Stop: SIGTERM or SIGKILL, the last signal sent.
+    /// Stop: the signal that ended the session (SIGHUP, SIGTERM or SIGKILL).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub termination_signal: Option<String>,
 }

@@ -153,7 +153,7 @@ pub struct StopArgs {
     pub session_id: String,
     /// SIGKILL instead of SIGTERM.
     pub force: Option<bool>,
-    /// Seconds to wait for the exit before SIGKILL (default 2).
+    /// Seconds to wait for the exit (default 2).
     #[schemars(range(min = 0))]
     pub wait_seconds: Option<f64>,
     #[schemars(description = sdoc::MAX_OUTPUT_CHARS, range(min = 1))]
@@ -428,7 +428,7 @@ impl SshMcp {
 
     #[tool(
         name = "ssh_stop_session",
-        description = "End a session (SIGTERM to its shell, SIGKILL with force or after wait_seconds). Returns the last output and exit status; it stays listed, its transcript on disk.",
+        description = "End a session: hang up its shell, then SIGTERM (SIGKILL with force) to what is left. Returns the last output and exit status; it stays listed, its transcript on disk.",
         title = "Stop a session",
         output_schema = schema_for_output::<SessionResult>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
