@@ -143,6 +143,9 @@ async def test_two_clients_each_read_all_output_with_their_own_cursor(harness):
             for who, text in seen.items():
                 assert digit_lines(text) == expected, f"{who} did not read seq's output exactly once: {text[:600]!r}"
             assert_contiguous(watcher_reads)
+            read_schema = {t.name: t for t in (await watcher.list_tools()).tools}["ssh_read_session"].output_schema
+            for r in watcher_reads:
+                jsonschema.validate(r, read_schema)
             assert all(r["dropped_bytes"] == 0 for r in watcher_reads), watcher_reads
 
             # An offset reads again what has been read already, from that byte on.
@@ -351,3 +354,24 @@ def test_bad_wait_seconds_are_refused_and_start_nothing(harness):
         assert listed["count"] == 0, f"a refused start started a session: {listed}"
     finally:
         shim.close()
+
+
+async def test_the_default_observer_is_tmux_and_ends_with_the_session(harness):
+    # A tmux server of this test's own (the daemon inherits the shim's environment), so that tmux
+    # sessions of tests running beside it neither collide with its name nor keep its server alive.
+    tmux_dir = harness.marker_dir("tmux")
+    with anyio.fail_after(TEST_DEADLINE):
+        async with harness.client(TMUX_TMPDIR=str(tmux_dir)) as client:
+            s = await call(client, "ssh_start_session", {"target": TARGET, "session_name": "watched", "wait_seconds": 0})
+            observer = s["observer"]
+            assert observer["requested_mode"] == "tmux", observer
+            assert observer["transcript_path"] and observer["command"], observer
+            assert observer["tmux_session_name"] and s["tmux_session_name"] == observer["tmux_session_name"], s
+            if observer["mode"] == "tmux":
+                assert observer["tmux_started"] is True and observer["tmux_attach_command"], observer
+                assert list(tmux_dir.glob("tmux-*/default")), "tmux did not use this test's TMUX_TMPDIR"
+            else:  # tmux could not start: the transcript is the observer, and the result says why
+                assert observer["warning"], observer
+            stopped = await call(client, "ssh_stop_session", {"session_id": s["session_id"]})
+            assert stopped["running"] is False, stopped
+            # The harness then checks that no process of this test (a tmux server among them) is left.
