@@ -21,6 +21,10 @@ from mcptest import RawShim, base_env, ok_result, structured
 pytestmark = pytest.mark.anyio
 
 TARGET = "testhost"
+# The sessions run /bin/sh: the tests run as the current user, whose interactive bash start-up
+# files are not the subject here and may be slow (a pyenv rehash waits up to 60 s for its lock,
+# and a session stopped during it leaves the lock behind for every later login).
+SHELL = "/bin/sh"
 # Every test stays well within this; it only keeps a broken daemon from hanging the run.
 TEST_DEADLINE = 180
 
@@ -39,11 +43,13 @@ async def failure(client, tool: str, args: dict) -> dict:
 
 async def start(client, **args) -> dict:
     # transcript: the tests do not depend on tmux being installed.
-    return await call(client, "ssh_start_session", {"target": TARGET, "observer_mode": "transcript", **args})
+    return await call(client, "ssh_start_session",
+                      {"target": TARGET, "observer_mode": "transcript", "shell": SHELL, **args})
 
 
 async def ensure(client, **args) -> dict:
-    return await call(client, "ssh_ensure_session", {"target": TARGET, "observer_mode": "transcript", **args})
+    return await call(client, "ssh_ensure_session",
+                      {"target": TARGET, "observer_mode": "transcript", "shell": SHELL, **args})
 
 
 async def read_until(client, sid: str, marker: str, *, seen: str = "", timeout: float = 60, **extra):
@@ -224,7 +230,8 @@ async def test_start_ensure_list_and_stop_behave_as_the_seeds(harness):
 
             # A second running session of that name and target is refused, pointing at ensure.
             dup = await failure(client, "ssh_start_session",
-                                {"target": TARGET, "session_name": "build", "observer_mode": "transcript"})
+                                {"target": TARGET, "session_name": "build", "observer_mode": "transcript",
+                                 "shell": SHELL})
             assert dup["error_type"] == "validation_error", dup
             assert "ssh_ensure_session" in dup["message"] and "build" in dup["message"], dup
 
@@ -242,7 +249,8 @@ async def test_start_ensure_list_and_stop_behave_as_the_seeds(harness):
 
             # Two unnamed running sessions: an unnamed ensure cannot choose.
             other = await start(client, wait_seconds=0)
-            many = await failure(client, "ssh_ensure_session", {"target": TARGET, "observer_mode": "transcript"})
+            many = await failure(client, "ssh_ensure_session",
+                                 {"target": TARGET, "observer_mode": "transcript", "shell": SHELL})
             assert many["error_type"] == "validation_error", many
             assert "session_name" in many["message"] and "ssh_list_sessions" in many["message"], many
 
@@ -308,7 +316,7 @@ async def test_terminal_size_screen_and_ansi_stripping(harness):
             assert "screen" not in plain, "the screen comes only when asked for"
 
             d = await call(client, "ssh_start_session", {"target": TARGET, "observer_mode": "transcript",
-                                                         "wait_seconds": 0})
+                                                         "shell": SHELL, "wait_seconds": 0})
             assert (d["rows"], d["cols"]) == (50, 200), d
             for sid_ in (sid, d["session_id"]):
                 await call(client, "ssh_stop_session", {"session_id": sid_, "force": True})
@@ -324,7 +332,7 @@ def test_bad_wait_seconds_are_refused_and_start_nothing(harness):
     shim = RawShim({**base_env(), **harness.env}, harness.dir / "raw-shim.err")
     try:
         shim.initialize()
-        base = f'"target": "{TARGET}", "observer_mode": "transcript"'
+        base = f'"target": "{TARGET}", "observer_mode": "transcript", "shell": "{SHELL}"'
 
         shim.send_line(tool_call(2, "ssh_start_session", "{" + base + ', "wait_seconds": -1}'))
         negative = shim.response(2, timeout=60)
@@ -362,7 +370,8 @@ async def test_the_default_observer_is_tmux_and_ends_with_the_session(harness):
     tmux_dir = harness.marker_dir("tmux")
     with anyio.fail_after(TEST_DEADLINE):
         async with harness.client(TMUX_TMPDIR=str(tmux_dir)) as client:
-            s = await call(client, "ssh_start_session", {"target": TARGET, "session_name": "watched", "wait_seconds": 0})
+            s = await call(client, "ssh_start_session",
+                           {"target": TARGET, "session_name": "watched", "shell": SHELL, "wait_seconds": 0})
             observer = s["observer"]
             assert observer["requested_mode"] == "tmux", observer
             assert observer["transcript_path"] and observer["command"], observer
