@@ -18,11 +18,17 @@ const INSTRUCTIONS: &str = "ssh-mcp runs commands on remote machines through the
 client, ~/.ssh/config, keys and agent. Use ssh_exec for one-off commands; it reuses one \
 connection per host, so many small calls are cheap. Give long commands a timeout: when it \
 expires (or the call is cancelled) the remote command and its children are ended. Output is \
-capped (max_output_bytes); *_truncated and *_bytes tell what was left out.";
+capped (max_output_bytes); *_truncated and *_bytes tell what was left out. For interactive or \
+long work use a shell session: ssh_ensure_session with a session_name (any client finds it \
+again, also a later one), ssh_write_session to type (end commands with \\n), \
+ssh_read_session to follow the output (each client has its own read position), \
+ssh_stop_session to end it.";
 
 #[derive(Clone)]
 pub struct SshMcp {
     link: Arc<DaemonLink>,
+    /// This client's id for session reads: one per shim process, made at start-up.
+    reader_id: Arc<str>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -30,7 +36,8 @@ impl SshMcp {
     pub fn new(link: Arc<DaemonLink>) -> Self {
         Self {
             link,
-            tool_router: without_dialect(Self::exec_tools()),
+            reader_id: tools::new_reader_id().into(),
+            tool_router: without_dialect(Self::exec_tools() + Self::session_tools()),
         }
     }
 }

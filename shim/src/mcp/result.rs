@@ -46,6 +46,15 @@ pub fn daemon_stopped() -> CallToolResult {
 /// The daemon answered with an error status.
 pub fn from_status(status: &tonic::Status) -> CallToolResult {
     use tonic::Code;
+    if status.code() == Code::Unimplemented {
+        // A daemon of the same protocol built without this service (a development build).
+        return failure(
+            "daemon_outdated",
+            "the running ssh-mcp daemon does not serve this tool; stop it with `ssh-mcp daemon \
+             stop` so that the next call starts the installed one"
+                .into(),
+        );
+    }
     let error_type = match status.code() {
         Code::InvalidArgument => "validation_error",
         Code::Unavailable => "connection_error",
@@ -55,4 +64,53 @@ pub fn from_status(status: &tonic::Status) -> CallToolResult {
         _ => "internal_error",
     };
     failure(error_type, status.message().to_owned())
+}
+
+/// The daemon answered a session tool with an error status: the seed's error types for the
+/// session cases (an unknown session_id; a name taken, several matches, a session that has
+/// exited), the general mapping for the rest.
+pub fn from_session_status(status: &tonic::Status) -> CallToolResult {
+    use tonic::Code;
+    match status.code() {
+        Code::NotFound => failure("session_not_found", status.message().to_owned()),
+        Code::FailedPrecondition => failure("validation_error", status.message().to_owned()),
+        _ => from_status(status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Status;
+
+    use super::*;
+
+    fn error_type(result: CallToolResult) -> String {
+        assert_eq!(result.is_error, Some(true));
+        result.structured_content.unwrap()["error_type"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn session_errors_take_the_seeds_types() {
+        let unknown = Status::not_found("Unknown session_id 'x'.");
+        assert_eq!(
+            error_type(from_session_status(&unknown)),
+            "session_not_found"
+        );
+        let taken = Status::failed_precondition("A running session named 'a' already exists");
+        assert_eq!(error_type(from_session_status(&taken)), "validation_error");
+        let bad = Status::invalid_argument("wait_seconds must be >= 0");
+        assert_eq!(error_type(from_session_status(&bad)), "validation_error");
+        assert_eq!(error_type(from_status(&unknown)), "not_found");
+    }
+
+    #[test]
+    fn a_daemon_without_the_service_is_named_with_the_fix() {
+        let r = from_status(&Status::unimplemented(""));
+        let text = r.structured_content.as_ref().unwrap()["message"].to_string();
+        assert!(text.contains("ssh-mcp daemon stop"), "{text}");
+        assert_eq!(error_type(r), "daemon_outdated");
+    }
 }

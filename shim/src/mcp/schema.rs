@@ -37,6 +37,10 @@ fn portable_object(object: &mut Map<String, Value>) {
             object.insert("type".into(), only);
         }
     }
+    // An optional enum lists null among its values.
+    if let Some(Value::Array(values)) = object.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
     if object
         .get("format")
         .and_then(Value::as_str)
@@ -156,6 +160,8 @@ mod tests {
             json!({"type": "integer"})
         );
         assert_eq!(out["$defs"]["D"], json!({"type": "number"}));
+        let optional_enum = run(json!({"type": ["string", "null"], "enum": ["a", "b", null]}));
+        assert_eq!(optional_enum, json!({"type": "string", "enum": ["a", "b"]}));
         let twice = run(
             json!({"anyOf": [{"anyOf": [{"type": "null"}, {"type": "string"}]}, {"type": "null"}]}),
         );

@@ -3,3 +3,7 @@
 
 mod connection;
 mod exec;
+mod session_result;
+mod sessions;
+
+pub use sessions::new_reader_id;
