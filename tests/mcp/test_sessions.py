@@ -384,3 +384,22 @@ async def test_the_default_observer_is_tmux_and_ends_with_the_session(harness):
             stopped = await call(client, "ssh_stop_session", {"session_id": s["session_id"]})
             assert stopped["running"] is False, stopped
             # The harness then checks that no process of this test (a tmux server among them) is left.
+
+
+async def test_run_in_session_returns_clean_output_and_exit_codes(harness):
+    """ssh_run_in_session: one command to completion, its output alone (no echo, prompt or marker)."""
+    with anyio.fail_after(TEST_DEADLINE):
+        async with harness.client() as client:
+            sid = (await start(client))["session_id"]
+            r = await call(client, "ssh_run_in_session",
+                           {"session_id": sid, "command": "cd /tmp && printf 'a\\nb\\n'"})
+            assert (r["output"], r["exit_code"], r["ok"], r["still_running"]) == ("a\nb\n", 0, True, False), r
+            r = await call(client, "ssh_run_in_session", {"session_id": sid, "command": "pwd; sh -c 'exit 3'"})
+            assert (r["output"], r["exit_code"], r["ok"]) == ("/tmp\n", 3, False), r
+            # Past its timeout the command goes on; continue waits for it again.
+            r = await call(client, "ssh_run_in_session",
+                           {"session_id": sid, "command": "echo early; sleep 2; echo late", "timeout": 0.3})
+            assert r["still_running"] and "exit_code" not in r and r["output"] == "early\n", r
+            r = await call(client, "ssh_run_in_session", {"session_id": sid, "continue": True, "timeout": 20})
+            assert (r["output"], r["exit_code"], r["still_running"]) == ("early\nlate\n", 0, False), r
+            await call(client, "ssh_stop_session", {"session_id": sid})

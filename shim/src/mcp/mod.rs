@@ -37,7 +37,9 @@ impl SshMcp {
         Self {
             link,
             reader_id: tools::new_reader_id().into(),
-            tool_router: without_dialect(Self::exec_tools() + Self::session_tools()),
+            tool_router: without_dialect(
+                Self::exec_tools() + Self::session_tools() + Self::session_run_tools(),
+            ),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod connection;
 mod exec;
 mod session_result;
+mod session_run;
 mod sessions;
 
 pub use sessions::new_reader_id;

@@ -288,7 +288,7 @@ fn session_result(
 impl SshMcp {
     /// One unary call to the Sessions service: retried once when it never reached the daemon,
     /// given up when the client cancels (dropping the call tells the daemon to stop waiting).
-    async fn sessions_call<T, F, Fut>(
+    pub(super) async fn sessions_call<T, F, Fut>(
         &self,
         ctx: &RequestContext<RoleServer>,
         call: F,
