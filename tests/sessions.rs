@@ -585,3 +585,54 @@ async fn resizes_reach_the_host_and_the_screen_shows_what_was_drawn() {
     );
     assert_eq!((screen.cursor_row, screen.cursor_col), (4, 19));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_stop_kills_at_once() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let id = open(&d, None, false)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .session_id;
+    let marker = unique_marker("forced");
+    // Deaf to SIGTERM and SIGHUP: only SIGKILL ends it.
+    write(
+        &d,
+        &id,
+        &format!("export {marker}; trap '' TERM HUP; sleep 300\n"),
+    )
+    .await;
+    assert!(
+        wait_until_async(Duration::from_secs(10), || {
+            !pids_with_env_marker(&marker).is_empty()
+        })
+        .await,
+        "the job did not start"
+    );
+    let started = std::time::Instant::now();
+    let stopped = client(&d)
+        .await
+        .stop(pb::StopSessionRequest {
+            session_id: id,
+            force: true,
+            wait_seconds: Some(10.0),
+            read: reading("s", 0.0),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let took = started.elapsed();
+    assert_eq!(stopped.termination_signal.as_deref(), Some("SIGKILL"));
+    let snap = stopped.snapshot.unwrap();
+    assert_eq!(snap.exit_reason.as_deref(), Some("killed"), "{snap:?}");
+    assert!(took < Duration::from_secs(2), "a forced stop took {took:?}");
+    assert!(
+        wait_until_async(Duration::from_secs(5), || pids_with_env_marker(&marker)
+            .is_empty())
+        .await,
+        "left: {:?}",
+        pids_with_env_marker(&marker)
+    );
+}

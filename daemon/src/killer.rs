@@ -22,6 +22,8 @@ const KILL_MARGIN: Duration = Duration::from_secs(10);
 
 struct KillRequest {
     pgid: u32,
+    /// SIGKILL at once, without the SIGTERM grace.
+    now: bool,
     reply: oneshot::Sender<Option<i32>>,
 }
 
@@ -40,8 +42,17 @@ impl GroupKiller {
 
     /// Ends process group `pgid`; returns the signal that ended it, if it had to be signalled.
     pub async fn kill(&self, pgid: u32) -> Option<i32> {
+        self.request(pgid, false).await
+    }
+
+    /// Ends process group `pgid` with SIGKILL straight away (a forced stop).
+    pub async fn kill_now(&self, pgid: u32) -> Option<i32> {
+        self.request(pgid, true).await
+    }
+
+    async fn request(&self, pgid: u32, now: bool) -> Option<i32> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(KillRequest { pgid, reply }).await.ok()?;
+        self.tx.send(KillRequest { pgid, now, reply }).await.ok()?;
         answer.await.ok().flatten()
     }
 }
@@ -53,15 +64,23 @@ async fn run(control_path: PathBuf, grace: Duration, mut rx: mpsc::Receiver<Kill
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
-        let pgids: Vec<u32> = batch.iter().map(|r| r.pgid).collect();
-        let script = remote::kill_groups_script(&pgids, grace_tenths);
-        let report = run_script(&control_path, &script, grace + KILL_MARGIN).await;
-        let signals: HashMap<u32, Option<i32>> =
-            remote::parse_kill_report(&report).into_iter().collect();
-        for request in batch {
-            let _ = request
-                .reply
-                .send(signals.get(&request.pgid).copied().flatten());
+        // Forced stops first, with no grace; then the rest, SIGTERM and the grace.
+        let (now, graceful): (Vec<KillRequest>, Vec<KillRequest>) =
+            batch.into_iter().partition(|r| r.now);
+        for (requests, tenths) in [(now, 0), (graceful, grace_tenths)] {
+            if requests.is_empty() {
+                continue;
+            }
+            let pgids: Vec<u32> = requests.iter().map(|r| r.pgid).collect();
+            let script = remote::kill_groups_script(&pgids, tenths);
+            let report = run_script(&control_path, &script, grace + KILL_MARGIN).await;
+            let signals: HashMap<u32, Option<i32>> =
+                remote::parse_kill_report(&report).into_iter().collect();
+            for request in requests {
+                let _ = request
+                    .reply
+                    .send(signals.get(&request.pgid).copied().flatten());
+            }
         }
     }
 }

@@ -489,10 +489,23 @@ impl Owner {
     /// Closes the channel (sshd hangs up the terminal: the shell and its jobs get SIGHUP), then
     /// ends what is left of the group over the master's spare channel.
     async fn stop(&mut self) {
-        self.channel = None;
-        if let Some(pgid) = self.pgid {
-            let signal = self.lease.killer.kill(pgid).await;
-            lock(&self.session.life).stop_signal = signal;
+        let force = matches!(
+            lock(&self.session.life).stop,
+            Some(StopBy::Agent { force: true })
+        );
+        match (self.pgid, force) {
+            // SIGKILL to the group while the channel still holds it, then the channel goes.
+            (Some(pgid), true) => {
+                let signal = self.lease.killer.kill_now(pgid).await;
+                self.channel = None;
+                lock(&self.session.life).stop_signal = signal.or(Some(9));
+            }
+            (Some(pgid), false) => {
+                self.channel = None;
+                let signal = self.lease.killer.kill(pgid).await;
+                lock(&self.session.life).stop_signal = signal;
+            }
+            (None, _) => self.channel = None,
         }
     }
 
