@@ -13,6 +13,7 @@ mod exec;
 mod login_shells;
 mod pool;
 mod robustness;
+mod session_prompts;
 mod sessions;
 mod sessions_run;
 mod shim;

@@ -311,6 +311,55 @@ impl MasterPool {
         }
     }
 
+    /// A control path for a master that a session starts itself (`sessions::session`: an ssh
+    /// that authenticates on the session's terminal).
+    pub fn new_control_path(&self, conn: &Connection) -> (u64, PathBuf) {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let path =
+            control_paths::control_path(&self.inner.config.control_dir, &conn.pool_key(), id);
+        (id, path)
+    }
+
+    /// Lends the channels of a master that a session started, once it is in: calls for `conn`
+    /// use it as any other. One of its sessions is the session itself. The session keeps the
+    /// process, and calls [`MasterPool::withdraw`] when it ends. Returns its killer.
+    pub fn adopt(
+        &self,
+        conn: &Connection,
+        id: u64,
+        path: PathBuf,
+        pid: Option<u32>,
+    ) -> GroupKiller {
+        let host = self.host(conn);
+        let killer = GroupKiller::spawn(
+            path.clone(),
+            self.inner.config.kill_grace,
+            &self.inner.shutdown.connections,
+        );
+        let now = Instant::now();
+        lock(&host.state).masters.push(Master {
+            id,
+            path,
+            pid,
+            killer: killer.clone(),
+            in_use: 0,
+            capacity: LEASES_PER_MASTER - 1,
+            refusals: 0,
+            ready_at: now,
+            last_used: now,
+        });
+        host.changed.notify_waiters();
+        tracing::info!(master = id, target = %conn.target, "a session's own connection is lent to other calls");
+        killer
+    }
+
+    /// Takes back a master lent by [`MasterPool::adopt`] (its process has ended).
+    pub fn withdraw(&self, conn: &Connection, id: u64) {
+        let host = self.host(conn);
+        lock(&host.state).masters.retain(|m| m.id != id);
+        host.changed.notify_waiters();
+    }
+
     /// Owns one master for its whole life: start, wait until its socket is up, lend it, and end
     /// it when it dies, idles past the persist time, or the daemon shuts down.
     async fn run_master(

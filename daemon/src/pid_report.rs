@@ -32,20 +32,33 @@ impl PidReportFilter {
             return None;
         }
         self.pending.extend_from_slice(chunk);
-        if let Some(start) = find(&self.pending, &self.marker) {
-            let after = start + self.marker.len();
-            if let Some(nl) = self.pending[after..].iter().position(|&b| b == b'\n') {
-                let digits = &self.pending[after..after + nl];
-                let digits = digits.strip_suffix(b"\r").unwrap_or(digits);
-                let pid = std::str::from_utf8(digits)
-                    .ok()
-                    .and_then(|s| s.parse::<u32>().ok());
-                self.done = true;
-                let pending = std::mem::take(&mut self.pending);
-                out(&pending[..start]);
-                out(&pending[after + nl + 1..]);
-                return pid.filter(|p| *p > 1);
+        let Some(start) = find(&self.pending, &self.marker) else {
+            // Pass on at once what cannot be the start of the report (an ssh password prompt,
+            // a login banner): hold back only a tail that may be the marker's beginning.
+            let keep = longest_marker_prefix_at_end(&self.pending, &self.marker);
+            let pass = self.pending.len() - keep;
+            if pass > 0 {
+                out(&self.pending[..pass]);
+                self.pending.drain(..pass);
             }
+            return None;
+        };
+        if start > 0 {
+            out(&self.pending[..start]);
+            self.pending.drain(..start);
+        }
+        // The marker now opens `pending`; the report ends at the first newline after it.
+        let after = self.marker.len();
+        if let Some(nl) = self.pending[after..].iter().position(|&b| b == b'\n') {
+            let digits = &self.pending[after..after + nl];
+            let digits = digits.strip_suffix(b"\r").unwrap_or(digits);
+            let pid = std::str::from_utf8(digits)
+                .ok()
+                .and_then(|s| s.parse::<u32>().ok());
+            self.done = true;
+            let pending = std::mem::take(&mut self.pending);
+            out(&pending[after + nl + 1..]);
+            return pid.filter(|p| *p > 1);
         }
         if self.pending.len() > SEARCH_LIMIT {
             self.done = true;
@@ -61,6 +74,14 @@ impl PidReportFilter {
             out(&std::mem::take(&mut self.pending));
         }
     }
+}
+
+/// The length of the longest tail of `data` that is a beginning of `marker` (shorter than it).
+fn longest_marker_prefix_at_end(data: &[u8], marker: &[u8]) -> usize {
+    (1..marker.len().min(data.len() + 1))
+        .rev()
+        .find(|&n| data.ends_with(&marker[..n]))
+        .unwrap_or(0)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -89,6 +110,24 @@ mod tests {
         let (out, pid) = run(&[b"motd\n\x1essh-mcp-p", b"id:n1:4242", b"\nerr\n"]);
         assert_eq!(pid, Some(4242));
         assert_eq!(out, b"motd\nerr\n");
+    }
+
+    #[test]
+    fn what_comes_before_the_report_is_passed_on_at_once() {
+        let mut f = PidReportFilter::new("n1");
+        let mut out = Vec::new();
+        f.feed(b"user@host's password: ", &mut |b: &[u8]| {
+            out.extend_from_slice(b)
+        });
+        assert_eq!(out, b"user@host's password: ");
+        out.clear();
+        f.feed(b"banner\x1essh-mc", &mut |b: &[u8]| {
+            out.extend_from_slice(b)
+        });
+        assert_eq!(out, b"banner");
+        out.clear();
+        let pid = f.feed(b"p-pid:n1:9\nok", &mut |b: &[u8]| out.extend_from_slice(b));
+        assert_eq!((pid, out.as_slice()), (Some(9), &b"ok"[..]));
     }
 
     #[test]

@@ -52,6 +52,45 @@ pub fn master(argv: &Argv, auth_sock: Option<&Path>) -> Result<Child, DaemonErro
     cmd.spawn().map_err(|source| spawn_error(argv, source))
 }
 
+/// Starts an ssh on a terminal: `pts` becomes its stdin, stdout, stderr and controlling terminal
+/// (a new session), so that ssh can prompt on it and read the answer with echo off. It gets
+/// SIGTERM if the daemon dies, as a master does.
+pub fn on_terminal(
+    argv: &Argv,
+    pts: std::os::fd::BorrowedFd<'_>,
+    auth_sock: Option<&Path>,
+) -> Result<Child, DaemonError> {
+    let io = |fd: std::os::fd::BorrowedFd<'_>| {
+        fd.try_clone_to_owned()
+            .map(Stdio::from)
+            .map_err(|source| spawn_error(argv, source))
+    };
+    let mut cmd = Command::new(&argv.program);
+    cmd.args(&argv.args)
+        .stdin(io(pts)?)
+        .stdout(io(pts)?)
+        .stderr(io(pts)?)
+        .kill_on_drop(true);
+    if let Some(sock) = auth_sock {
+        cmd.env("SSH_AUTH_SOCK", sock);
+    }
+    // SAFETY: setsid, ioctl and prctl are async-signal-safe and touch no memory of the parent;
+    // after setsid the child has no controlling terminal, and TIOCSCTTY makes its stdin (the
+    // session's terminal) that terminal.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0
+                || libc::ioctl(0, libc::TIOCSCTTY, 0) != 0
+                || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(|source| spawn_error(argv, source))
+}
+
 fn spawn_error(argv: &Argv, source: std::io::Error) -> DaemonError {
     DaemonError::Spawn {
         program: argv.program.display().to_string(),

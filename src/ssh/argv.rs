@@ -57,9 +57,25 @@ pub struct SshSettings {
     pub keepalive_interval_secs: u32,
 }
 
-fn push_common(argv: &mut Argv, settings: &SshSettings, conn: &Connection) {
+/// Whether ssh may ask on its terminal (a password, a passphrase, a host key answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prompts {
+    /// Never: BatchMode=yes. Every ssh the daemon runs without a terminal.
+    Never,
+    /// On the session's terminal, where the agent answers with ssh_write_session.
+    OnTerminal,
+}
+
+fn push_common(argv: &mut Argv, settings: &SshSettings, conn: &Connection, prompts: Prompts) {
     // Forced options first: ssh keeps the first value it reads, so nothing after can undo them.
-    argv.opt("BatchMode", "yes");
+    argv.opt(
+        "BatchMode",
+        if prompts == Prompts::Never {
+            "yes"
+        } else {
+            "no"
+        },
+    );
     if let Some(config) = &settings.config_file {
         argv.arg("-F").arg(config.as_os_str());
     }
@@ -99,14 +115,40 @@ pub fn control_master(settings: &SshSettings, conn: &Connection, control_path: &
     argv.opt("ControlMaster", "yes");
     argv.arg("-S").arg(control_path.as_os_str());
     argv.opt("ControlPersist", "no");
-    push_common(&mut argv, settings, conn);
+    push_common(&mut argv, settings, conn, Prompts::Never);
+    push_keepalive(&mut argv, settings, conn);
+    argv.arg("--").arg(conn.target.as_str());
+    argv
+}
+
+fn push_keepalive(argv: &mut Argv, settings: &SshSettings, conn: &Connection) {
     if !conn.extra.sets("ServerAliveInterval") {
         argv.opt("ServerAliveInterval", settings.keepalive_interval_secs);
     }
     if !conn.extra.sets("ServerAliveCountMax") {
         argv.opt("ServerAliveCountMax", 3);
     }
-    argv.arg("--").arg(conn.target.as_str());
+}
+
+/// A session that authenticates on its own terminal: `ssh -tt` under the session's PTY, so that
+/// ssh's password, passphrase or host-key prompt shows in the session and the agent's answer
+/// reaches it; it is also a ControlMaster on `control_path`, so that once it is in, the pool lends
+/// its connection to exec calls. `remote_command` is the session command
+/// (`remote::session_command`).
+pub fn terminal_master(
+    settings: &SshSettings,
+    conn: &Connection,
+    control_path: &Path,
+    remote_command: &str,
+) -> Argv {
+    let mut argv = Argv::new(&settings.ssh);
+    argv.arg("-tt").arg("-M");
+    argv.opt("ControlMaster", "yes");
+    argv.arg("-S").arg(control_path.as_os_str());
+    argv.opt("ControlPersist", "no");
+    push_common(&mut argv, settings, conn, Prompts::OnTerminal);
+    push_keepalive(&mut argv, settings, conn);
+    argv.arg("--").arg(conn.target.as_str()).arg(remote_command);
     argv
 }
 
@@ -146,5 +188,22 @@ mod tests {
             "{master}"
         );
         assert!(master.ends_with("-- web"), "{master}");
+    }
+
+    #[test]
+    fn a_terminal_master_may_prompt_and_still_takes_no_agent_batch_mode() {
+        let raw = RawConnection {
+            target: "web".into(),
+            ..Default::default()
+        };
+        let conn = Connection::parse(&raw, None).unwrap();
+        let argv = terminal_master(&settings(), &conn, Path::new("/run/cm/y"), "exec sh -l");
+        let text = argv.display();
+        assert!(
+            text.starts_with("/usr/bin/ssh -tt -M -o ControlMaster=yes -S /run/cm/y -o ControlPersist=no -o BatchMode=no"),
+            "{text}"
+        );
+        assert!(text.ends_with("-- web exec sh -l"), "{text}");
+        assert_eq!(argv.args.last().unwrap(), "exec sh -l");
     }
 }

@@ -21,6 +21,10 @@ pub fn user_name(shell: &str) -> String {
 
 /// A ready account with `shell` as login shell; returns its name and home directory.
 pub fn login_shell_account(shell: &str) -> (String, PathBuf) {
+    login_shell_account_named(&user_name(shell), shell)
+}
+
+fn login_shell_account_named(user: &str, shell: &str) -> (String, PathBuf) {
     // useradd and usermod lock /etc/passwd; one at a time in this process, and retried while
     // another process (a parallel test run) holds the lock.
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -32,7 +36,7 @@ pub fn login_shell_account(shell: &str) -> (String, PathBuf) {
         "the login-shell tests create accounts and must run as root"
     );
     let path = shell_path(shell);
-    let user = user_name(shell);
+    let user = user.to_owned();
     let mut last_error = String::new();
     let ready = wait_until(Duration::from_secs(30), || {
         if let Some(home) = ready_home(&user, &path) {
@@ -55,6 +59,34 @@ pub fn login_shell_account(shell: &str) -> (String, PathBuf) {
     assert!(ready, "cannot create the account {user}: {last_error}");
     let home = ready_home(&user, &path).expect("the account is ready");
     (user, home)
+}
+
+/// The account that logs in with a password only (the test sshd's `Match User` block).
+pub const PASSWORD_USER: &str = "smcp-pw";
+
+/// A ready password-only account (login shell sh) with a fresh random password; returns the
+/// password.
+pub fn password_account() -> String {
+    let _ = login_shell_account_named(PASSWORD_USER, "dash");
+    let mut bytes = [0u8; 12];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("random bytes");
+    let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut child = Command::new("chpasswd")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("chpasswd runs (package passwd)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD_USER}:{password}\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "chpasswd failed");
+    password
 }
 
 /// Creates the home of an account that was made without one.

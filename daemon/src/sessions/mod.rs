@@ -13,6 +13,7 @@
 
 pub mod attach;
 pub mod limits;
+pub mod link;
 pub mod marks;
 pub mod observer;
 pub mod output;

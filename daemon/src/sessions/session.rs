@@ -7,7 +7,7 @@
 //! a stop closes the channel, so that sshd hangs up the terminal, then ends whatever is left of the
 //! group over the master's spare channel (SIGTERM, then SIGKILL after the grace).
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
 use super::limits::TermSize;
+use super::link::{self, Link};
 use super::marks::{MarkFilter, MarkLog};
 use super::observer::{self, ObserverState};
 use super::output::SessionOutput;
@@ -27,15 +28,17 @@ use super::screen::Screen;
 use super::spec::OpenSpec;
 use super::transcript::{DEFAULT_TRANSCRIPT_CAP, Transcript};
 use crate::error::DaemonError;
-use crate::masters::Lease;
 use crate::mux_client;
 use crate::pid_report::PidReportFilter;
+use crate::spawn;
 use crate::state::Daemon;
 
 /// Bytes of output each session keeps for its readers.
 pub const RING_BYTES: usize = 4 * 1024 * 1024;
 /// How long the output may take to drain after the channel has closed.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+/// How often a session's own ssh is checked for being in (its control socket).
+const ADOPT_POLL: Duration = Duration::from_millis(50);
 /// Attempts when sshd refuses the channel on a master counted as free.
 const OPEN_ATTEMPTS: u32 = 20;
 
@@ -116,35 +119,7 @@ impl Session {
         let nonce = crate::exec::nonce();
         let command =
             remote::session_command(&nonce, spec.shell.as_ref(), spec.cwd.as_ref(), &spec.env);
-        let mut attempt = 0;
-        let (lease, channel, pty) = loop {
-            attempt += 1;
-            let lease = daemon
-                .masters
-                .acquire(&spec.conn, spec.auth_sock.as_deref())
-                .await?;
-            let (pty, pts) = pty_process::open()
-                .map_err(|e| DaemonError::Internal(format!("opening a terminal: {e}")))?;
-            pty.resize(pty_process::Size::new(spec.size.rows, spec.size.cols))
-                .map_err(|e| DaemonError::Internal(format!("sizing the terminal: {e}")))?;
-            match mux_client::open_terminal(&lease.control_path, pts.as_raw_fd(), &command).await {
-                Ok(channel) => break (lease, channel, pty),
-                Err(
-                    e @ (mux_client::OpenError::Refused(_) | mux_client::OpenError::MasterGone(_)),
-                ) if attempt < OPEN_ATTEMPTS => {
-                    if matches!(e, mux_client::OpenError::Refused(_)) {
-                        lease.session_refused();
-                    }
-                    drop(lease);
-                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
-                }
-                Err(e) => return Err(DaemonError::Mux(e.to_string())),
-            }
-            // `pts` closes here: the master holds its own copies of the terminal.
-        };
-        // The master read the modes it sends to sshd from the terminal; from now on bytes pass
-        // through this side untouched, as a terminal emulator's would.
-        make_raw(&pty);
+        let (link, pty) = connect(daemon, spec, &command).await?;
         let (reader, writer) = pty.into_split();
         let tmux_name = observer::tmux_name(&spec.target, spec.name.as_deref(), &id);
         let observer = observer::start(spec.observer, transcript_path.clone(), tmux_name).await;
@@ -159,7 +134,7 @@ impl Session {
             screen: Mutex::new((Screen::new(spec.size), 0)),
             size: Mutex::new(spec.size),
             writer: tokio::sync::Mutex::new(Some(writer)),
-            master_pid: lease.master_pid,
+            master_pid: link.terminal_reader(),
             life: Mutex::new(Lifecycle::default()),
             ended: watch::Sender::new(false),
             stop_asked: Notify::new(),
@@ -172,8 +147,7 @@ impl Session {
         let owner = Owner {
             session: session.clone(),
             daemon: daemon.clone(),
-            lease,
-            channel: Some(channel),
+            link,
             reader,
             transcript,
             filter: PidReportFilter::new(&nonce),
@@ -408,8 +382,7 @@ impl Session {
 struct Owner {
     session: Arc<Session>,
     daemon: Daemon,
-    lease: Lease,
-    channel: Option<mux_client::Session>,
+    link: Link,
     reader: OwnedReadPty,
     transcript: Transcript,
     filter: PidReportFilter,
@@ -429,7 +402,7 @@ impl Owner {
                     Ok(0) | Err(_) => {
                         // The terminal closed; the exit status may still be on its way.
                         if !channel_closed {
-                            status = tokio::time::timeout(DRAIN_LIMIT, wait_channel(&mut self.channel))
+                            status = tokio::time::timeout(DRAIN_LIMIT, self.link.wait_end())
                                 .await
                                 .ok()
                                 .flatten();
@@ -438,7 +411,7 @@ impl Owner {
                     }
                     Ok(n) => self.feed(n, &buf),
                 },
-                s = wait_channel(&mut self.channel), if !channel_closed => {
+                s = self.link.wait_end(), if !channel_closed => {
                     status = s;
                     channel_closed = true;
                     // The master closes its copies of the terminal once the channel is gone;
@@ -446,6 +419,10 @@ impl Owner {
                     drain_until = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
                 }
                 _ = sleep_until(drain_until) => break,
+                // A session's own ssh is in once its control socket appears: lend it to the pool.
+                _ = tokio::time::sleep(ADOPT_POLL), if self.link.awaiting_adoption() => {
+                    self.link.adopt_when_in();
+                }
                 _ = self.session.stop_asked.notified() => self.stop().await,
                 _ = self.daemon.shutdown.requested(), if lock(&self.session.life).stop.is_none() => {
                     lock(&self.session.life).stop = Some(StopBy::Shutdown);
@@ -486,27 +463,32 @@ impl Owner {
         }
     }
 
-    /// Closes the channel (sshd hangs up the terminal: the shell and its jobs get SIGHUP), then
-    /// ends what is left of the group over the master's spare channel.
+    /// Lets go of the host (sshd hangs up the terminal: the shell and its jobs get SIGHUP), then
+    /// ends what is left of the group over the spare channel. A forced stop sends SIGKILL to the
+    /// group first, while the link still reaches it.
     async fn stop(&mut self) {
         let force = matches!(
             lock(&self.session.life).stop,
             Some(StopBy::Agent { force: true })
         );
-        match (self.pgid, force) {
-            // SIGKILL to the group while the channel still holds it, then the channel goes.
-            (Some(pgid), true) => {
-                let signal = self.lease.killer.kill_now(pgid).await;
-                self.channel = None;
-                lock(&self.session.life).stop_signal = signal.or(Some(9));
+        let own_ssh = matches!(self.link, Link::OwnSsh { .. });
+        let signal = match self.pgid {
+            // The session's own ssh carries the spare channel too: signal before letting go.
+            Some(pgid) if force || own_ssh => {
+                let signal = self.link.kill_group(pgid, force).await;
+                self.link.hang_up();
+                signal.or(force.then_some(9))
             }
-            (Some(pgid), false) => {
-                self.channel = None;
-                let signal = self.lease.killer.kill(pgid).await;
-                lock(&self.session.life).stop_signal = signal;
+            Some(pgid) => {
+                self.link.hang_up();
+                self.link.kill_group(pgid, false).await
             }
-            (None, _) => self.channel = None,
-        }
+            None => {
+                self.link.hang_up();
+                None
+            }
+        };
+        lock(&self.session.life).stop_signal = signal;
     }
 
     async fn finish(mut self, status: Option<u32>) {
@@ -523,24 +505,27 @@ impl Owner {
         }
         self.transcript.flush();
         let stop = lock(&self.session.life).stop;
-        let master_alive = tokio::net::UnixStream::connect(&self.lease.control_path)
-            .await
-            .is_ok();
-        let exit = classify(status, stop, self.session.stop_signal(), master_alive);
+        let master_alive = self.link.connection_alive().await;
+        let mut exit = classify(status, stop, self.session.stop_signal(), master_alive);
+        if self.pgid.is_none() && matches!(self.link, Link::OwnSsh { .. }) && status.is_none() {
+            // The session's own ssh never got in (a wrong password three times, a refused host key).
+            exit.reason = "ssh-connection-failed".into();
+        }
         tracing::info!(session = %self.session.id, reason = %exit.reason, "session ended");
         {
             let mut life = lock(&self.session.life);
             life.exit = Some(exit);
             life.ended_at = Some(Instant::now());
         }
-        self.channel = None;
+        self.link.hang_up();
+        self.link.release().await;
         self.session.output.close();
         self.session.ended.send_replace(true);
         self.daemon.sessions.save(&self.daemon.config.state_dir);
         let mut observer = self.session.observer.lock().await;
         observer::stop(&mut observer).await;
         *lock(&self.session.observer_view) = observer.clone();
-        // The lease goes back with `self`.
+        // A lease goes back with `self`.
     }
 }
 
@@ -596,18 +581,94 @@ fn classify(
     }
 }
 
-async fn wait_channel(channel: &mut Option<mux_client::Session>) -> Option<u32> {
-    match channel {
-        Some(c) => c.wait().await,
-        None => None,
-    }
-}
-
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// Reaches the host for a new session: a terminal channel on a master of the pool, or, when the
+/// pool cannot log in without an answer (a password, a passphrase, a host key), an ssh of the
+/// session's own that asks on the session's terminal.
+async fn connect(
+    daemon: &Daemon,
+    spec: &OpenSpec,
+    command: &str,
+) -> Result<(Link, pty_process::Pty), DaemonError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let lease = match daemon
+            .masters
+            .acquire(&spec.conn, spec.auth_sock.as_deref())
+            .await
+        {
+            Ok(lease) => lease,
+            Err(DaemonError::Connect { detail, .. }) if link::needs_terminal(&detail) => {
+                tracing::info!(target = %spec.target, "the host wants an answer: asking on the session's terminal");
+                return own_ssh(daemon, spec, command);
+            }
+            Err(e) => return Err(e),
+        };
+        let (pty, pts) = new_terminal(spec.size)?;
+        match mux_client::open_terminal(&lease.control_path, pts.as_raw_fd(), command).await {
+            Ok(channel) => {
+                // The master read the modes it sends to sshd from the terminal; from now on
+                // bytes pass through this side untouched, as a terminal emulator's would.
+                make_raw(&pty);
+                let link = Link::Channel {
+                    lease,
+                    channel: Some(channel),
+                };
+                return Ok((link, pty));
+            }
+            Err(e @ (mux_client::OpenError::Refused(_) | mux_client::OpenError::MasterGone(_)))
+                if attempt < OPEN_ATTEMPTS =>
+            {
+                if matches!(e, mux_client::OpenError::Refused(_)) {
+                    lease.session_refused();
+                }
+                drop(lease);
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(DaemonError::Mux(e.to_string())),
+        }
+        // `pts` closes here: the master holds its own copies of the terminal.
+    }
+}
+
+/// `ssh -tt -M` on the session's terminal (`argv::terminal_master`): ssh prompts there, and sets
+/// the terminal's modes itself, as it does in a person's terminal.
+fn own_ssh(
+    daemon: &Daemon,
+    spec: &OpenSpec,
+    command: &str,
+) -> Result<(Link, pty_process::Pty), DaemonError> {
+    let settings = daemon.masters.settings()?;
+    let (master_id, control_path) = daemon.masters.new_control_path(&spec.conn);
+    let _ = std::fs::remove_file(&control_path);
+    let argv =
+        ssh_mcp_core::ssh::argv::terminal_master(&settings, &spec.conn, &control_path, command);
+    let (pty, pts) = new_terminal(spec.size)?;
+    let child = spawn::on_terminal(&argv, pts.as_fd(), spec.auth_sock.as_deref())?;
+    let link = Link::OwnSsh {
+        child,
+        conn: spec.conn.clone(),
+        pool: daemon.masters.clone(),
+        master_id,
+        control_path,
+        killer: None,
+    };
+    Ok((link, pty))
+}
+
+fn new_terminal(size: TermSize) -> Result<(pty_process::Pty, pty_process::Pts), DaemonError> {
+    let (pty, pts) = pty_process::open()
+        .map_err(|e| DaemonError::Internal(format!("opening a terminal: {e}")))?;
+    pty.resize(pty_process::Size::new(size.rows, size.cols))
+        .map_err(|e| DaemonError::Internal(format!("sizing the terminal: {e}")))?;
+    Ok((pty, pts))
 }
 
 /// Puts the terminal in raw mode (no echo, no line editing, no output translation).

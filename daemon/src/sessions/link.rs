@@ -1,0 +1,151 @@
+//! How a session reaches its host ([`Link`]): a terminal channel on a master of the pool (the
+//! usual way), or an ssh of its own on the session's terminal, for a host that wants an answer
+//! first (a password, a key passphrase, a host key). That ssh is a ControlMaster too: once it is
+//! in, the pool lends its connection to every call for the same connection, so `ssh_exec` to the
+//! host works from then on without asking again.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ssh_mcp_core::ssh::connection::Connection;
+
+use crate::killer::GroupKiller;
+use crate::masters::{Lease, MasterPool};
+use crate::mux_client;
+use crate::spawn;
+
+/// The words in ssh's error that mean it needed an answer nobody could give in batch mode.
+pub fn needs_terminal(ssh_error: &str) -> bool {
+    let e = ssh_error.to_ascii_lowercase();
+    [
+        "permission denied",
+        "host key verification failed",
+        "passphrase",
+        "no more authentication methods",
+    ]
+    .iter()
+    .any(|w| e.contains(w))
+}
+
+pub enum Link {
+    /// A terminal channel on a master of the pool, held by a lease.
+    Channel {
+        lease: Lease,
+        channel: Option<mux_client::Session>,
+    },
+    /// The session's own ssh (`argv::terminal_master`) on its terminal.
+    OwnSsh {
+        child: tokio::process::Child,
+        conn: Connection,
+        pool: MasterPool,
+        master_id: u64,
+        control_path: PathBuf,
+        /// Set once the ssh is in and its connection is lent to the pool.
+        killer: Option<GroupKiller>,
+    },
+}
+
+impl Link {
+    /// The process that reads the session's terminal (it gets SIGWINCH on a resize).
+    pub fn terminal_reader(&self) -> Option<u32> {
+        match self {
+            Self::Channel { lease, .. } => lease.master_pid,
+            Self::OwnSsh { child, .. } => child.id(),
+        }
+    }
+
+    /// Waits for the end of the session; its exit status when the host sent one. Cancel-safe.
+    pub async fn wait_end(&mut self) -> Option<u32> {
+        match self {
+            Self::Channel {
+                channel: Some(c), ..
+            } => c.wait().await,
+            // Let go of: nothing more will come.
+            Self::Channel { channel: None, .. } => None,
+            Self::OwnSsh { child, .. } => match child.wait().await {
+                // ssh exits with the remote status, or 255 when the connection failed or broke.
+                Ok(status) => status.code().filter(|c| *c != 255).map(|c| c as u32),
+                Err(_) => None,
+            },
+        }
+    }
+
+    /// Ends process group `pgid` on the host (`now`: SIGKILL without the grace).
+    pub async fn kill_group(&self, pgid: u32, now: bool) -> Option<i32> {
+        let killer = match self {
+            Self::Channel { lease, .. } => &lease.killer,
+            Self::OwnSsh {
+                killer: Some(k), ..
+            } => k,
+            Self::OwnSsh { killer: None, .. } => return None,
+        };
+        if now {
+            killer.kill_now(pgid).await
+        } else {
+            killer.kill(pgid).await
+        }
+    }
+
+    /// Lets go of the host: the channel closes (sshd hangs up the terminal) or the session's ssh
+    /// gets SIGTERM.
+    pub fn hang_up(&mut self) {
+        match self {
+            Self::Channel { channel, .. } => *channel = None,
+            Self::OwnSsh { child, .. } => spawn::signal(child, libc::SIGTERM),
+        }
+    }
+
+    /// For the session's own ssh: once its control socket is there, it is in; lend its
+    /// connection to the pool. Returns true when it did so now.
+    pub fn adopt_when_in(&mut self) -> bool {
+        match self {
+            Self::OwnSsh {
+                child,
+                conn,
+                pool,
+                master_id,
+                control_path,
+                killer: killer @ None,
+            } if control_path.exists() => {
+                *killer = Some(pool.adopt(conn, *master_id, control_path.clone(), child.id()));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn awaiting_adoption(&self) -> bool {
+        matches!(self, Self::OwnSsh { killer: None, .. })
+    }
+
+    /// Whether the connection the session used is still there (for how it ended).
+    pub async fn connection_alive(&self) -> bool {
+        let path = match self {
+            Self::Channel { lease, .. } => &lease.control_path,
+            Self::OwnSsh { .. } => return false,
+        };
+        tokio::net::UnixStream::connect(path).await.is_ok()
+    }
+
+    /// The session has ended: a lent connection goes back out of the pool.
+    pub async fn release(&mut self) {
+        if let Self::OwnSsh {
+            child,
+            conn,
+            pool,
+            master_id,
+            control_path,
+            ..
+        } = self
+        {
+            pool.withdraw(conn, *master_id);
+            if tokio::time::timeout(Duration::from_secs(2), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+            let _ = std::fs::remove_file(control_path);
+        }
+    }
+}
