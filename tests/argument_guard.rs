@@ -190,7 +190,7 @@ async fn batch_mode_cannot_be_switched_off() {
         );
         assert!(
             err.message().to_ascii_lowercase().contains("batchmode")
-                && err.message().contains("always yes"),
+                && err.message().contains("the daemon sets it"),
             "{args:?}: {}",
             err.message()
         );

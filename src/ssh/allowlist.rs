@@ -141,7 +141,7 @@ pub(crate) const REFUSED_CONFIG: &[(&str, &str)] = &[
     ("tunneldevice", "it opens a network tunnel device"),
     (
         "batchmode",
-        "the daemon never answers ssh's prompts; it is always yes here",
+        "the daemon sets it: yes, except for a session's own ssh, whose prompts show in the session",
     ),
     ("controlmaster", "the daemon owns connection multiplexing"),
     ("controlpath", "the daemon owns connection multiplexing"),

@@ -3,8 +3,11 @@
 //! always follows `--`; agent options are re-spelled canonically; options the daemon depends on
 //! (multiplexing, batch mode) come first, because ssh keeps the first value it reads.
 //!
-//! Commands themselves do not start an ssh client: the daemon opens them as sessions on its
-//! masters through the multiplexing protocol (`super::mux`).
+//! Two kinds of ssh are started: ControlMasters (`control_master`, BatchMode=yes) and, for a
+//! session to a host that wants an answer first, an `ssh -tt -M` on the session's terminal
+//! (`terminal_master`, BatchMode=no: its prompts show in the session). Commands themselves do not
+//! start an ssh client: the daemon opens them as sessions on its masters through the multiplexing
+//! protocol (`super::mux`).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
