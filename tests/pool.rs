@@ -10,7 +10,7 @@ use ssh_mcp_core::pb;
 
 use crate::support::daemon::{Daemon, run_request};
 use crate::support::sshd::Sshd;
-use crate::support::{ChildGuard, Scratch, children_of, wait_until, wait_until_async};
+use crate::support::{ChildGuard, Scratch, wait_until, wait_until_async};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn queued_calls_wait_for_the_live_master_when_extra_masters_fail() {
@@ -111,14 +111,7 @@ fn request_with_agent(command: &str, auth_sock: &Path) -> pb::RunRequest {
 }
 
 fn master_pids(daemon: &Daemon) -> Vec<u32> {
-    children_of(daemon.pid())
-        .into_iter()
-        .filter(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline"))
-                .map(|c| c.split(|b| *b == 0).any(|a| a == b"-M"))
-                .unwrap_or(false)
-        })
-        .collect()
+    crate::support::masters_of(daemon.pid())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

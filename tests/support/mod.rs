@@ -164,6 +164,18 @@ pub fn master_pids(control_dir: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Pids of the ControlMasters (`ssh -M`) that the daemon `daemon_pid` runs as its children.
+pub fn masters_of(daemon_pid: u32) -> Vec<u32> {
+    children_of(daemon_pid)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .map(|c| c.split(|b| *b == 0).any(|a| a == b"-M"))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
 /// A child process that is killed and reaped when the guard drops, so a failing test leaves
 /// nothing running.
 pub struct ChildGuard(pub std::process::Child);

@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use ssh_mcp_core::pb::{self, RunEvent, RunRequest, exec_server::Exec, run_event::Event};
-use ssh_mcp_core::ssh::connection::RawConnection;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -31,17 +30,10 @@ impl ExecService {
 type EventStream = Pin<Box<dyn Stream<Item = Result<RunEvent, Status>> + Send + 'static>>;
 
 fn raw_exec(req: RunRequest) -> RawExec {
-    let c = req.connection.unwrap_or_default();
+    let (connection, ssh_auth_sock) = super::raw_connection(req.connection);
     RawExec {
-        connection: RawConnection {
-            target: c.target,
-            port: c.port,
-            identity_file: c.identity_file,
-            known_hosts_file: c.known_hosts_file,
-            strict_host_key_checking: c.strict_host_key_checking,
-            extra_ssh_args: c.extra_ssh_args,
-        },
-        ssh_auth_sock: c.ssh_auth_sock,
+        connection,
+        ssh_auth_sock,
         command: req.command,
         cwd: req.cwd,
         env: req.env.into_iter().map(|e| (e.name, e.value)).collect(),

@@ -13,6 +13,22 @@ use tonic::transport::server::Router;
 
 use crate::state::Daemon;
 
+/// A wire `Connection` as the agent sent it, and the caller's agent socket.
+fn raw_connection(
+    c: Option<ssh_mcp_core::pb::Connection>,
+) -> (ssh_mcp_core::ssh::connection::RawConnection, Option<String>) {
+    let c = c.unwrap_or_default();
+    let raw = ssh_mcp_core::ssh::connection::RawConnection {
+        target: c.target,
+        port: c.port,
+        identity_file: c.identity_file,
+        known_hosts_file: c.known_hosts_file,
+        strict_host_key_checking: c.strict_host_key_checking,
+        extra_ssh_args: c.extra_ssh_args,
+    };
+    (raw, c.ssh_auth_sock)
+}
+
 /// The router with every service, ready to serve on the daemon's listener.
 pub fn router(daemon: Daemon) -> Router {
     tonic::transport::Server::builder()

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use ssh_mcp_core::pb::{self, sessions_server::Sessions};
-use ssh_mcp_core::ssh::connection::RawConnection;
 use tonic::{Request, Response, Status};
 
 use crate::error::DaemonError;
@@ -168,17 +167,10 @@ impl Sessions for SessionsService {
         }
         let req = req.into_inner();
         let read = read_spec(req.read, DEFAULT_WAIT_SECONDS)?;
-        let c = req.connection.unwrap_or_default();
+        let (connection, ssh_auth_sock) = super::raw_connection(req.connection);
         let raw = RawOpen {
-            connection: RawConnection {
-                target: c.target,
-                port: c.port,
-                identity_file: c.identity_file,
-                known_hosts_file: c.known_hosts_file,
-                strict_host_key_checking: c.strict_host_key_checking,
-                extra_ssh_args: c.extra_ssh_args,
-            },
-            ssh_auth_sock: c.ssh_auth_sock,
+            connection,
+            ssh_auth_sock,
             session_name: req.session_name,
             cwd: req.cwd,
             env: req.env.into_iter().map(|e| (e.name, e.value)).collect(),
