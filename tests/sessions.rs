@@ -307,7 +307,14 @@ async fn a_shell_that_exits_is_reported_with_its_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_shutdown_ends_every_session_and_observer() {
     let sshd = Sshd::start();
-    let mut d = Daemon::start(&sshd.ssh_config());
+    // A tmux server of this test's own, not the default one of whoever runs the tests.
+    let tmux_dir = crate::support::Scratch::new("tmux");
+    let mut d = Daemon::start_with(crate::support::daemon::DaemonOptions {
+        ssh_config: Some(sshd.ssh_config()),
+        env: vec![("TMUX_TMPDIR".into(), tmux_dir.path.display().to_string())],
+        ..Default::default()
+    })
+    .unwrap();
     let opened = client(&d)
         .await
         .open(pb::OpenSessionRequest {
@@ -327,6 +334,7 @@ async fn the_daemon_shutdown_ends_every_session_and_observer() {
     assert!(!observer.tmux_session_name.contains(['.', ':']));
     let has_tmux = |name: &str| {
         std::process::Command::new("tmux")
+            .env("TMUX_TMPDIR", &tmux_dir.path)
             .args(["has-session", "-t", &format!("={name}")])
             .stderr(std::process::Stdio::null())
             .status()

@@ -30,6 +30,8 @@ pub struct DaemonOptions {
     pub extra_args: Vec<String>,
     /// The state directory (default: a fresh one beside the socket).
     pub state_dir: Option<PathBuf>,
+    /// Extra environment for the daemon.
+    pub env: Vec<(String, String)>,
     /// RLIMIT_NOFILE for the daemon, to drive it out of descriptors.
     pub open_files_limit: Option<u64>,
 }
@@ -63,6 +65,7 @@ impl Daemon {
         cmd.args(&opts.extra_args)
             .env("NOTIFY_SOCKET", &notify_path)
             .env("SSH_MCP_LOG", "debug")
+            .envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env_remove("SSH_MCP_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
