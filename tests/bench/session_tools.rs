@@ -13,10 +13,10 @@ use crate::mcp_client::McpClient;
 pub const TARGET: &str = "testhost";
 pub const SHELL: &str = "/bin/sh";
 
-/// `ssh_start_session` arguments: a /bin/sh session on the bench's sshd.
-pub fn start_args(wait_seconds: f64) -> Value {
+/// `ssh_start_session` arguments: a /bin/sh session on `target` (a name of the bench's sshd).
+pub fn start_args(target: &str, wait_seconds: f64) -> Value {
     json!({
-        "target": TARGET,
+        "target": target,
         "shell": SHELL,
         "observer_mode": "transcript",
         "wait_seconds": wait_seconds,
@@ -48,7 +48,7 @@ pub fn flag(result: &Value, key: &str) -> bool {
 /// read waits up to 2 s for output to settle).
 pub async fn start(client: &mut McpClient) -> anyhow::Result<String> {
     let (s, _) = client
-        .call_timed("ssh_start_session", start_args(2.0))
+        .call_timed("ssh_start_session", start_args(TARGET, 2.0))
         .await?;
     ensure!(
         flag(&s, "running"),
