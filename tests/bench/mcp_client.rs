@@ -154,6 +154,11 @@ impl McpClient {
         Ok((ExecResult::from_message(&reply.message)?, took))
     }
 
+    /// The shim's process id (None once it has been reaped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     async fn write_line(&mut self, message: &Value) -> anyhow::Result<()> {
         let mut line = serde_json::to_vec(message)?;
         line.push(b'\n');
