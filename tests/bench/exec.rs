@@ -178,7 +178,7 @@ async fn benchmarks(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Vec<report::S
         "bench: [6/7] a {} MB flood through session reads",
         plan.flood_bytes / 1_000_000
     );
-    sections.push(session_flood::run(plan, env).await?);
+    sections.push(session_flood::run(plan, env, &masters[0]).await?);
     eprintln!("bench: [7/7] {} idle sessions", plan.idle_sessions);
     sections.push(session_idle::run(plan, env).await?);
     Ok(sections)

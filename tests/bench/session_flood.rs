@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use serde_json::json;
 
+use crate::bare::{self, Master};
 use crate::daemon;
 use crate::env::BenchEnv;
 use crate::plan::Plan;
@@ -34,7 +35,7 @@ fn tail(s: &str, n: usize) -> String {
     s.chars().skip(skip).collect()
 }
 
-pub async fn run(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Section> {
+pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result<Section> {
     let check = plan.check;
     let bytes = plan.flood_bytes;
     let mb = bytes as f64 / 1e6;
@@ -107,6 +108,10 @@ pub async fn run(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Section> {
     let rss = daemon::status_kb(pid, "VmRSS")?;
     session_tools::stop(&mut client, &sid).await?;
     client.close().await?;
+    // The same output through a terminal with plain OpenSSH: `ssh -tt` over a master.
+    let mut tty = vec!["-tt".to_owned()];
+    tty.extend(master.command(&format!("head -c {bytes} /dev/zero | tr '\\0' x")));
+    let bare_took = bare::run_timed(&tty)?;
 
     let produced = last_offset - first_offset;
     let accounted = contiguous && received + dropped == produced && produced >= bytes;
@@ -126,7 +131,9 @@ pub async fn run(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Section> {
              checked to be contiguous with it. The production rate is {mb:.0} MB over the time \
              from the write being sent to the reply holding the marker. During the flood (after \
              the second read) one `ssh_list_sessions` call is timed: the daemon must answer \
-             other calls meanwhile. The quick run (`--quick`) floods {:.0} MB instead.",
+             other calls meanwhile. For context, the same `head | tr` then runs as bare \
+             `ssh -tt` (a terminal on the server, as a session has) over one of the bench's \
+             ControlMasters with stdout on /dev/null. The quick run (`--quick`) floods {:.0} MB instead.",
             Plan::QUICK.flood_bytes as f64 / 1e6
         ),
         figures: vec![
@@ -150,6 +157,19 @@ pub async fn run(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Section> {
                 "1".into(),
                 "marker seen; received + dropped = produced",
                 Some(accounted),
+            ),
+            Figure::value(
+                &format!(
+                    "{mb:.0} MB through a terminal, bare `ssh -tt` over ControlMaster to /dev/null (context)"
+                ),
+                format!(
+                    "{:.0} MB/s ({:.0} ms)",
+                    mb / bare_took.as_secs_f64().max(1e-9),
+                    ms(bare_took)
+                ),
+                "1".into(),
+                "",
+                None,
             ),
             Figure::value(
                 "session flood: slowest read; `ssh_list_sessions` during it (context)",
