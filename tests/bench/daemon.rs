@@ -1,5 +1,6 @@
 //! The daemon as the bench sees it from outside: its pid (`ssh-mcp daemon status`), stopping it
-//! (`ssh-mcp daemon stop`, SIGTERM to the pid as a fallback) and its peak RSS (VmHWM).
+//! (`ssh-mcp daemon stop`, SIGTERM to the pid as a fallback), its peak RSS (VmHWM) and the CPU
+//! time of a process.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -99,6 +100,27 @@ pub fn status_kb(pid: u32, field: &str) -> anyhow::Result<u64> {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .ok_or_else(|| anyhow!("no {field} in /proc/{pid}/status"))
+}
+
+/// CPU time (user + system) a process has used so far, from /proc/<pid>/stat.
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) start at field 3 (state).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let tick = |i: usize| -> anyhow::Result<f64> {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| anyhow!("unexpected /proc/{pid}/stat: {stat}"))
+    };
+    // utime and stime are fields 14 and 15: indices 11 and 12 after the name.
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok((tick(11)? + tick(12)?) / hz)
 }
 
 /// Stops the daemon when dropped (also when the bench fails half-way).

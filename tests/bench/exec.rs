@@ -1,6 +1,6 @@
 //! The bench (`cargo bench --bench exec -- --bin-dir DIR --out FILE`, run by
 //! `scripts/bench.sh`): starts a throwaway sshd, a private daemon environment and ControlMasters
-//! of its own, runs the four benchmarks in order, writes BENCHMARKS.md and cleans up everything
+//! of its own, runs the seven benchmarks in order (four of `ssh_exec` and the shim, three of sessions), writes BENCHMARKS.md and cleans up everything
 //! it started. With `--quick` (CI) it takes few samples, checks every target with twice the
 //! slack, prints the table instead of writing the page, and fails when a figure regressed.
 
@@ -19,6 +19,10 @@ mod memory;
 mod parallel;
 mod plan;
 mod report;
+mod session_echo;
+mod session_flood;
+mod session_idle;
+mod session_tools;
 mod sshd;
 mod startup;
 
@@ -145,7 +149,7 @@ async fn benchmarks(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Vec<report::S
     let mut client = McpClient::connect(env, &env.shim).await?;
     let mut sections = Vec::new();
 
-    eprintln!("bench: [1/4] ssh_exec true: shim vs the floor and bare ssh");
+    eprintln!("bench: [1/7] ssh_exec true: shim vs the floor and bare ssh");
     let control_dir = ssh_mcp_core::paths::control_dir(&env.socket);
     sections.push(
         latency::run(
@@ -157,13 +161,25 @@ async fn benchmarks(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Vec<report::S
         )
         .await?,
     );
-    eprintln!("bench: [2/4] twenty parallel sleep 0.5");
+    eprintln!("bench: [2/7] twenty parallel sleep 0.5");
     sections.push(parallel::run(plan, env, &mut client, &masters).await?);
     client.close().await?;
 
-    eprintln!("bench: [3/4] shim start-up");
+    eprintln!("bench: [3/7] shim start-up");
     sections.push(startup::run(plan, env)?);
-    eprintln!("bench: [4/4] daemon memory under 300 MB of output");
+    eprintln!("bench: [4/7] daemon memory under 300 MB of output");
     sections.push(memory::run(plan, env, &masters[0]).await?);
+
+    eprintln!("bench: [5/7] session echo round trip");
+    let mut client = McpClient::connect(env, &env.shim).await?;
+    sections.push(session_echo::run(plan, &mut client).await?);
+    client.close().await?;
+    eprintln!(
+        "bench: [6/7] a {} MB flood through session reads",
+        plan.flood_bytes / 1_000_000
+    );
+    sections.push(session_flood::run(plan, env, &masters[0]).await?);
+    eprintln!("bench: [7/7] {} idle sessions", plan.idle_sessions);
+    sections.push(session_idle::run(plan, env).await?);
     Ok(sections)
 }

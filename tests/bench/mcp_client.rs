@@ -115,16 +115,35 @@ impl McpClient {
         })
     }
 
+    /// Writes a tools/call of the tool `name`; returns a future for its reply.
+    pub async fn call(
+        &mut self,
+        name: &str,
+        arguments: Value,
+    ) -> anyhow::Result<impl Future<Output = anyhow::Result<Reply>> + use<>> {
+        self.request("tools/call", json!({"name": name, "arguments": arguments}))
+            .await
+    }
+
+    /// One tools/call of `name`, timed from the request being written to the response being
+    /// read: the tool's structured result, or an error when the call or the tool failed.
+    pub async fn call_timed(
+        &mut self,
+        name: &str,
+        arguments: Value,
+    ) -> anyhow::Result<(Value, Duration)> {
+        let sent = Instant::now();
+        let reply = self.call(name, arguments).await?.await?;
+        let took = reply.read_at - sent;
+        Ok((structured(name, &reply.message)?, took))
+    }
+
     /// Writes an `ssh_exec` tools/call; returns a future for its reply.
     pub async fn exec(
         &mut self,
         arguments: Value,
     ) -> anyhow::Result<impl Future<Output = anyhow::Result<Reply>> + use<>> {
-        self.request(
-            "tools/call",
-            json!({"name": "ssh_exec", "arguments": arguments}),
-        )
-        .await
+        self.call("ssh_exec", arguments).await
     }
 
     /// One `ssh_exec` call, timed from the request being written to the response being read.
@@ -133,6 +152,11 @@ impl McpClient {
         let reply = self.exec(arguments).await?.await?;
         let took = reply.read_at - sent;
         Ok((ExecResult::from_message(&reply.message)?, took))
+    }
+
+    /// The shim's process id (None once it has been reaped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     async fn write_line(&mut self, message: &Value) -> anyhow::Result<()> {
@@ -167,6 +191,24 @@ pub fn initialize_params() -> Value {
         "capabilities": {},
         "clientInfo": {"name": "bench", "version": "0"}
     })
+}
+
+/// The structured result of a tools/call of `tool` that succeeded; an error saying why otherwise.
+pub fn structured(tool: &str, message: &Value) -> anyhow::Result<Value> {
+    let result = message.get("result").ok_or_else(|| {
+        anyhow!(
+            "{tool}: tools/call failed: {}",
+            clip(&message.to_string(), 500)
+        )
+    })?;
+    let failed = result
+        .get("isError")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    match result.get("structuredContent") {
+        Some(s) if !failed => Ok(s.clone()),
+        _ => bail!("{tool} failed: {}", clip(&result.to_string(), 500)),
+    }
 }
 
 /// The fields of an `ssh_exec` result the bench looks at.

@@ -15,6 +15,13 @@ pub struct Plan {
     pub parallel_repeats: usize,
     /// Benchmark 3: timed shim start-ups.
     pub startup_runs: usize,
+    /// Benchmark 5: timed `ssh_run_in_session` echoes, and timed write-then-read echoes.
+    pub session_run_rounds: usize,
+    pub session_write_rounds: usize,
+    /// Benchmark 6: bytes the flood prints.
+    pub flood_bytes: u64,
+    /// Benchmark 7: sessions opened at once.
+    pub idle_sessions: usize,
 }
 
 impl Plan {
@@ -25,6 +32,10 @@ impl Plan {
         latency_fresh: 20,
         parallel_repeats: 7,
         startup_runs: 30,
+        session_run_rounds: 100,
+        session_write_rounds: 20,
+        flood_bytes: 200_000_000,
+        idle_sessions: 100,
     };
 
     pub const QUICK: Self = Self {
@@ -34,5 +45,9 @@ impl Plan {
         latency_fresh: 5,
         parallel_repeats: 2,
         startup_runs: 10,
+        session_run_rounds: 20,
+        session_write_rounds: 5,
+        flood_bytes: 50_000_000,
+        idle_sessions: 30,
     };
 }

@@ -1,6 +1,7 @@
 //! The bench's own throwaway OpenSSH server: keys and configs in a private directory, `sshd -D -e`
 //! as a foreground child on a free loopback port (MaxSessions and MaxStartups left at their
-//! defaults; `SetEnv SHLVL=1` so bash skips ~/.bashrc), an ssh client config with the `testhost` alias, and readiness by connecting.
+//! defaults; `SetEnv SHLVL=1` so bash skips ~/.bashrc), an ssh client config with the
+//! `testhost` and `testhost-b` aliases, and readiness by connecting.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -14,11 +15,13 @@ use anyhow::{Context, bail, ensure};
 
 const SSHD: &str = "/usr/sbin/sshd";
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// The Host aliases of the client config, all this server: `testhost` and a second name.
+const HOSTS: &str = "testhost testhost-b";
 
 /// A running sshd; dropping it ends the server.
 pub struct Sshd {
     child: Child,
-    /// Client config with `Host testhost` (give it to ssh as `-F`).
+    /// Client config with `Host testhost testhost-b` (give it to ssh as `-F`).
     pub client_config: PathBuf,
     pub port: u16,
     log: PathBuf,
@@ -79,10 +82,12 @@ impl Sshd {
             format!("[127.0.0.1]:{port} {}\n", host_pub.join(" ")),
         )?;
         let client_config = dir.join("ssh_config");
+        // Two names for this one server: the daemon pools masters per target, so a second name
+        // gives a benchmark a second pool (see session_idle.rs).
         fs::write(
             &client_config,
             format!(
-                "Host testhost\n  HostName 127.0.0.1\n  Port {port}\n  IdentityFile {id}\n  \
+                "Host {HOSTS}\n  HostName 127.0.0.1\n  Port {port}\n  IdentityFile {id}\n  \
                  IdentitiesOnly yes\n  UserKnownHostsFile {kh}\n  StrictHostKeyChecking yes\n  \
                  BatchMode yes\n",
                 id = user_key.display(),

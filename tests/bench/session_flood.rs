@@ -1,0 +1,210 @@
+//! Benchmark 6, a flood through a session: a fresh daemon, one `/bin/sh` session, a typed command
+//! that prints hundreds of MB and then an end marker, drained with `ssh_read_session` at its
+//! largest `max_output_chars` until the marker. The figures: the production rate (bytes until the
+//! marker's read), what the reader received and what the 4 MiB ring dropped for it, the daemon's
+//! peak RSS, and that other calls are answered during the flood.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use serde_json::json;
+
+use crate::bare::{self, Master};
+use crate::daemon;
+use crate::env::BenchEnv;
+use crate::plan::Plan;
+use crate::report::{Figure, Goal, Section};
+use crate::session_tools::{self, clip, flag, number, text};
+
+const MIN_MB_PER_S: f64 = 50.0;
+const MAX_HWM_MIB: f64 = 64.0;
+/// The largest read the session tools allow.
+const READ_CHARS: u64 = 1_048_576;
+/// The shell computes it, so the terminal's echo of the typed line (`$((6*7))-END`) never holds it.
+const MARKER: &str = "42-END";
+/// The flood gives up past this (a producer at 2 MB/s would still finish).
+const FLOOD_DEADLINE: Duration = Duration::from_secs(120);
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// The last `n` characters of `s` (enough to find a marker split across two reads).
+fn tail(s: &str, n: usize) -> String {
+    let skip = s.chars().count().saturating_sub(n);
+    s.chars().skip(skip).collect()
+}
+
+pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result<Section> {
+    let check = plan.check;
+    let bytes = plan.flood_bytes;
+    let mb = bytes as f64 / 1e6;
+    let (mut client, old) = session_tools::restart_daemon(env).await?;
+    let sid = session_tools::start(&mut client).await?;
+    let pid = session_tools::new_daemon_pid(env, old)?;
+    let hwm_before = daemon::status_kb(pid, "VmHWM")?;
+    session_tools::drain(&mut client, &sid).await?;
+
+    let command = format!("head -c {bytes} /dev/zero | tr '\\0' x; echo; echo $((6*7))-END\n");
+    let shim_pid = client.pid().context("the shim has exited")?;
+    let cpu_before = (daemon::cpu_seconds(pid)?, daemon::cpu_seconds(shim_pid)?);
+    let started = Instant::now();
+    let (w, _) = client
+        .call_timed(
+            "ssh_write_session",
+            json!({"session_id": &sid, "input": &command, "wait_seconds": 0}),
+        )
+        .await?;
+    ensure!(
+        number(&w, "bytes_written")? == command.len() as u64,
+        "the flood's command was not written whole: {}",
+        clip(&w)
+    );
+    let first_offset = number(&w, "output_offset")?;
+    let mut received = number(&w, "next_offset")? - first_offset;
+    let mut dropped = number(&w, "dropped_bytes")?;
+    let mut last_offset = number(&w, "next_offset")?;
+    let mut seen = text(&w, "output")?.to_owned();
+    let (mut reads, mut slowest, mut list_took) = (0usize, Duration::ZERO, None);
+    let mut contiguous = true;
+    while !seen.contains(MARKER) {
+        ensure!(
+            started.elapsed() < FLOOD_DEADLINE,
+            "no {MARKER:?} within {FLOOD_DEADLINE:?}: {received} bytes received, {dropped} \
+             dropped, last output {:?}",
+            tail(&seen, 200)
+        );
+        let (r, took) = client
+            .call_timed(
+                "ssh_read_session",
+                json!({"session_id": &sid, "wait_seconds": 1, "max_output_chars": READ_CHARS}),
+            )
+            .await?;
+        reads += 1;
+        slowest = slowest.max(took);
+        let (from, to) = (number(&r, "output_offset")?, number(&r, "next_offset")?);
+        let lost = number(&r, "dropped_bytes")?;
+        contiguous &= from == last_offset + lost;
+        (received, dropped, last_offset) = (received + (to - from), dropped + lost, to);
+        seen = tail(&seen, 64) + text(&r, "output")?;
+        ensure!(
+            flag(&r, "running") || seen.contains(MARKER),
+            "the session ended during the flood: {}",
+            clip(&r)
+        );
+        if reads == 2 {
+            // Another call while the flood runs: the daemon must answer it.
+            let (l, t) = client
+                .call_timed("ssh_list_sessions", json!({"include_exited": false}))
+                .await?;
+            ensure!(number(&l, "count")? == 1, "ssh_list_sessions: {}", clip(&l));
+            list_took = Some(t);
+        }
+    }
+    let until_marker = started.elapsed();
+    let daemon_cpu = daemon::cpu_seconds(pid)? - cpu_before.0;
+    let shim_cpu = daemon::cpu_seconds(shim_pid)? - cpu_before.1;
+    let hwm = daemon::status_kb(pid, "VmHWM")?;
+    let rss = daemon::status_kb(pid, "VmRSS")?;
+    session_tools::stop(&mut client, &sid).await?;
+    client.close().await?;
+    // The same output through a terminal with plain OpenSSH: `ssh -tt` over a master.
+    let mut tty = vec!["-tt".to_owned()];
+    tty.extend(master.command(&format!("head -c {bytes} /dev/zero | tr '\\0' x")));
+    let bare_took = bare::run_timed(&tty)?;
+
+    let produced = last_offset - first_offset;
+    let accounted = contiguous && received + dropped == produced && produced >= bytes;
+    let rate = mb / until_marker.as_secs_f64().max(1e-9);
+    let hwm_mib = hwm as f64 / 1024.0;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    Ok(Section {
+        title: format!("6. A {mb:.0} MB flood drained through session reads"),
+        method: format!(
+            "The daemon is stopped and a new MCP session autostarts a fresh one, so that its \
+             VmHWM covers this benchmark alone. One session (`/bin/sh`, as in 5); \
+             `ssh_write_session` (wait_seconds 0) types `head -c {bytes} /dev/zero | tr '\\0' x; \
+             echo; echo $((6*7))-END`, then `ssh_read_session` with max_output_chars {READ_CHARS} \
+             (the largest allowed) and wait_seconds 1 is called until the output holds `{MARKER}`. \
+             The session's output ring holds 4 MiB: a reader slower than the producer loses the \
+             oldest bytes and is told how many (dropped_bytes); the offsets of every read are \
+             checked to be contiguous with it. The production rate is {mb:.0} MB over the time \
+             from the write being sent to the reply holding the marker. During the flood (after \
+             the second read) one `ssh_list_sessions` call is timed: the daemon must answer \
+             other calls meanwhile. For context, the same `head | tr` then runs as bare \
+             `ssh -tt` (a terminal on the server, as a session has) over one of the bench's \
+             ControlMasters with stdout on /dev/null. The quick run (`--quick`) floods {:.0} MB instead.",
+            Plan::QUICK.flood_bytes as f64 / 1e6
+        ),
+        figures: vec![
+            Figure::value(
+                &format!("session flood: production rate, {mb:.0} MB until the marker"),
+                format!("{rate:.0} MB/s ({:.0} ms)", ms(until_marker)),
+                "1".into(),
+                &check.text(Goal::AtLeast(MIN_MB_PER_S), " MB/s"),
+                Some(check.met(Goal::AtLeast(MIN_MB_PER_S), rate)),
+            ),
+            Figure::value(
+                "session flood: daemon VmHWM",
+                mib(hwm),
+                "1".into(),
+                &check.text(Goal::Below(MAX_HWM_MIB), " MiB"),
+                Some(check.met(Goal::Below(MAX_HWM_MIB), hwm_mib)),
+            ),
+            Figure::value(
+                "session flood: bytes received, dropped_bytes, reads",
+                format!("{received}, {dropped}, {reads}"),
+                "1".into(),
+                "marker seen; received + dropped = produced",
+                Some(accounted),
+            ),
+            Figure::value(
+                &format!(
+                    "{mb:.0} MB through a terminal, bare `ssh -tt` over ControlMaster to /dev/null (context)"
+                ),
+                format!(
+                    "{:.0} MB/s ({:.0} ms)",
+                    mb / bare_took.as_secs_f64().max(1e-9),
+                    ms(bare_took)
+                ),
+                "1".into(),
+                "",
+                None,
+            ),
+            Figure::value(
+                "session flood: slowest read; `ssh_list_sessions` during it (context)",
+                format!(
+                    "{:.0} ms; {}",
+                    ms(slowest),
+                    list_took.map_or("not reached (flood over in 2 reads)".into(), |t| format!(
+                        "{:.1} ms",
+                        ms(t)
+                    ))
+                ),
+                "1".into(),
+                "",
+                None,
+            ),
+        ],
+        notes: vec![
+            format!(
+                "Output bytes produced (offsets from the write to the marker): {produced}; the \
+                 reader received {received} and was told of {dropped} dropped; offsets \
+                 contiguous: {contiguous}."
+            ),
+            format!(
+                "Daemon VmHWM with the session open, before the flood: {}; VmRSS after it: {}.",
+                mib(hwm_before),
+                mib(rss)
+            ),
+            format!(
+                "CPU time during the {:.2} s until the marker (on {} CPUs shared with ssh, sshd, \
+                 the producer and the bench): daemon {daemon_cpu:.2} s, shim {shim_cpu:.2} s. \
+                 For comparison, benchmark 4 moves 300 MB through `ssh_exec` (pipes, no \
+                 terminal) at several hundred MB/s.",
+                until_marker.as_secs_f64(),
+                std::thread::available_parallelism().map_or(0, usize::from)
+            ),
+        ],
+    })
+}
