@@ -34,7 +34,9 @@ use crate::{control_paths, spawn};
 /// Channels a master lends to commands; sshd's default MaxSessions is 10 and one is kept free so
 /// that a command can always be stopped over its own master.
 pub const LEASES_PER_MASTER: usize = 9;
-const MAX_MASTERS_PER_HOST: usize = 8;
+/// Masters per connection: 16 x 9 channels, enough for 100 sessions (each holds a channel for its
+/// life) beside commands.
+const MAX_MASTERS_PER_HOST: usize = 16;
 const MAX_OPENING_PER_HOST: usize = 2;
 /// How long a master may take to authenticate beyond ssh's own ConnectTimeout.
 const READY_MARGIN: Duration = Duration::from_secs(20);

@@ -1,7 +1,7 @@
 //! The bench's own throwaway OpenSSH server: keys and configs in a private directory, `sshd -D -e`
 //! as a foreground child on a free loopback port (MaxSessions and MaxStartups left at their
 //! defaults; `SetEnv SHLVL=1` so bash skips ~/.bashrc), an ssh client config with the
-//! `testhost` and `testhost-b` aliases, and readiness by connecting.
+//! `testhost` alias, and readiness by connecting.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -15,13 +15,13 @@ use anyhow::{Context, bail, ensure};
 
 const SSHD: &str = "/usr/sbin/sshd";
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
-/// The Host aliases of the client config, all this server: `testhost` and a second name.
-const HOSTS: &str = "testhost testhost-b";
+/// The Host alias of the client config.
+const HOSTS: &str = "testhost";
 
 /// A running sshd; dropping it ends the server.
 pub struct Sshd {
     child: Child,
-    /// Client config with `Host testhost testhost-b` (give it to ssh as `-F`).
+    /// Client config with `Host testhost` (give it to ssh as `-F`).
     pub client_config: PathBuf,
     pub port: u16,
     log: PathBuf,

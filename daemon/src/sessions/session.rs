@@ -37,6 +37,8 @@ use crate::state::Daemon;
 pub const RING_BYTES: usize = 4 * 1024 * 1024;
 /// How long the output may take to drain after the channel has closed.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+/// How long a new session waits for a channel when every connection to its host is full.
+const CHANNEL_PATIENCE: Duration = Duration::from_secs(60);
 /// How often a session's own ssh is checked for being in (its control socket).
 const ADOPT_POLL: Duration = Duration::from_millis(50);
 /// Attempts when sshd refuses the channel on a master counted as free.
@@ -599,11 +601,21 @@ async fn connect(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let lease = match daemon
-            .masters
-            .acquire(&spec.conn, spec.auth_sock.as_deref())
-            .await
-        {
+        let acquired = tokio::time::timeout(
+            CHANNEL_PATIENCE,
+            daemon
+                .masters
+                .acquire(&spec.conn, spec.auth_sock.as_deref()),
+        )
+        .await
+        .map_err(|_| {
+            DaemonError::SessionConflict(format!(
+                "every connection to '{}' stayed busy for {}s (sessions hold their channel for                  life): stop a session you no longer need, then try again",
+                spec.target,
+                CHANNEL_PATIENCE.as_secs()
+            ))
+        })?;
+        let lease = match acquired {
             Ok(lease) => lease,
             Err(DaemonError::Connect { detail, .. }) if link::needs_terminal(&detail) => {
                 tracing::info!(target = %spec.target, "the host wants an answer: asking on the session's terminal");
