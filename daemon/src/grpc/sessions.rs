@@ -34,6 +34,7 @@ fn read_spec(options: Option<pb::ReadOptions>, default_wait: f64) -> Result<Read
             strip_ansi: o.strip_ansi,
             screen: o.screen,
             reader_id: o.reader_id,
+            settle_ms: o.settle_ms,
         },
         default_wait,
     )

@@ -51,6 +51,7 @@ pub async fn take(session: &Session, read: &ReadSpec, wait: Wait) -> Snapshot {
         Wait::No => None,
         Wait::ForUnread | Wait::ForOutputAfter(_) => {
             let mut request = ReadRequest::new(from, read.max_bytes, read.wait);
+            request.settle = read.settle;
             if let Wait::ForOutputAfter(after) = wait {
                 request.new_after = Some(after);
             }

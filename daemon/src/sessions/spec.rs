@@ -11,6 +11,8 @@ use ssh_mcp_core::ssh::quote::{EnvVar, RemoteDir, RemoteShell};
 
 use super::limits::{self, TermSize};
 
+/// The longest quiet time a read may ask for.
+const MAX_SETTLE_MS: u32 = 10_000;
 /// The longest session name accepted.
 const MAX_NAME_CHARS: usize = 128;
 
@@ -122,6 +124,7 @@ pub struct RawRead {
     pub strip_ansi: bool,
     pub screen: bool,
     pub reader_id: String,
+    pub settle_ms: Option<u32>,
 }
 
 /// How one call reads, validated.
@@ -133,6 +136,8 @@ pub struct ReadSpec {
     pub strip_ansi: bool,
     pub screen: bool,
     pub reader: String,
+    /// How long output must stay quiet before the read returns it.
+    pub settle: Duration,
 }
 
 impl ReadSpec {
@@ -150,6 +155,15 @@ impl ReadSpec {
             offset: raw.offset,
             strip_ansi: raw.strip_ansi,
             screen: raw.screen,
+            settle: match raw.settle_ms {
+                None => super::output::DEFAULT_SETTLE,
+                Some(ms) if ms <= MAX_SETTLE_MS => Duration::from_millis(u64::from(ms)),
+                Some(ms) => {
+                    return Err(InvalidInput(format!(
+                        "'settle_ms' must be at most {MAX_SETTLE_MS} (got {ms}); leave it out for 75"
+                    )));
+                }
+            },
             reader: if reader.is_empty() {
                 "anonymous".to_owned()
             } else {

@@ -39,6 +39,7 @@ mod sdoc {
     pub const MAX_OUTPUT_CHARS: &str = "Default 65536.";
     pub const STRIP_ANSI: &str = "Remove ANSI escapes from output.";
     pub const SCREEN: &str = "Also return the rendered screen.";
+    pub const SETTLE_MS: &str = "Return once output was quiet this long (default 75; 0: at once).";
 }
 
 /// A random id for this shim process, made once at start-up: the daemon keeps one read cursor
@@ -124,6 +125,8 @@ pub struct ReadArgs {
     pub strip_ansi: Option<bool>,
     #[schemars(description = sdoc::SCREEN)]
     pub screen: Option<bool>,
+    #[schemars(description = sdoc::SETTLE_MS, range(max = 10000))]
+    pub settle_ms: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -141,6 +144,8 @@ pub struct WriteArgs {
     pub strip_ansi: Option<bool>,
     #[schemars(description = sdoc::SCREEN)]
     pub screen: Option<bool>,
+    #[schemars(description = sdoc::SETTLE_MS, range(max = 10000))]
+    pub settle_ms: Option<u32>,
     /// Resize the terminal first.
     pub rows: Option<u32>,
     pub cols: Option<u32>,
@@ -184,6 +189,7 @@ fn read_options(
         strip_ansi: false,
         screen: false,
         reader_id: reader_id.to_owned(),
+        settle_ms: None,
     }
 }
 
@@ -230,6 +236,7 @@ fn read_request(args: ReadArgs, reader_id: &str) -> pb::ReadSessionRequest {
             offset: args.offset,
             strip_ansi: args.strip_ansi.unwrap_or(false),
             screen: args.screen.unwrap_or(false),
+            settle_ms: args.settle_ms,
             ..read_options(reader_id, args.wait_seconds, args.max_output_chars)
         }),
     }
@@ -242,6 +249,7 @@ fn write_request(args: WriteArgs, reader_id: &str) -> pb::WriteSessionRequest {
         read: Some(ReadOptions {
             strip_ansi: args.strip_ansi.unwrap_or(false),
             screen: args.screen.unwrap_or(false),
+            settle_ms: args.settle_ms,
             ..read_options(reader_id, args.wait_seconds, args.max_output_chars)
         }),
         rows: args.rows.unwrap_or(0),
