@@ -343,6 +343,7 @@ async fn running_out_of_descriptors_pauses_accepting_and_recovers() {
     // about 100 ticks a second).
     let before = cpu_ticks(pid);
     let window = std::time::Instant::now();
+    // A measuring window, not a wait for something: CPU time is compared across one second.
     std::thread::sleep(Duration::from_secs(1));
     let used = cpu_ticks(pid) - before;
     assert!(

@@ -355,9 +355,15 @@ async fn a_second_call_while_a_run_waits_is_refused() {
     };
     // The first call holds the session once its line is echoed.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !s.everything(&id).await.contains("sleep 3") && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    // Each look is a read of the session's output; polled until the line shows, with a deadline.
+    let mut echoed = false;
+    while !echoed && Instant::now() < deadline {
+        echoed = s.everything(&id).await.contains("sleep 3");
+        if !echoed {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
+    assert!(echoed, "the first call's line never showed");
     let e = s.try_run(&id, "echo second", 1.0).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
     assert!(

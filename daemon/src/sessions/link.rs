@@ -9,10 +9,16 @@ use std::time::Duration;
 
 use ssh_mcp_core::ssh::connection::Connection;
 
+use std::os::fd::{AsFd, AsRawFd};
+
+use super::limits::TermSize;
+use super::spec::OpenSpec;
+use crate::error::DaemonError;
 use crate::killer::GroupKiller;
 use crate::masters::{Lease, MasterPool};
 use crate::mux_client;
 use crate::spawn;
+use crate::state::Daemon;
 
 /// The words in ssh's error that mean it needed an answer nobody could give in batch mode.
 pub fn needs_terminal(ssh_error: &str) -> bool {
@@ -146,6 +152,117 @@ impl Link {
                 let _ = child.kill().await;
             }
             let _ = std::fs::remove_file(control_path);
+        }
+    }
+}
+
+/// How long a new session waits for a channel when every connection to its host is full.
+const CHANNEL_PATIENCE: Duration = Duration::from_secs(60);
+/// Attempts when sshd refuses the channel on a master counted as free.
+const OPEN_ATTEMPTS: u32 = 20;
+
+/// Reaches the host for a new session: a terminal channel on a master of the pool, or, when the
+/// pool cannot log in without an answer (a password, a passphrase, a host key), an ssh of the
+/// session's own that asks on the session's terminal.
+pub async fn connect(
+    daemon: &Daemon,
+    spec: &OpenSpec,
+    command: &str,
+) -> Result<(Link, pty_process::Pty), DaemonError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let acquired = tokio::time::timeout(
+            CHANNEL_PATIENCE,
+            daemon
+                .masters
+                .acquire(&spec.conn, spec.auth_sock.as_deref()),
+        )
+        .await
+        .map_err(|_| {
+            DaemonError::SessionConflict(format!(
+                "every connection to '{}' stayed busy for {}s (sessions hold their channel for                  life): stop a session you no longer need, then try again",
+                spec.target,
+                CHANNEL_PATIENCE.as_secs()
+            ))
+        })?;
+        let lease = match acquired {
+            Ok(lease) => lease,
+            Err(DaemonError::Connect { detail, .. }) if needs_terminal(&detail) => {
+                tracing::info!(target = %spec.target, "the host wants an answer: asking on the session's terminal");
+                return own_ssh(daemon, spec, command);
+            }
+            Err(e) => return Err(e),
+        };
+        let (pty, pts) = new_terminal(spec.size)?;
+        match mux_client::open_terminal(&lease.control_path, pts.as_raw_fd(), command).await {
+            Ok(channel) => {
+                // The master read the modes it sends to sshd from the terminal; from now on
+                // bytes pass through this side untouched, as a terminal emulator's would.
+                make_raw(&pty);
+                let link = Link::Channel {
+                    lease,
+                    channel: Some(channel),
+                };
+                return Ok((link, pty));
+            }
+            Err(e @ (mux_client::OpenError::Refused(_) | mux_client::OpenError::MasterGone(_)))
+                if attempt < OPEN_ATTEMPTS =>
+            {
+                if matches!(e, mux_client::OpenError::Refused(_)) {
+                    lease.session_refused();
+                }
+                drop(lease);
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(DaemonError::Mux(e.to_string())),
+        }
+        // `pts` closes here: the master holds its own copies of the terminal.
+    }
+}
+
+/// `ssh -tt -M` on the session's terminal (`argv::terminal_master`): ssh prompts there, and sets
+/// the terminal's modes itself, as it does in a person's terminal.
+fn own_ssh(
+    daemon: &Daemon,
+    spec: &OpenSpec,
+    command: &str,
+) -> Result<(Link, pty_process::Pty), DaemonError> {
+    let settings = daemon.masters.settings()?;
+    let (master_id, control_path) = daemon.masters.new_control_path(&spec.conn);
+    let _ = std::fs::remove_file(&control_path);
+    let argv =
+        ssh_mcp_core::ssh::argv::terminal_master(&settings, &spec.conn, &control_path, command);
+    let (pty, pts) = new_terminal(spec.size)?;
+    let child = spawn::on_terminal(&argv, pts.as_fd(), spec.auth_sock.as_deref())?;
+    let link = Link::OwnSsh {
+        child,
+        conn: spec.conn.clone(),
+        pool: daemon.masters.clone(),
+        master_id,
+        control_path,
+        killer: None,
+    };
+    Ok((link, pty))
+}
+
+fn new_terminal(size: TermSize) -> Result<(pty_process::Pty, pty_process::Pts), DaemonError> {
+    let (pty, pts) = pty_process::open()
+        .map_err(|e| DaemonError::Internal(format!("opening a terminal: {e}")))?;
+    pty.resize(pty_process::Size::new(size.rows, size.cols))
+        .map_err(|e| DaemonError::Internal(format!("sizing the terminal: {e}")))?;
+    Ok((pty, pts))
+}
+
+/// Puts the terminal in raw mode (no echo, no line editing, no output translation).
+fn make_raw(pty: &pty_process::Pty) {
+    let fd = pty.as_raw_fd();
+    // SAFETY: tcgetattr/tcsetattr on a terminal we own, with a termios we initialised.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &mut t) == 0 {
+            libc::cfmakeraw(&mut t);
+            libc::tcsetattr(fd, libc::TCSANOW, &t);
         }
     }
 }

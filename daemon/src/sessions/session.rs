@@ -1,24 +1,22 @@
-//! One live session: a PTY the daemon owns, a terminal channel on one of the pool's masters
-//! attached to it, and the task that owns both ([`Session::open`] starts it). The task reads the
-//! PTY into the session's output ring, screen and transcript, notices the end (the shell exits,
-//! the connection is lost, a stop, daemon shutdown), and then gives the channel back.
+//! One live session: a PTY the daemon owns, the link to the host attached to it (`link.rs`: a
+//! terminal channel on one of the pool's masters, or the session's own ssh), and the task that
+//! owns both (`session/owner.rs`; [`Session::open`] starts it). What the calls do with a session
+//! (write, resize, stop, render, record) is here.
 //!
 //! The remote shell reports its pid first (`remote::session_command`), which is its process group:
 //! a stop closes the channel, so that sshd hangs up the terminal, then ends whatever is left of the
 //! group over the master's spare channel (SIGTERM, then SIGKILL after the grace).
 
-use std::os::fd::{AsFd, AsRawFd};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use pty_process::{OwnedReadPty, OwnedWritePty};
+use pty_process::OwnedWritePty;
 use ssh_mcp_core::ssh::remote;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, watch};
 
 use super::limits::TermSize;
-use super::link::{self, Link};
+use super::link;
 use super::marks::{MarkFilter, MarkLog};
 use super::observer::{self, ObserverState};
 use super::output::SessionOutput;
@@ -28,21 +26,15 @@ use super::screen::Screen;
 use super::spec::OpenSpec;
 use super::transcript::{DEFAULT_TRANSCRIPT_CAP, Transcript};
 use crate::error::DaemonError;
-use crate::mux_client;
 use crate::pid_report::PidReportFilter;
-use crate::spawn;
 use crate::state::Daemon;
+
+mod owner;
+
+use owner::Owner;
 
 /// Bytes of output each session keeps for its readers.
 pub const RING_BYTES: usize = 4 * 1024 * 1024;
-/// How long the output may take to drain after the channel has closed.
-const DRAIN_LIMIT: Duration = Duration::from_secs(2);
-/// How long a new session waits for a channel when every connection to its host is full.
-const CHANNEL_PATIENCE: Duration = Duration::from_secs(60);
-/// How often a session's own ssh is checked for being in (its control socket).
-const ADOPT_POLL: Duration = Duration::from_millis(50);
-/// Attempts when sshd refuses the channel on a master counted as free.
-const OPEN_ATTEMPTS: u32 = 20;
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +113,7 @@ impl Session {
         let nonce = crate::exec::nonce();
         let command =
             remote::session_command(&nonce, spec.shell.as_ref(), spec.cwd.as_ref(), &spec.env);
-        let (link, pty) = connect(daemon, spec, &command).await?;
+        let (link, pty) = link::connect(daemon, spec, &command).await?;
         let (reader, writer) = pty.into_split();
         let tmux_name = observer::tmux_name(&spec.target, spec.name.as_deref(), &id);
         let observer = observer::start(spec.observer, transcript_path.clone(), tmux_name).await;
@@ -377,345 +369,5 @@ impl Session {
         tokio::time::timeout(limit, rx.wait_for(|ended| *ended))
             .await
             .is_ok_and(|r| r.is_ok())
-    }
-}
-
-/// The owner task's state: everything that must live exactly as long as the session.
-struct Owner {
-    session: Arc<Session>,
-    daemon: Daemon,
-    link: Link,
-    reader: OwnedReadPty,
-    transcript: Transcript,
-    filter: PidReportFilter,
-    marks: MarkFilter,
-    pgid: Option<u32>,
-}
-
-impl Owner {
-    async fn run(mut self) {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut status: Option<u32> = None;
-        let mut channel_closed = false;
-        let mut drain_until: Option<tokio::time::Instant> = None;
-        loop {
-            tokio::select! {
-                read = self.reader.read(&mut buf) => match read {
-                    Ok(0) | Err(_) => {
-                        // The terminal closed; the exit status may still be on its way.
-                        if !channel_closed {
-                            status = tokio::time::timeout(DRAIN_LIMIT, self.link.wait_end())
-                                .await
-                                .ok()
-                                .flatten();
-                        }
-                        break;
-                    }
-                    Ok(n) => self.feed(n, &buf),
-                },
-                s = self.link.wait_end(), if !channel_closed => {
-                    status = s;
-                    channel_closed = true;
-                    // The master closes its copies of the terminal once the channel is gone;
-                    // what it had written is still to be read.
-                    drain_until = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
-                }
-                _ = sleep_until(drain_until) => break,
-                // A session's own ssh is in once its control socket appears: lend it to the pool.
-                _ = tokio::time::sleep(ADOPT_POLL), if self.link.awaiting_adoption() => {
-                    self.link.adopt_when_in();
-                }
-                _ = self.session.stop_asked.notified() => self.stop().await,
-                _ = self.daemon.shutdown.requested(), if lock(&self.session.life).stop.is_none() => {
-                    lock(&self.session.life).stop = Some(StopBy::Shutdown);
-                    self.stop().await;
-                }
-            }
-        }
-        self.finish(status).await;
-    }
-
-    fn feed(&mut self, n: usize, buf: &[u8]) {
-        let mut kept = Vec::with_capacity(n);
-        if let Some(pid) = self
-            .filter
-            .feed(&buf[..n], &mut |b: &[u8]| kept.extend_from_slice(b))
-        {
-            self.pgid = Some(pid);
-        }
-        let mut clean = Vec::with_capacity(kept.len());
-        let mut marks = Vec::new();
-        self.marks.feed(&kept, &mut clean, &mut marks);
-        // Only this task pushes, so the marks' offsets count from the end before this push; they
-        // are published after it, so that a run woken by its end mark finds all its output.
-        let base = self.session.output.end_offset();
-        if !clean.is_empty() {
-            // Flushed per read of the terminal (up to 64 KiB), so that a daemon that dies leaves
-            // everything shown so far on disk.
-            self.transcript.write(&clean);
-            self.transcript.flush();
-            self.session.output.push(&clean);
-        }
-        if !marks.is_empty() {
-            self.session.marks.send_modify(|log| {
-                for (at, mark) in marks {
-                    log.record(base + at as u64, mark);
-                }
-            });
-        }
-    }
-
-    /// Lets go of the host (sshd hangs up the terminal: the shell and its jobs get SIGHUP), then
-    /// ends what is left of the group over the spare channel. A forced stop sends SIGKILL to the
-    /// group first, while the link still reaches it.
-    async fn stop(&mut self) {
-        let force = matches!(
-            lock(&self.session.life).stop,
-            Some(StopBy::Agent { force: true })
-        );
-        let own_ssh = matches!(self.link, Link::OwnSsh { .. });
-        let signal = match self.pgid {
-            // The session's own ssh carries the spare channel too: signal before letting go.
-            Some(pgid) if force || own_ssh => {
-                let signal = self.link.kill_group(pgid, force).await;
-                self.link.hang_up();
-                signal.or(force.then_some(9))
-            }
-            Some(pgid) => {
-                self.link.hang_up();
-                self.link.kill_group(pgid, false).await
-            }
-            None => {
-                self.link.hang_up();
-                None
-            }
-        };
-        lock(&self.session.life).stop_signal = signal;
-    }
-
-    async fn finish(mut self, status: Option<u32>) {
-        let mut rest = Vec::new();
-        self.filter
-            .finish(&mut |b: &[u8]| rest.extend_from_slice(b));
-        let mut clean = Vec::new();
-        self.marks.feed(&rest, &mut clean, &mut Vec::new());
-        self.marks.finish(&mut clean);
-        let rest = clean;
-        if !rest.is_empty() {
-            self.transcript.write(&rest);
-            self.session.output.push(&rest);
-        }
-        self.transcript.flush();
-        let stop = lock(&self.session.life).stop;
-        let master_alive = self.link.connection_alive().await;
-        let mut exit = classify(status, stop, self.session.stop_signal(), master_alive);
-        if self.pgid.is_none() && matches!(self.link, Link::OwnSsh { .. }) && status.is_none() {
-            // The session's own ssh never got in (a wrong password three times, a refused host key).
-            exit.reason = "ssh-connection-failed".into();
-        }
-        tracing::info!(session = %self.session.id, reason = %exit.reason, "session ended");
-        {
-            let mut life = lock(&self.session.life);
-            life.exit = Some(exit);
-            life.ended_at = Some(Instant::now());
-        }
-        self.link.hang_up();
-        self.link.release().await;
-        self.session.output.close();
-        self.session.ended.send_replace(true);
-        self.daemon.sessions.save(&self.daemon.config.state_dir);
-        let mut observer = self.session.observer.lock().await;
-        observer::stop(&mut observer).await;
-        *lock(&self.session.observer_view) = observer.clone();
-        // A lease goes back with `self`.
-    }
-}
-
-/// What ended a session, from the exit status the master relayed (if any), the stop that was
-/// asked for and whether the connection is still there.
-fn classify(
-    status: Option<u32>,
-    stop: Option<StopBy>,
-    stop_signal: Option<i32>,
-    master_alive: bool,
-) -> Exit {
-    match (status, stop) {
-        (Some(0), None) => Exit {
-            code: Some(0),
-            signal: None,
-            reason: "clean-exit".into(),
-        },
-        (Some(code), None) => Exit {
-            code: Some(code as i32),
-            signal: None,
-            reason: format!("exit-{code}"),
-        },
-        (_, Some(StopBy::Shutdown)) => Exit {
-            code: None,
-            signal: stop_signal,
-            reason: "daemon-restarted".into(),
-        },
-        (_, Some(by)) => {
-            let signal = stop_signal.or(match by {
-                StopBy::Agent { force: true } => Some(9),
-                _ => Some(1),
-            });
-            Exit {
-                code: None,
-                signal,
-                reason: if signal == Some(9) {
-                    "killed".into()
-                } else {
-                    "terminated".into()
-                },
-            }
-        }
-        (None, None) if !master_alive => Exit {
-            code: None,
-            signal: None,
-            reason: "connection-lost".into(),
-        },
-        (None, None) => Exit {
-            code: None,
-            signal: None,
-            reason: "killed".into(),
-        },
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Reaches the host for a new session: a terminal channel on a master of the pool, or, when the
-/// pool cannot log in without an answer (a password, a passphrase, a host key), an ssh of the
-/// session's own that asks on the session's terminal.
-async fn connect(
-    daemon: &Daemon,
-    spec: &OpenSpec,
-    command: &str,
-) -> Result<(Link, pty_process::Pty), DaemonError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let acquired = tokio::time::timeout(
-            CHANNEL_PATIENCE,
-            daemon
-                .masters
-                .acquire(&spec.conn, spec.auth_sock.as_deref()),
-        )
-        .await
-        .map_err(|_| {
-            DaemonError::SessionConflict(format!(
-                "every connection to '{}' stayed busy for {}s (sessions hold their channel for                  life): stop a session you no longer need, then try again",
-                spec.target,
-                CHANNEL_PATIENCE.as_secs()
-            ))
-        })?;
-        let lease = match acquired {
-            Ok(lease) => lease,
-            Err(DaemonError::Connect { detail, .. }) if link::needs_terminal(&detail) => {
-                tracing::info!(target = %spec.target, "the host wants an answer: asking on the session's terminal");
-                return own_ssh(daemon, spec, command);
-            }
-            Err(e) => return Err(e),
-        };
-        let (pty, pts) = new_terminal(spec.size)?;
-        match mux_client::open_terminal(&lease.control_path, pts.as_raw_fd(), command).await {
-            Ok(channel) => {
-                // The master read the modes it sends to sshd from the terminal; from now on
-                // bytes pass through this side untouched, as a terminal emulator's would.
-                make_raw(&pty);
-                let link = Link::Channel {
-                    lease,
-                    channel: Some(channel),
-                };
-                return Ok((link, pty));
-            }
-            Err(e @ (mux_client::OpenError::Refused(_) | mux_client::OpenError::MasterGone(_)))
-                if attempt < OPEN_ATTEMPTS =>
-            {
-                if matches!(e, mux_client::OpenError::Refused(_)) {
-                    lease.session_refused();
-                }
-                drop(lease);
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
-            }
-            Err(e) => return Err(DaemonError::Mux(e.to_string())),
-        }
-        // `pts` closes here: the master holds its own copies of the terminal.
-    }
-}
-
-/// `ssh -tt -M` on the session's terminal (`argv::terminal_master`): ssh prompts there, and sets
-/// the terminal's modes itself, as it does in a person's terminal.
-fn own_ssh(
-    daemon: &Daemon,
-    spec: &OpenSpec,
-    command: &str,
-) -> Result<(Link, pty_process::Pty), DaemonError> {
-    let settings = daemon.masters.settings()?;
-    let (master_id, control_path) = daemon.masters.new_control_path(&spec.conn);
-    let _ = std::fs::remove_file(&control_path);
-    let argv =
-        ssh_mcp_core::ssh::argv::terminal_master(&settings, &spec.conn, &control_path, command);
-    let (pty, pts) = new_terminal(spec.size)?;
-    let child = spawn::on_terminal(&argv, pts.as_fd(), spec.auth_sock.as_deref())?;
-    let link = Link::OwnSsh {
-        child,
-        conn: spec.conn.clone(),
-        pool: daemon.masters.clone(),
-        master_id,
-        control_path,
-        killer: None,
-    };
-    Ok((link, pty))
-}
-
-fn new_terminal(size: TermSize) -> Result<(pty_process::Pty, pty_process::Pts), DaemonError> {
-    let (pty, pts) = pty_process::open()
-        .map_err(|e| DaemonError::Internal(format!("opening a terminal: {e}")))?;
-    pty.resize(pty_process::Size::new(size.rows, size.cols))
-        .map_err(|e| DaemonError::Internal(format!("sizing the terminal: {e}")))?;
-    Ok((pty, pts))
-}
-
-/// Puts the terminal in raw mode (no echo, no line editing, no output translation).
-fn make_raw(pty: &pty_process::Pty) {
-    let fd = pty.as_raw_fd();
-    // SAFETY: tcgetattr/tcsetattr on a terminal we own, with a termios we initialised.
-    unsafe {
-        let mut t: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(fd, &mut t) == 0 {
-            libc::cfmakeraw(&mut t);
-            libc::tcsetattr(fd, libc::TCSANOW, &t);
-        }
-    }
-}
-
-/// Where a session's transcript lives.
-pub fn transcript_path(state_dir: &std::path::Path, id: &str) -> PathBuf {
-    state_dir.join(id).join(super::transcript::TRANSCRIPT_FILE)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exits_are_named_as_the_seed_names_them() {
-        assert_eq!(classify(Some(0), None, None, true).reason, "clean-exit");
-        assert_eq!(classify(Some(3), None, None, true).reason, "exit-3");
-        assert_eq!(classify(None, None, None, false).reason, "connection-lost");
-        let stopped = classify(None, Some(StopBy::Agent { force: false }), Some(15), true);
-        assert_eq!(
-            (stopped.reason.as_str(), stopped.signal),
-            ("terminated", Some(15))
-        );
-        let forced = classify(None, Some(StopBy::Agent { force: true }), None, true);
-        assert_eq!((forced.reason.as_str(), forced.signal), ("killed", Some(9)));
     }
 }
