@@ -1,4 +1,4 @@
-//! The only place that builds a command line for ssh (and, later, scp and rsync). It accepts
+//! The only place that builds a command line for ssh, scp and rsync. It accepts
 //! validated types only, so an argv that exists was built from checked parts. The destination
 //! always follows `--`; agent options are re-spelled canonically; options the daemon depends on
 //! (multiplexing, batch mode) come first, because ssh keeps the first value it reads.
@@ -8,12 +8,20 @@
 //! (`terminal_master`, BatchMode=no: its prompts show in the session). Commands themselves do not
 //! start an ssh client: the daemon opens them as sessions on its masters through the multiplexing
 //! protocol (`super::mux`).
+//!
+//! scp and rsync (`scp`, `rsync`) ride on a master too: their ssh gets `-o ControlPath=<the
+//! master's socket> -o ControlMaster=no` and the connection's options as `-o Key=value` only
+//! (scp's own flags differ from ssh's: `-l` is a bandwidth limit there). Their operands follow
+//! `--`; local operands are absolute paths and remote ones are `host:path` built from the target,
+//! so agent input never becomes one of their options.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::connection::Connection;
 use super::options::SshOption;
+use super::rsync_args::ExtraRsyncArgs;
+use super::transfer_paths::{LocalOperand, RemotePath};
 
 /// A program and its arguments, ready to spawn (never through a local shell).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +163,269 @@ pub fn terminal_master(
     argv
 }
 
+/// An ssh option as `(Key, value)` for `-o Key=value`, the one spelling scp and rsync's ssh share.
+fn as_config(option: &SshOption) -> (&'static str, String) {
+    match option {
+        SshOption::Flag(c) => match c {
+            '4' => ("AddressFamily", "inet".into()),
+            '6' => ("AddressFamily", "inet6".into()),
+            'C' => ("Compression", "yes".into()),
+            'q' => ("LogLevel", "QUIET".into()),
+            'v' => ("LogLevel", "DEBUG1".into()),
+            'a' => ("ForwardAgent", "no".into()),
+            'x' => ("ForwardX11", "no".into()),
+            _ => ("GSSAPIDelegateCredentials", "no".into()),
+        },
+        SshOption::Short { flag, value } => {
+            let key = match flag {
+                'b' => "BindAddress",
+                'B' => "BindInterface",
+                'c' => "Ciphers",
+                'i' => "IdentityFile",
+                'J' => "ProxyJump",
+                'l' => "User",
+                'm' => "MACs",
+                _ => "Port",
+            };
+            (key, value.clone())
+        }
+        SshOption::Config { key, value } => (key, value.clone()),
+    }
+}
+
+/// The ssh options of a transfer: on the master at `control_path` (never a master of its own),
+/// in batch mode, with the connection's options as the master has them.
+fn transfer_ssh_options(
+    settings: &SshSettings,
+    conn: &Connection,
+    control_path: &Path,
+) -> Vec<OsString> {
+    let mut argv = Argv::new(&settings.ssh);
+    argv.opt("BatchMode", "yes");
+    let mut cp = OsString::from("ControlPath=");
+    cp.push(control_path.as_os_str());
+    argv.arg("-o").arg(cp);
+    argv.opt("ControlMaster", "no");
+    if let Some(config) = &settings.config_file {
+        argv.arg("-F").arg(config.as_os_str());
+    }
+    if let Some(port) = conn.port {
+        argv.opt("Port", port);
+    }
+    if let Some(identity) = &conn.identity_file {
+        let mut o = OsString::from("IdentityFile=");
+        o.push(identity.as_path().as_os_str());
+        argv.arg("-o").arg(o);
+    }
+    if let Some(known) = &conn.known_hosts_file {
+        let mut o = OsString::from("UserKnownHostsFile=");
+        o.push(known.as_path().as_os_str());
+        argv.arg("-o").arg(o);
+    }
+    if let Some(strict) = conn.strict_host_key_checking {
+        argv.opt("StrictHostKeyChecking", strict.as_ssh_value());
+    }
+    for option in &conn.extra.0 {
+        let (key, value) = as_config(option);
+        argv.opt(key, value);
+    }
+    if !conn.extra.sets("ConnectTimeout") {
+        argv.opt("ConnectTimeout", settings.connect_timeout_secs);
+    }
+    argv.args
+}
+
+/// The host part of a `host:path` operand: an IPv6 address gets the brackets scp and rsync need.
+fn operand_host(conn: &Connection) -> String {
+    let t = conn.target.as_str();
+    let (user, host) = match t.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, t),
+    };
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    };
+    match user {
+        Some(u) => format!("{u}@{host}"),
+        None => host,
+    }
+}
+
+/// Where a transfer goes.
+#[derive(Debug, Clone)]
+pub enum Operands {
+    Upload {
+        sources: Vec<LocalOperand>,
+        destination: RemotePath,
+    },
+    Download {
+        sources: Vec<RemotePath>,
+        destination: LocalOperand,
+    },
+}
+
+/// `host:path` for scp in SFTP mode: the path goes to the server as it is, except that scp
+/// expands glob characters in a download's sources, so those are escaped to name one file.
+fn scp_remote(host: &str, path: &RemotePath, escape_glob: bool) -> OsString {
+    let p = path.as_str();
+    let p = if escape_glob {
+        escape_glob_chars(p)
+    } else {
+        p.to_owned()
+    };
+    OsString::from(format!("{host}:{p}"))
+}
+
+fn escape_glob_chars(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    for c in p.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '{' | '}') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// scp between this machine and `conn`'s host over the master at `control_path`, in SFTP mode
+/// (`-s`: paths reach the server as they are, no remote shell quoting).
+pub fn scp(
+    settings: &SshSettings,
+    scp: &Path,
+    conn: &Connection,
+    control_path: &Path,
+    operands: &Operands,
+    recursive: bool,
+    preserve_times: bool,
+) -> Argv {
+    let mut argv = Argv::new(scp);
+    argv.arg("-s").arg("-S").arg(settings.ssh.as_os_str());
+    argv.args
+        .extend(transfer_ssh_options(settings, conn, control_path));
+    if recursive {
+        argv.arg("-r");
+    }
+    if preserve_times {
+        argv.arg("-p");
+    }
+    argv.arg("--");
+    let host = operand_host(conn);
+    match operands {
+        Operands::Upload {
+            sources,
+            destination,
+        } => {
+            for s in sources {
+                argv.arg(s.as_path().as_os_str());
+            }
+            argv.arg(scp_remote(&host, destination, false));
+        }
+        Operands::Download {
+            sources,
+            destination,
+        } => {
+            for s in sources {
+                argv.arg(scp_remote(&host, s, true));
+            }
+            argv.arg(destination.as_path().as_os_str());
+        }
+    }
+    argv
+}
+
+/// The fixed choices of an rsync call (the seed's parameters).
+#[derive(Debug, Clone, Default)]
+pub struct RsyncFlags {
+    pub compress: bool,
+    pub delete: bool,
+    pub dry_run: bool,
+    pub exclude: Vec<String>,
+}
+
+/// One word of rsync's `-e` command: rsync splits that string at spaces and reads `'…'` with
+/// `''` inside as one literal `'`.
+fn rsync_shell_word(w: &std::ffi::OsStr) -> String {
+    format!("'{}'", w.to_string_lossy().replace('\'', "''"))
+}
+
+/// `host:path` for rsync: the path travels as a protected argument, but the remote rsync reads
+/// a leading `-` as an option and expands glob characters, so a leading `-` gets `./` and glob
+/// characters of a source are escaped.
+fn rsync_remote(host: &str, path: &RemotePath, is_source: bool) -> OsString {
+    let p = path.as_str();
+    let p = if p.starts_with('-') {
+        format!("./{p}")
+    } else {
+        p.to_owned()
+    };
+    let p = if is_source { escape_glob_chars(&p) } else { p };
+    OsString::from(format!("{host}:{p}"))
+}
+
+/// rsync between this machine and `conn`'s host, its ssh on the master at `control_path`, with
+/// protected arguments (`-s`: remote paths are not split by a remote shell) and `--stats` (how
+/// many files and bytes went; the daemon reads them from the output).
+#[allow(clippy::too_many_arguments)]
+pub fn rsync(
+    settings: &SshSettings,
+    rsync: &Path,
+    conn: &Connection,
+    control_path: &Path,
+    operands: &Operands,
+    flags: &RsyncFlags,
+    extra: &ExtraRsyncArgs,
+) -> Argv {
+    let mut argv = Argv::new(rsync);
+    argv.arg("-s").arg("-a").arg("--stats");
+    if flags.compress {
+        argv.arg("-z");
+    }
+    if flags.delete {
+        argv.arg("--delete");
+    }
+    if flags.dry_run {
+        argv.arg("--dry-run");
+    }
+    for pattern in &flags.exclude {
+        argv.arg(format!("--exclude={pattern}"));
+    }
+    for option in extra.spelled() {
+        argv.arg(option);
+    }
+    let mut shell = vec![rsync_shell_word(settings.ssh.as_os_str())];
+    shell.extend(
+        transfer_ssh_options(settings, conn, control_path)
+            .iter()
+            .map(|w| rsync_shell_word(w)),
+    );
+    argv.arg("-e").arg(shell.join(" "));
+    argv.arg("--");
+    let host = operand_host(conn);
+    match operands {
+        Operands::Upload {
+            sources,
+            destination,
+        } => {
+            for s in sources {
+                argv.arg(s.as_path().as_os_str());
+            }
+            argv.arg(rsync_remote(&host, destination, false));
+        }
+        Operands::Download {
+            sources,
+            destination,
+        } => {
+            for s in sources {
+                argv.arg(rsync_remote(&host, s, true));
+            }
+            argv.arg(destination.as_path().as_os_str());
+        }
+    }
+    argv
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +479,143 @@ mod tests {
         );
         assert!(text.ends_with("-- web exec sh -l"), "{text}");
         assert_eq!(argv.args.last().unwrap(), "exec sh -l");
+    }
+
+    fn transfer_conn(extra: &[&str]) -> Connection {
+        let raw = RawConnection {
+            target: "u@web".into(),
+            port: Some(2222),
+            extra_ssh_args: extra.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        };
+        Connection::parse(&raw, None).unwrap()
+    }
+
+    fn local(raw: &str) -> LocalOperand {
+        LocalOperand::parse("p", raw, None, Some(Path::new("/work"))).unwrap()
+    }
+
+    fn remote(raw: &str) -> RemotePath {
+        RemotePath::parse("p", raw).unwrap()
+    }
+
+    #[test]
+    fn scp_rides_the_master_and_takes_no_agent_flag_of_its_own() {
+        let conn = transfer_conn(&["-l", "alice", "-J", "jump", "-C"]);
+        let ops = Operands::Upload {
+            sources: vec![local("-e touch x"), local("/a b")],
+            destination: remote("-dst"),
+        };
+        let argv = scp(
+            &settings(),
+            Path::new("/usr/bin/scp"),
+            &conn,
+            Path::new("/run/cm/z"),
+            &ops,
+            true,
+            true,
+        );
+        let args: Vec<String> = argv
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into())
+            .collect();
+        assert_eq!(&args[..3], ["-s", "-S", "/usr/bin/ssh"]);
+        let dash = args.iter().position(|a| a == "--").unwrap();
+        assert_eq!(
+            &args[dash + 1..],
+            ["/work/-e touch x", "/a b", "u@web:-dst"]
+        );
+        let opts = &args[3..dash];
+        for pair in opts.chunks(2) {
+            assert!(
+                matches!(pair[0].as_str(), "-o" | "-F" | "-r" | "-p"),
+                "scp got a flag it would read itself: {pair:?}"
+            );
+        }
+        let text = opts.join(" ");
+        assert!(text.starts_with("-o BatchMode=yes -o ControlPath=/run/cm/z -o ControlMaster=no"));
+        assert!(
+            text.contains("-o User=alice -o ProxyJump=jump -o Compression=yes"),
+            "{text}"
+        );
+        assert!(text.contains("-o Port=2222"), "{text}");
+        assert!(text.ends_with("-r -p"), "{text}");
+    }
+
+    #[test]
+    fn scp_download_escapes_glob_characters_of_remote_sources() {
+        let ops = Operands::Download {
+            sources: vec![remote("a*b?[c]")],
+            destination: local("/tmp/d"),
+        };
+        let argv = scp(
+            &settings(),
+            Path::new("scp"),
+            &transfer_conn(&[]),
+            Path::new("/cm"),
+            &ops,
+            false,
+            false,
+        );
+        let text = argv.display();
+        assert!(text.ends_with(r"-- u@web:a\*b\?\[c\] /tmp/d"), "{text}");
+    }
+
+    #[test]
+    fn rsync_gets_the_ssh_argv_quoted_for_its_own_splitting() {
+        let raw = RawConnection {
+            target: "::1".into(),
+            identity_file: Some("/keys/it's here".into()),
+            ..Default::default()
+        };
+        let conn = Connection::parse(&raw, None).unwrap();
+        let ops = Operands::Download {
+            sources: vec![remote("-rf x")],
+            destination: local("-local"),
+        };
+        let flags = RsyncFlags {
+            compress: true,
+            delete: true,
+            dry_run: true,
+            exclude: vec!["*.o".into()],
+        };
+        let extra = ExtraRsyncArgs::parse(&["-vh".to_owned()]).unwrap();
+        let argv = rsync(
+            &settings(),
+            Path::new("/usr/bin/rsync"),
+            &conn,
+            Path::new("/run/cm/r"),
+            &ops,
+            &flags,
+            &extra,
+        );
+        let args: Vec<String> = argv
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into())
+            .collect();
+        let e = args.iter().position(|a| a == "-e").unwrap();
+        assert_eq!(
+            &args[..e],
+            [
+                "-s",
+                "-a",
+                "--stats",
+                "-z",
+                "--delete",
+                "--dry-run",
+                "--exclude=*.o",
+                "--verbose",
+                "--human-readable"
+            ]
+        );
+        let shell = &args[e + 1];
+        assert!(
+            shell.starts_with("'/usr/bin/ssh' '-o' 'BatchMode=yes' '-o' 'ControlPath=/run/cm/r' '-o' 'ControlMaster=no'"),
+            "{shell}"
+        );
+        assert!(shell.contains("'IdentityFile=/keys/it''s here'"), "{shell}");
+        assert_eq!(&args[e + 2..], ["--", "[::1]:./-rf x", "/work/-local"]);
     }
 }

@@ -11,7 +11,9 @@ pub mod mux;
 pub mod options;
 pub mod quote;
 pub mod remote;
+pub mod rsync_args;
 pub mod target;
+pub mod transfer_paths;
 
 /// A refusal of agent input. The message says which field, what is wrong and what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
