@@ -36,6 +36,7 @@ pub mod sessions;
 pub mod shutdown;
 pub mod spawn;
 pub mod state;
+pub mod transfers;
 
 use std::future::Future;
 

@@ -52,6 +52,34 @@ pub fn master(argv: &Argv, auth_sock: Option<&Path>) -> Result<Child, DaemonErro
     cmd.spawn().map_err(|source| spawn_error(argv, source))
 }
 
+/// Starts scp or rsync for a transfer: stdout and stderr piped, stdin on /dev/null, in its own
+/// process group (which its ssh joins, so [`signal_group`] reaches both), and SIGTERM if the
+/// daemon dies.
+pub fn transfer(argv: &Argv, auth_sock: Option<&Path>) -> Result<Child, DaemonError> {
+    let mut cmd = build(argv, Stdout::Piped, auth_sock);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(|source| spawn_error(argv, source))
+}
+
+/// Sends `signal` to the process group led by `child` (started by [`transfer`] or [`command`],
+/// whose group id is its pid), while the child is not reaped.
+pub fn signal_group(child: &Child, signal: libc::c_int) {
+    if let Some(pid) = child.id() {
+        // SAFETY: kill has no memory-safety preconditions; the group is our unreaped child's.
+        unsafe {
+            libc::kill(-(pid as libc::pid_t), signal);
+        }
+    }
+}
+
 /// Starts an ssh on a terminal: `pts` becomes its stdin, stdout, stderr and controlling terminal
 /// (a new session), so that ssh can prompt on it and read the answer with echo off. It gets
 /// SIGTERM if the daemon dies, as a master does.

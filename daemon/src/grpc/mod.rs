@@ -5,10 +5,12 @@ mod control;
 mod exec;
 mod sessions;
 pub mod status;
+mod transfers;
 
 use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
+use ssh_mcp_core::pb::transfers_server::TransfersServer;
 use tonic::transport::server::Router;
 
 use crate::state::Daemon;
@@ -36,5 +38,10 @@ pub fn router(daemon: Daemon) -> Router {
             daemon.clone(),
         )))
         .add_service(ExecServer::new(exec::ExecService::new(daemon.clone())))
-        .add_service(SessionsServer::new(sessions::SessionsService::new(daemon)))
+        .add_service(SessionsServer::new(sessions::SessionsService::new(
+            daemon.clone(),
+        )))
+        .add_service(TransfersServer::new(transfers::TransfersService::new(
+            daemon,
+        )))
 }

@@ -1,0 +1,16 @@
+//! Transfers (`ssh_scp`, `ssh_sync`): scp and rsync between this machine and a host, over the
+//! daemon's own ControlMaster for that host (no new handshake).
+//!
+//! - `spec.rs`: the request, validated with the seed's rules and messages.
+//! - `run.rs`: lease, process group, progress, stop, and what moved.
+//! - `proc_io.rs`: progress from the kernel's per-process I/O counters.
+//! - `rsync_stats.rs`: files and bytes from rsync's `--stats`.
+//! - `local_tree.rs`: files and bytes under local paths.
+//! - `checksum.rs`: sha256 on both ends, paired by scp's and rsync's naming rules.
+
+pub mod checksum;
+pub mod local_tree;
+pub mod proc_io;
+pub mod rsync_stats;
+pub mod run;
+pub mod spec;
