@@ -18,3 +18,4 @@ mod sessions;
 mod sessions_run;
 mod shim;
 mod tidy;
+mod transfers;

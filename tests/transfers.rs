@@ -1,0 +1,714 @@
+//! ssh_scp and ssh_sync at the gRPC boundary, against the real sshd as an unprivileged account
+//! (`smcp-bash`; the test sshd runs on this machine, so the remote files are checked here):
+//! uploads and downloads, recursion, times, several sources, every refusal, names with a space,
+//! a quote, a leading dash, a newline and glob characters, delete/exclude/dry-run/compress,
+//! checksums, progress, timeout and cancellation (no scp, rsync or ssh process left, by pid), and
+//! a hostile corpus of rsync options and paths that must leave no marker file behind.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use ssh_mcp_core::pb::transfers_client::TransfersClient;
+use ssh_mcp_core::pb::{
+    self, ScpRequest, SyncRequest, TransferCommon, TransferFinished, TransferProgress,
+    transfer_event::Event,
+};
+
+use crate::support::accounts::login_shell_account;
+use crate::support::daemon::Daemon;
+use crate::support::sshd::Sshd;
+use crate::support::{Scratch, children_of, wait_until_async};
+
+struct Fx {
+    d: Daemon,
+    _sshd: Sshd,
+    user: String,
+    /// The remote working directory, relative to the account's home.
+    rel: String,
+    /// The same directory as a path on this machine.
+    rdir: PathBuf,
+    home: PathBuf,
+    local: Scratch,
+}
+
+impl Fx {
+    fn new(tag: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let sshd = Sshd::start();
+        let d = Daemon::start(&sshd.ssh_config());
+        let (user, home) = login_shell_account("bash");
+        let rel = format!(
+            "tx-{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let rdir = home.join(&rel);
+        let _ = std::fs::remove_dir_all(&rdir);
+        std::fs::create_dir_all(&rdir).unwrap();
+        let fx = Self {
+            d,
+            _sshd: sshd,
+            user,
+            rel,
+            rdir,
+            home,
+            local: Scratch::new(tag),
+        };
+        fx.give(&fx.rdir);
+        fx
+    }
+
+    /// Hands a remote-side path to the account.
+    fn give(&self, p: &Path) {
+        let ok = Command::new("chown")
+            .arg("-R")
+            .arg(&self.user)
+            .arg(p)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "chown {}", p.display());
+    }
+
+    fn common(&self, direction: &str) -> Option<TransferCommon> {
+        Some(TransferCommon {
+            connection: Some(pb::Connection {
+                target: format!("{}@testhost", self.user),
+                ..Default::default()
+            }),
+            direction: direction.into(),
+            local_cwd: Some(self.local.path.display().to_string()),
+            ..Default::default()
+        })
+    }
+
+    fn scp(&self, direction: &str, sources: &[&str], destination: &str) -> ScpRequest {
+        ScpRequest {
+            common: self.common(direction),
+            sources: sources.iter().map(|s| (*s).to_owned()).collect(),
+            destination: destination.into(),
+            ..Default::default()
+        }
+    }
+
+    fn sync(&self, direction: &str, source: &str, destination: &str) -> SyncRequest {
+        SyncRequest {
+            common: self.common(direction),
+            source: source.into(),
+            destination: destination.into(),
+            ..Default::default()
+        }
+    }
+
+    /// A remote path (relative to home) inside this test's directory.
+    fn r(&self, name: &str) -> String {
+        format!("{}/{name}", self.rel)
+    }
+
+    fn l(&self, name: &str) -> String {
+        self.local.join(name).display().to_string()
+    }
+
+    async fn run_scp(&self, req: ScpRequest) -> Result<TransferFinished, tonic::Status> {
+        let mut s = TransfersClient::new(self.d.channel().await)
+            .scp(req)
+            .await?
+            .into_inner();
+        finish(&mut s).await.map(|(f, _)| f)
+    }
+
+    async fn run_sync(&self, req: SyncRequest) -> Result<TransferFinished, tonic::Status> {
+        let mut s = TransfersClient::new(self.d.channel().await)
+            .sync(req)
+            .await?
+            .into_inner();
+        finish(&mut s).await.map(|(f, _)| f)
+    }
+}
+
+impl Drop for Fx {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.rdir);
+    }
+}
+
+async fn finish(
+    s: &mut tonic::Streaming<pb::TransferEvent>,
+) -> Result<(TransferFinished, Vec<TransferProgress>), tonic::Status> {
+    let mut progress = Vec::new();
+    while let Some(ev) = s.message().await? {
+        match ev.event {
+            Some(Event::Finished(f)) => return Ok((f, progress)),
+            Some(Event::Progress(p)) => progress.push(p),
+            None => {}
+        }
+    }
+    Err(tonic::Status::internal("the stream ended without a result"))
+}
+
+fn ok(f: &TransferFinished) {
+    assert_eq!(
+        f.exit_code,
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&f.stderr)
+    );
+    assert!(!f.timed_out);
+}
+
+fn write(p: &Path, bytes: &[u8]) {
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(p, bytes).unwrap();
+}
+
+/// Names that a shell, scp's old protocol or rsync's remote side would mangle.
+const TRICKY: &[&str] = &[
+    "with space.txt",
+    "quo'te\"d.txt",
+    "-dash.txt",
+    "new\nline.txt",
+    "glob*[x]?.txt",
+    "$(touch pwned).txt",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scp_uploads_and_downloads_a_file_with_checksums() {
+    let fx = Fx::new("scp1");
+    let body = b"caf\xe9 \xff bytes\n".repeat(1000);
+    write(&fx.local.join("a b.bin"), &body);
+    let mut up = fx.scp("upload", &["a b.bin"], &fx.r("up.bin"));
+    up.common.as_mut().unwrap().checksum = true;
+    let f = fx.run_scp(up).await.unwrap();
+    ok(&f);
+    assert_eq!(std::fs::read(fx.rdir.join("up.bin")).unwrap(), body);
+    assert_eq!((f.files_transferred, f.bytes_transferred), (1, body.len() as u64));
+    assert_eq!(f.direction, "upload");
+    assert_eq!(f.checksum_match, Some(true), "{:?}", f.checksum_error);
+    assert_eq!(f.checksums.len(), 1);
+    assert_eq!(f.checksums[0].remote_path, fx.r("up.bin"));
+    assert_eq!(f.checksums[0].local_sha256, f.checksums[0].remote_sha256);
+
+    let mut down = fx.scp("download", &[&fx.r("up.bin")], &fx.l("back.bin"));
+    down.common.as_mut().unwrap().checksum = true;
+    let f = fx.run_scp(down).await.unwrap();
+    ok(&f);
+    assert!(f.reused_connection, "the second call rides the same master");
+    assert_eq!(std::fs::read(fx.local.join("back.bin")).unwrap(), body);
+    assert_eq!((f.files_transferred, f.bytes_transferred), (1, body.len() as u64));
+    assert_eq!(f.checksum_match, Some(true), "{:?}", f.checksum_error);
+    assert_eq!(fx.d.status().await.control_masters, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scp_copies_trees_recursively_keeping_times_and_several_sources() {
+    let fx = Fx::new("scp2");
+    write(&fx.local.join("tree/a.txt"), b"a");
+    write(&fx.local.join("tree/sub/b.txt"), b"bb");
+    let old = 1_000_000_000;
+    let set_old = Command::new("touch")
+        .args(["-d", "@1000000000"])
+        .arg(fx.local.join("tree/sub/b.txt"))
+        .status()
+        .unwrap();
+    assert!(set_old.success());
+    let mut up = fx.scp("upload", &["tree"], &fx.r("copy"));
+    let refused = fx.run_scp(up.clone()).await.unwrap_err();
+    assert!(
+        refused
+            .message()
+            .contains("is a directory and requires 'recursive=true'"),
+        "{refused:?}"
+    );
+    up.recursive = true;
+    up.preserve_times = true;
+    let f = fx.run_scp(up).await.unwrap();
+    ok(&f);
+    assert_eq!((f.files_transferred, f.bytes_transferred), (2, 3));
+    let b = fx.rdir.join("copy/sub/b.txt");
+    assert_eq!(std::fs::read(&b).unwrap(), b"bb");
+    assert_eq!(std::fs::metadata(&b).unwrap().mtime(), old);
+
+    // Two sources into an existing directory, both ways.
+    write(&fx.local.join("one"), b"1");
+    write(&fx.local.join("two"), b"22");
+    let f = fx
+        .run_scp(fx.scp("upload", &["one", "two"], &fx.r("copy")))
+        .await
+        .unwrap();
+    ok(&f);
+    assert_eq!(std::fs::read(fx.rdir.join("copy/two")).unwrap(), b"22");
+    std::fs::create_dir(fx.local.join("dl")).unwrap();
+    let f = fx
+        .run_scp(fx.scp(
+            "download",
+            &[&fx.r("copy/one"), &fx.r("copy/two")],
+            &fx.l("dl"),
+        ))
+        .await
+        .unwrap();
+    ok(&f);
+    assert_eq!((f.files_transferred, f.bytes_transferred), (2, 3));
+    assert_eq!(std::fs::read(fx.local.join("dl/two")).unwrap(), b"22");
+    let mut tree = fx.scp("download", &[&fx.r("copy")], &fx.l("dl"));
+    tree.recursive = true;
+    ok(&fx.run_scp(tree).await.unwrap());
+    assert_eq!(std::fs::read(fx.local.join("dl/copy/sub/b.txt")).unwrap(), b"bb");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scp_refusals_use_the_seeds_messages() {
+    let fx = Fx::new("scp3");
+    write(&fx.local.join("f"), b"x");
+    let cases: Vec<(ScpRequest, String)> = vec![
+        (
+            fx.scp("upload", &["missing"], "x"),
+            format!("Local source path does not exist: {}", fx.l("missing")),
+        ),
+        (
+            fx.scp("download", &["a", "b"], &fx.l("f")),
+            format!(
+                "Local destination must be an existing directory when copying multiple sources: {}",
+                fx.l("f")
+            ),
+        ),
+        (
+            fx.scp("download", &["a"], &fx.l("no/such/f")),
+            format!(
+                "Parent directory for local destination does not exist: {}",
+                fx.l("no/such")
+            ),
+        ),
+        (
+            fx.scp("sideways", &["f"], "x"),
+            "'direction' must be one of: download, upload.".into(),
+        ),
+        (
+            fx.scp("upload", &[], "x"),
+            "'sources' must contain at least 1 item(s).".into(),
+        ),
+        (
+            fx.scp("upload", &["f"], " "),
+            "'destination' must be a non-empty string.".into(),
+        ),
+        (
+            fx.scp("upload", &["f\0"], "x"),
+            "'sources[0]' cannot contain NUL bytes.".into(),
+        ),
+    ];
+    for (req, message) in cases {
+        let e = fx.run_scp(req).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        assert_eq!(e.message(), message);
+    }
+    let mut zero = fx.scp("upload", &["f"], "x");
+    zero.common.as_mut().unwrap().timeout_seconds = Some(0.0);
+    assert_eq!(
+        fx.run_scp(zero).await.unwrap_err().message(),
+        "'timeout' must be > 0.0."
+    );
+    // scp never gets agent flags: -S (a local program) is refused by the ssh allowlist.
+    let mut hostile = fx.scp("upload", &["f"], "x");
+    hostile
+        .common
+        .as_mut()
+        .unwrap()
+        .connection
+        .as_mut()
+        .unwrap()
+        .extra_ssh_args = vec!["-S".into(), "/usr/bin/touch".into()];
+    let e = fx.run_scp(hostile).await.unwrap_err();
+    assert!(e.message().contains("-S"), "{e:?}");
+    // A remote file that does not exist: scp's own failure, as a result.
+    let f = fx
+        .run_scp(fx.scp("download", &[&fx.r("nope")], &fx.l("x")))
+        .await
+        .unwrap();
+    assert_ne!(f.exit_code, Some(0));
+    assert!(
+        String::from_utf8_lossy(&f.stderr).contains("No such file"),
+        "{f:?}"
+    );
+    assert_eq!(f.files_transferred, 0);
+}
+
+/// Each tricky name goes up and comes back under exactly its name, with both tools, and nothing
+/// else appears on either side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tricky_names_arrive_where_asked_with_scp_and_rsync() {
+    let fx = Fx::new("names");
+    for (i, name) in TRICKY.iter().enumerate() {
+        let body = format!("body {i}\n");
+        write(&fx.local.join("src").join(name), body.as_bytes());
+        let local = fx.l(&format!("src/{name}"));
+        // scp up, rsync down, and the other way round.
+        let up = fx
+            .run_scp(fx.scp("upload", &[&local], &fx.r(name)))
+            .await
+            .unwrap();
+        ok(&up);
+        assert_eq!(std::fs::read(fx.rdir.join(name)).unwrap(), body.as_bytes(), "{name:?}");
+        let down_dir = fx.local.join(&format!("down{i}"));
+        std::fs::create_dir(&down_dir).unwrap();
+        let down = fx
+            .run_sync(fx.sync("download", &fx.r(name), &format!("{}/", down_dir.display())))
+            .await
+            .unwrap();
+        ok(&down);
+        assert_eq!(std::fs::read(down_dir.join(name)).unwrap(), body.as_bytes(), "{name:?}");
+        assert_eq!(std::fs::read_dir(&down_dir).unwrap().count(), 1, "{name:?}");
+
+        let again = format!("again-{name}");
+        let up = fx
+            .run_sync(fx.sync("upload", &local, &fx.r(&again)))
+            .await
+            .unwrap();
+        ok(&up);
+        assert_eq!(std::fs::read(fx.rdir.join(&again)).unwrap(), body.as_bytes(), "{name:?}");
+        let back = fx.local.join(&format!("back{i}"));
+        let down = fx
+            .run_scp(fx.scp("download", &[&fx.r(&again)], &back.display().to_string()))
+            .await
+            .unwrap();
+        ok(&down);
+        assert_eq!(std::fs::read(&back).unwrap(), body.as_bytes(), "{name:?}");
+    }
+    let mut remote: Vec<String> = std::fs::read_dir(&fx.rdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    remote.sort();
+    let mut expected: Vec<String> = TRICKY
+        .iter()
+        .flat_map(|n| [n.to_string(), format!("again-{n}")])
+        .collect();
+    expected.sort();
+    assert_eq!(remote, expected);
+    assert!(!fx.home.join("pwned").exists() && !fx.local.join("pwned").exists());
+}
+
+/// A remote path that starts with `-` (relative to the home directory) is a path, for both tools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leading_dash_remote_path_is_a_path() {
+    let fx = Fx::new("dash");
+    write(&fx.local.join("f"), b"dash");
+    let name = format!("-{}-scp", fx.rel);
+    let f = fx.run_scp(fx.scp("upload", &["f"], &name)).await.unwrap();
+    ok(&f);
+    let landed = fx.home.join(&name);
+    assert_eq!(std::fs::read(&landed).unwrap(), b"dash");
+    let f = fx
+        .run_scp(fx.scp("download", &[&name], &fx.l("-local")))
+        .await
+        .unwrap();
+    ok(&f);
+    assert_eq!(std::fs::read(fx.local.join("-local")).unwrap(), b"dash");
+    let _ = std::fs::remove_file(&landed);
+    let name = format!("-{}-rsync", fx.rel);
+    let f = fx.run_sync(fx.sync("upload", "f", &name)).await.unwrap();
+    ok(&f);
+    let landed = fx.home.join(&name);
+    assert_eq!(std::fs::read(&landed).unwrap(), b"dash");
+    let f = fx
+        .run_sync(fx.sync("download", &name, "-rlocal"))
+        .await
+        .unwrap();
+    ok(&f);
+    assert_eq!(std::fs::read(fx.local.join("-rlocal")).unwrap(), b"dash");
+    let _ = std::fs::remove_file(&landed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_deletes_excludes_dry_runs_and_counts() {
+    let fx = Fx::new("sync1");
+    write(&fx.local.join("s/keep.txt"), b"keep");
+    write(&fx.local.join("s/skip.tmp"), b"tmp");
+    write(&fx.local.join("s/sub/big.bin"), &vec![7u8; 100_000]);
+    std::fs::create_dir_all(fx.rdir.join("dst")).unwrap();
+    std::fs::write(fx.rdir.join("dst/stale.txt"), b"old").unwrap();
+    fx.give(&fx.rdir.join("dst"));
+
+    let mut dry = fx.sync("upload", "s/", &fx.r("dst"));
+    dry.delete = true;
+    dry.dry_run = true;
+    let f = fx.run_sync(dry).await.unwrap();
+    ok(&f);
+    assert!(fx.rdir.join("dst/stale.txt").exists(), "dry_run changed nothing");
+    assert!(!fx.rdir.join("dst/keep.txt").exists());
+
+    let mut real = fx.sync("upload", "s/", &fx.r("dst"));
+    real.delete = true;
+    real.exclude = vec!["*.tmp".into()];
+    real.compress = Some(false);
+    real.extra_rsync_args = vec!["-v".into(), "--chmod=F600".into()];
+    real.common.as_mut().unwrap().checksum = true;
+    let f = fx.run_sync(real).await.unwrap();
+    ok(&f);
+    assert!(!fx.rdir.join("dst/stale.txt").exists(), "delete removed it");
+    assert!(!fx.rdir.join("dst/skip.tmp").exists(), "exclude kept it out");
+    assert_eq!(std::fs::read(fx.rdir.join("dst/keep.txt")).unwrap(), b"keep");
+    let mode = std::fs::metadata(fx.rdir.join("dst/keep.txt")).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!((f.files_transferred, f.bytes_transferred), (2, 100_004));
+    let out = String::from_utf8_lossy(&f.stdout);
+    assert!(out.contains("keep.txt") && !out.contains("Number of files"), "{out}");
+    // skip.tmp is on the local side only: the comparison says so.
+    assert_eq!(f.checksum_match, Some(false));
+    assert!(
+        f.checksums
+            .iter()
+            .any(|c| c.local_path.ends_with("skip.tmp") && !c.same)
+    );
+    assert!(f.checksums.iter().filter(|c| c.same).count() == 2);
+
+    // Incremental: nothing changed, nothing moves.
+    let f = fx
+        .run_sync(fx.sync("upload", "s/", &fx.r("dst")))
+        .await
+        .unwrap();
+    ok(&f);
+    assert_eq!(f.files_transferred, 1, "only skip.tmp, which is new there");
+    assert!(f.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&f.stdout));
+
+    let f = fx
+        .run_sync(fx.sync("download", &fx.r("dst"), &fx.l("mirror")))
+        .await
+        .unwrap();
+    ok(&f);
+    assert_eq!(
+        std::fs::read(fx.local.join("mirror/dst/sub/big.bin")).unwrap().len(),
+        100_000
+    );
+    let e = fx
+        .run_sync(fx.sync("upload", "nope", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.message(),
+        format!("Local source path does not exist: {}", fx.l("nope"))
+    );
+    let e = fx
+        .run_sync(fx.sync("download", "x", &fx.l("a/b/c")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.message(),
+        format!(
+            "Parent directory for local destination does not exist: {}",
+            fx.l("a/b")
+        )
+    );
+}
+
+/// Options and paths that would run a local command or write a local file are refused, or are
+/// plain names; no marker file appears, here or on the host, and nothing lands outside the
+/// destination.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_rsync_options_and_paths_leave_no_marker() {
+    let fx = Fx::new("hostile");
+    write(&fx.local.join("f"), b"x");
+    // In /tmp, so that a command run by the remote account could create it too.
+    let marker = PathBuf::from(format!("/tmp/smcp-mark-{}", fx.rel));
+    let _ = std::fs::remove_file(&marker);
+    let m = marker.display().to_string();
+    let touch = format!("touch {m}");
+    let hostile_args: Vec<Vec<String>> = vec![
+        vec!["-e".into(), touch.clone()],
+        vec![format!("-e{touch}")],
+        vec!["-avze".into(), touch.clone()],
+        vec![format!("--rsh={touch}")],
+        vec!["--rsh".into(), touch.clone()],
+        vec![format!("--rs={touch}")],
+        vec![format!("--RSH={touch}")],
+        vec![format!(" --rsh={touch}")],
+        vec![format!("--rsync-path={touch}")],
+        vec![format!("--log-file={m}")],
+        vec![format!("--write-batch={m}")],
+        vec![format!("--only-write-batch={m}")],
+        vec![format!("--partial-dir={}", fx.local.path.display())],
+        vec![format!("--temp-dir={}", fx.local.path.display())],
+        vec![format!("-M--rsync-path={touch}")],
+        vec!["--old-args".into()],
+        vec![m.clone()],
+    ];
+    for args in hostile_args {
+        let mut req = fx.sync("upload", "f", &fx.r("dst"));
+        req.extra_rsync_args = args.clone();
+        let e = fx.run_sync(req).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{args:?}");
+        assert!(!marker.exists(), "{args:?} left the marker");
+    }
+    // Paths: as names they are harmless; they must not become options or commands.
+    let hostile_paths = [
+        format!("-e {touch}"),
+        format!("--rsh={touch}"),
+        format!("-oProxyCommand={touch}"),
+        format!("$({touch})"),
+        format!("`{touch}`"),
+        format!("; {touch}"),
+    ];
+    for p in &hostile_paths {
+        let down_dir = fx.local.join("dl");
+        std::fs::create_dir_all(&down_dir).unwrap();
+        let dest = down_dir.display().to_string();
+        let f = fx
+            .run_sync(fx.sync("download", p, &format!("{dest}/")))
+            .await
+            .unwrap();
+        assert_ne!(f.exit_code, Some(0), "{p}: there is no such remote file");
+        let f = fx
+            .run_scp(fx.scp("download", &[p.as_str()], &dest))
+            .await
+            .unwrap();
+        assert_ne!(f.exit_code, Some(0), "{p}");
+        // Uploads put the file under exactly that name (below the test directory, as a path).
+        let upload_name = p.replace('/', "_");
+        let f = fx
+            .run_scp(fx.scp("upload", &["f"], &fx.r(&format!("scp{upload_name}"))))
+            .await
+            .unwrap();
+        ok(&f);
+        let f = fx
+            .run_sync(fx.sync("upload", "f", &fx.r(&format!("rs{upload_name}"))))
+            .await
+            .unwrap();
+        ok(&f);
+        assert!(fx.rdir.join(format!("scp{upload_name}")).is_file(), "{p}");
+        assert!(fx.rdir.join(format!("rs{upload_name}")).is_file(), "{p}");
+        assert_eq!(std::fs::read_dir(&down_dir).unwrap().count(), 0, "{p}");
+        assert!(!marker.exists(), "{p} left the marker");
+    }
+    // Local sources that look like options are files named so, under the client's directory.
+    let e = fx
+        .run_scp(fx.scp("upload", &[&format!("-S{touch}")], &fx.r("x")))
+        .await
+        .unwrap_err();
+    assert!(e.message().starts_with("Local source path does not exist"), "{e:?}");
+    assert!(!marker.exists());
+    let remote_entries = std::fs::read_dir(&fx.rdir).unwrap().count();
+    assert_eq!(remote_entries, 2 * hostile_paths.len(), "nothing else on the host");
+}
+
+async fn running_children(d: &Daemon, comm: &str) -> Vec<u32> {
+    children_of(d.pid())
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .collect()
+}
+
+/// The members of process group `pgid`.
+fn group_members(pgid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit(')')
+                        .next()?
+                        .split_whitespace()
+                        .nth(2)?
+                        .parse::<u32>()
+                        .ok()
+                })
+                == Some(pgid)
+        })
+        .collect()
+}
+
+/// Cancelling (dropping the stream) ends rsync and its ssh: their pids are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_sync_ends_its_process_group_with_progress_first() {
+    let fx = Fx::new("cancel");
+    write(&fx.local.join("big"), &vec![1u8; 8 << 20]);
+    let mut req = fx.sync("upload", "big", &fx.r("big"));
+    req.compress = Some(false);
+    req.extra_rsync_args = vec!["--bwlimit=256".into()];
+    req.common.as_mut().unwrap().progress_interval_ms = 200;
+    let mut stream = TransfersClient::new(fx.d.channel().await)
+        .sync(req)
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = None;
+    while let Some(ev) = stream.message().await.unwrap() {
+        if let Some(Event::Progress(p)) = ev.event
+            && p.bytes > 0
+        {
+            seen = Some(p);
+            break;
+        }
+    }
+    let p = seen.expect("a progress event with bytes");
+    assert_eq!(p.total_bytes, Some(8 << 20));
+    assert_eq!(p.phase, "transferring");
+    let rsyncs = running_children(&fx.d, "rsync").await;
+    assert_eq!(rsyncs.len(), 1, "one rsync runs");
+    let members = group_members(rsyncs[0]);
+    assert!(members.len() >= 2, "rsync and its ssh: {members:?}");
+    drop(stream);
+    let gone = wait_until_async(Duration::from_secs(10), || {
+        members
+            .iter()
+            .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+    })
+    .await;
+    assert!(gone, "left running: {members:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_an_scp_ends_its_process_group() {
+    let fx = Fx::new("cancelscp");
+    let big = fx.local.join("sparse");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(4 << 30).unwrap();
+    let mut req = fx.scp("upload", &["sparse"], &fx.r("sparse"));
+    req.common.as_mut().unwrap().progress_interval_ms = 100;
+    let mut stream = TransfersClient::new(fx.d.channel().await)
+        .scp(req)
+        .await
+        .unwrap()
+        .into_inner();
+    loop {
+        let ev = stream.message().await.unwrap().expect("progress before the end");
+        match ev.event {
+            Some(Event::Progress(p)) if p.bytes > 0 => break,
+            Some(Event::Finished(f)) => panic!("4 GiB went before any progress: {f:?}"),
+            _ => {}
+        }
+    }
+    let scps = running_children(&fx.d, "scp").await;
+    assert_eq!(scps.len(), 1);
+    let members = group_members(scps[0]);
+    drop(stream);
+    let gone = wait_until_async(Duration::from_secs(10), || {
+        members
+            .iter()
+            .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+    })
+    .await;
+    assert!(gone, "left running: {members:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_stops_the_transfer_and_says_so() {
+    let fx = Fx::new("timeout");
+    write(&fx.local.join("big"), &vec![1u8; 4 << 20]);
+    let mut req = fx.sync("upload", "big", &fx.r("big"));
+    req.compress = Some(false);
+    req.extra_rsync_args = vec!["--bwlimit=128".into()];
+    req.common.as_mut().unwrap().timeout_seconds = Some(1.5);
+    let f = fx.run_sync(req).await.unwrap();
+    assert!(f.timed_out);
+    assert_ne!(f.exit_code, Some(0));
+    assert!(f.duration_ms >= 1500 && f.duration_ms < 10_000, "{}", f.duration_ms);
+    assert!(running_children(&fx.d, "rsync").await.is_empty());
+}
