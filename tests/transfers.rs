@@ -186,7 +186,10 @@ async fn scp_uploads_and_downloads_a_file_with_checksums() {
     let f = fx.run_scp(up).await.unwrap();
     ok(&f);
     assert_eq!(std::fs::read(fx.rdir.join("up.bin")).unwrap(), body);
-    assert_eq!((f.files_transferred, f.bytes_transferred), (1, body.len() as u64));
+    assert_eq!(
+        (f.files_transferred, f.bytes_transferred),
+        (1, body.len() as u64)
+    );
     assert_eq!(f.direction, "upload");
     assert_eq!(f.checksum_match, Some(true), "{:?}", f.checksum_error);
     assert_eq!(f.checksums.len(), 1);
@@ -199,7 +202,10 @@ async fn scp_uploads_and_downloads_a_file_with_checksums() {
     ok(&f);
     assert!(f.reused_connection, "the second call rides the same master");
     assert_eq!(std::fs::read(fx.local.join("back.bin")).unwrap(), body);
-    assert_eq!((f.files_transferred, f.bytes_transferred), (1, body.len() as u64));
+    assert_eq!(
+        (f.files_transferred, f.bytes_transferred),
+        (1, body.len() as u64)
+    );
     assert_eq!(f.checksum_match, Some(true), "{:?}", f.checksum_error);
     assert_eq!(fx.d.status().await.control_masters, 1);
 }
@@ -257,7 +263,10 @@ async fn scp_copies_trees_recursively_keeping_times_and_several_sources() {
     let mut tree = fx.scp("download", &[&fx.r("copy")], &fx.l("dl"));
     tree.recursive = true;
     ok(&fx.run_scp(tree).await.unwrap());
-    assert_eq!(std::fs::read(fx.local.join("dl/copy/sub/b.txt")).unwrap(), b"bb");
+    assert_eq!(
+        std::fs::read(fx.local.join("dl/copy/sub/b.txt")).unwrap(),
+        b"bb"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,7 +360,11 @@ async fn tricky_names_arrive_where_asked_with_scp_and_rsync() {
             .await
             .unwrap();
         ok(&up);
-        assert_eq!(std::fs::read(fx.rdir.join(name)).unwrap(), body.as_bytes(), "{name:?}");
+        assert_eq!(
+            std::fs::read(fx.rdir.join(name)).unwrap(),
+            body.as_bytes(),
+            "{name:?}"
+        );
         let down_dir = fx.local.join(&format!("down{i}"));
         std::fs::create_dir(&down_dir).unwrap();
         let down = fx
@@ -359,7 +372,11 @@ async fn tricky_names_arrive_where_asked_with_scp_and_rsync() {
             .await
             .unwrap();
         ok(&down);
-        assert_eq!(std::fs::read(down_dir.join(name)).unwrap(), body.as_bytes(), "{name:?}");
+        assert_eq!(
+            std::fs::read(down_dir.join(name)).unwrap(),
+            body.as_bytes(),
+            "{name:?}"
+        );
         assert_eq!(std::fs::read_dir(&down_dir).unwrap().count(), 1, "{name:?}");
 
         let again = format!("again-{name}");
@@ -368,7 +385,11 @@ async fn tricky_names_arrive_where_asked_with_scp_and_rsync() {
             .await
             .unwrap();
         ok(&up);
-        assert_eq!(std::fs::read(fx.rdir.join(&again)).unwrap(), body.as_bytes(), "{name:?}");
+        assert_eq!(
+            std::fs::read(fx.rdir.join(&again)).unwrap(),
+            body.as_bytes(),
+            "{name:?}"
+        );
         let back = fx.local.join(&format!("back{i}"));
         let down = fx
             .run_scp(fx.scp("download", &[&fx.r(&again)], &back.display().to_string()))
@@ -437,7 +458,10 @@ async fn sync_deletes_excludes_dry_runs_and_counts() {
     dry.dry_run = true;
     let f = fx.run_sync(dry).await.unwrap();
     ok(&f);
-    assert!(fx.rdir.join("dst/stale.txt").exists(), "dry_run changed nothing");
+    assert!(
+        fx.rdir.join("dst/stale.txt").exists(),
+        "dry_run changed nothing"
+    );
     assert!(!fx.rdir.join("dst/keep.txt").exists());
 
     let mut real = fx.sync("upload", "s/", &fx.r("dst"));
@@ -449,13 +473,25 @@ async fn sync_deletes_excludes_dry_runs_and_counts() {
     let f = fx.run_sync(real).await.unwrap();
     ok(&f);
     assert!(!fx.rdir.join("dst/stale.txt").exists(), "delete removed it");
-    assert!(!fx.rdir.join("dst/skip.tmp").exists(), "exclude kept it out");
-    assert_eq!(std::fs::read(fx.rdir.join("dst/keep.txt")).unwrap(), b"keep");
-    let mode = std::fs::metadata(fx.rdir.join("dst/keep.txt")).unwrap().mode() & 0o777;
+    assert!(
+        !fx.rdir.join("dst/skip.tmp").exists(),
+        "exclude kept it out"
+    );
+    assert_eq!(
+        std::fs::read(fx.rdir.join("dst/keep.txt")).unwrap(),
+        b"keep"
+    );
+    let mode = std::fs::metadata(fx.rdir.join("dst/keep.txt"))
+        .unwrap()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
     assert_eq!((f.files_transferred, f.bytes_transferred), (2, 100_004));
     let out = String::from_utf8_lossy(&f.stdout);
-    assert!(out.contains("keep.txt") && !out.contains("Number of files"), "{out}");
+    assert!(
+        out.contains("keep.txt") && !out.contains("Number of files"),
+        "{out}"
+    );
     // skip.tmp is on the local side only: the comparison says so.
     assert_eq!(f.checksum_match, Some(false));
     assert!(
@@ -472,7 +508,11 @@ async fn sync_deletes_excludes_dry_runs_and_counts() {
         .unwrap();
     ok(&f);
     assert_eq!(f.files_transferred, 1, "only skip.tmp, which is new there");
-    assert!(f.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&f.stdout));
+    assert!(
+        f.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&f.stdout)
+    );
 
     let f = fx
         .run_sync(fx.sync("download", &fx.r("dst"), &fx.l("mirror")))
@@ -480,7 +520,9 @@ async fn sync_deletes_excludes_dry_runs_and_counts() {
         .unwrap();
     ok(&f);
     assert_eq!(
-        std::fs::read(fx.local.join("mirror/dst/sub/big.bin")).unwrap().len(),
+        std::fs::read(fx.local.join("mirror/dst/sub/big.bin"))
+            .unwrap()
+            .len(),
         100_000
     );
     let e = fx
@@ -587,10 +629,17 @@ async fn hostile_rsync_options_and_paths_leave_no_marker() {
         .run_scp(fx.scp("upload", &[&format!("-S{touch}")], &fx.r("x")))
         .await
         .unwrap_err();
-    assert!(e.message().starts_with("Local source path does not exist"), "{e:?}");
+    assert!(
+        e.message().starts_with("Local source path does not exist"),
+        "{e:?}"
+    );
     assert!(!marker.exists());
     let remote_entries = std::fs::read_dir(&fx.rdir).unwrap().count();
-    assert_eq!(remote_entries, 2 * hostile_paths.len(), "nothing else on the host");
+    assert_eq!(
+        remote_entries,
+        2 * hostile_paths.len(),
+        "nothing else on the host"
+    );
 }
 
 async fn running_children(d: &Daemon, comm: &str) -> Vec<u32> {
@@ -678,7 +727,11 @@ async fn cancelling_an_scp_ends_its_process_group() {
         .unwrap()
         .into_inner();
     loop {
-        let ev = stream.message().await.unwrap().expect("progress before the end");
+        let ev = stream
+            .message()
+            .await
+            .unwrap()
+            .expect("progress before the end");
         match ev.event {
             Some(Event::Progress(p)) if p.bytes > 0 => break,
             Some(Event::Finished(f)) => panic!("4 GiB went before any progress: {f:?}"),
@@ -709,6 +762,10 @@ async fn a_timeout_stops_the_transfer_and_says_so() {
     let f = fx.run_sync(req).await.unwrap();
     assert!(f.timed_out);
     assert_ne!(f.exit_code, Some(0));
-    assert!(f.duration_ms >= 1500 && f.duration_ms < 10_000, "{}", f.duration_ms);
+    assert!(
+        f.duration_ms >= 1500 && f.duration_ms < 10_000,
+        "{}",
+        f.duration_ms
+    );
     assert!(running_children(&fx.d, "rsync").await.is_empty());
 }

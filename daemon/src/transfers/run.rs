@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use ssh_mcp_core::ssh::argv::{self, Operands};
 use ssh_mcp_core::ssh::binaries;
-use ssh_mcp_core::ssh::remote::RemoteCommand;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::sync::CancellationToken;
 
@@ -21,7 +20,7 @@ use super::rsync_stats;
 use super::spec::{Direction, Tool, TransferSpec};
 use crate::capture::Capture;
 use crate::error::DaemonError;
-use crate::exec::{self, ExecSpec};
+use crate::exec;
 use crate::spawn;
 use crate::state::Daemon;
 
@@ -368,15 +367,13 @@ async fn remote_sh(
     script: String,
     cancel: &CancellationToken,
 ) -> Result<String, String> {
-    let exec_spec = ExecSpec {
-        conn: spec.conn.clone(),
-        auth_sock: spec.auth_sock.clone(),
-        command: script.clone(),
-        remote_command: RemoteCommand::InSh(script),
-        tty: false,
-        timeout: Some(HELPER_TIMEOUT),
-        max_output: OUTPUT_CAP,
-    };
+    let exec_spec = exec::script_spec(
+        spec.conn.clone(),
+        spec.auth_sock.clone(),
+        script,
+        Some(HELPER_TIMEOUT),
+        OUTPUT_CAP,
+    );
     let counters = exec::Counters::default();
     let out = exec::run(daemon, &exec_spec, &counters, &cancel.child_token())
         .await
