@@ -6,5 +6,6 @@ mod exec;
 mod session_result;
 mod session_run;
 mod sessions;
+mod transfers;
 
 pub use sessions::new_reader_id;
