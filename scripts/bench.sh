@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The bench command: installs what the bench needs (OpenSSH server and client), builds the release
+# The bench command: installs what the bench needs (OpenSSH server and client, rsync), builds the release
 # binaries, then runs the bench target (tests/bench/exec.rs), which starts its own throwaway sshd,
 # daemon and ControlMasters, measures, cleans up and writes BENCHMARKS.md.
 #
@@ -13,6 +13,7 @@ need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v rsync >/dev/null || need+=(rsync)
 install_packages ${need[@]+"${need[@]}"}
 prepare_sshd
 

@@ -1,6 +1,6 @@
 //! The bench (`cargo bench --bench exec -- --bin-dir DIR --out FILE`, run by
 //! `scripts/bench.sh`): starts a throwaway sshd, a private daemon environment and ControlMasters
-//! of its own, runs the seven benchmarks in order (four of `ssh_exec` and the shim, three of sessions), writes BENCHMARKS.md and cleans up everything
+//! of its own, runs the eight benchmarks in order (four of `ssh_exec` and the shim, three of sessions, one of transfers), writes BENCHMARKS.md and cleans up everything
 //! it started. With `--quick` (CI) it takes few samples, checks every target with twice the
 //! slack, prints the table instead of writing the page, and fails when a figure regressed.
 
@@ -25,6 +25,7 @@ mod session_idle;
 mod session_tools;
 mod sshd;
 mod startup;
+mod transfers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,12 +56,15 @@ struct Args {
     bin_dir: PathBuf,
     out: PathBuf,
     plan: Plan,
+    /// `--only transfers`: run that benchmark alone and print its table (for working on it).
+    only_transfers: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut bin_dir = PathBuf::from("target/release");
     let mut out = PathBuf::from("BENCHMARKS.md");
     let mut plan = Plan::FULL;
+    let mut only_transfers = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -69,8 +73,16 @@ fn parse_args() -> anyhow::Result<Args> {
             "--bin-dir" => bin_dir = args.next().context("--bin-dir needs a value")?.into(),
             "--out" => out = args.next().context("--out needs a value")?.into(),
             "--quick" => plan = Plan::QUICK,
+            "--only" => {
+                let which = args.next().context("--only needs a value")?;
+                ensure!(which == "transfers", "--only takes: transfers");
+                only_transfers = true;
+            }
             other => {
-                bail!("unknown argument {other:?} (expected --bin-dir DIR, --out FILE, --quick)")
+                bail!(
+                    "unknown argument {other:?} (expected --bin-dir DIR, --out FILE, --quick, \
+                     --only transfers)"
+                )
             }
         }
     }
@@ -79,6 +91,7 @@ fn parse_args() -> anyhow::Result<Args> {
         bin_dir: cwd.join(bin_dir),
         out: cwd.join(out),
         plan,
+        only_transfers,
     })
 }
 
@@ -106,15 +119,17 @@ async fn run() -> anyhow::Result<()> {
         sshd.client_config == env.ssh_config,
         "ssh config path mismatch"
     );
-    let sections = benchmarks(&args.plan, &env).await.map_err(|e| {
-        let logs = env.log_tail();
-        e.context(logs)
-    });
+    let sections = benchmarks(&args.plan, &env, args.only_transfers)
+        .await
+        .map_err(|e| {
+            let logs = env.log_tail();
+            e.context(logs)
+        });
     // Everything benchmarks() started is gone by now (drop guards); sshd goes last.
     drop(sshd);
     let sections = sections?;
-    if args.plan.quick {
-        return quick_verdict(&sections, started.elapsed());
+    if args.plan.quick || args.only_transfers {
+        return quick_verdict(&sections, args.plan.quick, started.elapsed());
     }
     let page = report::page(&machine, &command_line(), &sections, started.elapsed());
     std::fs::write(&args.out, &page).with_context(|| format!("writing {}", args.out.display()))?;
@@ -124,11 +139,16 @@ async fn run() -> anyhow::Result<()> {
 }
 
 /// The quick run's answer: the table on stdout, and an error when a figure regressed.
-fn quick_verdict(sections: &[report::Section], took: std::time::Duration) -> anyhow::Result<()> {
+fn quick_verdict(
+    sections: &[report::Section],
+    quick: bool,
+    took: std::time::Duration,
+) -> anyhow::Result<()> {
     let (checked, passed) = report::tally(sections);
     println!("{}", report::table(sections));
+    let slack = if quick { " with 2x slack" } else { "" };
     println!(
-        "bench --quick: {passed} of {checked} targets met with 2x slack in {:.0} s",
+        "bench: {passed} of {checked} targets met{slack} in {:.0} s",
         took.as_secs_f64()
     );
     ensure!(
@@ -139,17 +159,24 @@ fn quick_verdict(sections: &[report::Section], took: std::time::Duration) -> any
     Ok(())
 }
 
-async fn benchmarks(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Vec<report::Section>> {
+async fn benchmarks(
+    plan: &Plan,
+    env: &BenchEnv,
+    only_transfers: bool,
+) -> anyhow::Result<Vec<report::Section>> {
     let _stop_daemon = daemon::StopOnDrop(env);
     let masters = [
         Master::start(&env.ssh_config, env.cm_dir.join("a"))?,
         Master::start(&env.ssh_config, env.cm_dir.join("b"))?,
     ];
+    if only_transfers {
+        return Ok(vec![transfers::run(plan, env, &masters[0]).await?]);
+    }
     eprintln!("bench: MCP session (autostarts the daemon)");
     let mut client = McpClient::connect(env, &env.shim).await?;
     let mut sections = Vec::new();
 
-    eprintln!("bench: [1/7] ssh_exec true: shim vs the floor and bare ssh");
+    eprintln!("bench: [1/8] ssh_exec true: shim vs the floor and bare ssh");
     let control_dir = ssh_mcp_core::paths::control_dir(&env.socket);
     sections.push(
         latency::run(
@@ -161,25 +188,30 @@ async fn benchmarks(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Vec<report::S
         )
         .await?,
     );
-    eprintln!("bench: [2/7] twenty parallel sleep 0.5");
+    eprintln!("bench: [2/8] twenty parallel sleep 0.5");
     sections.push(parallel::run(plan, env, &mut client, &masters).await?);
     client.close().await?;
 
-    eprintln!("bench: [3/7] shim start-up");
+    eprintln!("bench: [3/8] shim start-up");
     sections.push(startup::run(plan, env)?);
-    eprintln!("bench: [4/7] daemon memory under 300 MB of output");
+    eprintln!("bench: [4/8] daemon memory under 300 MB of output");
     sections.push(memory::run(plan, env, &masters[0]).await?);
 
-    eprintln!("bench: [5/7] session echo round trip");
+    eprintln!("bench: [5/8] session echo round trip");
     let mut client = McpClient::connect(env, &env.shim).await?;
     sections.push(session_echo::run(plan, &mut client).await?);
     client.close().await?;
     eprintln!(
-        "bench: [6/7] a {} MB flood through session reads",
+        "bench: [6/8] a {} MB flood through session reads",
         plan.flood_bytes / 1_000_000
     );
     sections.push(session_flood::run(plan, env, &masters[0]).await?);
-    eprintln!("bench: [7/7] {} idle sessions", plan.idle_sessions);
+    eprintln!("bench: [7/8] {} idle sessions", plan.idle_sessions);
     sections.push(session_idle::run(plan, env).await?);
+    eprintln!(
+        "bench: [8/8] {} MB up and down with ssh_scp and ssh_sync vs bare scp and rsync",
+        plan.transfer_bytes / 1_000_000
+    );
+    sections.push(transfers::run(plan, env, &masters[0]).await?);
     Ok(sections)
 }

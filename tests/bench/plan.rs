@@ -22,6 +22,9 @@ pub struct Plan {
     pub flood_bytes: u64,
     /// Benchmark 7: sessions opened at once.
     pub idle_sessions: usize,
+    /// Benchmark 8: the file each transfer moves, and rounds of the eight transfers.
+    pub transfer_bytes: u64,
+    pub transfer_rounds: usize,
 }
 
 impl Plan {
@@ -36,6 +39,8 @@ impl Plan {
         session_write_rounds: 20,
         flood_bytes: 200_000_000,
         idle_sessions: 100,
+        transfer_bytes: 200_000_000,
+        transfer_rounds: 3,
     };
 
     pub const QUICK: Self = Self {
@@ -49,5 +54,7 @@ impl Plan {
         session_write_rounds: 5,
         flood_bytes: 50_000_000,
         idle_sessions: 30,
+        transfer_bytes: 20_000_000,
+        transfer_rounds: 1,
     };
 }

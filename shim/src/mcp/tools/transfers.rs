@@ -307,13 +307,17 @@ impl SshMcp {
                     Some(Event::Progress(p)) => {
                         if let Some(token) = progress_token.clone() {
                             let of = p.total_bytes.map(|t| format!(" of {}", mib(t)));
+                            let files = if p.files > 0 {
+                                format!(", {} files", p.files)
+                            } else {
+                                String::new()
+                            };
                             let mut note = ProgressNotificationParam::new(token, p.bytes as f64)
                                 .with_message(format!(
-                                    "{} {}{}, {} files, {:.0}s",
+                                    "{} {}{}{files}, {:.0}s",
                                     p.phase,
                                     mib(p.bytes),
                                     of.unwrap_or_default(),
-                                    p.files,
                                     p.elapsed_ms as f64 / 1000.0
                                 ));
                             if let Some(t) = p.total_bytes {
