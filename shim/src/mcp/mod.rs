@@ -23,7 +23,7 @@ long work use a shell session: ssh_ensure_session with a session_name (any clien
 again, also a later one), ssh_write_session to type (end commands with \\n), \
 ssh_read_session to follow the output (each client has its own read position), \
 ssh_run_in_session to run one command there and get its output and exit code, \
-ssh_stop_session to end it. A host that asks for a password shows the prompt in a session: \
+ssh_stop_session to end it. ssh_scp and ssh_sync copy files over the same connection. A host that asks for a password shows the prompt in a session: \
 answer it with ssh_write_session; ssh_exec to that host then works too.";
 
 #[derive(Clone)]
