@@ -769,3 +769,73 @@ async fn a_timeout_stops_the_transfer_and_says_so() {
     );
     assert!(running_children(&fx.d, "rsync").await.is_empty());
 }
+
+/// `~/…` names the remote home for both tools; checksums pair the files of a tree whether the
+/// destination existed (the tree goes inside it) or not (the tree becomes it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tilde_paths_and_checksums_of_trees() {
+    let fx = Fx::new("tilde");
+    write(&fx.local.join("t/a"), b"a");
+    write(&fx.local.join("t/d/b"), b"bb");
+    let tilde = format!("~/{}", fx.rel);
+    for (dest, inside) in [(format!("{tilde}/new"), false), (tilde.clone(), true)] {
+        let mut up = fx.scp("upload", &["t"], &dest);
+        up.recursive = true;
+        up.common.as_mut().unwrap().checksum = true;
+        let f = fx.run_scp(up).await.unwrap();
+        ok(&f);
+        assert_eq!(
+            f.checksum_match,
+            Some(true),
+            "{dest}: {:?}",
+            f.checksum_error
+        );
+        assert_eq!(f.checksums.len(), 2, "{dest}");
+        let landed = if inside {
+            fx.rdir.join("t/d/b")
+        } else {
+            fx.rdir.join("new/d/b")
+        };
+        assert_eq!(std::fs::read(&landed).unwrap(), b"bb", "{dest}");
+        assert!(f.checksums.iter().any(|c| c.remote_path.ends_with("d/b")));
+    }
+    // Down again with rsync from ~/…, into a directory that does not exist yet.
+    let mut down = fx.sync("download", &format!("{tilde}/t"), &fx.l("fresh"));
+    down.common.as_mut().unwrap().checksum = true;
+    let f = fx.run_sync(down).await.unwrap();
+    ok(&f);
+    assert_eq!(std::fs::read(fx.local.join("fresh/t/d/b")).unwrap(), b"bb");
+    assert_eq!(f.checksum_match, Some(true), "{:?}", f.checksum_error);
+    assert_eq!((f.files_transferred, f.bytes_transferred), (2, 3));
+    // And a dry run is not compared.
+    let mut dry = fx.sync("upload", "t/", &format!("{tilde}/dry"));
+    dry.dry_run = true;
+    dry.common.as_mut().unwrap().checksum = true;
+    let f = fx.run_sync(dry).await.unwrap();
+    ok(&f);
+    assert!(!fx.rdir.join("dry").exists());
+    assert!(f.checksum_error.unwrap().contains("dry_run"));
+}
+
+/// Connection options reach scp's and rsync's ssh as `-o` lines, quoted where a path needs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_file_with_a_space_works_for_both_tools() {
+    let fx = Fx::new("ident");
+    let key = fx.local.join("id key");
+    std::fs::copy(fx._sshd.identity(), &key).unwrap();
+    write(&fx.local.join("f"), b"k");
+    let with_key = |mut c: Option<TransferCommon>| {
+        let conn = c.as_mut().unwrap().connection.as_mut().unwrap();
+        conn.identity_file = Some(key.display().to_string());
+        conn.extra_ssh_args = vec!["-C".into(), "-o".into(), "ConnectTimeout=7".into()];
+        c
+    };
+    let mut up = fx.scp("upload", &["f"], &fx.r("k1"));
+    up.common = with_key(up.common);
+    ok(&fx.run_scp(up).await.unwrap());
+    let mut up = fx.sync("upload", "f", &fx.r("k2"));
+    up.common = with_key(up.common);
+    ok(&fx.run_sync(up).await.unwrap());
+    assert_eq!(std::fs::read(fx.rdir.join("k1")).unwrap(), b"k");
+    assert_eq!(std::fs::read(fx.rdir.join("k2")).unwrap(), b"k");
+}

@@ -193,6 +193,25 @@ fn as_config(option: &SshOption) -> (&'static str, String) {
     }
 }
 
+/// `Key=value` for a path value: ssh splits a `-o` line into words (quotes group, `#` starts a
+/// comment), so a path with white space, quotes, `\` or `#` goes in double quotes.
+fn path_option(key: &str, path: &Path) -> OsString {
+    let text = path.to_string_lossy();
+    let plain = !text
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '#'));
+    let mut o = OsString::from(format!("{key}="));
+    if plain {
+        o.push(path.as_os_str());
+    } else {
+        o.push(format!(
+            "\"{}\"",
+            text.replace('\\', "\\\\").replace('"', "\\\"")
+        ));
+    }
+    o
+}
+
 /// The ssh options of a transfer: on the master at `control_path` (never a master of its own),
 /// in batch mode, with the connection's options as the master has them.
 fn transfer_ssh_options(
@@ -202,9 +221,7 @@ fn transfer_ssh_options(
 ) -> Vec<OsString> {
     let mut argv = Argv::new(&settings.ssh);
     argv.opt("BatchMode", "yes");
-    let mut cp = OsString::from("ControlPath=");
-    cp.push(control_path.as_os_str());
-    argv.arg("-o").arg(cp);
+    argv.arg("-o").arg(path_option("ControlPath", control_path));
     argv.opt("ControlMaster", "no");
     if let Some(config) = &settings.config_file {
         argv.arg("-F").arg(config.as_os_str());
@@ -213,14 +230,12 @@ fn transfer_ssh_options(
         argv.opt("Port", port);
     }
     if let Some(identity) = &conn.identity_file {
-        let mut o = OsString::from("IdentityFile=");
-        o.push(identity.as_path().as_os_str());
-        argv.arg("-o").arg(o);
+        argv.arg("-o")
+            .arg(path_option("IdentityFile", identity.as_path()));
     }
     if let Some(known) = &conn.known_hosts_file {
-        let mut o = OsString::from("UserKnownHostsFile=");
-        o.push(known.as_path().as_os_str());
-        argv.arg("-o").arg(o);
+        argv.arg("-o")
+            .arg(path_option("UserKnownHostsFile", known.as_path()));
     }
     if let Some(strict) = conn.strict_host_key_checking {
         argv.opt("StrictHostKeyChecking", strict.as_ssh_value());
@@ -351,11 +366,16 @@ fn rsync_shell_word(w: &std::ffi::OsStr) -> String {
 }
 
 /// `host:path` for rsync: the path travels as a protected argument, but the remote rsync reads
-/// a leading `-` as an option and expands glob characters, so a leading `-` gets `./` and glob
-/// characters of a source are escaped.
+/// a leading `-` as an option, expands glob characters and does not expand `~`, so a leading `-`
+/// gets `./`, `~` and `~/` become the home directory's relative `.` and `./` (the remote rsync
+/// starts there), and glob characters of a source are escaped.
 fn rsync_remote(host: &str, path: &RemotePath, is_source: bool) -> OsString {
     let p = path.as_str();
-    let p = if p.starts_with('-') {
+    let p = if p == "~" {
+        ".".to_owned()
+    } else if let Some(rest) = p.strip_prefix("~/") {
+        format!("./{rest}")
+    } else if p.starts_with('-') {
         format!("./{p}")
     } else {
         p.to_owned()
@@ -615,7 +635,26 @@ mod tests {
             shell.starts_with("'/usr/bin/ssh' '-o' 'BatchMode=yes' '-o' 'ControlPath=/run/cm/r' '-o' 'ControlMaster=no'"),
             "{shell}"
         );
-        assert!(shell.contains("'IdentityFile=/keys/it''s here'"), "{shell}");
+        assert!(
+            shell.contains(r#"'IdentityFile="/keys/it''s here"'"#),
+            "{shell}"
+        );
+        assert_eq!(
+            path_option("K", Path::new(r#"/a "b"\c#"#)),
+            OsString::from(r#"K="/a \"b\"\\c#""#)
+        );
+        assert_eq!(
+            path_option("K", Path::new("/plain")),
+            OsString::from("K=/plain")
+        );
         assert_eq!(&args[e + 2..], ["--", "[::1]:./-rf x", "/work/-local"]);
+        let home = |raw: &str| {
+            rsync_remote("h", &remote(raw), false)
+                .to_string_lossy()
+                .into_owned()
+        };
+        assert_eq!(home("~"), "h:.");
+        assert_eq!(home("~/-a"), "h:./-a");
+        assert_eq!(home("~user/x"), "h:~user/x");
     }
 }
