@@ -404,9 +404,15 @@ impl ExtraRsyncArgs {
 
     /// Whether the agent asked for this long flag (or its short form).
     pub fn has_flag(&self, spelled: &str) -> bool {
+        self.count_flag(spelled) > 0
+    }
+
+    /// How many times the agent gave this flag (`-hh` is two).
+    pub fn count_flag(&self, spelled: &str) -> usize {
         self.0
             .iter()
-            .any(|o| matches!(o, RsyncOption::Flag(f) if f == spelled))
+            .filter(|o| matches!(o, RsyncOption::Flag(f) if f == spelled))
+            .count()
     }
 }
 

@@ -10,25 +10,40 @@ pub struct Stats {
     pub bytes: u64,
 }
 
-fn number(text: &str) -> Option<u64> {
-    let digits: String = text
-        .trim()
+/// A number as rsync prints it: digits with thousands separators, or with `-h` a short form
+/// such as `1.05M` (powers of `unit`: 1000 with one -h, 1024 with -hh).
+fn number(text: &str, unit: f64) -> Option<u64> {
+    let t = text.trim();
+    let head: String = t
         .chars()
         .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
-        .filter(char::is_ascii_digit)
         .collect();
-    digits.parse().ok()
+    let power = match t[head.len()..].chars().next() {
+        Some('K' | 'k') => 1,
+        Some('M') => 2,
+        Some('G') => 3,
+        Some('T') => 4,
+        Some('P') => 5,
+        _ => 0,
+    };
+    if power == 0 {
+        let digits: String = head.chars().filter(char::is_ascii_digit).collect();
+        return digits.parse().ok();
+    }
+    let value: f64 = head.replace(',', ".").parse().ok()?;
+    Some((value * unit.powi(power)).round() as u64)
 }
 
-/// The statistics in rsync's output, if it printed them.
-pub fn parse(stdout: &str) -> Option<Stats> {
+/// The statistics in rsync's output, if it printed them. `human` is how many times -h was given.
+pub fn parse(stdout: &str, human: usize) -> Option<Stats> {
+    let unit = if human >= 2 { 1024.0 } else { 1000.0 };
     let mut files = None;
     let mut bytes = None;
     for line in stdout.lines() {
         if let Some(rest) = line.strip_prefix("Number of regular files transferred:") {
-            files = number(rest);
+            files = number(rest, unit);
         } else if let Some(rest) = line.strip_prefix("Total transferred file size:") {
-            bytes = number(rest);
+            bytes = number(rest, unit);
         }
     }
     Some(Stats {
@@ -93,13 +108,22 @@ total size is 1,048,580  speedup is 1.00\n";
     #[test]
     fn reads_files_and_bytes() {
         assert_eq!(
-            parse(SAMPLE),
+            parse(SAMPLE, 0),
             Some(Stats {
                 files: 2,
                 bytes: 1_048_580
             })
         );
-        assert_eq!(parse("nothing here"), None);
+        assert_eq!(parse("nothing here", 0), None);
+        let human = "Number of regular files transferred: 1.23K\nTotal transferred file size: 1.05M bytes\n";
+        assert_eq!(
+            parse(human, 1),
+            Some(Stats {
+                files: 1230,
+                bytes: 1_050_000
+            })
+        );
+        assert_eq!(parse(human, 2).unwrap().bytes, 1_101_005);
     }
 
     #[test]

@@ -272,7 +272,8 @@ pub async fn run(
     }
     if spec.checksum {
         counters.set_phase(Phase::Checksumming);
-        let dry_run = matches!(&spec.tool, Tool::Rsync { flags, .. } if flags.dry_run);
+        let dry_run = matches!(&spec.tool, Tool::Rsync { flags, extra }
+            if flags.dry_run || extra.has_flag("--dry-run") || extra.has_flag("--list-only"));
         outcome.checksum = Some(if !ok {
             Report::failed("the transfer did not succeed, so nothing was compared")
         } else if dry_run {
@@ -320,7 +321,8 @@ fn count_moved(
     match &spec.tool {
         Tool::Rsync { extra, .. } => {
             let text = String::from_utf8_lossy(&outcome.stdout).into_owned();
-            if let Some(stats) = rsync_stats::parse(&text) {
+            let human = extra.count_flag("--human-readable");
+            if let Some(stats) = rsync_stats::parse(&text, human) {
                 outcome.files = stats.files;
                 outcome.bytes = stats.bytes;
             }
