@@ -745,6 +745,93 @@ mod tests {
         }
     }
 
+    /// Whatever the agent sends, every option that passes is one of the allowlist's spellings.
+    #[test]
+    fn random_mixtures_only_ever_yield_allowlisted_options() {
+        const PIECES: &[&str] = &[
+            "-",
+            "--",
+            "-a",
+            "-e",
+            "-ex",
+            "-avze",
+            "-B",
+            "4096",
+            "--rsh",
+            "--rs",
+            "=",
+            "x",
+            "--exclude",
+            "*.o",
+            "--log-file=",
+            "/tmp/m",
+            "-T",
+            "-M",
+            "--no-s",
+            "-s",
+            "-P",
+            "--partial-dir",
+            "-h",
+            "--delete",
+            "--chmod=",
+            "F600",
+            " ",
+            "\0",
+            "-@",
+            "-1",
+            "--info=",
+            "progress2",
+            "--zl",
+            "3",
+            "-n",
+            "--filter",
+            "-f",
+            "--RSH",
+            "-z",
+        ];
+        let allowed = |o: &str| {
+            SHORT_FLAGS.iter().any(|(_, s)| *s == o)
+                || LONG_FLAGS.iter().any(|f| o == format!("--{f}"))
+                || o.strip_prefix("--no-")
+                    .is_some_and(|r| NEGATABLE.contains(&r))
+                || LONG_VALUED
+                    .iter()
+                    .any(|(n, _)| o.starts_with(&format!("--{n}=")))
+        };
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let mut passed = 0;
+        for _ in 0..20_000 {
+            let len = 1 + next(4);
+            let args: Vec<String> = (0..len)
+                .map(|_| {
+                    let parts = 1 + next(3);
+                    (0..parts).map(|_| PIECES[next(PIECES.len())]).collect()
+                })
+                .collect();
+            if let Ok(parsed) = ExtraRsyncArgs::parse(&args) {
+                passed += 1;
+                for o in parsed.spelled() {
+                    assert!(allowed(&o), "{args:?} gave {o:?}");
+                    let name = o.split('=').next().unwrap_or_default();
+                    assert!(
+                        !o.contains('\0') && name.trim() == name,
+                        "{args:?} gave {o:?}"
+                    );
+                }
+            }
+        }
+        assert!(
+            passed > 100,
+            "the mixture should let some safe options through ({passed})"
+        );
+    }
+
     #[test]
     fn no_emitted_option_names_a_program_or_a_local_file() {
         let ok = parse(&["-avzPhciHSxW", "--delete", "--stats", "--itemize-changes"]).unwrap();
