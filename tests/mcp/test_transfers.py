@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import hashlib
 
+import anyio
 import jsonschema
 import pytest
 
-from mcptest import ok_result, structured
+from mcptest import alive, await_until, children_of, ok_result, procs_mentioning, structured
 
 pytestmark = pytest.mark.anyio
 
@@ -105,6 +106,53 @@ async def test_sync_reports_progress_with_the_total(harness):
     assert moving, f"no progress notification with bytes: {seen}"
     assert all(total == size for _, total, _ in moving), seen
     assert "MiB" in (moving[0][2] or ""), seen
+
+
+async def test_cancelling_a_transfer_ends_rsync_and_its_ssh(harness):
+    work = harness.marker_dir("cancel transfer")
+    (work / "big").write_bytes(b"\x02" * (4 << 20))
+    dest = harness.marker_dir("cancel dest")
+    outcome: dict[str, object] = {}
+    async with harness.client() as client:
+        async with anyio.create_task_group() as tg:
+            scopes: list[anyio.CancelScope] = []
+
+            async def call():
+                with anyio.move_on_after(120) as scope:
+                    scopes.append(scope)
+                    outcome["result"] = await client.call_tool(
+                        "ssh_sync",
+                        {
+                            "target": "testhost",
+                            "direction": "upload",
+                            "source": str(work / "big"),
+                            "destination": f"{dest}/",
+                            "compress": False,
+                            "extra_rsync_args": ["--bwlimit=100"],
+                        },
+                    )
+                outcome["cancelled"] = scope.cancelled_caught
+
+            tg.start_soon(call)
+            # The local rsync carries the source path in its command line; its ssh is its child.
+            def rsync_and_ssh():
+                for pid in procs_mentioning(str(work), environ=False):
+                    kids = children_of(pid)
+                    if kids:
+                        return [pid, *kids]
+                return None
+
+            pids = await await_until(rsync_and_ssh, 20, "rsync and its ssh to run")
+            scopes[0].cancel()  # abandoning the call sends notifications/cancelled
+        assert outcome.get("cancelled") is True and "result" not in outcome, outcome
+        await await_until(
+            lambda: not any(alive(p) for p in pids),
+            10,
+            f"rsync and its ssh (pids {pids}) to end after cancellation",
+        )
+        # The client and its daemon still work.
+        r = ok_result(await client.call_tool("ssh_exec", {"target": "testhost", "command": "echo again"}))
+        assert r["stdout"] == "again\n"
 
 
 @pytest.mark.parametrize(
