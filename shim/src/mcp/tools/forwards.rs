@@ -22,21 +22,20 @@ use crate::mcp::{SshMcp, result, schema};
 pub struct ForwardArgs {
     #[schemars(description = doc::TARGET)]
     pub target: String,
-    /// local: listen here, connect from the host; remote: listen on the host, connect from here;
-    /// dynamic: SOCKS proxy here.
+    /// local: listen here; remote: listen on the host; dynamic: SOCKS here.
     pub direction: Direction,
-    /// The listening port (here, or on the host for remote).
+    /// Listening port.
     #[schemars(range(min = 1, max = 65535))]
     pub local_port: u32,
-    /// Where connections go (not for dynamic).
+    /// Destination (not for dynamic).
     pub remote_host: Option<String>,
     #[schemars(range(min = 1, max = 65535))]
     pub remote_port: Option<u32>,
-    /// Listening address (default 127.0.0.1).
+    /// Default 127.0.0.1.
     pub bind_address: Option<String>,
-    /// Needed for a bind_address other machines can reach.
+    /// Allow a non-loopback bind_address.
     pub allow_non_loopback: Option<bool>,
-    /// Asking again with this name returns the running forward.
+    /// Asking again returns the running forward.
     pub forward_name: Option<String>,
     #[schemars(range(min = 1, max = 65535))]
     pub port: Option<u32>,
@@ -50,6 +49,7 @@ pub struct ForwardArgs {
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum Direction {
     Local,
     Remote,
@@ -228,7 +228,7 @@ impl SshMcp {
 impl SshMcp {
     #[tool(
         name = "ssh_forward",
-        description = "Open a port forward kept by the ssh-mcp daemon: it outlives this client until ssh_stop_forward. A port that cannot be bound is an error at once.",
+        description = "Open a port forward owned by the daemon: it outlives this client. A busy port fails at once.",
         title = "Open a port forward",
         output_schema = schema_for_output::<Opened>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
