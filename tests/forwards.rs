@@ -344,3 +344,34 @@ async fn forwards_stop_with_the_daemon() {
     assert!(d.terminate().success());
     assert!(refused(port), "the port outlived the daemon");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_master_with_a_forward_is_never_closed_as_idle() {
+    use crate::support::daemon::DaemonOptions;
+    let sshd = Sshd::start();
+    let d = Daemon::start_with(DaemonOptions {
+        ssh_config: Some(sshd.ssh_config()),
+        extra_args: vec!["--control-persist".into(), "1".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    // The premise: with nothing on it, a master closes after the persist time.
+    let (user, _) = crate::support::accounts::login_shell_account("bash");
+    let mut run = crate::support::daemon::run_request("true");
+    run.connection.as_mut().unwrap().target = format!("{user}@testhost");
+    d.exec(run).await.unwrap();
+    let pid = d.pid();
+    assert!(
+        wait_until_async(Duration::from_secs(10), || crate::support::masters_of(pid)
+            .is_empty())
+        .await,
+        "an idle master was not closed"
+    );
+    let echo = echo_server();
+    let port = free_port();
+    open(&d, request("local", port, Some(echo))).await.unwrap();
+    // Measured, not awaited: three persist times pass with the forward idle.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(crate::support::masters_of(pid).len(), 1);
+    assert_eq!(through(port, "after idling\n"), "after idling\n");
+}
