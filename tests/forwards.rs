@@ -375,3 +375,22 @@ async fn a_master_with_a_forward_is_never_closed_as_idle() {
     assert_eq!(crate::support::masters_of(pid).len(), 1);
     assert_eq!(through(port, "after idling\n"), "after idling\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_ipv6_bind_listens_there_and_is_shown_in_brackets() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let echo = echo_server();
+    let port = {
+        let l = TcpListener::bind("[::1]:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut req = request("local", port, Some(echo));
+    req.bind_address = Some("::1".into());
+    let f = open(&d, req).await.unwrap();
+    assert_eq!(f.listen, format!("[::1]:{port}"));
+    assert_eq!(f.bind_address, "::1");
+    assert!(f.warning.is_none(), "::1 is loopback");
+    let mut s = TcpStream::connect(("::1", port)).expect("the forward listens on ::1");
+    assert_eq!(round_trip(&mut s, "v6\n"), "v6\n");
+}
