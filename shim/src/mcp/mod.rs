@@ -5,6 +5,7 @@
 mod result;
 mod schema;
 mod tools;
+mod unary;
 
 use std::sync::Arc;
 

@@ -13,7 +13,6 @@ use ssh_mcp_core::pb::{self, forwards_client::ForwardsClient};
 use tonic::transport::Channel;
 
 use super::connection::{HostKeyChecking, connection, doc};
-use crate::daemon_link::{is_broken_connection, is_transport_failure};
 use crate::mcp::{SshMcp, result, schema};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -187,8 +186,8 @@ fn from_forward_status(status: &tonic::Status) -> CallToolResult {
 }
 
 impl SshMcp {
-    /// One unary call to the Forwards service: retried once when it never reached the daemon,
-    /// given up when the client cancels.
+    /// One unary call to the Forwards service (`SshMcp::unary`), with the forward tools' error
+    /// types.
     async fn forwards_call<T, F, Fut>(
         &self,
         ctx: &RequestContext<RoleServer>,
@@ -198,29 +197,8 @@ impl SshMcp {
         F: Fn(ForwardsClient<Channel>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        let mut retried = false;
-        loop {
-            let channel = match self.link.channel().await {
-                Ok(c) => c,
-                Err(e) => return Err(result::unreachable(&e)),
-            };
-            let answer = tokio::select! {
-                a = call(ForwardsClient::new(channel)) => a,
-                _ = ctx.ct.cancelled() => return Err(result::failure("cancelled", "the call was cancelled".into())),
-            };
-            match answer {
-                Ok(response) => return Ok(response.into_inner()),
-                Err(status) if !retried && is_transport_failure(&status) => {
-                    self.link.reset().await;
-                    retried = true;
-                }
-                Err(status) if !is_transport_failure(&status) && is_broken_connection(&status) => {
-                    self.link.reset().await;
-                    return Err(result::daemon_stopped());
-                }
-                Err(status) => return Err(from_forward_status(&status)),
-            }
-        }
+        self.unary(ctx, ForwardsClient::new, call, from_forward_status)
+            .await
     }
 }
 
