@@ -3,12 +3,14 @@
 
 mod control;
 mod exec;
+mod forwards;
 mod sessions;
 pub mod status;
 mod transfers;
 
 use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
+use ssh_mcp_core::pb::forwards_server::ForwardsServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
 use ssh_mcp_core::pb::transfers_server::TransfersServer;
 use tonic::transport::server::Router;
@@ -42,6 +44,7 @@ pub fn router(daemon: Daemon) -> Router {
             daemon.clone(),
         )))
         .add_service(TransfersServer::new(transfers::TransfersService::new(
-            daemon,
+            daemon.clone(),
         )))
+        .add_service(ForwardsServer::new(forwards::ForwardsService::new(daemon)))
 }
