@@ -11,6 +11,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use serde_json::Value;
+
 use ssh_mcp_core::pb::transfers_client::TransfersClient;
 use ssh_mcp_core::pb::{
     self, ScpRequest, SyncRequest, TransferCommon, TransferFinished, TransferProgress,
@@ -546,100 +548,104 @@ async fn sync_deletes_excludes_dry_runs_and_counts() {
     );
 }
 
-/// Options and paths that would run a local command or write a local file are refused, or are
-/// plain names; no marker file appears, here or on the host, and nothing lands outside the
-/// destination.
+/// The hostile corpus (tests/data/hostile_transfers.jsonl): options and paths that would run a
+/// local or remote command, or read or write a file outside the transfer. Each case is refused
+/// (`refused`), or runs and finds no such remote file (`fails`: nothing was globbed, split or
+/// executed), or puts the file under exactly the name asked for (`lands`). No case leaves its
+/// marker (in /tmp, where the remote account could write it too), nothing is downloaded, and the
+/// remote directory ends up holding only what landed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_rsync_options_and_paths_leave_no_marker() {
+async fn the_hostile_transfer_corpus_is_refused_or_harmless() {
     let fx = Fx::new("hostile");
     write(&fx.local.join("f"), b"x");
-    // In /tmp, so that a command run by the remote account could create it too.
-    let marker = PathBuf::from(format!("/tmp/smcp-mark-{}", fx.rel));
-    let _ = std::fs::remove_file(&marker);
-    let m = marker.display().to_string();
-    let touch = format!("touch {m}");
-    let hostile_args: Vec<Vec<String>> = vec![
-        vec!["-e".into(), touch.clone()],
-        vec![format!("-e{touch}")],
-        vec!["-avze".into(), touch.clone()],
-        vec![format!("--rsh={touch}")],
-        vec!["--rsh".into(), touch.clone()],
-        vec![format!("--rs={touch}")],
-        vec![format!("--RSH={touch}")],
-        vec![format!(" --rsh={touch}")],
-        vec![format!("--rsync-path={touch}")],
-        vec![format!("--log-file={m}")],
-        vec![format!("--write-batch={m}")],
-        vec![format!("--only-write-batch={m}")],
-        vec![format!("--partial-dir={}", fx.local.path.display())],
-        vec![format!("--temp-dir={}", fx.local.path.display())],
-        vec![format!("-M--rsync-path={touch}")],
-        vec!["--old-args".into()],
-        vec![m.clone()],
-    ];
-    for args in hostile_args {
-        let mut req = fx.sync("upload", "f", &fx.r("dst"));
-        req.extra_rsync_args = args.clone();
-        let e = fx.run_sync(req).await.unwrap_err();
-        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{args:?}");
-        assert!(!marker.exists(), "{args:?} left the marker");
+    // A file that an unescaped glob in a download's source would find.
+    std::fs::write(fx.rdir.join("decoy"), b"decoy").unwrap();
+    fx.give(&fx.rdir);
+    let cfg = fx.local.join("evil.conf");
+    let corpus = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hostile_transfers.jsonl"),
+    )
+    .unwrap();
+    let mut landed = vec!["decoy".to_owned()];
+    let mut counts = std::collections::BTreeMap::new();
+    for (n, line) in corpus.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let name = case["name"].as_str().unwrap();
+        let marker = PathBuf::from(format!("/tmp/smcp-mark-{}-{n}", fx.rel));
+        let _ = std::fs::remove_file(&marker);
+        std::fs::write(
+            &cfg,
+            format!("Host *\n  ProxyCommand touch {}\n", marker.display()),
+        )
+        .unwrap();
+        let subst = |v: &Value| {
+            v.as_str()
+                .unwrap()
+                .replace("{MARKER}", &marker.display().to_string())
+                .replace("{RDIR}", &fx.rel)
+                .replace("{LOCAL}", &fx.local.path.display().to_string())
+                .replace("{CFG}", &cfg.display().to_string())
+        };
+        let list = |key: &str| -> Vec<String> {
+            case.get(key)
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(subst).collect())
+                .unwrap_or_default()
+        };
+        let direction = case["direction"].as_str().unwrap();
+        let destination = subst(&case["destination"]);
+        let mut common = fx.common(direction);
+        let conn = common.as_mut().unwrap().connection.as_mut().unwrap();
+        conn.extra_ssh_args = list("extra_ssh_args");
+        let result = if case["tool"] == "scp" {
+            let sources = list("sources");
+            let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
+            let mut req = fx.scp(direction, &refs, &destination);
+            req.common = common;
+            fx.run_scp(req).await
+        } else {
+            let mut req = fx.sync(direction, &subst(&case["source"]), &destination);
+            req.common = common;
+            req.extra_rsync_args = list("extra_rsync_args");
+            fx.run_sync(req).await
+        };
+        let expect = case["expect"].as_str().unwrap();
+        match (expect, result) {
+            ("refused", Err(e)) => {
+                assert_eq!(e.code(), tonic::Code::InvalidArgument, "{name}: {e:?}");
+            }
+            ("fails", Ok(f)) => {
+                assert_ne!(f.exit_code, Some(0), "{name}: {f:?}");
+                assert_eq!(f.files_transferred, 0, "{name}");
+            }
+            ("lands", Ok(f)) => {
+                ok(&f);
+                let at = case["lands_at"].as_str().unwrap();
+                assert_eq!(std::fs::read(fx.rdir.join(at)).unwrap(), b"x", "{name}");
+                landed.push(at.to_owned());
+            }
+            (_, other) => panic!("case {n} '{name}' expected {expect}, got {other:?}"),
+        }
+        assert!(!marker.exists(), "case {n} '{name}' left its marker");
+        assert!(
+            !fx.local.join("dl").exists(),
+            "case {n} '{name}' downloaded"
+        );
+        *counts.entry(expect.to_owned()).or_insert(0) += 1;
     }
-    // Paths: as names they are harmless; they must not become options or commands.
-    let hostile_paths = [
-        format!("-e {touch}"),
-        format!("--rsh={touch}"),
-        format!("-oProxyCommand={touch}"),
-        format!("$({touch})"),
-        format!("`{touch}`"),
-        format!("; {touch}"),
-    ];
-    for p in &hostile_paths {
-        let down_dir = fx.local.join("dl");
-        std::fs::create_dir_all(&down_dir).unwrap();
-        let dest = down_dir.display().to_string();
-        let f = fx
-            .run_sync(fx.sync("download", p, &format!("{dest}/")))
-            .await
-            .unwrap();
-        assert_ne!(f.exit_code, Some(0), "{p}: there is no such remote file");
-        let f = fx
-            .run_scp(fx.scp("download", &[p.as_str()], &dest))
-            .await
-            .unwrap();
-        assert_ne!(f.exit_code, Some(0), "{p}");
-        // Uploads put the file under exactly that name (below the test directory, as a path).
-        let upload_name = p.replace('/', "_");
-        let f = fx
-            .run_scp(fx.scp("upload", &["f"], &fx.r(&format!("scp{upload_name}"))))
-            .await
-            .unwrap();
-        ok(&f);
-        let f = fx
-            .run_sync(fx.sync("upload", "f", &fx.r(&format!("rs{upload_name}"))))
-            .await
-            .unwrap();
-        ok(&f);
-        assert!(fx.rdir.join(format!("scp{upload_name}")).is_file(), "{p}");
-        assert!(fx.rdir.join(format!("rs{upload_name}")).is_file(), "{p}");
-        assert_eq!(std::fs::read_dir(&down_dir).unwrap().count(), 0, "{p}");
-        assert!(!marker.exists(), "{p} left the marker");
-    }
-    // Local sources that look like options are files named so, under the client's directory.
-    let e = fx
-        .run_scp(fx.scp("upload", &[&format!("-S{touch}")], &fx.r("x")))
-        .await
-        .unwrap_err();
     assert!(
-        e.message().starts_with("Local source path does not exist"),
-        "{e:?}"
+        counts.values().sum::<usize>() >= 80,
+        "the corpus shrank: {counts:?}"
     );
-    assert!(!marker.exists());
-    let remote_entries = std::fs::read_dir(&fx.rdir).unwrap().count();
-    assert_eq!(
-        remote_entries,
-        2 * hostile_paths.len(),
-        "nothing else on the host"
-    );
+    let mut remote: Vec<String> = std::fs::read_dir(&fx.rdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    remote.sort();
+    landed.sort();
+    assert_eq!(remote, landed, "nothing else on the host");
+    // The local side holds the source and the config file only.
+    assert_eq!(std::fs::read_dir(&fx.local.path).unwrap().count(), 2);
 }
 
 async fn running_children(d: &Daemon, comm: &str) -> Vec<u32> {
