@@ -657,6 +657,18 @@ async fn running_children(d: &Daemon, comm: &str) -> Vec<u32> {
         .collect()
 }
 
+/// How many connections the test sshd serves (its listener's children, one per connection).
+fn server_connections(fx: &Fx) -> usize {
+    let config = fx._sshd.dir.join("sshd_config").display().to_string();
+    let listener = crate::support::pids_with_cmdline(&config)
+        .into_iter()
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sshd")
+        })
+        .expect("the test sshd");
+    children_of(listener).len()
+}
+
 /// The members of process group `pgid`.
 fn group_members(pgid: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
@@ -709,6 +721,9 @@ async fn cancelling_a_sync_ends_its_process_group_with_progress_first() {
     assert_eq!(rsyncs.len(), 1, "one rsync runs");
     let members = group_members(rsyncs[0]);
     assert!(members.len() >= 2, "rsync and its ssh: {members:?}");
+    // rsync's ssh rides the daemon's master: the server has one connection, not two.
+    assert_eq!(server_connections(&fx), 1);
+    assert_eq!(fx.d.status().await.control_masters, 1);
     drop(stream);
     let gone = wait_until_async(Duration::from_secs(10), || {
         members
