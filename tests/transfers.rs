@@ -860,3 +860,35 @@ async fn an_identity_file_with_a_space_works_for_both_tools() {
     assert_eq!(std::fs::read(fx.rdir.join("k1")).unwrap(), b"k");
     assert_eq!(std::fs::read(fx.rdir.join("k2")).unwrap(), b"k");
 }
+
+/// A download of files reports its total (a stat over SFTP first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_reports_its_total() {
+    let fx = Fx::new("dlprogress");
+    std::fs::write(fx.rdir.join("big"), vec![3u8; 2 << 20]).unwrap();
+    fx.give(&fx.rdir);
+    let mut req = fx.sync("download", &format!("~/{}", fx.r("big")), &fx.l("big"));
+    req.compress = Some(false);
+    req.extra_rsync_args = vec!["--bwlimit=2m".into()];
+    req.common.as_mut().unwrap().progress_interval_ms = 100;
+    let mut stream = TransfersClient::new(fx.d.channel().await)
+        .sync(req)
+        .await
+        .unwrap()
+        .into_inner();
+    let (f, progress) = finish(&mut stream).await.unwrap();
+    ok(&f);
+    assert_eq!((f.files_transferred, f.bytes_transferred), (1, 2 << 20));
+    // Once the copy runs, every progress event knows the total (the stat comes while
+    // connecting), and the bytes grow towards it.
+    let moving: Vec<_> = progress
+        .iter()
+        .filter(|p| p.phase == "transferring")
+        .collect();
+    assert!(moving.len() >= 2, "{progress:?}");
+    assert!(
+        moving.iter().all(|p| p.total_bytes == Some(2 << 20)),
+        "{progress:?}"
+    );
+    assert!(moving.iter().any(|p| p.bytes > 0), "{progress:?}");
+}

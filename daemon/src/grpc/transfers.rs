@@ -45,6 +45,7 @@ fn raw_common(c: Option<pb::TransferCommon>) -> (RawCommon, u32) {
             timeout_seconds: c.timeout_seconds,
             checksum: c.checksum,
             local_cwd: c.local_cwd,
+            progress: c.progress_interval_ms > 0,
         },
         c.progress_interval_ms,
     )

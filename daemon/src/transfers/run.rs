@@ -21,6 +21,7 @@ use super::spec::{Direction, Tool, TransferSpec};
 use crate::capture::Capture;
 use crate::error::DaemonError;
 use crate::exec;
+use crate::files::remote_fs::RemoteFs;
 use crate::spawn;
 use crate::state::Daemon;
 
@@ -163,6 +164,18 @@ pub async fn run(
     };
 
     counters.set_phase(Phase::Connecting);
+    // A download's total, when the client follows progress and every source is a file.
+    let download_sizes = if spec.progress && spec.direction == Direction::Download {
+        tokio::select! {
+            sizes = download_sizes(daemon, spec) => sizes,
+            reason = &mut stop => return stopped_before_start(reason, started),
+        }
+    } else {
+        None
+    };
+    if let Some(sizes) = &download_sizes {
+        counters.total.store(sizes.iter().sum(), Ordering::Relaxed);
+    }
     let lease = tokio::select! {
         lease = daemon.masters.acquire(&spec.conn, spec.auth_sock.as_deref()) => lease?,
         reason = &mut stop => return stopped_before_start(reason, started),
@@ -212,10 +225,10 @@ pub async fn run(
         Direction::Upload => Counted::Read,
         Direction::Download => Counted::Written,
     };
-    let sizes: Vec<u64> = upload_tree
-        .as_ref()
-        .map(|t| t.files.iter().map(|(_, n)| *n).collect())
-        .unwrap_or_default();
+    let sizes: Vec<u64> = match &upload_tree {
+        Some(t) => t.files.iter().map(|(_, n)| *n).collect(),
+        None => download_sizes.unwrap_or_default(),
+    };
     let mut sampler = tokio::time::interval(SAMPLE_EVERY);
     let mut stopped = None;
     let status = loop {
@@ -284,6 +297,34 @@ pub async fn run(
     }
     outcome.duration = started.elapsed();
     Ok(outcome)
+}
+
+/// The sizes of a download's sources over SFTP, when every one is a regular file (else None:
+/// a tree's size would cost a walk of the remote side).
+async fn download_sizes(daemon: &Daemon, spec: &TransferSpec) -> Option<Vec<u64>> {
+    let Operands::Download { sources, .. } = &spec.operands else {
+        return None;
+    };
+    let remote = RemoteFs::open(daemon, &spec.conn, spec.auth_sock.as_deref())
+        .await
+        .ok()?;
+    let mut fs = remote.sftp().fs();
+    let mut sizes = Vec::with_capacity(sources.len());
+    for s in sources {
+        // SFTP paths are relative to the home directory already; `~/` is that too.
+        let p = s.as_str();
+        let p = p
+            .strip_prefix("~/")
+            .unwrap_or(if p == "~" { "." } else { p });
+        let meta = fs.metadata(p).await.ok()?;
+        if !meta.file_type().is_some_and(|t| t.is_file()) {
+            return None;
+        }
+        sizes.push(meta.len()?);
+    }
+    drop(fs);
+    remote.close().await;
+    Some(sizes)
 }
 
 /// Reads the group's I/O counters into `counters`; for an upload, the files whose bytes were all

@@ -49,6 +49,8 @@ pub struct RawCommon {
     pub timeout_seconds: Option<f64>,
     pub checksum: bool,
     pub local_cwd: Option<String>,
+    /// The client follows progress (so a download's total is worth a stat first).
+    pub progress: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -95,6 +97,7 @@ pub struct TransferSpec {
     pub tool: Tool,
     pub timeout: Option<Duration>,
     pub checksum: bool,
+    pub progress: bool,
 }
 
 struct Common {
@@ -103,6 +106,7 @@ struct Common {
     direction: Direction,
     timeout: Option<Duration>,
     checksum: bool,
+    progress: bool,
     home: Option<PathBuf>,
     cwd: Option<PathBuf>,
 }
@@ -140,6 +144,7 @@ fn common(raw: &RawCommon, home: Option<&Path>) -> Result<Common, InvalidInput> 
         direction,
         timeout,
         checksum: raw.checksum,
+        progress: raw.progress,
         home: home.map(Path::to_path_buf),
         cwd,
     })
@@ -248,6 +253,7 @@ impl TransferSpec {
             },
             timeout: c.timeout,
             checksum: c.checksum,
+            progress: c.progress,
         })
     }
 
@@ -302,6 +308,7 @@ impl TransferSpec {
             },
             timeout: c.timeout,
             checksum: c.checksum,
+            progress: c.progress,
         })
     }
 }
