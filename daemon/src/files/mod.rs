@@ -2,3 +2,7 @@
 //! directory walk).
 
 pub mod glob_pattern;
+pub mod grep_output;
+pub mod grep_script;
+pub mod grep_spec;
+pub mod search_args;
