@@ -62,6 +62,15 @@ impl GlobPattern {
         self.alternatives.iter().any(|a| a.len() > 1)
     }
 
+    /// Whether some path under the directory `dir` (relative, `/`-separated) could match, so a
+    /// walk can skip the directories no alternative can reach.
+    pub fn may_match_under(&self, dir: &str) -> bool {
+        let names: Vec<&str> = dir.split('/').collect();
+        self.alternatives
+            .iter()
+            .any(|segments| prefix_matches(segments, &names))
+    }
+
     /// Whether `path` (relative, `/`-separated, no leading `./`) matches.
     pub fn matches(&self, path: &str) -> bool {
         let names: Vec<&str> = path.split('/').collect();
@@ -196,6 +205,27 @@ fn match_segments(segments: &[Segment], names: &[&str]) -> bool {
             Some((name, more)) => match_name(tokens, name) && match_segments(rest, more),
             None => false,
         },
+    }
+}
+
+/// Whether `names` (a directory) can be the start of a path matching `segments`.
+fn prefix_matches(segments: &[Segment], names: &[&str]) -> bool {
+    if names.is_empty() {
+        // A file under the directory needs at least one more segment.
+        return !segments.is_empty();
+    }
+    match segments.split_first() {
+        None => false,
+        Some((Segment::AnyDepth, rest)) => {
+            // `**` may take all of the directory (and go on below it), or a non-hidden part of
+            // it, leaving the rest to what follows.
+            (0..=names.len())
+                .take_while(|&n| n == 0 || !names[n - 1].starts_with('.'))
+                .any(|n| n == names.len() || prefix_matches(rest, &names[n..]))
+        }
+        Some((Segment::Name(tokens), rest)) => {
+            match_name(tokens, names[0]) && prefix_matches(rest, &names[1..])
+        }
     }
 }
 
@@ -435,6 +465,26 @@ mod tests {
         assert!(m("*", "x"));
         assert!(m("x*", "x"));
         assert!(!m("", "x"));
+    }
+
+    #[test]
+    fn directories_no_alternative_can_reach_are_skipped() {
+        let p = |s: &str| GlobPattern::parse(s).unwrap();
+        assert!(p("src/**/*.ts").may_match_under("src"));
+        assert!(p("src/**/*.ts").may_match_under("src/a/b"));
+        assert!(!p("src/**/*.ts").may_match_under("other"));
+        assert!(!p("src/**/*.ts").may_match_under("src/.git"));
+        assert!(!p("*.py").may_match_under("sub"));
+        assert!(p("**/*.py").may_match_under("a/b"));
+        assert!(!p("**/*.py").may_match_under(".hidden"));
+        assert!(p("**/.github/*.yml").may_match_under(".github"));
+        assert!(p("**/.github/*.yml").may_match_under("a/.github"));
+        assert!(!p("**/.github/*.yml").may_match_under("a/.github/x"));
+        assert!(p("{src,lib}/*.ts").may_match_under("lib"));
+        assert!(!p("{src,lib}/*.ts").may_match_under("lib/x"));
+        assert!(p("**").may_match_under("a/b"));
+        assert!(p("src/**").may_match_under("src"));
+        assert!(!p("src/**").may_match_under(".src"));
     }
 
     #[test]

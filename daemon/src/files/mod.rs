@@ -2,7 +2,9 @@
 //! own masters (`remote_fs`), with no remote shell and no quoting; searching them (ssh_grep runs
 //! grep on the host through a POSIX sh script, ssh_glob walks the tree over SFTP).
 
+pub mod glob;
 pub mod glob_pattern;
+pub mod grep;
 pub mod grep_output;
 pub mod grep_script;
 pub mod grep_spec;

@@ -3,11 +3,13 @@
 
 mod control;
 mod exec;
+mod search;
 mod sessions;
 pub mod status;
 
 use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
+use ssh_mcp_core::pb::search_server::SearchServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
 use tonic::transport::server::Router;
 
@@ -36,5 +38,8 @@ pub fn router(daemon: Daemon) -> Router {
             daemon.clone(),
         )))
         .add_service(ExecServer::new(exec::ExecService::new(daemon.clone())))
-        .add_service(SessionsServer::new(sessions::SessionsService::new(daemon)))
+        .add_service(SessionsServer::new(sessions::SessionsService::new(
+            daemon.clone(),
+        )))
+        .add_service(SearchServer::new(search::SearchService::new(daemon)))
 }

@@ -210,6 +210,7 @@ impl From<pb::GrepReply> for GrepResult {
 }
 
 // `walk_limited`: the walk stopped at its entry limit; files past it were not looked at.
+// `unreadable_dirs`: directories that could not be listed (sent only when there are some).
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(transform = without_required)]
 struct GlobResult {
@@ -220,6 +221,8 @@ struct GlobResult {
     matches: Vec<String>,
     truncated: bool,
     walk_limited: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unreadable_dirs: Vec<String>,
 }
 
 impl From<pb::GlobReply> for GlobResult {
@@ -232,6 +235,7 @@ impl From<pb::GlobReply> for GlobResult {
             matches: r.matches,
             truncated: r.truncated,
             walk_limited: r.walk_limited,
+            unreadable_dirs: r.unreadable_dirs,
         }
     }
 }
