@@ -292,6 +292,16 @@ async fn grep_context_limits_and_failures() {
         e.message()
     );
 
+    // A timeout ends the search with the seed's message (1 ms: not even the session opens).
+    let mut req = h.grep_request("needle", &base);
+    req.timeout_seconds = Some(0.001);
+    let e = h.grep(req).await.unwrap_err();
+    assert_eq!(e.code(), Code::Aborted);
+    assert_eq!(
+        e.message(),
+        format!("Remote search under '{}' timed out.", base.display())
+    );
+
     // Only the unreadable file matches: no matches, and the failure named.
     let r = h.grep(h.grep_request("locked", &base)).await.unwrap();
     assert!(r.matches.is_empty());
@@ -437,6 +447,15 @@ async fn glob_patterns_pruning_limits_and_failures() {
             "Remote path exists but is not a directory: {}",
             file.display()
         )
+    );
+
+    let mut req = glob("**");
+    req.timeout_seconds = Some(0.001);
+    let e = h.glob(req).await.unwrap_err();
+    assert_eq!(e.code(), Code::Aborted);
+    assert_eq!(
+        e.message(),
+        format!("Remote operation on '{}' timed out.", base.display())
     );
 
     // Names come back exact, a newline included; an unlistable directory is named.
