@@ -13,6 +13,7 @@ mod bare;
 mod daemon;
 mod env;
 mod floor;
+mod grep;
 mod latency;
 mod mcp_client;
 mod memory;
@@ -181,5 +182,7 @@ async fn benchmarks(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Vec<report::S
     sections.push(session_flood::run(plan, env, &masters[0]).await?);
     eprintln!("bench: [7/7] {} idle sessions", plan.idle_sessions);
     sections.push(session_idle::run(plan, env).await?);
+    eprintln!("bench: ssh_grep over a tree of files, and reading it over SFTP");
+    sections.push(grep::run(plan, env, &masters[0]).await?);
     Ok(sections)
 }
