@@ -3,9 +3,10 @@
 //! read back here: records parsed exactly, a path glob applied, `head_limit` enforced, and the
 //! files grep could not read kept beside the matches instead of failing the whole search.
 //!
-//! Why grep on the host rather than reading the files over SFTP: over a 10,000-file tree the
-//! remote grep answers in a fraction of the time a read of every file over SFTP takes (figures in
-//! BENCHMARKS.md, bench section `grep`), and only the matches cross the wire.
+//! Why grep on the host rather than reading the files over SFTP: over a 10,000-file tree (2 KiB
+//! each, loopback) ssh_grep answered in 80 ms (median), while merely reading the same files over
+//! SFTP took 8.3 s (OpenSSH's `sftp get -r`, many reads in flight): 104 times longer, before any
+//! matching. Only the matches cross the wire. (BENCHMARKS.md, section 8.)
 
 use tokio_util::sync::CancellationToken;
 
