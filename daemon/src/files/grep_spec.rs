@@ -12,6 +12,11 @@ use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
 use super::glob_pattern::{GlobPattern, expand_braces};
 use super::search_args;
 
+/// The most bytes `pattern`, `path` and `glob` may hold together: the script goes to the host as
+/// one argument of at most 128 KiB, and bytes that some login shell would change travel as
+/// four-byte escapes.
+pub const MAX_ARGUMENT_BYTES: usize = 24 * 1024;
+
 /// An ssh_grep request as the agent sent it (plain fields, no wire types).
 #[derive(Debug, Clone, Default)]
 pub struct RawGrep {
@@ -127,6 +132,13 @@ impl GrepSpec {
         let path =
             search_args::optional("path", raw.path.as_deref())?.unwrap_or_else(|| ".".into());
         let glob = search_args::optional("glob", raw.glob.as_deref())?;
+        let given = pattern.len() + path.len() + glob.as_deref().map_or(0, str::len);
+        if given > MAX_ARGUMENT_BYTES {
+            return Err(InvalidInput(format!(
+                "'pattern', 'path' and 'glob' hold {given} bytes together; at most \
+                 {MAX_ARGUMENT_BYTES} fit in the remote command"
+            )));
+        }
         let filter = glob.as_deref().map(GlobFilter::parse).transpose()?;
         let mode = OutputMode::parse(&raw.output_mode)?;
         let (before, after) = match raw.context {
@@ -277,6 +289,9 @@ mod tests {
         let mut r = raw("");
         r.path = Some("".into());
         assert!(spec(r).is_err());
+        let mut r = raw("");
+        r.pattern = "x".repeat(MAX_ARGUMENT_BYTES);
+        assert!(spec(r).unwrap_err().0.contains("at most 24576"));
         // The pattern is kept as given, leading dash and spaces included.
         let mut r = raw("");
         r.pattern = " -v ".into();
