@@ -31,7 +31,7 @@ fn file_text(i: usize) -> String {
             "fn item_{i}_{line}(value: u64) -> u64 {{ value.wrapping_mul({line}) }}\n"
         ));
     }
-    if i % NEEDLE_EVERY == 0 {
+    if i.is_multiple_of(NEEDLE_EVERY) {
         s.push_str(&format!("// {NEEDLE} in file {i}\n"));
     }
     s
@@ -42,7 +42,7 @@ fn make_tree(root: &Path, files: usize) -> anyhow::Result<PathBuf> {
     let tree = root.join("grep-tree");
     for i in 0..files {
         let dir = tree.join(format!("d{:03}", i / FILES_PER_DIR));
-        if i % FILES_PER_DIR == 0 {
+        if i.is_multiple_of(FILES_PER_DIR) {
             std::fs::create_dir_all(&dir)?;
         }
         std::fs::write(dir.join(format!("f{i:05}.rs")), file_text(i))?;
