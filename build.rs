@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/sshmcp/v1/control.proto",
         "proto/sshmcp/v1/exec.proto",
         "proto/sshmcp/v1/sessions.proto",
+        "proto/sshmcp/v1/forwards.proto",
         "proto/sshmcp/v1/search.proto",
     ];
     let descriptors = protox::compile(files, ["proto"])?;

@@ -3,12 +3,14 @@
 
 mod control;
 mod exec;
+mod forwards;
 mod search;
 mod sessions;
 pub mod status;
 
 use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
+use ssh_mcp_core::pb::forwards_server::ForwardsServer;
 use ssh_mcp_core::pb::search_server::SearchServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
 use tonic::transport::server::Router;
@@ -39,6 +41,9 @@ pub fn router(daemon: Daemon) -> Router {
         )))
         .add_service(ExecServer::new(exec::ExecService::new(daemon.clone())))
         .add_service(SessionsServer::new(sessions::SessionsService::new(
+            daemon.clone(),
+        )))
+        .add_service(ForwardsServer::new(forwards::ForwardsService::new(
             daemon.clone(),
         )))
         .add_service(SearchServer::new(search::SearchService::new(daemon)))

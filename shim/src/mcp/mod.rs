@@ -5,6 +5,7 @@
 mod result;
 mod schema;
 mod tools;
+mod unary;
 
 use std::sync::Arc;
 
@@ -24,7 +25,8 @@ again, also a later one), ssh_write_session to type (end commands with \\n), \
 ssh_read_session to follow the output (each client has its own read position), \
 ssh_run_in_session to run one command there and get its output and exit code, \
 ssh_stop_session to end it. A host that asks for a password shows the prompt in a session: \
-answer it with ssh_write_session; ssh_exec to that host then works too.";
+answer it with ssh_write_session; ssh_exec to that host then works too. Port forwards (ssh_forward) belong to the daemon and \
+outlive the client: stop them with ssh_stop_forward.";
 
 #[derive(Clone)]
 pub struct SshMcp {
@@ -43,6 +45,7 @@ impl SshMcp {
                 Self::exec_tools()
                     + Self::session_tools()
                     + Self::session_run_tools()
+                    + Self::forward_tools()
                     + Self::search_tools(),
             ),
         }

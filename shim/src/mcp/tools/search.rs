@@ -18,7 +18,6 @@ use ssh_mcp_core::pb::{self, GlobRequest, GrepRequest};
 use tonic::transport::Channel;
 
 use super::connection::{HostKeyChecking, connection, doc};
-use crate::daemon_link::{is_broken_connection, is_transport_failure};
 use crate::mcp::{SshMcp, result, schema};
 
 /// The largest reply accepted from the daemon (grep's output cap, as JSON-ready records, and
@@ -241,8 +240,8 @@ impl From<pb::GlobReply> for GlobResult {
 }
 
 impl SshMcp {
-    /// One unary call to the Search service: retried once when it never reached the daemon,
-    /// given up when the client cancels (the daemon then stops the search).
+    /// One unary call to the Search service (`SshMcp::unary`), with the general error types
+    /// (`remote_file_error` for a refused path).
     async fn search_call<T, F, Fut>(
         &self,
         ctx: &RequestContext<RoleServer>,
@@ -252,31 +251,13 @@ impl SshMcp {
         F: Fn(SearchClient<Channel>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        let mut retried = false;
-        loop {
-            let channel = match self.link.channel().await {
-                Ok(c) => c,
-                Err(e) => return Err(result::unreachable(&e)),
-            };
-            let client = SearchClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES);
-            let answer = tokio::select! {
-                a = call(client) => a,
-                _ = ctx.ct.cancelled() => return Err(result::failure("cancelled", "the call was cancelled".into())),
-            };
-            match answer {
-                Ok(response) => return Ok(response.into_inner()),
-                Err(status) if !retried && is_transport_failure(&status) => {
-                    tracing::info!("daemon connection lost; reconnecting once: {status}");
-                    self.link.reset().await;
-                    retried = true;
-                }
-                Err(status) if !is_transport_failure(&status) && is_broken_connection(&status) => {
-                    self.link.reset().await;
-                    return Err(result::daemon_stopped());
-                }
-                Err(status) => return Err(result::from_status(&status)),
-            }
-        }
+        self.unary(
+            ctx,
+            |channel| SearchClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES),
+            call,
+            result::from_status,
+        )
+        .await
     }
 }
 
