@@ -12,7 +12,6 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use ssh_mcp_core::pb::search_client::SearchClient;
 use ssh_mcp_core::pb::{self, GlobRequest, GrepRequest};
 use tonic::transport::Channel;
@@ -28,8 +27,9 @@ const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
 #[serde(rename_all = "snake_case")]
 #[schemars(inline)]
 pub enum OutputMode {
-    Content,
+    // Listed first: the default.
     FilesWithMatches,
+    Content,
     Count,
 }
 
@@ -54,10 +54,9 @@ pub struct GrepArgs {
     pub pattern: String,
     /// File or dir (default .).
     pub path: Option<String>,
-    /// Name glob (*.py) or path glob (src/**/*.rs).
+    /// *.py, or a path glob like src/**/*.rs.
     pub glob: Option<String>,
     pub case_insensitive: Option<bool>,
-    /// Default files_with_matches.
     pub output_mode: Option<OutputMode>,
     /// content mode only.
     pub context: Option<u32>,
@@ -145,46 +144,69 @@ fn glob_request(a: GlobArgs) -> GlobRequest {
     }
 }
 
-/// The seed's shapes: names (files_with_matches), `{path, count}` (count), or
+/// One match in the seed's shapes: a path (files_with_matches), `{path, count}` (count), or
 /// `{path, line_number, line}` with `is_context: true` on context lines (content).
-fn grep_matches(mode: &str, matches: Vec<pb::GrepMatch>) -> Vec<Value> {
+#[derive(Debug, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(transform = schema::portable)]
+enum GrepMatch {
+    Path(String),
+    Count {
+        path: String,
+        count: u64,
+    },
+    Line {
+        path: String,
+        line_number: u64,
+        line: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        is_context: Option<bool>,
+    },
+}
+
+fn grep_matches(mode: &str, matches: Vec<pb::GrepMatch>) -> Vec<GrepMatch> {
     matches
         .into_iter()
         .map(|m| match mode {
-            "count" => json!({ "path": m.path, "count": m.count }),
-            "content" if m.is_context => json!({
-                "path": m.path, "line_number": m.line_number, "line": m.line, "is_context": true
-            }),
-            "content" => json!({ "path": m.path, "line_number": m.line_number, "line": m.line }),
-            _ => Value::String(m.path),
+            "count" => GrepMatch::Count {
+                path: m.path,
+                count: m.count,
+            },
+            "content" => GrepMatch::Line {
+                path: m.path,
+                line_number: m.line_number,
+                line: m.line,
+                is_context: m.is_context.then_some(true),
+            },
+            _ => GrepMatch::Path(m.path),
         })
         .collect()
 }
 
-/// Output schemas without their `required` list (every field is always sent): bytes of
-/// tools/list that tell a client nothing it acts on.
-fn without_required(schema: &mut schemars::Schema) {
-    if let Some(o) = schema.as_object_mut() {
-        o.remove("required");
-    }
-}
-
-// The output schemas carry no descriptions: the tool descriptions and names say it, and every
-// byte of tools/list costs context. `output_capped`: the output reached the daemon's byte cap.
-// `errors`: files grep could not read, as `{path, message}`.
+// Output schemas are not part of what the model reads (the tools/list budget counts the input
+// side), so they say what each field means.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(transform = without_required)]
 struct GrepResult {
     ok: bool,
     target: String,
     pattern: String,
     path: String,
     output_mode: String,
-    matches: Vec<Value>,
+    matches: Vec<GrepMatch>,
+    /// Not every match is here: head_limit or the output cap cut the list.
     truncated: bool,
+    /// The output reached the 1 MiB cap: narrow the search to see the rest.
     output_capped: bool,
+    /// pcre (grep -P) or extended (grep -E).
     regex_flavor: String,
-    errors: Vec<Value>,
+    /// Files grep could not read; the matches in the other files are kept.
+    errors: Vec<GrepFileError>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+struct GrepFileError {
+    path: String,
+    message: String,
 }
 
 impl From<pb::GrepReply> for GrepResult {
@@ -202,24 +224,28 @@ impl From<pb::GrepReply> for GrepResult {
             errors: r
                 .errors
                 .into_iter()
-                .map(|e| json!({ "path": e.path, "message": e.message }))
+                .map(|e| GrepFileError {
+                    path: e.path,
+                    message: e.message,
+                })
                 .collect(),
         }
     }
 }
 
-// `walk_limited`: the walk stopped at its entry limit; files past it were not looked at.
-// `unreadable_dirs`: directories that could not be listed (sent only when there are some).
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(transform = without_required)]
 struct GlobResult {
     ok: bool,
     target: String,
     path: String,
     pattern: String,
+    /// Regular files matching the pattern, relative to path, sorted.
     matches: Vec<String>,
+    /// head_limit cut the list.
     truncated: bool,
+    /// The walk stopped at its entry limit (200,000): files past it were not looked at.
     walk_limited: bool,
+    /// Directories that could not be listed (sent only when there are some).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     unreadable_dirs: Vec<String>,
 }
@@ -265,7 +291,7 @@ impl SshMcp {
 impl SshMcp {
     #[tool(
         name = "ssh_grep",
-        description = "Search remote file contents (grep -r; skips .git/.hg/.svn). Unreadable files go to errors; other matches are kept.",
+        description = "grep -r on the host, skipping .git/.hg/.svn. Unreadable files go to errors; other matches are kept.",
         title = "Search remote files",
         output_schema = schema_for_output::<GrepResult>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
@@ -376,23 +402,24 @@ mod tests {
             line: line.into(),
             is_context,
         };
+        let shaped = |mode, ms| serde_json::to_value(grep_matches(mode, ms)).unwrap();
         assert_eq!(
-            grep_matches("files_with_matches", vec![m("a", 0, 0, "", false)]),
-            [json!("a")]
+            shaped("files_with_matches", vec![m("a", 0, 0, "", false)]),
+            json!(["a"])
         );
         assert_eq!(
-            grep_matches("count", vec![m("a", 2, 0, "", false)]),
-            [json!({"path": "a", "count": 2})]
+            shaped("count", vec![m("a", 2, 0, "", false)]),
+            json!([{"path": "a", "count": 2}])
         );
         assert_eq!(
-            grep_matches(
+            shaped(
                 "content",
                 vec![m("a", 0, 1, "x", true), m("a", 0, 2, "y", false)]
             ),
-            [
-                json!({"path": "a", "line_number": 1, "line": "x", "is_context": true}),
-                json!({"path": "a", "line_number": 2, "line": "y"}),
-            ]
+            json!([
+                {"path": "a", "line_number": 1, "line": "x", "is_context": true},
+                {"path": "a", "line_number": 2, "line": "y"},
+            ])
         );
     }
 
