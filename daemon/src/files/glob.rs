@@ -1,12 +1,9 @@
 //! ssh_glob: the tree under `path` walked over SFTP (no remote shell, so any login shell will do
 //! and names come back byte for byte, newlines included), matched here with [`GlobPattern`].
-//! As the seed: regular files only (symlinks and other types are never matched; symlinked
-//! directories are not entered), `.git`, `.hg` and `.svn` directories pruned, results sorted.
-//! Beyond it: directories that no path matching the glob can be under are not listed, several
-//! directories are listed at once, the walk stops at [`MAX_WALK_ENTRIES`] (and says so), and
-//! `timeout` bounds it.
+//! What the walk decides (pruning, matching, the entry limit) is `glob_walk.rs`; here, the SFTP
+//! side: the base checked to be a directory, several directories listed at once, and `timeout`
+//! bounding it all.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,13 +14,13 @@ use tokio::task::JoinSet;
 use tokio_stream::StreamExt;
 
 use super::glob_pattern::GlobPattern;
+pub use super::glob_walk::GlobOutcome;
+use super::glob_walk::{Entry, Kind, Walk};
 use super::remote_fs::{RemoteFs, file_error};
 use super::search_args;
 use crate::error::DaemonError;
 use crate::state::Daemon;
 
-/// Directories pruned wherever they are (the seed's list).
-const PRUNED: &[&str] = &[".git", ".hg", ".svn"];
 /// The most directory entries a walk looks at before it stops.
 pub const MAX_WALK_ENTRIES: u64 = 200_000;
 /// Directories listed at once: SFTP requests are pipelined on the one channel.
@@ -75,19 +72,6 @@ impl GlobSpec {
     }
 }
 
-/// What a glob found.
-#[derive(Debug, Default)]
-pub struct GlobOutcome {
-    /// Sorted, relative to `path`.
-    pub matches: Vec<String>,
-    pub truncated: bool,
-    /// The walk stopped at [`MAX_WALK_ENTRIES`].
-    pub walk_limited: bool,
-    pub entries_seen: u64,
-    /// Directories that could not be listed (relative to `path`); the walk went on without them.
-    pub unreadable_dirs: Vec<String>,
-}
-
 /// Runs the glob of `spec`, within its timeout; daemon shutdown stops it.
 pub async fn run(daemon: &Daemon, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError> {
     let work = async {
@@ -126,13 +110,12 @@ async fn walk(fs: &RemoteFs, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError
             "Remote path exists but is not a directory: {base}"
         )));
     }
-    let mut out = GlobOutcome::default();
-    let mut todo: VecDeque<String> = VecDeque::from([String::new()]);
+    let mut walk = Walk::new(&spec.glob, MAX_WALK_ENTRIES);
     let mut listing: JoinSet<(String, Result<Vec<Entry>, openssh_sftp_client::Error>)> =
         JoinSet::new();
-    'walk: loop {
+    loop {
         while listing.len() < PARALLEL_LISTINGS
-            && let Some(rel) = todo.pop_front()
+            && let Some(rel) = walk.next_dir()
         {
             let mut dir_fs = fs.sftp().fs();
             let dir = join(base, &rel);
@@ -141,67 +124,26 @@ async fn walk(fs: &RemoteFs, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError
                 (rel, entries)
             });
         }
+        if walk.limited() {
+            break;
+        }
         let Some(done) = listing.join_next().await else {
             break;
         };
         let (rel, entries) =
             done.map_err(|e| DaemonError::Internal(format!("a directory listing failed: {e}")))?;
-        let entries = match entries {
-            Ok(entries) => entries,
+        match entries {
+            Ok(entries) => walk.listed(&rel, entries),
             Err(e) if rel.is_empty() => return Err(file_error(base, &e)),
             Err(e) => {
                 tracing::debug!(dir = %rel, "cannot list: {e}");
-                out.unreadable_dirs.push(rel);
-                continue;
-            }
-        };
-        for entry in entries {
-            out.entries_seen += 1;
-            if out.entries_seen > MAX_WALK_ENTRIES {
-                out.walk_limited = true;
-                break 'walk;
-            }
-            let child = if rel.is_empty() {
-                entry.name
-            } else {
-                format!("{rel}/{}", entry.name)
-            };
-            match entry.kind {
-                Kind::Dir => {
-                    let name = child.rsplit('/').next().unwrap_or(&child);
-                    if !PRUNED.contains(&name) && spec.glob.may_match_under(&child) {
-                        todo.push_back(child);
-                    }
-                }
-                Kind::File if spec.glob.matches(&child) => out.matches.push(child),
-                Kind::File | Kind::Other => {}
+                walk.unreadable(rel);
             }
         }
     }
     // Listings still under way when the walk stopped are dropped (their handles close).
     listing.abort_all();
-    out.matches.sort();
-    out.unreadable_dirs.sort();
-    if let Some(limit) = spec.head_limit
-        && out.matches.len() > limit
-    {
-        out.matches.truncate(limit);
-        out.truncated = true;
-    }
-    Ok(out)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Dir,
-    File,
-    Other,
-}
-
-#[derive(Debug)]
-struct Entry {
-    name: String,
-    kind: Kind,
+    Ok(walk.finish(spec.head_limit))
 }
 
 /// The entries of one directory, as the server's readdir reports them (not following links),

@@ -4,6 +4,7 @@
 
 pub mod glob;
 pub mod glob_pattern;
+pub mod glob_walk;
 pub mod grep;
 pub mod grep_output;
 pub mod grep_script;
