@@ -2,6 +2,7 @@
 //! done in ssh-mcp over SFTP would at least cost: reading every file of the tree over SFTP
 //! (OpenSSH's `sftp -r get`, which keeps many reads in flight, over one of the bench's masters).
 //! This is the measurement behind ssh_grep running grep on the host (daemon/src/files/grep.rs).
+//! For context, `ssh_glob` over the same tree (a directory walk over SFTP).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -71,6 +72,23 @@ async fn grep_once(
     Ok(took)
 }
 
+/// One `ssh_glob` of `**/*.rs` over the tree, checked.
+async fn glob_once(client: &mut McpClient, tree: &Path, files: usize) -> anyhow::Result<Duration> {
+    let (r, took) = client
+        .call_timed(
+            "ssh_glob",
+            json!({"target": "testhost", "pattern": "**/*.rs", "path": tree.display().to_string()}),
+        )
+        .await?;
+    let found = r.get("matches").and_then(|m| m.as_array()).map(Vec::len);
+    ensure!(
+        flag(&r, "ok") && found == Some(files),
+        "ssh_glob: expected {files} files, got {}",
+        clip(&r)
+    );
+    Ok(took)
+}
+
 /// One `sftp -r get` of the whole tree over `master` into a fresh local directory, timed.
 fn sftp_read_once(env: &BenchEnv, master: &Master, tree: &Path) -> anyhow::Result<Duration> {
     let dest = env.root.join("grep-sftp-copy");
@@ -119,6 +137,11 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
     for _ in 0..grep_rounds {
         greps.push(grep_once(&mut client, &tree, expected).await?);
     }
+    glob_once(&mut client, &tree, files).await?;
+    let mut globs = Samples::default();
+    for _ in 0..grep_rounds {
+        globs.push(glob_once(&mut client, &tree, files).await?);
+    }
     client.close().await?;
     sftp_read_once(env, master, &tree)?;
     let mut reads = Samples::default();
@@ -139,10 +162,13 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
              For comparison, what grep over SFTP would at least cost: {} timed runs (after one \
              untimed) of OpenSSH's `sftp -b` with `get -r` of the whole tree over one of the \
              bench's ControlMasters into a fresh local directory, which reads every file with \
-             many requests in flight. ssh_grep runs grep on the host for this reason.",
+             many requests in flight. ssh_grep runs grep on the host for this reason. For context, \
+             {} timed `ssh_glob` calls of `**/*.rs` over the same tree (a directory walk over \
+             SFTP), each checked to list all {files} files.",
             files.div_ceil(FILES_PER_DIR),
             greps.len(),
-            reads.len()
+            reads.len(),
+            globs.len()
         ),
         figures: vec![
             Figure::timing(
@@ -154,6 +180,12 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
             Figure::timing(
                 &format!("reading the same {files} files over SFTP (context)"),
                 &reads,
+                "",
+                None,
+            ),
+            Figure::timing(
+                &format!("ssh_glob `**/*.rs` over {files} files (context)"),
+                &globs,
                 "",
                 None,
             ),
