@@ -66,7 +66,11 @@ pub async fn run(
         }
         code => return Err(failed(path, &outcome.stderr, code)),
     }
-    let report = grep_output::parse_stderr(&outcome.stderr.bytes, path);
+    let mut report = grep_output::parse_stderr(&outcome.stderr.bytes, path);
+    if grep_script::record_limit(spec).is_some() {
+        // The limit closed grep's output early; where SIGPIPE is ignored grep says so.
+        report.other.retain(|m| !m.starts_with("write error"));
+    }
     let (stdout, output_capped) = kept_stdout(outcome.stdout, max_output);
     let parsed = grep_output::parse_stdout(spec.mode, &stdout, path);
     let mut records = parsed.records;
