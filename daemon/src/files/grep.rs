@@ -4,9 +4,10 @@
 //! files grep could not read kept beside the matches instead of failing the whole search.
 //!
 //! Why grep on the host rather than reading the files over SFTP: over a 10,000-file tree (2 KiB
-//! each, loopback) ssh_grep answered in 80 ms (median), while merely reading the same files over
-//! SFTP took 8.3 s (OpenSSH's `sftp get -r`, many reads in flight): 104 times longer, before any
-//! matching. Only the matches cross the wire. (BENCHMARKS.md, section 8.)
+//! each, loopback, two bench runs on a busy machine) ssh_grep answered in 46–80 ms (medians),
+//! while merely reading the same files over SFTP took 7.0–8.3 s (OpenSSH's `sftp get -r`, many
+//! reads in flight): 100–150 times longer, before any matching. Only the matches cross the wire.
+//! (BENCHMARKS.md, section 8.)
 
 use tokio_util::sync::CancellationToken;
 
