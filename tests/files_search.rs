@@ -6,15 +6,16 @@
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use ssh_mcp_core::pb::search_client::SearchClient;
 use ssh_mcp_core::pb::{self, GlobReply, GlobRequest, GrepReply, GrepRequest};
 use tonic::Code;
 
-use crate::support::Scratch;
 use crate::support::accounts::login_shell_account;
 use crate::support::daemon::Daemon;
 use crate::support::sshd::Sshd;
+use crate::support::{Scratch, pids_with_cmdline, wait_until_async};
 
 /// A daemon and sshd, searching as `smcp-<shell>`.
 struct Host {
@@ -509,4 +510,80 @@ async fn grep_and_glob_work_for_a_fish_account() {
     assert_eq!(r.errors.len(), 1, "the unreadable file: {:?}", r.errors);
     let g = h.glob(h.glob_request("**/*.py", &base)).await.unwrap();
     assert_eq!(g.matches, ["a.py", "sub/deep/c.py"]);
+}
+
+/// On drop (a failed test too), opens the FIFO for writing and closes it, so a reader still
+/// waiting in open() gets end-of-file and exits instead of waiting for ever.
+struct ReleaseReaders(PathBuf);
+
+impl Drop for ReleaseReaders {
+    fn drop(&mut self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        for _ in 0..10 {
+            let opened = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&self.0);
+            if opened.is_err() {
+                return; // ENXIO: no reader left.
+            }
+        }
+    }
+}
+
+/// A FIFO no one writes to: grep, given it as `path`, waits in open() for ever.
+fn silent_fifo(scratch: &Scratch) -> PathBuf {
+    std::fs::set_permissions(&scratch.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fifo = scratch.join("never-answers");
+    let c = std::ffi::CString::new(fifo.display().to_string()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0, "mkfifo");
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o666)).unwrap();
+    fifo
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grep_that_never_answers_is_ended_by_its_timeout_and_by_a_dropped_call() {
+    let h = Host::start("dash");
+    let scratch = Scratch::new("fifo");
+    let fifo = silent_fifo(&scratch);
+    let _release = ReleaseReaders(fifo.clone());
+    let needle = fifo.display().to_string();
+
+    // The timeout: the seed's message, and nothing left running on the host.
+    let mut req = h.grep_request("x", &fifo);
+    req.timeout_seconds = Some(1.0);
+    let started = Instant::now();
+    let e = h.grep(req).await.unwrap_err();
+    assert_eq!(e.code(), Code::Aborted);
+    assert_eq!(
+        e.message(),
+        format!("Remote search under '{needle}' timed out.")
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        wait_until_async(Duration::from_secs(10), || pids_with_cmdline(&needle)
+            .is_empty())
+        .await,
+        "the remote grep still runs: {:?}",
+        pids_with_cmdline(&needle)
+    );
+
+    // A call whose client goes away: the remote grep is ended too.
+    let req = h.grep_request("x", &fifo);
+    let mut client = SearchClient::new(h.daemon.channel().await);
+    let call = tokio::spawn(async move { client.grep(req).await });
+    assert!(
+        wait_until_async(Duration::from_secs(10), || !pids_with_cmdline(&needle)
+            .is_empty())
+        .await,
+        "the remote grep never started"
+    );
+    call.abort();
+    assert!(
+        wait_until_async(Duration::from_secs(10), || pids_with_cmdline(&needle)
+            .is_empty())
+        .await,
+        "the remote grep outlived its call: {:?}",
+        pids_with_cmdline(&needle)
+    );
 }
