@@ -13,6 +13,7 @@ mod bare;
 mod daemon;
 mod env;
 mod floor;
+mod grep;
 mod latency;
 mod mcp_client;
 mod memory;
@@ -206,12 +207,14 @@ async fn benchmarks(
         plan.flood_bytes / 1_000_000
     );
     sections.push(session_flood::run(plan, env, &masters[0]).await?);
-    eprintln!("bench: [7/8] {} idle sessions", plan.idle_sessions);
+    eprintln!("bench: [7/9] {} idle sessions", plan.idle_sessions);
     sections.push(session_idle::run(plan, env).await?);
     eprintln!(
-        "bench: [8/8] {} MB up and down with ssh_scp and ssh_sync vs bare scp and rsync",
+        "bench: [8/9] {} MB up and down with ssh_scp and ssh_sync vs bare scp and rsync",
         plan.transfer_bytes / 1_000_000
     );
     sections.push(transfers::run(plan, env, &masters[0]).await?);
+    eprintln!("bench: [9/9] ssh_grep over a tree of files, and reading it over SFTP");
+    sections.push(grep::run(plan, env, &masters[0]).await?);
     Ok(sections)
 }

@@ -4,6 +4,7 @@
 mod control;
 mod exec;
 mod forwards;
+mod search;
 mod sessions;
 pub mod status;
 mod transfers;
@@ -11,6 +12,7 @@ mod transfers;
 use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
 use ssh_mcp_core::pb::forwards_server::ForwardsServer;
+use ssh_mcp_core::pb::search_server::SearchServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
 use ssh_mcp_core::pb::transfers_server::TransfersServer;
 use tonic::transport::server::Router;
@@ -46,5 +48,8 @@ pub fn router(daemon: Daemon) -> Router {
         .add_service(TransfersServer::new(transfers::TransfersService::new(
             daemon.clone(),
         )))
-        .add_service(ForwardsServer::new(forwards::ForwardsService::new(daemon)))
+        .add_service(ForwardsServer::new(forwards::ForwardsService::new(
+            daemon.clone(),
+        )))
+        .add_service(SearchServer::new(search::SearchService::new(daemon)))
 }

@@ -46,7 +46,8 @@ impl SshMcp {
                     + Self::session_tools()
                     + Self::session_run_tools()
                     + Self::transfer_tools()
-                    + Self::forward_tools(),
+                    + Self::forward_tools()
+                    + Self::search_tools(),
             ),
         }
     }

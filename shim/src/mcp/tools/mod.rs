@@ -4,6 +4,7 @@
 mod connection;
 mod exec;
 mod forwards;
+mod search;
 mod session_result;
 mod session_run;
 mod sessions;
