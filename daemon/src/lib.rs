@@ -23,6 +23,7 @@ pub mod config;
 pub mod control_paths;
 pub mod error;
 pub mod exec;
+pub mod files;
 pub mod grpc;
 pub mod killer;
 pub mod late_session;
