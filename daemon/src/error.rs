@@ -36,6 +36,9 @@ pub enum DaemonError {
     /// The session has ended or cannot take input any more.
     #[error("{0}")]
     SessionGone(String),
+    /// A remote file operation failed; the message is the seed's wording (`remote_file_error`).
+    #[error("{0}")]
+    RemoteFile(String),
     #[error("{0}")]
     Internal(String),
 }

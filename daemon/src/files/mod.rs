@@ -4,5 +4,12 @@
 
 pub mod binary;
 pub mod listing;
+pub mod messages;
+pub mod read;
+pub mod remote_path;
 pub mod render;
 pub mod replace;
+pub mod view;
+
+#[cfg(test)]
+mod local_sftp;

@@ -90,6 +90,11 @@ impl LineRange {
         self.end.is_some_and(|end| self.newlines >= end)
     }
 
+    /// Bytes of the range gathered so far.
+    pub fn kept_len(&self) -> usize {
+        self.kept.len()
+    }
+
     pub fn feed(&mut self, chunk: &[u8]) {
         let Some(&last) = chunk.last() else { return };
         let mut from = 0;

@@ -19,6 +19,7 @@ impl From<DaemonError> for Status {
             DaemonError::SessionConflict(_) | DaemonError::SessionGone(_) => {
                 Status::failed_precondition(message)
             }
+            DaemonError::RemoteFile(_) => Status::aborted(message),
             DaemonError::Internal(_) => Status::internal(message),
         }
     }
