@@ -3,6 +3,8 @@
 //! files; the flows that talk SFTP use it.
 
 pub mod binary;
+pub mod create;
+pub mod edit;
 pub mod listing;
 pub mod messages;
 pub mod read;

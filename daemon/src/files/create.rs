@@ -1,0 +1,146 @@
+//! `ssh_create` over SFTP: a new file with exactly the given bytes. The open is exclusive
+//! (O_CREAT|O_EXCL), so an existing path, a symlink included (even a dangling one), is refused by
+//! the server itself: no window between a check and the write, and no write through a link.
+//! The mode comes from the remote umask, as with the seed's `cat >`.
+
+use openssh_sftp_client::Sftp;
+
+use super::{messages, remote_path};
+use crate::error::DaemonError;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Created {
+    pub bytes_written: u64,
+}
+
+pub async fn create(sftp: &Sftp, path: &str, content: &[u8]) -> Result<Created, DaemonError> {
+    let remote = remote_path::for_sftp(path);
+    let opened = sftp
+        .options()
+        .write(true)
+        .create_new(true)
+        .open(&remote)
+        .await;
+    let mut file = match opened {
+        Ok(f) => f,
+        Err(e) => {
+            // The server says only "Failure" for EEXIST: look at what is there to say why.
+            let mut fs = sftp.fs();
+            return Err(match fs.symlink_metadata(&remote).await {
+                Ok(_) => messages::already_exists(path),
+                Err(_) if messages::is_missing(&e) => messages::no_parent(path),
+                Err(_) => match remote.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => {
+                        match fs.metadata(parent).await {
+                            Ok(m) if m.file_type().is_some_and(|t| t.is_dir()) => {
+                                messages::sftp(path, &e)
+                            }
+                            _ => messages::no_parent(path),
+                        }
+                    }
+                    _ => messages::sftp(path, &e),
+                },
+            });
+        }
+    };
+    let written = async {
+        file.write_all(content).await?;
+        file.close().await
+    }
+    .await;
+    if let Err(e) = written {
+        // The file is ours (we created it): leave no half-written file behind.
+        let _ = sftp.fs().remove_file(&remote).await;
+        return Err(messages::sftp(path, &e));
+    }
+    Ok(Created {
+        bytes_written: content.len() as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::super::local_sftp::LocalSftp;
+    use super::*;
+
+    #[tokio::test]
+    async fn content_is_written_exactly() {
+        let s = LocalSftp::start().await;
+        let c = create(&s.sftp, "crlf.txt", b"a\r\nb\r\n\xe9")
+            .await
+            .unwrap();
+        assert_eq!(c.bytes_written, 7);
+        assert_eq!(s.read("crlf.txt"), b"a\r\nb\r\n\xe9");
+        let c = create(&s.sftp, "~/empty", b"").await.unwrap();
+        assert_eq!(c.bytes_written, 0);
+        assert_eq!(s.read("empty"), b"");
+        let big = vec![b'x'; 700_000];
+        create(&s.sftp, "big", &big).await.unwrap();
+        assert_eq!(s.read("big"), big);
+    }
+
+    #[tokio::test]
+    async fn an_existing_path_is_refused_and_kept() {
+        let s = LocalSftp::start().await;
+        s.write("there", b"old");
+        let e = create(&s.sftp, "there", b"new").await.unwrap_err();
+        assert_eq!(e.to_string(), "Remote path already exists: there");
+        assert_eq!(s.read("there"), b"old");
+        std::fs::create_dir(s.at("dir")).unwrap();
+        let e = create(&s.sftp, "dir", b"new").await.unwrap_err();
+        assert_eq!(e.to_string(), "Remote path already exists: dir");
+    }
+
+    #[tokio::test]
+    async fn a_dangling_symlink_is_not_written_through() {
+        let s = LocalSftp::start().await;
+        std::os::unix::fs::symlink(s.at("victim"), s.at("link")).unwrap();
+        let e = create(&s.sftp, "link", b"x").await.unwrap_err();
+        assert_eq!(e.to_string(), "Remote path already exists: link");
+        assert!(!s.at("victim").exists());
+    }
+
+    #[tokio::test]
+    async fn a_missing_parent_is_refused() {
+        let s = LocalSftp::start().await;
+        let e = create(&s.sftp, "no/such/x", b"x").await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Parent directory does not exist remotely for: no/such/x"
+        );
+        s.write("file", b"");
+        let e = create(&s.sftp, "file/x", b"x").await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Parent directory does not exist remotely for: file/x"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_mode_follows_the_umask() {
+        let s = LocalSftp::start().await;
+        create(&s.sftp, "m", b"x").await.unwrap();
+        let mode = std::fs::metadata(s.at("m")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o111, 0, "not executable: {mode:o}");
+        assert_ne!(
+            mode & 0o600,
+            0,
+            "readable and writable by the owner: {mode:o}"
+        );
+    }
+
+    #[tokio::test]
+    async fn odd_names_are_created_where_asked() {
+        let s = LocalSftp::start().await;
+        for name in ["-dash", "sp ace", "qu'ote\"", "new\nline"] {
+            create(&s.sftp, name, name.as_bytes()).await.unwrap();
+            assert_eq!(s.read(name), name.as_bytes());
+        }
+        assert_eq!(
+            s.names(s.home.path()),
+            ["-dash", "new\nline", "qu'ote\"", "sp ace"]
+        );
+    }
+}
