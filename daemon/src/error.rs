@@ -36,7 +36,8 @@ pub enum DaemonError {
     /// The session has ended or cannot take input any more.
     #[error("{0}")]
     SessionGone(String),
-    /// A remote file operation failed; the message is the seed's wording (`remote_file_error`).
+    /// A file tool's operation on a remote path failed (missing, not a file, exists, changed);
+    /// the message is the seed's wording, naming the path.
     #[error("{0}")]
     RemoteFile(String),
     #[error("{0}")]

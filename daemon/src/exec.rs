@@ -130,6 +130,27 @@ impl ExecSpec {
     }
 }
 
+/// A spec for a POSIX sh script that ssh-mcp itself runs on the host (a file tool's helper, such
+/// as grep). The script reaches sh unchanged whatever the account's login shell is, and every
+/// agent value in it must already be quoted (`ssh_mcp_core::ssh::quote::sh_quote`).
+pub fn script_spec(
+    conn: Connection,
+    auth_sock: Option<PathBuf>,
+    script: String,
+    timeout: Option<Duration>,
+    max_output: usize,
+) -> ExecSpec {
+    ExecSpec {
+        conn,
+        auth_sock,
+        remote_command: RemoteCommand::InSh(script.clone()),
+        command: script,
+        tty: false,
+        timeout,
+        max_output,
+    }
+}
+
 /// What the command is doing, for progress reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]

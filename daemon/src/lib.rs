@@ -9,8 +9,8 @@
 //!   [`killer`]: ending remote process groups over a master, in batches.
 //! - [`mux_client`]: a session on our own master, spoken over its control socket (no ssh client).
 //! - [`capture`]: bounded output buffers; [`pid_report`]: finding the remote pid in stderr.
-//! - [`sessions`]: persistent sessions; so far their output ring and reads, transcript, screen
-//!   and input limits, not yet reachable over gRPC.
+//! - [`sessions`]: persistent sessions (a terminal channel each), their output, reads and people.
+//! - [`files`]: remote files over SFTP on the pool's masters (the file tools).
 //! - [`spawn`]: the only place that starts a local process.
 
 #![cfg_attr(

@@ -133,7 +133,7 @@ pub async fn open(control_path: &Path, tty: bool, command: &str) -> Result<Sessi
         stdout.write.as_raw_fd(),
         stderr.write.as_raw_fd(),
     ];
-    let (control, session_id) = start(control_path, tty, command, fds).await?;
+    let (control, session_id) = start(control_path, Request::Command { tty, command }, fds).await?;
     // The master holds its own copies now; ours must close so that EOF can arrive.
     drop(stdin);
     Ok(Session {
@@ -152,7 +152,12 @@ pub async fn open_terminal(
     pts: RawFd,
     command: &str,
 ) -> Result<Session, OpenError> {
-    let (control, session_id) = start(control_path, true, command, [pts, pts, pts]).await?;
+    let (control, session_id) = start(
+        control_path,
+        Request::Command { tty: true, command },
+        [pts, pts, pts],
+    )
+    .await?;
     Ok(Session {
         control,
         session_id,
@@ -161,11 +166,47 @@ pub async fn open_terminal(
     })
 }
 
+/// Opens the server's subsystem `name` (e.g. `sftp`) on the master at `control_path`. The
+/// subsystem reads and writes the returned socket (its stdin and stdout are the other end);
+/// its stderr goes to `/dev/null`. Closing the socket ends the subsystem's channel.
+pub async fn open_subsystem(
+    control_path: &Path,
+    name: &str,
+) -> Result<(Session, UnixStream), OpenError> {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(protocol)?;
+    let stderr = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .map_err(protocol)?;
+    let fds = [theirs.as_raw_fd(), theirs.as_raw_fd(), stderr.as_raw_fd()];
+    let (control, session_id) = start(control_path, Request::Subsystem(name), fds).await?;
+    // The master holds its own copies now; ours must close so that EOF can arrive.
+    drop(theirs);
+    drop(stderr);
+    ours.set_nonblocking(true).map_err(protocol)?;
+    let ours = UnixStream::from_std(ours).map_err(protocol)?;
+    Ok((
+        Session {
+            control,
+            session_id,
+            stdout: None,
+            stderr: None,
+        },
+        ours,
+    ))
+}
+
+/// What a NEW_SESSION asks for.
+#[derive(Clone, Copy)]
+enum Request<'a> {
+    Command { tty: bool, command: &'a str },
+    Subsystem(&'a str),
+}
+
 /// HELLO, NEW_SESSION with the three descriptors right after it, and the master's answer.
 async fn start(
     control_path: &Path,
-    tty: bool,
-    command: &str,
+    request: Request<'_>,
     fds: [RawFd; 3],
 ) -> Result<(Control, u32), OpenError> {
     let stream = UnixStream::connect(control_path)
@@ -189,13 +230,15 @@ async fn start(
         }
         None => return Err(OpenError::MasterGone(io::ErrorKind::UnexpectedEof.into())),
     }
-    let term = if tty { "xterm-256color" } else { "" };
     let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
-    control
-        .stream
-        .write_all(&mux::new_session(request_id, tty, term, command))
-        .await
-        .map_err(protocol)?;
+    let message = match request {
+        Request::Command { tty, command } => {
+            let term = if tty { "xterm-256color" } else { "" };
+            mux::new_session(request_id, tty, term, command)
+        }
+        Request::Subsystem(name) => mux::new_subsystem(request_id, name),
+    };
+    control.stream.write_all(&message).await.map_err(protocol)?;
     for fd in fds {
         pass_fd(&control.stream, fd).await.map_err(protocol)?;
     }

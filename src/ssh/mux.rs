@@ -3,7 +3,7 @@
 //! client process. Each message is `uint32 length`, `uint32 type`, then the body in SSH wire
 //! format (big-endian integers; strings as length + bytes; booleans as uint32).
 //!
-//! Only the requests the daemon needs are here: HELLO and NEW_SESSION. The command inside a
+//! Only the requests the daemon needs are here: HELLO and NEW_SESSION (a command or a subsystem). The command inside a
 //! NEW_SESSION comes from [`super::remote`], built from validated parts like every argv.
 
 /// The protocol version both sides announce.
@@ -112,6 +112,22 @@ pub fn hello() -> Vec<u8> {
 /// A NEW_SESSION request for `command`, with a remote terminal of type `term` when `tty`.
 /// The client must then pass its stdin, stdout and stderr descriptors, in that order.
 pub fn new_session(request_id: u32, tty: bool, term: &str, command: &str) -> Vec<u8> {
+    session_request(request_id, tty, false, term, command)
+}
+
+/// A NEW_SESSION request for the server's subsystem `name` (e.g. `sftp`): no terminal, no shell
+/// on the remote side. The client then passes its descriptors as for [`new_session`].
+pub fn new_subsystem(request_id: u32, name: &str) -> Vec<u8> {
+    session_request(request_id, false, true, "", name)
+}
+
+fn session_request(
+    request_id: u32,
+    tty: bool,
+    subsystem: bool,
+    term: &str,
+    command: &str,
+) -> Vec<u8> {
     let mut body = Vec::new();
     put_u32(&mut body, MUX_C_NEW_SESSION);
     put_u32(&mut body, request_id);
@@ -119,7 +135,7 @@ pub fn new_session(request_id: u32, tty: bool, term: &str, command: &str) -> Vec
     put_u32(&mut body, u32::from(tty));
     put_u32(&mut body, 0); // X11 forwarding: never
     put_u32(&mut body, 0); // agent forwarding: never
-    put_u32(&mut body, 0); // not a subsystem
+    put_u32(&mut body, u32::from(subsystem));
     put_u32(&mut body, NO_ESCAPE);
     put_string(&mut body, term.as_bytes());
     put_string(&mut body, command.as_bytes());
@@ -219,6 +235,22 @@ mod tests {
         assert_eq!(r.u32().unwrap(), u32::MAX);
         assert_eq!(r.string().unwrap(), "xterm");
         assert_eq!(r.string().unwrap(), "ls");
+        assert!(r.0.is_empty());
+    }
+
+    #[test]
+    fn a_subsystem_request_sets_the_flag_and_names_it() {
+        let m = new_subsystem(9, "sftp");
+        let mut r = Reader(&m[4..]);
+        assert_eq!(r.u32().unwrap(), MUX_C_NEW_SESSION);
+        assert_eq!(r.u32().unwrap(), 9);
+        assert_eq!(r.string().unwrap(), "");
+        // tty, X11, agent, subsystem
+        let flags: Vec<u32> = (0..4).map(|_| r.u32().unwrap()).collect();
+        assert_eq!(flags, [0, 0, 0, 1]);
+        assert_eq!(r.u32().unwrap(), u32::MAX);
+        assert_eq!(r.string().unwrap(), "");
+        assert_eq!(r.string().unwrap(), "sftp");
         assert!(r.0.is_empty());
     }
 

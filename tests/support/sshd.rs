@@ -81,6 +81,7 @@ impl Sshd {
                     "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_ed25519\nAuthorizedKeysFile {dir}/keys/%u\n\
                      PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
                      PidFile none\nAllowTcpForwarding yes\nPermitRootLogin yes\nLogLevel ERROR\n\
+                     Subsystem sftp internal-sftp\n\
                      SetEnv SHLVL=1\n\
                      Match User {pw_user}\n  PasswordAuthentication yes\n  AuthenticationMethods password\n",
                     dir = d.display(),

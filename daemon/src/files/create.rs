@@ -5,7 +5,7 @@
 
 use openssh_sftp_client::Sftp;
 
-use super::{messages, remote_path};
+use super::{messages, remote_fs, remote_path};
 use crate::error::DaemonError;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -33,12 +33,12 @@ pub async fn create(sftp: &Sftp, path: &str, content: &[u8]) -> Result<Created, 
                     Some(parent) if !parent.as_os_str().is_empty() => {
                         match fs.metadata(parent).await {
                             Ok(m) if m.file_type().is_some_and(|t| t.is_dir()) => {
-                                messages::sftp(path, &e)
+                                remote_fs::file_error(path, &e)
                             }
                             _ => messages::no_parent(path),
                         }
                     }
-                    _ => messages::sftp(path, &e),
+                    _ => remote_fs::file_error(path, &e),
                 },
             });
         }
@@ -51,7 +51,7 @@ pub async fn create(sftp: &Sftp, path: &str, content: &[u8]) -> Result<Created, 
     if let Err(e) = written {
         // The file is ours (we created it): leave no half-written file behind.
         let _ = sftp.fs().remove_file(&remote).await;
-        return Err(messages::sftp(path, &e));
+        return Err(remote_fs::file_error(path, &e));
     }
     Ok(Created {
         bytes_written: content.len() as u64,

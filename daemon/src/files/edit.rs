@@ -16,7 +16,7 @@ use openssh_sftp_client::metadata::{MetaData, MetaDataBuilder, Permissions};
 use tokio::time::Instant;
 
 use super::replace::{self, Edit};
-use super::{binary, messages, read, remote_path};
+use super::{binary, messages, read, remote_fs, remote_path};
 use crate::error::DaemonError;
 
 /// The largest file an edit reads.
@@ -105,13 +105,13 @@ async fn real_file(sftp: &Sftp, path: &str) -> Result<PathBuf, DaemonError> {
     let link = fs
         .symlink_metadata(&remote)
         .await
-        .map_err(|e| messages::sftp(path, &e))?;
+        .map_err(|e| remote_fs::file_error(path, &e))?;
     if !link.file_type().is_some_and(|t| t.is_symlink()) {
         return Ok(remote);
     }
     fs.canonicalize(&remote)
         .await
-        .map_err(|e| messages::sftp(path, &e))
+        .map_err(|e| remote_fs::file_error(path, &e))
 }
 
 /// Size and mtime: what a change on the host moves (the bytes are compared as well).
@@ -131,7 +131,7 @@ async fn steps(
     let meta = fs
         .metadata(&target)
         .await
-        .map_err(|e| messages::sftp(path, &e))?;
+        .map_err(|e| remote_fs::file_error(path, &e))?;
     match meta.file_type() {
         Some(t) if t.is_dir() => return Err(messages::is_directory(path)),
         Some(t) if t.is_file() => {}
@@ -193,7 +193,7 @@ async fn steps(
         .await
         .map_err(|e| match messages::is_missing(&e) {
             true => changed(path),
-            false => messages::sftp(path, &e),
+            false => remote_fs::file_error(path, &e),
         })?;
     if stamp(&now) != before {
         return Err(changed(path));
@@ -227,12 +227,12 @@ async fn read_with_stamp(
         .read(true)
         .open(target)
         .await
-        .map_err(|e| messages::sftp(path, &e))?;
+        .map_err(|e| remote_fs::file_error(path, &e))?;
     let content = read::all(&mut file, size_hint.unwrap_or(0), MAX_EDIT_BYTES, path).await?;
     let m = file
         .metadata()
         .await
-        .map_err(|e| messages::sftp(path, &e))?;
+        .map_err(|e| remote_fs::file_error(path, &e))?;
     Ok((content, stamp(&m)))
 }
 

@@ -30,7 +30,13 @@ impl LocalSftp {
             .unwrap_or_else(|e| panic!("{SERVER}: {e} (scripts/test.sh installs openssh-server)"));
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
-        let sftp = Sftp::new(stdin, stdout, SftpOptions::new()).await.unwrap();
+        let sftp = Sftp::new(
+            stdin,
+            stdout,
+            SftpOptions::new().flush_interval(std::time::Duration::ZERO),
+        )
+        .await
+        .unwrap();
         Self {
             sftp,
             home,

@@ -1,6 +1,6 @@
 //! The answers of the remote file tools when a path is not what the call needs, in the seed's
-//! words (its `RemoteFileError` table), as [`DaemonError::RemoteFile`]; and the translation of
-//! SFTP status codes into them.
+//! words (its `RemoteFileError` table), as [`DaemonError::RemoteFile`]. SFTP failures are
+//! translated by `remote_fs::file_error`.
 
 use openssh_sftp_client::Error as SftpError;
 use openssh_sftp_client::error::SftpErrorKind;
@@ -41,16 +41,6 @@ pub fn timed_out(path: &str) -> DaemonError {
 
 pub fn failed(path: &str, detail: &str) -> DaemonError {
     remote(format!("Remote operation on '{path}' failed: {detail}"))
-}
-
-/// An SFTP failure on `path`: a missing path says so; anything else names the server's reason.
-pub fn sftp(path: &str, e: &SftpError) -> DaemonError {
-    match e {
-        SftpError::SftpError(SftpErrorKind::NoSuchFile, _) => does_not_exist(path),
-        SftpError::SftpError(SftpErrorKind::PermDenied, _) => failed(path, "permission denied"),
-        SftpError::SftpError(kind, msg) => failed(path, &format!("{kind:?}: {msg}")),
-        other => failed(path, &other.to_string()),
-    }
 }
 
 /// True when the server said the path does not exist.

@@ -1,6 +1,9 @@
-//! Remote files over SFTP on the daemon's own masters: `ssh_view`, `ssh_create`, `ssh_edit`.
-//! The byte logic (edits, binary detection, rendering, listings) is pure and lives in its own
-//! files; the flows that talk SFTP use it.
+//! The file tools' side of the daemon: remote files read and written over SFTP on the daemon's
+//! own masters (`remote_fs`), with no remote shell and no quoting.
+//!
+//! `ssh_view`, `ssh_create` and `ssh_edit` are flows on an open SFTP session ([`view`],
+//! [`create`], [`edit`]); the byte logic they use is pure, each concept in its own file
+//! ([`replace`] the edits, [`binary`], [`render`] what a view shows, [`listing`] directories).
 
 pub mod binary;
 pub mod create;
@@ -8,6 +11,7 @@ pub mod edit;
 pub mod listing;
 pub mod messages;
 pub mod read;
+pub mod remote_fs;
 pub mod remote_path;
 pub mod render;
 pub mod replace;

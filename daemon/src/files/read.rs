@@ -3,7 +3,7 @@
 
 use openssh_sftp_client::file::File;
 
-use super::messages;
+use super::{messages, remote_fs};
 use crate::error::DaemonError;
 
 /// Up to `limit` bytes from the current offset (fewer at the end of the file).
@@ -14,7 +14,7 @@ pub async fn prefix(file: &mut File, limit: usize, path: &str) -> Result<Vec<u8>
         match file.read(want, Default::default()).await {
             Ok(Some(chunk)) => out.extend_from_slice(&chunk),
             Ok(None) => break,
-            Err(e) => return Err(messages::sftp(path, &e)),
+            Err(e) => return Err(remote_fs::file_error(path, &e)),
         }
     }
     Ok(out)
@@ -39,7 +39,7 @@ pub async fn chunks(
                 each(&chunk)?;
             }
             Ok(None) => return Ok(total),
-            Err(e) => return Err(messages::sftp(path, &e)),
+            Err(e) => return Err(remote_fs::file_error(path, &e)),
         }
     }
 }

@@ -8,7 +8,7 @@ use tokio_stream::StreamExt;
 
 use super::listing::{self, Entry, Kind, Listing};
 use super::render::{self, LineRange};
-use super::{messages, read, remote_path};
+use super::{messages, read, remote_fs, remote_path};
 use crate::error::DaemonError;
 
 /// The most a view returns (and a full or range read reads): more than any agent can use.
@@ -62,7 +62,7 @@ pub async fn view(sftp: &Sftp, req: &ViewRequest) -> Result<Viewed, DaemonError>
     let meta = fs
         .metadata(&remote)
         .await
-        .map_err(|e| messages::sftp(path, &e))?;
+        .map_err(|e| remote_fs::file_error(path, &e))?;
     let kind = meta.file_type();
     if kind.is_some_and(|k| k.is_dir()) {
         return Ok(Viewed::Directory(list(sftp, path).await?));
@@ -76,7 +76,7 @@ pub async fn view(sftp: &Sftp, req: &ViewRequest) -> Result<Viewed, DaemonError>
         .read(true)
         .open(&remote)
         .await
-        .map_err(|e| messages::sftp(path, &e))?;
+        .map_err(|e| remote_fs::file_error(path, &e))?;
     let mut view = match req.mode {
         Mode::Auto { max_bytes } => {
             let max = usize::try_from(max_bytes.min(MAX_CONTENT_BYTES)).unwrap_or(usize::MAX);
@@ -146,13 +146,13 @@ async fn list(sftp: &Sftp, path: &str) -> Result<Listing, DaemonError> {
         let handle = match fs.open_dir(remote_path::for_sftp(&dir)).await {
             Ok(h) => h,
             // The top must open; a subdirectory we may not read is listed but not entered.
-            Err(e) if depth == 1 => return Err(messages::sftp(path, &e)),
+            Err(e) if depth == 1 => return Err(remote_fs::file_error(path, &e)),
             Err(_) => continue,
         };
         let stream = handle.read_dir();
         tokio::pin!(stream);
         while let Some(entry) = stream.next().await {
-            let entry = entry.map_err(|e| messages::sftp(path, &e))?;
+            let entry = entry.map_err(|e| remote_fs::file_error(path, &e))?;
             let name = entry.filename().to_string_lossy().into_owned();
             if !listing::is_listed(&name) {
                 continue;

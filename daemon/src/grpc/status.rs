@@ -19,6 +19,8 @@ impl From<DaemonError> for Status {
             DaemonError::SessionConflict(_) | DaemonError::SessionGone(_) => {
                 Status::failed_precondition(message)
             }
+            // Aborted: the operation was tried on the host and refused there; the shim reports it
+            // as the seed's `remote_file_error`.
             DaemonError::RemoteFile(_) => Status::aborted(message),
             DaemonError::Internal(_) => Status::internal(message),
         }

@@ -61,6 +61,7 @@ pub fn from_status(status: &tonic::Status) -> CallToolResult {
         Code::FailedPrecondition => "configuration_error",
         Code::Cancelled => "cancelled",
         Code::NotFound => "not_found",
+        Code::Aborted => "remote_file_error",
         _ => "internal_error",
     };
     failure(error_type, status.message().to_owned())
@@ -104,6 +105,12 @@ mod tests {
         let bad = Status::invalid_argument("wait_seconds must be >= 0");
         assert_eq!(error_type(from_session_status(&bad)), "validation_error");
         assert_eq!(error_type(from_status(&unknown)), "not_found");
+    }
+
+    #[test]
+    fn a_refused_file_operation_is_a_remote_file_error() {
+        let missing = Status::aborted("Remote path does not exist: x");
+        assert_eq!(error_type(from_status(&missing)), "remote_file_error");
     }
 
     #[test]
