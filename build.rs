@@ -4,6 +4,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "proto/sshmcp/v1/control.proto",
         "proto/sshmcp/v1/exec.proto",
+        "proto/sshmcp/v1/files.proto",
         "proto/sshmcp/v1/sessions.proto",
     ];
     let descriptors = protox::compile(files, ["proto"])?;

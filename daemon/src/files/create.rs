@@ -3,7 +3,10 @@
 //! the server itself: no window between a check and the write, and no write through a link.
 //! The mode comes from the remote umask, as with the seed's `cat >`.
 
+use std::time::Duration;
+
 use openssh_sftp_client::Sftp;
+use tokio::time::Instant;
 
 use super::{messages, remote_fs, remote_path};
 use crate::error::DaemonError;
@@ -13,7 +16,49 @@ pub struct Created {
     pub bytes_written: u64,
 }
 
-pub async fn create(sftp: &Sftp, path: &str, content: &[u8]) -> Result<Created, DaemonError> {
+/// How long removing a half-written file after a timeout may take.
+const CLEANUP_GRACE: Duration = Duration::from_secs(2);
+
+/// Creates `path` with `content`; by `deadline` or not at all (a file cut short is removed).
+pub async fn create(
+    sftp: &Sftp,
+    path: &str,
+    content: &[u8],
+    deadline: Option<Instant>,
+) -> Result<Created, DaemonError> {
+    let mut created = false;
+    let work = write_new(sftp, path, content, &mut created);
+    let Some(at) = deadline else {
+        return work.await;
+    };
+    match tokio::time::timeout_at(at, work).await {
+        Ok(r) => r,
+        Err(_) => {
+            let mut message = messages::timed_out(path).to_string();
+            if created {
+                let mut fs = sftp.fs();
+                let removed = tokio::time::timeout(
+                    CLEANUP_GRACE,
+                    fs.remove_file(remote_path::for_sftp(path)),
+                )
+                .await;
+                if !matches!(removed, Ok(Ok(()))) {
+                    message.push_str(" A partly written file may be left.");
+                }
+            } else {
+                message.push_str(" Nothing was written.");
+            }
+            Err(DaemonError::RemoteFile(message))
+        }
+    }
+}
+
+async fn write_new(
+    sftp: &Sftp,
+    path: &str,
+    content: &[u8],
+    created: &mut bool,
+) -> Result<Created, DaemonError> {
     let remote = remote_path::for_sftp(path);
     let opened = sftp
         .options()
@@ -43,6 +88,7 @@ pub async fn create(sftp: &Sftp, path: &str, content: &[u8]) -> Result<Created, 
             });
         }
     };
+    *created = true;
     let written = async {
         file.write_all(content).await?;
         file.close().await
@@ -51,8 +97,10 @@ pub async fn create(sftp: &Sftp, path: &str, content: &[u8]) -> Result<Created, 
     if let Err(e) = written {
         // The file is ours (we created it): leave no half-written file behind.
         let _ = sftp.fs().remove_file(&remote).await;
+        *created = false;
         return Err(remote_fs::file_error(path, &e));
     }
+    *created = false;
     Ok(Created {
         bytes_written: content.len() as u64,
     })
@@ -68,16 +116,16 @@ mod tests {
     #[tokio::test]
     async fn content_is_written_exactly() {
         let s = LocalSftp::start().await;
-        let c = create(&s.sftp, "crlf.txt", b"a\r\nb\r\n\xe9")
+        let c = create(&s.sftp, "crlf.txt", b"a\r\nb\r\n\xe9", None)
             .await
             .unwrap();
         assert_eq!(c.bytes_written, 7);
         assert_eq!(s.read("crlf.txt"), b"a\r\nb\r\n\xe9");
-        let c = create(&s.sftp, "~/empty", b"").await.unwrap();
+        let c = create(&s.sftp, "~/empty", b"", None).await.unwrap();
         assert_eq!(c.bytes_written, 0);
         assert_eq!(s.read("empty"), b"");
         let big = vec![b'x'; 700_000];
-        create(&s.sftp, "big", &big).await.unwrap();
+        create(&s.sftp, "big", &big, None).await.unwrap();
         assert_eq!(s.read("big"), big);
     }
 
@@ -85,11 +133,11 @@ mod tests {
     async fn an_existing_path_is_refused_and_kept() {
         let s = LocalSftp::start().await;
         s.write("there", b"old");
-        let e = create(&s.sftp, "there", b"new").await.unwrap_err();
+        let e = create(&s.sftp, "there", b"new", None).await.unwrap_err();
         assert_eq!(e.to_string(), "Remote path already exists: there");
         assert_eq!(s.read("there"), b"old");
         std::fs::create_dir(s.at("dir")).unwrap();
-        let e = create(&s.sftp, "dir", b"new").await.unwrap_err();
+        let e = create(&s.sftp, "dir", b"new", None).await.unwrap_err();
         assert_eq!(e.to_string(), "Remote path already exists: dir");
     }
 
@@ -97,7 +145,7 @@ mod tests {
     async fn a_dangling_symlink_is_not_written_through() {
         let s = LocalSftp::start().await;
         std::os::unix::fs::symlink(s.at("victim"), s.at("link")).unwrap();
-        let e = create(&s.sftp, "link", b"x").await.unwrap_err();
+        let e = create(&s.sftp, "link", b"x", None).await.unwrap_err();
         assert_eq!(e.to_string(), "Remote path already exists: link");
         assert!(!s.at("victim").exists());
     }
@@ -105,13 +153,13 @@ mod tests {
     #[tokio::test]
     async fn a_missing_parent_is_refused() {
         let s = LocalSftp::start().await;
-        let e = create(&s.sftp, "no/such/x", b"x").await.unwrap_err();
+        let e = create(&s.sftp, "no/such/x", b"x", None).await.unwrap_err();
         assert_eq!(
             e.to_string(),
             "Parent directory does not exist remotely for: no/such/x"
         );
         s.write("file", b"");
-        let e = create(&s.sftp, "file/x", b"x").await.unwrap_err();
+        let e = create(&s.sftp, "file/x", b"x", None).await.unwrap_err();
         assert_eq!(
             e.to_string(),
             "Parent directory does not exist remotely for: file/x"
@@ -121,7 +169,7 @@ mod tests {
     #[tokio::test]
     async fn the_mode_follows_the_umask() {
         let s = LocalSftp::start().await;
-        create(&s.sftp, "m", b"x").await.unwrap();
+        create(&s.sftp, "m", b"x", None).await.unwrap();
         let mode = std::fs::metadata(s.at("m")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode & 0o111, 0, "not executable: {mode:o}");
         assert_ne!(
@@ -132,10 +180,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_expired_deadline_leaves_no_file() {
+        let s = LocalSftp::start().await;
+        let e = create(&s.sftp, "late", b"x", Some(Instant::now()))
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("Remote operation on 'late' timed out."),
+            "{e}"
+        );
+        assert!(!s.at("late").exists());
+    }
+
+    #[tokio::test]
     async fn odd_names_are_created_where_asked() {
         let s = LocalSftp::start().await;
         for name in ["-dash", "sp ace", "qu'ote\"", "new\nline"] {
-            create(&s.sftp, name, name.as_bytes()).await.unwrap();
+            create(&s.sftp, name, name.as_bytes(), None).await.unwrap();
             assert_eq!(s.read(name), name.as_bytes());
         }
         assert_eq!(

@@ -6,6 +6,7 @@
 //! ([`replace`] the edits, [`binary`], [`render`] what a view shows, [`listing`] directories).
 
 pub mod binary;
+pub mod call;
 pub mod create;
 pub mod edit;
 pub mod listing;
@@ -15,6 +16,7 @@ pub mod remote_fs;
 pub mod remote_path;
 pub mod render;
 pub mod replace;
+pub mod spec;
 pub mod view;
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 
 mod control;
 mod exec;
+mod files;
 mod sessions;
 pub mod status;
 
 use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
+use ssh_mcp_core::pb::files_server::FilesServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
 use tonic::transport::server::Router;
 
@@ -36,5 +38,9 @@ pub fn router(daemon: Daemon) -> Router {
             daemon.clone(),
         )))
         .add_service(ExecServer::new(exec::ExecService::new(daemon.clone())))
+        .add_service(
+            FilesServer::new(files::FilesService::new(daemon.clone()))
+                .max_decoding_message_size(files::MAX_MESSAGE_BYTES),
+        )
         .add_service(SessionsServer::new(sessions::SessionsService::new(daemon)))
 }
