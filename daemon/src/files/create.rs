@@ -182,9 +182,14 @@ mod tests {
     #[tokio::test]
     async fn an_expired_deadline_leaves_no_file() {
         let s = LocalSftp::start().await;
-        let e = create(&s.sftp, "late", b"x", Some(Instant::now()))
-            .await
-            .unwrap_err();
+        let e = create(
+            &s.sftp,
+            "late",
+            b"x",
+            Some(Instant::now() - Duration::from_secs(1)),
+        )
+        .await
+        .unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("Remote operation on 'late' timed out."),

@@ -419,9 +419,13 @@ mod tests {
     async fn an_expired_deadline_writes_nothing() {
         let s = LocalSftp::start().await;
         s.write("f", b"abc");
-        let e = edit(&s.sftp, &req("f", &[("b", "x")]), Some(Instant::now()))
-            .await
-            .unwrap_err();
+        let e = edit(
+            &s.sftp,
+            &req("f", &[("b", "x")]),
+            Some(Instant::now() - Duration::from_secs(1)),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "Remote operation on 'f' timed out. Nothing was written."

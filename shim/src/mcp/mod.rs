@@ -40,7 +40,10 @@ impl SshMcp {
             link,
             reader_id: tools::new_reader_id().into(),
             tool_router: without_dialect(
-                Self::exec_tools() + Self::session_tools() + Self::session_run_tools(),
+                Self::exec_tools()
+                    + Self::session_tools()
+                    + Self::session_run_tools()
+                    + Self::file_tools(),
             ),
         }
     }

@@ -3,6 +3,7 @@
 
 mod connection;
 mod exec;
+mod files;
 mod session_result;
 mod session_run;
 mod sessions;
