@@ -85,7 +85,7 @@ pub struct CreateArgs {
 pub struct EditItem {
     pub old_str: String,
     pub new_str: String,
-    /// Replace every match (default: exactly one).
+    /// Replace every match.
     pub replace_all: Option<bool>,
 }
 
@@ -97,7 +97,7 @@ pub struct EditArgs {
     pub target: String,
     #[schemars(description = fdoc::PATH)]
     pub path: String,
-    /// Applied in order, each to the result of the previous.
+    /// Applied in order.
     #[schemars(length(min = 1))]
     pub edits: Vec<EditItem>,
     #[schemars(description = fdoc::TIMEOUT)]
@@ -370,7 +370,7 @@ impl SshMcp {
 
     #[tool(
         name = "ssh_edit",
-        description = "Replace exact text in a remote file. Each old_str must match once (after earlier edits) unless replace_all, or nothing is written. Other bytes are kept; the file is replaced atomically, and not if it changed meanwhile.",
+        description = "Replace exact text in a remote file. Each old_str must match once (after earlier edits) unless replace_all, else nothing is written. Atomic; other bytes kept.",
         title = "Edit a remote file",
         output_schema = schema_for_output::<EditResult>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
