@@ -12,6 +12,7 @@
 mod bare;
 mod daemon;
 mod env;
+mod files;
 mod floor;
 mod latency;
 mod mcp_client;
@@ -163,6 +164,8 @@ async fn benchmarks(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Vec<report::S
     );
     eprintln!("bench: [2/7] twenty parallel sleep 0.5");
     sections.push(parallel::run(plan, env, &mut client, &masters).await?);
+    eprintln!("bench: files: view and edit of a 1 MB file");
+    sections.push(files::run(plan, env, &mut client, &masters[0]).await?);
     client.close().await?;
 
     eprintln!("bench: [3/7] shim start-up");

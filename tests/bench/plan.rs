@@ -22,6 +22,8 @@ pub struct Plan {
     pub flood_bytes: u64,
     /// Benchmark 7: sessions opened at once.
     pub idle_sessions: usize,
+    /// Files: timed rounds of each of the view and edit calls.
+    pub files_rounds: usize,
 }
 
 impl Plan {
@@ -36,6 +38,7 @@ impl Plan {
         session_write_rounds: 20,
         flood_bytes: 200_000_000,
         idle_sessions: 100,
+        files_rounds: 30,
     };
 
     pub const QUICK: Self = Self {
@@ -49,5 +52,6 @@ impl Plan {
         session_write_rounds: 5,
         flood_bytes: 50_000_000,
         idle_sessions: 30,
+        files_rounds: 8,
     };
 }
