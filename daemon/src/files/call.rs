@@ -1,6 +1,6 @@
 //! One file call on a host, from a validated [`FileCall`] to its answer: an SFTP session on a
-//! pooled master ([`RemoteFs`]), the flow the call asks for, then the session closed. The
-//! timeout covers it all, the connection included.
+//! pooled master ([`RemoteFs`]), the flow the call asks for, then the session closed (after the
+//! answer). The timeout covers it all, the connection included.
 
 use std::time::Duration;
 
@@ -59,6 +59,9 @@ pub async fn run(daemon: &Daemon, call: &FileCall) -> Result<Done, DaemonError> 
             .map(Done::Created),
         Op::Edit(req) => edit::edit(sftp, req, deadline).await.map(Done::Edited),
     };
-    let _ = tokio::time::timeout(CLOSE_GRACE, fs.close()).await;
+    // The answer is ready: the session closes after it, in the background.
+    daemon.shutdown.commands.spawn(async move {
+        let _ = tokio::time::timeout(CLOSE_GRACE, fs.close()).await;
+    });
     result
 }

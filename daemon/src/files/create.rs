@@ -8,7 +8,7 @@ use std::time::Duration;
 use openssh_sftp_client::Sftp;
 use tokio::time::Instant;
 
-use super::{messages, remote_fs, remote_path};
+use super::{messages, remote_fs, remote_path, write};
 use crate::error::DaemonError;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -66,7 +66,7 @@ async fn write_new(
         .create_new(true)
         .open(&remote)
         .await;
-    let mut file = match opened {
+    let file = match opened {
         Ok(f) => f,
         Err(e) => {
             // The server says only "Failure" for EEXIST: look at what is there to say why.
@@ -89,11 +89,7 @@ async fn write_new(
         }
     };
     *created = true;
-    let written = async {
-        file.write_all(content).await?;
-        file.close().await
-    }
-    .await;
+    let written = async { write::all(file, content).await?.close().await }.await;
     if let Err(e) = written {
         // The file is ours (we created it): leave no half-written file behind.
         let _ = sftp.fs().remove_file(&remote).await;

@@ -16,7 +16,7 @@ use openssh_sftp_client::metadata::{MetaData, MetaDataBuilder, Permissions};
 use tokio::time::Instant;
 
 use super::replace::{self, Edit};
-use super::{binary, messages, read, remote_fs, remote_path};
+use super::{binary, messages, read, remote_fs, remote_path, write};
 use crate::error::DaemonError;
 
 /// The largest file an edit reads.
@@ -177,7 +177,7 @@ async fn steps(
             })?;
     }
     let written = async {
-        file.write_all(&applied.content).await?;
+        let mut file = write::all(file, &applied.content).await?;
         if sftp.support_fsync() {
             file.sync_all().await?;
         }
@@ -228,7 +228,7 @@ async fn read_with_stamp(
         .open(target)
         .await
         .map_err(|e| remote_fs::file_error(path, &e))?;
-    let content = read::all(&mut file, size_hint.unwrap_or(0), MAX_EDIT_BYTES, path).await?;
+    let content = read::all(&file, size_hint.unwrap_or(0), MAX_EDIT_BYTES, path).await?;
     let m = file
         .metadata()
         .await

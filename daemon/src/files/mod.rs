@@ -18,6 +18,7 @@ pub mod render;
 pub mod replace;
 pub mod spec;
 pub mod view;
+pub mod write;
 
 #[cfg(test)]
 mod local_sftp;

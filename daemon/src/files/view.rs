@@ -99,7 +99,7 @@ pub async fn view(sftp: &Sftp, req: &ViewRequest) -> Result<Viewed, DaemonError>
             }
         }
         Mode::Full => {
-            let content = read::all(&mut file, size, MAX_CONTENT_BYTES, path).await?;
+            let content = read::all(&file, size, MAX_CONTENT_BYTES, path).await?;
             FileView {
                 size_bytes: content.len() as u64,
                 total_lines: Some(render::count_lines(&content)),
@@ -111,7 +111,7 @@ pub async fn view(sftp: &Sftp, req: &ViewRequest) -> Result<Viewed, DaemonError>
         Mode::Range { start, end } => {
             let mut range = LineRange::new(start, end);
             // The whole file is read for total_lines, but only the range is kept.
-            let total = read::chunks(&mut file, u64::MAX, path, |c| {
+            let total = read::chunks(&file, size, u64::MAX, path, |c| {
                 range.feed(c);
                 if range.kept_len() as u64 > MAX_CONTENT_BYTES {
                     return Err(read::too_large(path, MAX_CONTENT_BYTES));
