@@ -127,11 +127,21 @@ impl Host {
     }
 
     async fn create(&self, path: &str, content: &[u8]) -> Result<pb::CreateResult, tonic::Status> {
+        self.create_with(path, content, false).await
+    }
+
+    async fn create_with(
+        &self,
+        path: &str,
+        content: &[u8],
+        make_parents: bool,
+    ) -> Result<pb::CreateResult, tonic::Status> {
         let req = pb::CreateRequest {
             connection: self.connection(),
             path: path.into(),
             content: content.to_vec(),
             timeout_seconds: Some(30.0),
+            make_parents,
         };
         self.client()
             .await
@@ -359,6 +369,15 @@ async fn create_writes_exact_bytes_and_refuses_what_exists() {
             .starts_with("Remote path already exists")
     );
     assert!(!h.dir.join("victim").exists());
+    // make_parents makes what is missing, and says how much.
+    let deep = h.rel("made/by/create/f.txt");
+    let c = h.create_with(&deep, b"deep", true).await.unwrap();
+    assert_eq!((c.bytes_written, c.directories_created), (4, 3));
+    assert_eq!(h.get("made/by/create/f.txt"), b"deep");
+    assert_eq!(
+        std::fs::metadata(h.dir.join("made/by")).unwrap().uid(),
+        h.uid
+    );
     let e = h.create("  ", b"x").await.unwrap_err();
     assert_eq!(
         (e.code(), e.message()),

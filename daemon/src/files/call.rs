@@ -54,7 +54,11 @@ pub async fn run(daemon: &Daemon, call: &FileCall) -> Result<Done, DaemonError> 
             }
             .map(Done::Viewed)
         }
-        Op::Create { path, content } => create::create(sftp, path, content, deadline)
+        Op::Create {
+            path,
+            content,
+            make_parents,
+        } => create::create(sftp, path, content, *make_parents, deadline)
             .await
             .map(Done::Created),
         Op::Edit(req) => edit::edit(sftp, req, deadline).await.map(Done::Edited),

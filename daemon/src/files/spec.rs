@@ -39,6 +39,7 @@ pub struct RawView {
 pub struct RawCreate {
     pub common: RawCommon,
     pub content: Vec<u8>,
+    pub make_parents: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -50,7 +51,11 @@ pub struct RawEdit {
 #[derive(Debug, Clone)]
 pub enum Op {
     View(ViewRequest),
-    Create { path: String, content: Vec<u8> },
+    Create {
+        path: String,
+        content: Vec<u8>,
+        make_parents: bool,
+    },
     Edit(EditRequest),
 }
 
@@ -88,8 +93,12 @@ impl FileCall {
     }
 
     pub fn create(raw: RawCreate, home: Option<&Path>) -> Result<Self, InvalidInput> {
-        let content = raw.content;
-        Self::new(raw.common, home, |path| Op::Create { path, content })
+        let (content, make_parents) = (raw.content, raw.make_parents);
+        Self::new(raw.common, home, |path| Op::Create {
+            path,
+            content,
+            make_parents,
+        })
     }
 
     pub fn edit(raw: RawEdit, home: Option<&Path>) -> Result<Self, InvalidInput> {
@@ -278,6 +287,7 @@ mod tests {
             RawCreate {
                 common: common("  -x y\n "),
                 content: b"c".to_vec(),
+                make_parents: false,
             },
             None,
         )
@@ -291,6 +301,7 @@ mod tests {
                 RawCreate {
                     common: common(bad),
                     content: vec![],
+                    make_parents: false,
                 },
                 None,
             )
@@ -336,6 +347,7 @@ mod tests {
         let mut raw = RawCreate {
             common: common("f"),
             content: vec![],
+            make_parents: false,
         };
         raw.common.timeout_seconds = Some(1.5);
         let call = FileCall::create(raw.clone(), None).unwrap();

@@ -120,6 +120,7 @@ impl Files for FilesService {
         let raw = RawCreate {
             common: common(r.connection, r.path, r.timeout_seconds),
             content: r.content,
+            make_parents: r.make_parents,
         };
         let (call, done) = self.run(FileCall::create(raw, home().as_deref())).await?;
         let Done::Created(c) = done else {
@@ -129,6 +130,7 @@ impl Files for FilesService {
             target: call.conn.target.to_string(),
             path: call.path().to_owned(),
             bytes_written: c.bytes_written,
+            directories_created: c.directories_created,
         }))
     }
 

@@ -67,6 +67,8 @@ pub struct CreateArgs {
     pub path: String,
     /// The whole content, written as is.
     pub content: String,
+    /// Make missing parent directories.
+    pub make_parents: Option<bool>,
     #[schemars(description = fdoc::TIMEOUT)]
     pub timeout: Option<f64>,
     #[schemars(range(min = 1, max = 65535))]
@@ -157,6 +159,9 @@ pub struct CreateResult {
     pub target: String,
     pub path: String,
     pub bytes_written: u64,
+    /// Parent directories made (make_parents); absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directories_created: Option<u32>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -241,6 +246,7 @@ fn create_request(a: CreateArgs) -> pb::CreateRequest {
         path: a.path,
         content: a.content.into_bytes(),
         timeout_seconds: a.timeout,
+        make_parents: a.make_parents.unwrap_or(false),
     }
 }
 
@@ -363,6 +369,7 @@ impl SshMcp {
                 target: c.target,
                 path: c.path,
                 bytes_written: c.bytes_written,
+                directories_created: (c.directories_created > 0).then_some(c.directories_created),
             }),
             Err(failure) => failure,
         })
@@ -457,7 +464,14 @@ mod tests {
         let a: CreateArgs =
             serde_json::from_value(json!({"target": "h", "path": "p", "content": "caf\u{e9}\r\n"}))
                 .unwrap();
-        assert_eq!(create_request(a).content, b"caf\xc3\xa9\r\n");
+        let r = create_request(a);
+        assert_eq!(r.content, b"caf\xc3\xa9\r\n");
+        assert!(!r.make_parents);
+        let a: CreateArgs = serde_json::from_value(
+            json!({"target": "h", "path": "p", "content": "", "make_parents": true}),
+        )
+        .unwrap();
+        assert!(create_request(a).make_parents);
     }
 
     #[test]
