@@ -80,6 +80,17 @@ async def test_create_view_edit_round_trip(harness):
         assert open(path, "rb").read() == b"1\r\nTwo\r\nThree"
         assert edited["bytes_written"] == len(b"1\r\nTwo\r\nThree")
 
+        deep = str(work / "made" / "here.txt")
+        made = ok_result(
+            await client.call_tool(
+                "ssh_create", {"target": "testhost", "path": deep, "content": "", "make_parents": True}
+            )
+        )
+        jsonschema.validate(made, out["ssh_create"])
+        assert (made["bytes_written"], made["directories_created"]) == (0, 1)
+        os.remove(deep)
+        os.rmdir(work / "made")
+
         listing = ok_result(await client.call_tool("ssh_view", {"target": "testhost", "path": str(work)}))
         jsonschema.validate(listing, out["ssh_view"])
         assert listing["is_directory"] is True

@@ -154,6 +154,7 @@ pub struct ViewResult {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
+#[schemars(transform = schema::portable)]
 pub struct CreateResult {
     pub ok: bool,
     pub target: String,
@@ -165,6 +166,7 @@ pub struct CreateResult {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
+#[schemars(transform = schema::portable)]
 pub struct EditResult {
     pub ok: bool,
     pub target: String,
