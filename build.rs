@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/sshmcp/v1/exec.proto",
         "proto/sshmcp/v1/files.proto",
         "proto/sshmcp/v1/sessions.proto",
+        "proto/sshmcp/v1/forwards.proto",
     ];
     let descriptors = protox::compile(files, ["proto"])?;
     tonic_prost_build::configure()

@@ -11,6 +11,7 @@ mod attach;
 mod daemon_lifecycle;
 mod exec;
 mod files_edit;
+mod forwards;
 mod login_shells;
 mod pool;
 mod robustness;

@@ -40,6 +40,12 @@ pub enum DaemonError {
     /// the message is the seed's wording, naming the path.
     #[error("{0}")]
     RemoteFile(String),
+    /// No forward has this id.
+    #[error("Unknown forward_id '{0}'.")]
+    UnknownForward(String),
+    /// A forward could not open: its port is taken, its name is used, or ssh refused.
+    #[error("{0}")]
+    Forward(String),
     #[error("{0}")]
     Internal(String),
 }

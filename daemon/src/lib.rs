@@ -11,6 +11,7 @@
 //! - [`capture`]: bounded output buffers; [`pid_report`]: finding the remote pid in stderr.
 //! - [`sessions`]: persistent sessions (a terminal channel each), their output, reads and people.
 //! - [`files`]: remote files over SFTP on the pool's masters (the file tools).
+//! - [`forwards`]: port forwards kept by the pool's masters (mux OPEN_FWD), outliving clients.
 //! - [`spawn`]: the only place that starts a local process.
 
 #![cfg_attr(
@@ -24,6 +25,7 @@ pub mod control_paths;
 pub mod error;
 pub mod exec;
 pub mod files;
+pub mod forwards;
 pub mod grpc;
 pub mod killer;
 pub mod late_session;

@@ -43,14 +43,19 @@ pub struct Session {
 }
 
 /// The control connection, with a buffer so that reading a reply is cancel-safe.
-struct Control {
+pub(crate) struct Control {
     stream: UnixStream,
     buf: Vec<u8>,
 }
 
 impl Control {
+    /// Sends one encoded request.
+    pub(crate) async fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        self.stream.write_all(message).await
+    }
+
     /// The next reply, or `None` at end of stream. Cancel-safe: bytes read stay in `buf`.
-    async fn next_reply(&mut self) -> io::Result<Option<Reply>> {
+    pub(crate) async fn next_reply(&mut self) -> io::Result<Option<Reply>> {
         loop {
             if let Some(header) = self.buf.first_chunk::<4>() {
                 let len = mux::message_len(*header)
@@ -196,19 +201,8 @@ pub async fn open_subsystem(
     ))
 }
 
-/// What a NEW_SESSION asks for.
-#[derive(Clone, Copy)]
-enum Request<'a> {
-    Command { tty: bool, command: &'a str },
-    Subsystem(&'a str),
-}
-
-/// HELLO, NEW_SESSION with the three descriptors right after it, and the master's answer.
-async fn start(
-    control_path: &Path,
-    request: Request<'_>,
-    fds: [RawFd; 3],
-) -> Result<(Control, u32), OpenError> {
+/// A new control connection to the master at `control_path`, past the HELLO exchange.
+pub(crate) async fn greet(control_path: &Path) -> Result<Control, OpenError> {
     let stream = UnixStream::connect(control_path)
         .await
         .map_err(OpenError::MasterGone)?;
@@ -222,15 +216,34 @@ async fn start(
         .await
         .map_err(OpenError::MasterGone)?;
     match control.next_reply().await.map_err(protocol)? {
-        Some(Reply::Hello { version }) if version == mux::MUX_VERSION => {}
-        Some(other) => {
-            return Err(OpenError::Protocol(format!(
-                "unexpected greeting from the control master: {other:?}"
-            )));
-        }
-        None => return Err(OpenError::MasterGone(io::ErrorKind::UnexpectedEof.into())),
+        Some(Reply::Hello { version }) if version == mux::MUX_VERSION => Ok(control),
+        Some(other) => Err(OpenError::Protocol(format!(
+            "unexpected greeting from the control master: {other:?}"
+        ))),
+        None => Err(OpenError::MasterGone(io::ErrorKind::UnexpectedEof.into())),
     }
-    let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A request id no other request of this daemon uses.
+pub(crate) fn next_request_id() -> u32 {
+    NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What a NEW_SESSION asks for.
+#[derive(Clone, Copy)]
+enum Request<'a> {
+    Command { tty: bool, command: &'a str },
+    Subsystem(&'a str),
+}
+
+/// HELLO, NEW_SESSION with the three descriptors right after it, and the master's answer.
+async fn start(
+    control_path: &Path,
+    request: Request<'_>,
+    fds: [RawFd; 3],
+) -> Result<(Control, u32), OpenError> {
+    let mut control = greet(control_path).await?;
+    let request_id = next_request_id();
     let message = match request {
         Request::Command { tty, command } => {
             let term = if tty { "xterm-256color" } else { "" };

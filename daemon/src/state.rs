@@ -17,6 +17,7 @@ pub struct Inner {
     pub shutdown: Shutdown,
     pub masters: MasterPool,
     pub sessions: crate::sessions::registry::SessionRegistry,
+    pub forwards: crate::forwards::registry::ForwardRegistry,
     pub started: Instant,
     pub activated: bool,
     /// Commands running now (incremented and decremented by exec::run's guard).
@@ -40,6 +41,7 @@ impl Daemon {
             shutdown,
             masters,
             sessions: Default::default(),
+            forwards: Default::default(),
             started: Instant::now(),
             activated,
             running_commands: AtomicU32::new(0),

@@ -7,6 +7,7 @@
 mod autospawn;
 mod cli;
 mod daemon_link;
+mod forward_list;
 mod mcp;
 mod people;
 mod stdio;
@@ -36,6 +37,8 @@ enum Command {
     },
     /// List the sessions (running and ended).
     Sessions,
+    /// List the port forwards (running and ended).
+    Forwards,
     /// Open a terminal on a running session (Ctrl-] detaches; the session keeps running).
     Attach {
         /// The session's name (or id).
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
             None | Some(Command::Serve) => serve().await,
             Some(Command::Daemon { action }) => cli::daemon(action).await,
             Some(Command::Sessions) => people::list().await,
+            Some(Command::Forwards) => forward_list::list().await,
             Some(Command::Attach { name, target }) => {
                 people::attach(&name, target.as_deref(), false).await
             }

@@ -6,6 +6,7 @@ pub mod allowlist;
 pub mod argv;
 pub mod binaries;
 pub mod connection;
+pub mod forward;
 pub mod login_shell;
 pub mod mux;
 pub mod options;

@@ -3,7 +3,8 @@
 //! client process. Each message is `uint32 length`, `uint32 type`, then the body in SSH wire
 //! format (big-endian integers; strings as length + bytes; booleans as uint32).
 //!
-//! Only the requests the daemon needs are here: HELLO and NEW_SESSION (a command or a subsystem). The command inside a
+//! Only the requests the daemon needs are here: HELLO, NEW_SESSION (a command or a subsystem),
+//! and OPEN_FWD / CLOSE_FWD (port forwards kept by the master). The command inside a
 //! NEW_SESSION comes from [`super::remote`], built from validated parts like every argv.
 
 /// The protocol version both sides announce.
@@ -11,6 +12,8 @@ pub const MUX_VERSION: u32 = 4;
 
 const MUX_MSG_HELLO: u32 = 0x0000_0001;
 const MUX_C_NEW_SESSION: u32 = 0x1000_0002;
+const MUX_C_OPEN_FWD: u32 = 0x1000_0006;
+const MUX_C_CLOSE_FWD: u32 = 0x1000_0007;
 const MUX_S_OK: u32 = 0x8000_0001;
 const MUX_S_PERMISSION_DENIED: u32 = 0x8000_0002;
 const MUX_S_FAILURE: u32 = 0x8000_0003;
@@ -18,6 +21,27 @@ const MUX_S_EXIT_MESSAGE: u32 = 0x8000_0004;
 const MUX_S_ALIVE: u32 = 0x8000_0005;
 const MUX_S_SESSION_OPENED: u32 = 0x8000_0006;
 const MUX_S_TTY_ALLOC_FAIL: u32 = 0x8000_0008;
+const MUX_S_REMOTE_PORT: u32 = 0x8000_0009;
+
+/// What a forward listens for and where it connects, as the mux protocol carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardRequest {
+    pub kind: ForwardKind,
+    /// The address to listen on (on this machine for local and dynamic, on the host for remote).
+    pub listen_host: String,
+    pub listen_port: u16,
+    /// Where connections go (empty for dynamic: the SOCKS client says).
+    pub connect_host: String,
+    pub connect_port: u16,
+}
+
+/// MUX_FWD_LOCAL, MUX_FWD_REMOTE, MUX_FWD_DYNAMIC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardKind {
+    Local = 1,
+    Remote = 2,
+    Dynamic = 3,
+}
 
 /// No escape character (0xffffffff disables it).
 const NO_ESCAPE: u32 = u32::MAX;
@@ -57,6 +81,11 @@ pub enum Reply {
     TtyAllocFail {
         session_id: u32,
     },
+    /// A remote forward asked for port 0 and the server chose this one.
+    RemotePort {
+        request_id: u32,
+        port: u32,
+    },
     /// A message type this client does not know.
     Unknown {
         kind: u32,
@@ -71,7 +100,8 @@ impl Reply {
             | Self::PermissionDenied { request_id, .. }
             | Self::Failure { request_id, .. }
             | Self::Alive { request_id, .. }
-            | Self::SessionOpened { request_id, .. } => Some(*request_id),
+            | Self::SessionOpened { request_id, .. }
+            | Self::RemotePort { request_id, .. } => Some(*request_id),
             Self::Hello { .. }
             | Self::ExitMessage { .. }
             | Self::TtyAllocFail { .. }
@@ -142,6 +172,29 @@ fn session_request(
     frame(body)
 }
 
+/// An OPEN_FWD request: the master starts listening (or asks the server to) and keeps the
+/// forward until a CLOSE_FWD with the same fields, or until it exits.
+pub fn open_forward(request_id: u32, forward: &ForwardRequest) -> Vec<u8> {
+    forward_message(MUX_C_OPEN_FWD, request_id, forward)
+}
+
+/// A CLOSE_FWD request for a forward opened with the same fields.
+pub fn close_forward(request_id: u32, forward: &ForwardRequest) -> Vec<u8> {
+    forward_message(MUX_C_CLOSE_FWD, request_id, forward)
+}
+
+fn forward_message(kind: u32, request_id: u32, f: &ForwardRequest) -> Vec<u8> {
+    let mut body = Vec::new();
+    put_u32(&mut body, kind);
+    put_u32(&mut body, request_id);
+    put_u32(&mut body, f.kind as u32);
+    put_string(&mut body, f.listen_host.as_bytes());
+    put_u32(&mut body, u32::from(f.listen_port));
+    put_string(&mut body, f.connect_host.as_bytes());
+    put_u32(&mut body, u32::from(f.connect_port));
+    frame(body)
+}
+
 struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
@@ -206,6 +259,10 @@ pub fn decode(body: &[u8]) -> Result<Reply, MuxError> {
         MUX_S_TTY_ALLOC_FAIL => Reply::TtyAllocFail {
             session_id: r.u32()?,
         },
+        MUX_S_REMOTE_PORT => Reply::RemotePort {
+            request_id: r.u32()?,
+            port: r.u32()?,
+        },
         kind => Reply::Unknown { kind },
     })
 }
@@ -252,6 +309,44 @@ mod tests {
         assert_eq!(r.string().unwrap(), "");
         assert_eq!(r.string().unwrap(), "sftp");
         assert!(r.0.is_empty());
+    }
+
+    #[test]
+    fn forward_requests_carry_the_spec() {
+        let f = ForwardRequest {
+            kind: ForwardKind::Remote,
+            listen_host: "::1".into(),
+            listen_port: 8080,
+            connect_host: "db".into(),
+            connect_port: 5432,
+        };
+        for (m, kind) in [
+            (open_forward(4, &f), MUX_C_OPEN_FWD),
+            (close_forward(4, &f), MUX_C_CLOSE_FWD),
+        ] {
+            let mut r = Reader(&m[4..]);
+            assert_eq!(r.u32().unwrap(), kind);
+            assert_eq!(r.u32().unwrap(), 4);
+            assert_eq!(r.u32().unwrap(), 2);
+            assert_eq!(r.string().unwrap(), "::1");
+            assert_eq!(r.u32().unwrap(), 8080);
+            assert_eq!(r.string().unwrap(), "db");
+            assert_eq!(r.u32().unwrap(), 5432);
+            assert!(r.0.is_empty());
+        }
+        let mut body = Vec::new();
+        put_u32(&mut body, MUX_S_REMOTE_PORT);
+        put_u32(&mut body, 4);
+        put_u32(&mut body, 40001);
+        let reply = decode(&body).unwrap();
+        assert_eq!(
+            reply,
+            Reply::RemotePort {
+                request_id: 4,
+                port: 40001
+            }
+        );
+        assert_eq!(reply.request_id(), Some(4));
     }
 
     #[test]

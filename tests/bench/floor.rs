@@ -114,7 +114,10 @@ impl Floor {
                 Reply::Failure { reason, .. } | Reply::PermissionDenied { reason, .. } => {
                     bail!("the master refused the floor session: {reason}")
                 }
-                Reply::ExitMessage { .. } | Reply::Hello { .. } | Reply::TtyAllocFail { .. } => {
+                Reply::ExitMessage { .. }
+                | Reply::Hello { .. }
+                | Reply::TtyAllocFail { .. }
+                | Reply::RemotePort { .. } => {
                     bail!("unexpected reply while opening the floor session")
                 }
                 Reply::Ok { .. } | Reply::Alive { .. } | Reply::Unknown { .. } => {}

@@ -140,6 +140,11 @@ impl Sshd {
         );
     }
 
+    /// The listening sshd's pid; its children serve the connections it accepted.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn ssh_config(&self) -> PathBuf {
         self.dir.join("ssh_config")
     }

@@ -4,12 +4,14 @@
 mod control;
 mod exec;
 mod files;
+mod forwards;
 mod sessions;
 pub mod status;
 
 use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
 use ssh_mcp_core::pb::files_server::FilesServer;
+use ssh_mcp_core::pb::forwards_server::ForwardsServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
 use tonic::transport::server::Router;
 
@@ -42,5 +44,8 @@ pub fn router(daemon: Daemon) -> Router {
             FilesServer::new(files::FilesService::new(daemon.clone()))
                 .max_decoding_message_size(files::MAX_MESSAGE_BYTES),
         )
-        .add_service(SessionsServer::new(sessions::SessionsService::new(daemon)))
+        .add_service(SessionsServer::new(sessions::SessionsService::new(
+            daemon.clone(),
+        )))
+        .add_service(ForwardsServer::new(forwards::ForwardsService::new(daemon)))
 }

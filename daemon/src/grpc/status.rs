@@ -22,6 +22,8 @@ impl From<DaemonError> for Status {
             // Aborted: the operation was tried on the host and refused there; the shim reports it
             // as the seed's `remote_file_error`.
             DaemonError::RemoteFile(_) => Status::aborted(message),
+            DaemonError::UnknownForward(_) => Status::not_found(message),
+            DaemonError::Forward(_) => Status::failed_precondition(message),
             DaemonError::Internal(_) => Status::internal(message),
         }
     }

@@ -5,6 +5,7 @@
 mod result;
 mod schema;
 mod tools;
+mod unary;
 
 use std::sync::Arc;
 
@@ -24,8 +25,9 @@ again, also a later one), ssh_write_session to type (end commands with \\n), \
 ssh_read_session to follow the output (each client has its own read position), \
 ssh_run_in_session to run one command there and get its output and exit code, \
 ssh_stop_session to end it. A host that asks for a password shows the prompt in a session: \
-answer it with ssh_write_session; ssh_exec to that host then works too. ssh_view, ssh_create \
-and ssh_edit read and change remote files over SFTP, byte-exact (no shell quoting).";
+answer it with ssh_write_session; ssh_exec to that host then works too. Port forwards (ssh_forward) belong to the daemon and \
+outlive the client: stop them with ssh_stop_forward. ssh_view, ssh_create and ssh_edit read and \
+change remote files over SFTP, byte-exact (no shell quoting).";
 
 #[derive(Clone)]
 pub struct SshMcp {
@@ -44,7 +46,8 @@ impl SshMcp {
                 Self::exec_tools()
                     + Self::session_tools()
                     + Self::session_run_tools()
-                    + Self::file_tools(),
+                    + Self::file_tools()
+                    + Self::forward_tools(),
             ),
         }
     }

@@ -16,7 +16,6 @@ use tonic::transport::Channel;
 
 use super::connection::{HostKeyChecking, connection, doc};
 use super::exec::text_and_exact;
-use crate::daemon_link::{is_broken_connection, is_transport_failure};
 use crate::mcp::{SshMcp, result, schema};
 
 /// The largest message either way: the daemon returns and takes at most 32 MiB of content.
@@ -277,9 +276,8 @@ fn edit_request(a: EditArgs) -> pb::EditRequest {
 }
 
 impl SshMcp {
-    /// One unary call to the Files service: retried once when it never reached the daemon.
-    /// A cancelled call returns at once; the daemon still finishes (or undoes) what it started,
-    /// so a file is never left half-edited.
+    /// One unary call to the Files service (`SshMcp::unary`). A cancelled call returns at once;
+    /// the daemon still finishes (or undoes) what it started, so a file is never left half-edited.
     async fn files_call<T, F, Fut>(
         &self,
         ctx: &RequestContext<RoleServer>,
@@ -289,33 +287,17 @@ impl SshMcp {
         F: Fn(FilesClient<Channel>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        let mut retried = false;
-        loop {
-            let channel = match self.link.channel().await {
-                Ok(c) => c,
-                Err(e) => return Err(result::unreachable(&e)),
-            };
-            let client = FilesClient::new(channel)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES);
-            let answer = tokio::select! {
-                a = call(client) => a,
-                _ = ctx.ct.cancelled() => return Err(result::failure("cancelled", "the call was cancelled".into())),
-            };
-            match answer {
-                Ok(response) => return Ok(response.into_inner()),
-                Err(status) if !retried && is_transport_failure(&status) => {
-                    tracing::info!("daemon connection lost; reconnecting once: {status}");
-                    self.link.reset().await;
-                    retried = true;
-                }
-                Err(status) if !is_transport_failure(&status) && is_broken_connection(&status) => {
-                    self.link.reset().await;
-                    return Err(result::daemon_stopped());
-                }
-                Err(status) => return Err(result::from_status(&status)),
-            }
-        }
+        self.unary(
+            ctx,
+            |channel| {
+                FilesClient::new(channel)
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES)
+            },
+            call,
+            result::from_status,
+        )
+        .await
     }
 }
 

@@ -4,6 +4,7 @@
 mod connection;
 mod exec;
 mod files;
+mod forwards;
 mod session_result;
 mod session_run;
 mod sessions;

@@ -20,7 +20,6 @@ use tonic::transport::Channel;
 
 use super::connection::{HostKeyChecking, connection, doc};
 use super::session_result::{NoSnapshot, SessionList, SessionResult};
-use crate::daemon_link::{is_broken_connection, is_transport_failure};
 use crate::mcp::{SshMcp, result, schema};
 
 /// The seed's defaults (its spec, §6.9-6.12).
@@ -294,8 +293,8 @@ fn session_result(
 }
 
 impl SshMcp {
-    /// One unary call to the Sessions service: retried once when it never reached the daemon,
-    /// given up when the client cancels (dropping the call tells the daemon to stop waiting).
+    /// One unary call to the Sessions service (`SshMcp::unary`), with the session tools' error
+    /// types.
     pub(super) async fn sessions_call<T, F, Fut>(
         &self,
         ctx: &RequestContext<RoleServer>,
@@ -305,31 +304,13 @@ impl SshMcp {
         F: Fn(SessionsClient<Channel>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        let mut retried = false;
-        loop {
-            let channel = match self.link.channel().await {
-                Ok(c) => c,
-                Err(e) => return Err(result::unreachable(&e)),
-            };
-            let client = SessionsClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES);
-            let answer = tokio::select! {
-                a = call(client) => a,
-                _ = ctx.ct.cancelled() => return Err(result::failure("cancelled", "the call was cancelled".into())),
-            };
-            match answer {
-                Ok(response) => return Ok(response.into_inner()),
-                Err(status) if !retried && is_transport_failure(&status) => {
-                    tracing::info!("daemon connection lost; reconnecting once: {status}");
-                    self.link.reset().await;
-                    retried = true;
-                }
-                Err(status) if !is_transport_failure(&status) && is_broken_connection(&status) => {
-                    self.link.reset().await;
-                    return Err(result::daemon_stopped());
-                }
-                Err(status) => return Err(result::from_session_status(&status)),
-            }
-        }
+        self.unary(
+            ctx,
+            |channel| SessionsClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES),
+            call,
+            result::from_session_status,
+        )
+        .await
     }
 
     async fn open(
