@@ -27,7 +27,7 @@ struct Host {
     uid: u32,
     gid: u32,
     daemon: Daemon,
-    _sshd: Sshd,
+    sshd: Sshd,
 }
 
 impl Drop for Host {
@@ -57,7 +57,7 @@ fn host(shell: &str) -> Host {
         uid: meta.uid(),
         gid: meta.gid(),
         daemon,
-        _sshd: sshd,
+        sshd,
     }
 }
 
@@ -523,4 +523,50 @@ async fn the_file_tools_work_for_a_fish_account() {
     let d = h.view(&format!("~/{}", h.rel(""))).await;
     assert!(d.is_directory);
     assert_eq!(d.entries.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_parameters_and_timeout_reach_the_file_tools() {
+    let h = host("zsh");
+    h.put("f", b"zsh\n");
+    let explicit = pb::Connection {
+        target: format!("{}@testhost", h.user),
+        port: Some(u32::from(h.sshd.port)),
+        identity_file: Some(h.sshd.identity().display().to_string()),
+        known_hosts_file: Some(h.sshd.dir.join("known_hosts").display().to_string()),
+        strict_host_key_checking: Some("yes".into()),
+        extra_ssh_args: vec!["-o".into(), "ConnectTimeout=5".into()],
+        ..Default::default()
+    };
+    let v = h
+        .view_with(&h.abs("f"), |r| {
+            r.connection = Some(explicit.clone());
+            r.timeout_seconds = Some(30.0);
+        })
+        .await
+        .unwrap();
+    assert_eq!(v.content, b"zsh\n");
+    // A refused ssh option refuses the call before anything reaches the host.
+    let mut hostile = explicit.clone();
+    hostile.extra_ssh_args = vec!["-oProxyCommand=touch /tmp/pwned".into()];
+    let e = h
+        .view_with(&h.abs("f"), |r| r.connection = Some(hostile))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    let e = h
+        .view_with(&h.abs("f"), |r| r.timeout_seconds = Some(-1.0))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    let e = h
+        .view_with(&h.abs("f"), |r| {
+            r.connection = Some(pb::Connection {
+                target: "-oProxyCommand=x".into(),
+                ..Default::default()
+            })
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
 }
