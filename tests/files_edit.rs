@@ -454,6 +454,24 @@ async fn edit_changes_only_the_span_and_keeps_mode_and_owner() {
         remote_refusal(h.edit(&h.abs("gone"), &[("a", "b", false)]).await),
         format!("Remote path does not exist: {}", h.abs("gone"))
     );
+    // A directory the account may not write: the file is left alone, and the answer says why.
+    let locked = h.dir.join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    h.put("locked/f", b"mine\n");
+    let m = remote_refusal(
+        h.edit(&h.abs("locked/f"), &[("mine", "yours", false)])
+            .await,
+    );
+    assert!(
+        m.contains("temporary file")
+            && m.contains("permission denied")
+            && m.contains("not changed"),
+        "{m}"
+    );
+    assert_eq!(h.get("locked/f"), b"mine\n");
+    let m = remote_refusal(h.create(&h.abs("locked/new"), b"x").await);
+    assert!(m.contains("permission denied"), "{m}");
     let e = h.edit(&h.abs("two"), &[]).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     let e = h
