@@ -427,7 +427,7 @@ async fn edit_changes_only_the_span_and_keeps_mode_and_owner() {
     let m = remote_refusal(h.edit(&h.abs("two"), &[("k = 1", "k = 2", false)]).await);
     assert_eq!(
         m,
-        "'edits[0].old_str' matches 2 locations in the file; it must match exactly one. Include more surrounding context to make it unique."
+        "'edits[0].old_str' matches 2 locations in the file; it must match exactly one. Include more surrounding context to make it unique, or set replace_all."
     );
     let m = remote_refusal(
         h.edit(

@@ -2,7 +2,8 @@
 //! stands after the earlier edits of the same call, and replaced. The strings are UTF-8, matched
 //! as bytes, so bytes outside the edited spans (invalid UTF-8 such as 0xE9 or 0xFF, CRLF) are kept
 //! exactly. Occurrences are counted without overlap, like Python's `str.count`, which the seed
-//! used. Errors carry the seed's messages.
+//! used. Errors carry the seed's messages, plus a hint where one helps: `replace_all` for several
+//! matches, and line endings when the file's are CRLF and `old_str`'s are not.
 
 use memchr::memmem;
 
@@ -28,13 +29,24 @@ pub struct Applied {
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
     #[error(
-        "'edits[{index}].old_str' was not found in the file (checked after applying any earlier edits in this call)."
+        "'edits[{index}].old_str' was not found in the file (checked after applying any earlier edits in this call).{}",
+        if *crlf { " The file's lines end in \\r\\n and old_str's in \\n alone." } else { "" }
     )]
-    NotFound { index: usize },
+    NotFound { index: usize, crlf: bool },
     #[error(
-        "'edits[{index}].old_str' matches {count} locations in the file; it must match exactly one. Include more surrounding context to make it unique."
+        "'edits[{index}].old_str' matches {count} locations in the file; it must match exactly one. Include more surrounding context to make it unique, or set replace_all."
     )]
     Ambiguous { index: usize, count: usize },
+}
+
+/// True when `old` has a bare `\n` while `content` has CRLF line endings: the likely reason
+/// it was not found.
+fn crlf_mismatch(content: &[u8], old: &[u8]) -> bool {
+    let bare_newline = old
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || old[i - 1] != b'\r'));
+    bare_newline && memmem::find(content, b"\r\n").is_some()
 }
 
 /// Start offsets of the non-overlapping occurrences of `needle`, left to right.
@@ -76,7 +88,12 @@ pub fn apply(content: &[u8], edits: &[Edit]) -> Result<Applied, EditError> {
         let old = edit.old_str.as_bytes();
         let found = occurrences(&current, old);
         match found.len() {
-            0 => return Err(EditError::NotFound { index }),
+            0 => {
+                return Err(EditError::NotFound {
+                    index,
+                    crlf: crlf_mismatch(&current, old),
+                });
+            }
             1 => {}
             count if !edit.replace_all => return Err(EditError::Ambiguous { index, count }),
             _ => {}
@@ -135,7 +152,13 @@ mod tests {
     #[test]
     fn no_match_names_the_edit_with_the_seed_message() {
         let e = apply(b"abc", &[edit("a", "x"), edit("zzz", "y")]).unwrap_err();
-        assert_eq!(e, EditError::NotFound { index: 1 });
+        assert_eq!(
+            e,
+            EditError::NotFound {
+                index: 1,
+                crlf: false
+            }
+        );
         assert_eq!(
             e.to_string(),
             "'edits[1].old_str' was not found in the file (checked after applying any earlier edits in this call)."
@@ -145,7 +168,13 @@ mod tests {
     #[test]
     fn a_match_removed_by_an_earlier_edit_is_not_found() {
         let e = apply(b"abc", &[edit("abc", "x"), edit("b", "y")]).unwrap_err();
-        assert_eq!(e, EditError::NotFound { index: 1 });
+        assert_eq!(
+            e,
+            EditError::NotFound {
+                index: 1,
+                crlf: false
+            }
+        );
     }
 
     #[test]
@@ -154,7 +183,39 @@ mod tests {
         assert_eq!(e, EditError::Ambiguous { index: 0, count: 2 });
         assert_eq!(
             e.to_string(),
-            "'edits[0].old_str' matches 2 locations in the file; it must match exactly one. Include more surrounding context to make it unique."
+            "'edits[0].old_str' matches 2 locations in the file; it must match exactly one. Include more surrounding context to make it unique, or set replace_all."
+        );
+    }
+
+    #[test]
+    fn a_miss_on_a_crlf_file_says_why() {
+        let e = apply(b"a\r\nb\r\n", &[edit("a\nb", "x")]).unwrap_err();
+        assert_eq!(
+            e,
+            EditError::NotFound {
+                index: 0,
+                crlf: true
+            }
+        );
+        assert!(e.to_string().ends_with(
+            "(checked after applying any earlier edits in this call). The file's lines end in \\r\\n and old_str's in \\n alone."
+        ), "{e}");
+        // No hint when old_str has no bare newline, or the file no CRLF.
+        let e = apply(b"a\r\nb", &[edit("a\r\nc", "x")]).unwrap_err();
+        assert_eq!(
+            e,
+            EditError::NotFound {
+                index: 0,
+                crlf: false
+            }
+        );
+        let e = apply(b"a\nb", &[edit("a\nc", "x")]).unwrap_err();
+        assert_eq!(
+            e,
+            EditError::NotFound {
+                index: 0,
+                crlf: false
+            }
         );
     }
 
@@ -184,7 +245,13 @@ mod tests {
     #[test]
     fn replace_all_still_needs_one_match() {
         let e = apply(b"abc", &[all("q", "x")]).unwrap_err();
-        assert_eq!(e, EditError::NotFound { index: 0 });
+        assert_eq!(
+            e,
+            EditError::NotFound {
+                index: 0,
+                crlf: false
+            }
+        );
     }
 
     #[test]
@@ -210,7 +277,13 @@ mod tests {
     fn a_multibyte_needle_matches_only_whole_characters() {
         // "é" is C3 A9; a lone 0xE9 (Latin-1 é) does not match it.
         let e = apply(b"caf\xe9", &[edit("\u{e9}", "e")]).unwrap_err();
-        assert_eq!(e, EditError::NotFound { index: 0 });
+        assert_eq!(
+            e,
+            EditError::NotFound {
+                index: 0,
+                crlf: false
+            }
+        );
         let a = apply("café".as_bytes(), &[edit("\u{e9}", "e")]).unwrap();
         assert_eq!(a.content, b"cafe");
     }
