@@ -6,6 +6,7 @@
 //! between an edit's read and its write is tested deterministically in daemon/src/files/edit.rs
 //! (a step injected between the two, against OpenSSH's sftp-server).
 
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -511,6 +512,25 @@ async fn odd_paths_arrive_where_asked() {
         h.edit(&path, &[("before", "after", false)]).await.unwrap();
         assert_eq!(h.get(name), b"after\n", "{name:?}");
     }
+    // A name that is not UTF-8 cannot cross SFTP's client: such a directory is listed by find.
+    let bad = h.dir.join(std::ffi::OsStr::from_bytes(b"latin1 caf\xe9"));
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join("inside"), b"").unwrap();
+    let listing = h.view(&h.abs("")).await;
+    let shown: Vec<(String, bool)> = listing
+        .entries
+        .iter()
+        .filter(|e| e.path.contains("latin1"))
+        .map(|e| (e.path.clone(), e.is_directory))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (h.abs("latin1 caf\u{fffd}"), true),
+            (h.abs("latin1 caf\u{fffd}/inside"), false)
+        ]
+    );
+    std::fs::remove_dir_all(&bad).unwrap();
     let listing = h.view(&h.abs("")).await;
     let mut got: Vec<String> = listing.entries.into_iter().map(|e| e.path).collect();
     got.sort();
@@ -541,6 +561,11 @@ async fn the_file_tools_work_for_a_fish_account() {
     let d = h.view(&format!("~/{}", h.rel(""))).await;
     assert!(d.is_directory);
     assert_eq!(d.entries.len(), 1);
+    // The listing by find (a name that is not UTF-8) runs under fish as well.
+    std::fs::write(h.dir.join(std::ffi::OsStr::from_bytes(b"\xff")), b"").unwrap();
+    let d = h.view(&h.rel("")).await;
+    let names: Vec<&str> = d.entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(names, [h.rel("fish file (1).txt"), h.rel("\u{fffd}")]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

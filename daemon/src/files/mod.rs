@@ -16,6 +16,7 @@ pub mod remote_fs;
 pub mod remote_path;
 pub mod render;
 pub mod replace;
+pub mod shell_listing;
 pub mod spec;
 pub mod view;
 pub mod write;

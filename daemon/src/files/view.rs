@@ -3,7 +3,6 @@
 //! follows symlinks, like the seed's `[ -d ]` / `[ -f ]` tests.
 
 use openssh_sftp_client::Sftp;
-use openssh_sftp_client::metadata::FileType;
 use tokio_stream::StreamExt;
 
 use super::listing::{self, Entry, Kind, Listing};
@@ -53,6 +52,9 @@ pub struct FileView {
 pub enum Viewed {
     File(FileView),
     Directory(Listing),
+    /// A directory SFTP cannot list (a name in it is not valid UTF-8, which ends the session):
+    /// `shell_listing` lists it by `find` on the host instead.
+    NeedsShellListing,
 }
 
 pub async fn view(sftp: &Sftp, req: &ViewRequest) -> Result<Viewed, DaemonError> {
@@ -65,7 +67,11 @@ pub async fn view(sftp: &Sftp, req: &ViewRequest) -> Result<Viewed, DaemonError>
         .map_err(|e| remote_fs::file_error(path, &e))?;
     let kind = meta.file_type();
     if kind.is_some_and(|k| k.is_dir()) {
-        return Ok(Viewed::Directory(list(sftp, path).await?));
+        return match list(sftp, path).await {
+            Err(ListError::NotUtf8) => Ok(Viewed::NeedsShellListing),
+            Err(ListError::Failed(e)) => Err(e),
+            Ok(listing) => Ok(Viewed::Directory(listing)),
+        };
     }
     if !kind.is_some_and(|k| k.is_file()) {
         return Err(messages::not_regular(path));
@@ -136,23 +142,40 @@ pub async fn view(sftp: &Sftp, req: &ViewRequest) -> Result<Viewed, DaemonError>
     Ok(Viewed::File(view))
 }
 
-/// The seed's directory listing: non-hidden entries to depth 2, sorted, bounded.
-async fn list(sftp: &Sftp, path: &str) -> Result<Listing, DaemonError> {
+enum ListError {
+    /// The session ended while reading names: one of them is not valid UTF-8.
+    NotUtf8,
+    Failed(DaemonError),
+}
+
+impl From<DaemonError> for ListError {
+    fn from(e: DaemonError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+/// The seed's directory listing: non-hidden entries to depth 2, sorted, bounded. Paths are shown
+/// from the path as given.
+async fn list(sftp: &Sftp, path: &str) -> Result<Listing, ListError> {
     let mut entries = Vec::new();
     let mut more = false;
-    let mut pending = vec![(path.to_owned(), 1usize)];
-    while let Some((dir, depth)) = pending.pop() {
+    let mut pending = vec![(path.to_owned(), remote_path::for_sftp(path), 1usize)];
+    while let Some((shown, remote, depth)) = pending.pop() {
         let mut fs = sftp.fs();
-        let handle = match fs.open_dir(remote_path::for_sftp(&dir)).await {
+        let handle = match fs.open_dir(&remote).await {
             Ok(h) => h,
             // The top must open; a subdirectory we may not read is listed but not entered.
-            Err(e) if depth == 1 => return Err(remote_fs::file_error(path, &e)),
+            Err(e) if depth == 1 => return Err(remote_fs::file_error(path, &e).into()),
             Err(_) => continue,
         };
         let stream = handle.read_dir();
         tokio::pin!(stream);
         while let Some(entry) = stream.next().await {
-            let entry = entry.map_err(|e| remote_fs::file_error(path, &e))?;
+            let entry = entry.map_err(|e| match e {
+                // The client reads names as UTF-8; another name fails its reader task.
+                openssh_sftp_client::Error::BackgroundTaskFailure(_) => ListError::NotUtf8,
+                e => ListError::Failed(remote_fs::file_error(path, &e)),
+            })?;
             let name = entry.filename().to_string_lossy().into_owned();
             if !listing::is_listed(&name) {
                 continue;
@@ -161,17 +184,16 @@ async fn list(sftp: &Sftp, path: &str) -> Result<Listing, DaemonError> {
                 more = true;
                 break;
             }
-            let child = listing::child_path(&dir, &name);
+            let child = listing::child_path(&shown, &name);
+            let child_remote = remote.join(entry.filename());
+            let is_link = entry.file_type().is_some_and(|t| t.is_symlink());
             let kind = match entry.file_type() {
                 Some(t) if t.is_dir() => Kind::Directory,
-                Some(t) if t.is_symlink() => symlink_kind(sftp, &child).await,
+                _ if is_link => symlink_kind(sftp, &child_remote).await,
                 _ => Kind::File,
             };
-            if kind == Kind::Directory
-                && depth < listing::DEPTH
-                && !entry.file_type().is_some_and(|t: FileType| t.is_symlink())
-            {
-                pending.push((child.clone(), depth + 1));
+            if kind == Kind::Directory && depth < listing::DEPTH && !is_link {
+                pending.push((child.clone(), child_remote, depth + 1));
             }
             entries.push(Entry { path: child, kind });
         }
@@ -183,8 +205,8 @@ async fn list(sftp: &Sftp, path: &str) -> Result<Listing, DaemonError> {
 }
 
 /// A symlink is shown as what it points to (like `[ -d ]`), but never entered (like `find`).
-async fn symlink_kind(sftp: &Sftp, child: &str) -> Kind {
-    match sftp.fs().metadata(remote_path::for_sftp(child)).await {
+async fn symlink_kind(sftp: &Sftp, remote: &std::path::Path) -> Kind {
+    match sftp.fs().metadata(remote).await {
         Ok(m) if m.file_type().is_some_and(|t| t.is_dir()) => Kind::Directory,
         _ => Kind::File,
     }
@@ -340,6 +362,16 @@ mod tests {
             ]
         );
         assert!(!l.truncated);
+    }
+
+    #[tokio::test]
+    async fn a_name_in_invalid_utf8_asks_for_the_shell_listing() {
+        use std::os::unix::ffi::OsStrExt;
+        let s = LocalSftp::start().await;
+        let bad = s.at("d").join(std::ffi::OsStr::from_bytes(b"bad\xff"));
+        std::fs::create_dir_all(&bad).unwrap();
+        let v = view(&s.sftp, &req("d", AUTO)).await.unwrap();
+        assert_eq!(v, Viewed::NeedsShellListing);
     }
 
     #[tokio::test]
