@@ -109,9 +109,14 @@ async fn real_file(sftp: &Sftp, path: &str) -> Result<PathBuf, DaemonError> {
     if !link.file_type().is_some_and(|t| t.is_symlink()) {
         return Ok(remote);
     }
-    fs.canonicalize(&remote)
-        .await
-        .map_err(|e| remote_fs::file_error(path, &e))
+    fs.canonicalize(&remote).await.map_err(|e| match e {
+        // The client reads paths as UTF-8; another target ends its session.
+        openssh_sftp_client::Error::BackgroundTaskFailure(_) => messages::failed(
+            path,
+            "it is a symlink to a path that is not valid UTF-8, which the SFTP client cannot read",
+        ),
+        e => remote_fs::file_error(path, &e),
+    })
 }
 
 /// Size and mtime: what a change on the host moves (the bytes are compared as well).
@@ -310,6 +315,20 @@ mod tests {
         );
         assert_eq!(s.read("real/t"), b"z b");
         assert_eq!(s.names(&s.at("real")), ["t"]);
+    }
+
+    #[tokio::test]
+    async fn a_symlink_to_a_name_that_is_not_utf8_is_refused_clearly() {
+        use std::os::unix::ffi::OsStrExt;
+        let s = LocalSftp::start().await;
+        let target = s.at("").join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+        std::fs::write(&target, b"a").unwrap();
+        std::os::unix::fs::symlink(&target, s.at("link")).unwrap();
+        let e = edit(&s.sftp, &req("link", &[("a", "b")]), None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("not valid UTF-8"), "{e}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"a");
     }
 
     #[tokio::test]
