@@ -4,6 +4,8 @@
 
 use openssh_sftp_client::file::File;
 
+use std::ops::ControlFlow;
+
 use tokio::io::AsyncSeek;
 
 use super::{messages, remote_fs};
@@ -38,8 +40,8 @@ async fn read_at(
 /// answers with less sets the length for the rest of the file.
 const FIRST_CHUNK: u32 = 261_120;
 
-/// Every chunk from the start to the end of the file, handed to `each` in order (which may stop
-/// the read with an error); fails when more than `max_total` bytes come. Four requests are in
+/// Every chunk from the start to the end of the file, handed to `each` in order (which may end
+/// the read early with `Break`, or with an error); fails when more than `max_total` bytes come. Four requests are in
 /// flight at once. A read that comes back short exactly at `size_hint` (the size from stat) ends the
 /// file without asking again; otherwise the end is where the server says so. Returns the bytes
 /// read.
@@ -48,7 +50,7 @@ pub async fn chunks(
     size_hint: u64,
     max_total: u64,
     path: &str,
-    mut each: impl FnMut(&[u8]) -> Result<(), DaemonError>,
+    mut each: impl FnMut(&[u8]) -> Result<ControlFlow<()>, DaemonError>,
 ) -> Result<u64, DaemonError> {
     let mut chunk = FIRST_CHUNK;
     let mut offset = 0u64;
@@ -67,7 +69,9 @@ pub async fn chunks(
                     if offset > max_total {
                         return Err(too_large(path, max_total));
                     }
-                    each(&bytes)?;
+                    if each(&bytes)?.is_break() {
+                        return Ok(offset);
+                    }
                     if bytes.len() < chunk as usize {
                         if size_hint > 0 && offset == size_hint {
                             return Ok(offset);
@@ -94,7 +98,7 @@ pub async fn all(
     let mut out = Vec::with_capacity(size_hint.min(max_total) as usize);
     chunks(file, size_hint, max_total, path, |c| {
         out.extend_from_slice(c);
-        Ok(())
+        Ok(ControlFlow::Continue(()))
     })
     .await?;
     Ok(out)

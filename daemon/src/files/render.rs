@@ -65,7 +65,8 @@ pub struct LineRange {
 #[derive(Debug, PartialEq, Eq)]
 pub struct RangeView {
     pub content: Vec<u8>,
-    pub total_lines: u64,
+    /// Lines in the file; None when the rest of the file was not read.
+    pub total_lines: Option<u64>,
     /// The last line shown: the requested end, clamped to the end of the file.
     pub end_line: u64,
 }
@@ -111,12 +112,13 @@ impl LineRange {
         self.last_byte = Some(last);
     }
 
-    pub fn finish(self) -> RangeView {
-        let total_lines = self.newlines + u64::from(self.last_byte.is_some_and(|b| b != b'\n'));
-        let end_line = self.end.map_or(total_lines, |end| end.min(total_lines));
+    /// The range, after the whole file (`whole`) or after the wanted lines only.
+    pub fn finish(self, whole: bool) -> RangeView {
+        let seen = self.newlines + u64::from(self.last_byte.is_some_and(|b| b != b'\n'));
+        let end_line = self.end.map_or(seen, |end| end.min(seen));
         RangeView {
             content: self.kept,
-            total_lines,
+            total_lines: whole.then_some(seen),
             end_line,
         }
     }
@@ -131,7 +133,7 @@ mod tests {
         for c in content.chunks(chunk) {
             r.feed(c);
         }
-        r.finish()
+        r.finish(true)
     }
 
     #[test]
@@ -152,10 +154,10 @@ mod tests {
         for chunk in [1, 2, 3, 7, 100] {
             let v = range(&text, 3, Some(5), chunk);
             assert_eq!(v.content, b"3\n4\n5\n", "chunk {chunk}");
-            assert_eq!((v.total_lines, v.end_line), (10, 5));
+            assert_eq!((v.total_lines, v.end_line), (Some(10), 5));
             let v = range(&text, 3, None, chunk);
             assert_eq!(v.content, b"3\n4\n5\n6\n7\n8\n9\n10\n");
-            assert_eq!((v.total_lines, v.end_line), (10, 10));
+            assert_eq!((v.total_lines, v.end_line), (Some(10), 10));
         }
     }
 
@@ -163,16 +165,19 @@ mod tests {
     fn an_end_past_the_file_is_clamped() {
         let v = range(b"a\nb\nc", 2, Some(99), 4);
         assert_eq!(v.content, b"b\nc");
-        assert_eq!((v.total_lines, v.end_line), (3, 3));
+        assert_eq!((v.total_lines, v.end_line), (Some(3), 3));
     }
 
     #[test]
     fn a_start_past_the_file_shows_nothing() {
         let v = range(b"a\nb\n", 5, Some(9), 4);
         assert_eq!(v.content, b"");
-        assert_eq!((v.total_lines, v.end_line), (2, 2));
+        assert_eq!((v.total_lines, v.end_line), (Some(2), 2));
         let v = range(b"", 1, None, 4);
-        assert_eq!((v.content.len(), v.total_lines, v.end_line), (0, 0, 0));
+        assert_eq!(
+            (v.content.len(), v.total_lines, v.end_line),
+            (0, Some(0), 0)
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! boundary, read no further; full; or a line range, streamed) or a directory's listing. Stat
 //! follows symlinks, like the seed's `[ -d ]` / `[ -f ]` tests.
 
+use std::ops::ControlFlow;
+
 use openssh_sftp_client::Sftp;
 use tokio_stream::StreamExt;
 
@@ -12,6 +14,9 @@ use crate::error::DaemonError;
 
 /// The most a view returns (and a full or range read reads): more than any agent can use.
 pub const MAX_CONTENT_BYTES: u64 = 32 << 20;
+
+/// How much of a file a range view reads past its range to count the file's lines.
+const COUNT_LINES_BYTES: u64 = 64 << 20;
 
 /// Entries looked at while listing before giving up on the rest.
 const MAX_SCANNED: usize = 20 * listing::MAX_ENTRIES;
@@ -41,7 +46,8 @@ pub struct ViewRequest {
 pub struct FileView {
     pub content: Vec<u8>,
     pub size_bytes: u64,
-    /// Absent when an auto view was cut (the rest of the file was not read).
+    /// Absent when the rest of the file was not read (an auto view that was cut, or a range
+    /// that ends early in a file larger than `COUNT_LINES_BYTES`).
     pub total_lines: Option<u64>,
     pub truncated: bool,
     /// The range shown, the end clamped to the end of the file (range mode only).
@@ -116,20 +122,30 @@ pub async fn view(sftp: &Sftp, req: &ViewRequest) -> Result<Viewed, DaemonError>
         }
         Mode::Range { start, end } => {
             let mut range = LineRange::new(start, end);
-            // The whole file is read for total_lines, but only the range is kept.
+            // Only the range is kept. The rest of the file is read to count its lines, up to
+            // COUNT_LINES_BYTES: past that (a large log), the read ends with the range.
+            let mut read_bytes = 0u64;
+            let mut cut_short = false;
             let total = read::chunks(&file, size, u64::MAX, path, |c| {
                 range.feed(c);
+                read_bytes += c.len() as u64;
                 if range.kept_len() as u64 > MAX_CONTENT_BYTES {
                     return Err(read::too_large(path, MAX_CONTENT_BYTES));
                 }
-                Ok(())
+                cut_short =
+                    range.past_end() && read_bytes >= COUNT_LINES_BYTES && read_bytes < size;
+                Ok(if cut_short {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                })
             })
             .await?;
-            let r = range.finish();
+            let r = range.finish(!cut_short);
             FileView {
                 content: r.content,
-                size_bytes: total,
-                total_lines: Some(r.total_lines),
+                size_bytes: if cut_short { size } else { total },
+                total_lines: r.total_lines,
                 truncated: false,
                 lines: Some((start, r.end_line)),
             }
@@ -329,6 +345,49 @@ mod tests {
         );
         r.line_numbers = true;
         assert_eq!(file(&s, r).await.content, b"     9\t9\n    10\t10\n");
+    }
+
+    #[tokio::test]
+    async fn a_range_at_the_top_of_a_large_file_does_not_read_it_all() {
+        let s = LocalSftp::start().await;
+        let line = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n";
+        let big: Vec<u8> = line.repeat((COUNT_LINES_BYTES as usize / line.len()) + 20_000);
+        s.write("log", &big);
+        let f = file(
+            &s,
+            req(
+                "log",
+                Mode::Range {
+                    start: 2,
+                    end: Some(3),
+                },
+            ),
+        )
+        .await;
+        assert_eq!(f.content, line.repeat(2));
+        assert_eq!(
+            (f.lines, f.total_lines),
+            (Some((2, 3)), None),
+            "not counted"
+        );
+        assert_eq!(f.size_bytes, big.len() as u64);
+        // To the end of the file, every line is read and counted.
+        let total = (big.len() / line.len()) as u64;
+        let f = file(
+            &s,
+            req(
+                "log",
+                Mode::Range {
+                    start: total,
+                    end: None,
+                },
+            ),
+        )
+        .await;
+        assert_eq!(
+            (f.content.as_slice(), f.total_lines),
+            (&line[..], Some(total))
+        );
     }
 
     #[tokio::test]

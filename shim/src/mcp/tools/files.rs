@@ -138,7 +138,8 @@ pub struct ViewResult {
     pub content_base64: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
-    /// Lines in the file, a last line without newline included; absent when the view was cut.
+    /// Lines in the file, a last line without newline included; absent when the rest of the file
+    /// was not read (a cut view, or a range near the top of a file over 64 MiB).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_lines: Option<u64>,
     /// Part of the file (or of the listing) was left out.
