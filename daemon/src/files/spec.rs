@@ -179,14 +179,12 @@ fn range(start: i64, end: i64) -> Result<Mode, InvalidInput> {
     }
 }
 
+/// The seed's `max_bytes` (at least 1); more than a call carries is taken as that much.
 fn max_bytes(raw: Option<i64>) -> Result<u64, InvalidInput> {
     match raw {
         None => Ok(DEFAULT_MAX_BYTES),
         Some(n) if n < 1 => Err(InvalidInput::new("'max_bytes' must be >= 1.")),
-        Some(n) if n as u64 > MAX_CONTENT_BYTES => Err(InvalidInput(format!(
-            "'max_bytes' must be <= {MAX_CONTENT_BYTES}."
-        ))),
-        Some(n) => Ok(n as u64),
+        Some(n) => Ok((n as u64).min(MAX_CONTENT_BYTES)),
     }
 }
 
@@ -278,7 +276,12 @@ mod tests {
             view(|r| r.max_bytes = Some(0)),
             Err("'max_bytes' must be >= 1.".into())
         );
-        assert!(view(|r| r.max_bytes = Some(1 << 40)).is_err());
+        assert_eq!(
+            view(|r| r.max_bytes = Some(1 << 40)),
+            Ok(Mode::Auto {
+                max_bytes: MAX_CONTENT_BYTES
+            })
+        );
     }
 
     #[test]
