@@ -4,6 +4,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "proto/sshmcp/v1/control.proto",
         "proto/sshmcp/v1/exec.proto",
+        "proto/sshmcp/v1/files.proto",
         "proto/sshmcp/v1/sessions.proto",
         "proto/sshmcp/v1/transfers.proto",
         "proto/sshmcp/v1/forwards.proto",

@@ -12,6 +12,7 @@
 mod bare;
 mod daemon;
 mod env;
+mod files;
 mod floor;
 mod grep;
 mod latency;
@@ -191,6 +192,8 @@ async fn benchmarks(
     );
     eprintln!("bench: [2/8] twenty parallel sleep 0.5");
     sections.push(parallel::run(plan, env, &mut client, &masters).await?);
+    eprintln!("bench: files: view and edit of a 1 MB file");
+    sections.push(files::run(plan, env, &mut client, &masters[0]).await?);
     client.close().await?;
 
     eprintln!("bench: [3/8] shim start-up");

@@ -3,6 +3,7 @@
 
 mod control;
 mod exec;
+mod files;
 mod forwards;
 mod search;
 mod sessions;
@@ -11,6 +12,7 @@ mod transfers;
 
 use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
+use ssh_mcp_core::pb::files_server::FilesServer;
 use ssh_mcp_core::pb::forwards_server::ForwardsServer;
 use ssh_mcp_core::pb::search_server::SearchServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
@@ -42,6 +44,10 @@ pub fn router(daemon: Daemon) -> Router {
             daemon.clone(),
         )))
         .add_service(ExecServer::new(exec::ExecService::new(daemon.clone())))
+        .add_service(
+            FilesServer::new(files::FilesService::new(daemon.clone()))
+                .max_decoding_message_size(files::MAX_MESSAGE_BYTES),
+        )
         .add_service(SessionsServer::new(sessions::SessionsService::new(
             daemon.clone(),
         )))

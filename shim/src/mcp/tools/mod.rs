@@ -3,6 +3,7 @@
 
 mod connection;
 mod exec;
+mod files;
 mod forwards;
 mod search;
 mod session_result;
