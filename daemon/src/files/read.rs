@@ -11,9 +11,28 @@ use tokio::io::AsyncSeek;
 use super::{messages, remote_fs};
 use crate::error::DaemonError;
 
-/// Up to `limit` bytes from the current offset (fewer at the end of the file).
-pub async fn prefix(file: &mut File, limit: usize, path: &str) -> Result<Vec<u8>, DaemonError> {
+/// Up to `limit` bytes from the start of the file (fewer at its end): one request at a time
+/// for a few, several in flight for more than one request's worth.
+pub async fn prefix(
+    file: &mut File,
+    limit: usize,
+    size_hint: u64,
+    path: &str,
+) -> Result<Vec<u8>, DaemonError> {
     let mut out = Vec::with_capacity(limit.min(1 << 20));
+    if limit > FIRST_CHUNK as usize {
+        chunks(file, size_hint, u64::MAX, path, |c| {
+            let room = limit - out.len();
+            out.extend_from_slice(&c[..c.len().min(room)]);
+            Ok(if out.len() >= limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })
+        .await?;
+        return Ok(out);
+    }
     while out.len() < limit {
         let want = u32::try_from(limit - out.len()).unwrap_or(u32::MAX);
         match file.read(want, Default::default()).await {
@@ -148,10 +167,18 @@ mod tests {
         let s = LocalSftp::start().await;
         s.write("f", &bytes(300_000));
         let mut file = s.sftp.options().read(true).open("f").await.unwrap();
-        assert_eq!(prefix(&mut file, 20_483, "f").await.unwrap(), bytes(20_483));
+        assert_eq!(
+            prefix(&mut file, 20_483, 300_000, "f").await.unwrap(),
+            bytes(20_483)
+        );
         let mut file = s.sftp.options().read(true).open("f").await.unwrap();
         assert_eq!(
-            prefix(&mut file, 400_000, "f").await.unwrap(),
+            prefix(&mut file, 280_003, 300_000, "f").await.unwrap(),
+            bytes(280_003)
+        );
+        let mut file = s.sftp.options().read(true).open("f").await.unwrap();
+        assert_eq!(
+            prefix(&mut file, 400_000, 300_000, "f").await.unwrap(),
             bytes(300_000)
         );
     }

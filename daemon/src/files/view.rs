@@ -93,7 +93,7 @@ pub async fn view(sftp: &Sftp, req: &ViewRequest) -> Result<Viewed, DaemonError>
         Mode::Auto { max_bytes } => {
             let max = usize::try_from(max_bytes.min(MAX_CONTENT_BYTES)).unwrap_or(usize::MAX);
             // Three bytes more show whether a character crosses the cut.
-            let mut content = read::prefix(&mut file, max.saturating_add(3), path).await?;
+            let mut content = read::prefix(&mut file, max.saturating_add(3), size, path).await?;
             let truncated = content.len() > max;
             if truncated {
                 content.truncate(render::char_boundary_cut(&content, max));
