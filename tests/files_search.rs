@@ -325,10 +325,22 @@ async fn grep_reads_hostile_names_exactly_and_caps_output() {
     for n in names {
         write(&dir.join(n), "x\nneedle:7:here\n");
     }
+    // A directory the account cannot enter is named, like an unreadable file.
+    write(&dir.join("closed/inside.txt"), "needle\n");
+    std::fs::set_permissions(dir.join("closed"), std::fs::Permissions::from_mode(0o700)).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut req = h.grep_request("needle", &dir);
     req.output_mode = "content".into();
     let r = h.grep(req).await.unwrap();
+    let errors: Vec<(String, &str)> = r
+        .errors
+        .iter()
+        .map(|e| (e.path.clone(), e.message.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [(format!("{}/closed", dir.display()), "Permission denied")]
+    );
     let found: BTreeSet<(String, u64, String)> = r
         .matches
         .iter()
