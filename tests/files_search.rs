@@ -325,10 +325,22 @@ async fn grep_reads_hostile_names_exactly_and_caps_output() {
     for n in names {
         write(&dir.join(n), "x\nneedle:7:here\n");
     }
+    // A directory the account cannot enter is named, like an unreadable file.
+    write(&dir.join("closed/inside.txt"), "needle\n");
+    std::fs::set_permissions(dir.join("closed"), std::fs::Permissions::from_mode(0o700)).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut req = h.grep_request("needle", &dir);
     req.output_mode = "content".into();
     let r = h.grep(req).await.unwrap();
+    let errors: Vec<(String, &str)> = r
+        .errors
+        .iter()
+        .map(|e| (e.path.clone(), e.message.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [(format!("{}/closed", dir.display()), "Permission denied")]
+    );
     let found: BTreeSet<(String, u64, String)> = r
         .matches
         .iter()
@@ -497,19 +509,35 @@ async fn grep_and_glob_default_to_the_login_directory() {
     assert_eq!(g.unwrap().matches, [name]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn grep_and_glob_work_for_a_fish_account() {
-    let h = Host::start("fish");
+/// grep (its script reaches sh unchanged) and glob (no shell at all) as an account whose login
+/// shell is not POSIX.
+async fn grep_and_glob_work_under(shell: &str) {
+    let h = Host::start(shell);
     let (_scratch, base) = tree();
-    let mut req = h.grep_request("-verbose|it's", &base);
+    let mut req = h.grep_request("-verbose|it's|!x", &base);
     req.output_mode = "content".into();
     req.glob = Some("*.{py,txt}".into());
     let r = h.grep(req).await.unwrap();
     let lines: Vec<&str> = r.matches.iter().map(|m| m.line.as_str()).collect();
-    assert_eq!(lines, ["-verbose flag"]);
-    assert_eq!(r.errors.len(), 1, "the unreadable file: {:?}", r.errors);
+    assert_eq!(lines, ["-verbose flag"], "{shell}");
+    assert_eq!(
+        r.errors.len(),
+        1,
+        "{shell}: the unreadable file: {:?}",
+        r.errors
+    );
     let g = h.glob(h.glob_request("**/*.py", &base)).await.unwrap();
-    assert_eq!(g.matches, ["a.py", "sub/deep/c.py"]);
+    assert_eq!(g.matches, ["a.py", "sub/deep/c.py"], "{shell}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grep_and_glob_work_for_a_fish_account() {
+    grep_and_glob_work_under("fish").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grep_and_glob_work_for_a_tcsh_account() {
+    grep_and_glob_work_under("tcsh").await;
 }
 
 /// On drop (a failed test too), opens the FIFO for writing and closes it, so a reader still

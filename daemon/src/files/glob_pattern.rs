@@ -11,6 +11,7 @@
 //!   Elsewhere `**` is the same as `*`.
 //! - Dot rule: a name starting with `.` is matched only by a pattern segment starting with a
 //!   literal `.`; `**` never crosses such a name.
+//! - A leading `./` is the base itself (`./src/*.rs` is `src/*.rs`).
 
 use ssh_mcp_core::ssh::InvalidInput;
 
@@ -50,9 +51,15 @@ enum ClassItem {
 
 impl GlobPattern {
     pub fn parse(pattern: &str) -> Result<Self, InvalidInput> {
+        // A leading `./` names the base itself: paths are matched relative to it.
         let alternatives = expand_braces(pattern)?
             .iter()
-            .map(|alt| alt.split('/').map(parse_segment).collect())
+            .map(|alt| {
+                without_dot_slash(alt)
+                    .split('/')
+                    .map(parse_segment)
+                    .collect()
+            })
             .collect();
         Ok(Self { alternatives })
     }
@@ -78,6 +85,14 @@ impl GlobPattern {
             .iter()
             .any(|segments| match_segments(segments, &names))
     }
+}
+
+/// `alternative` without its leading `./` (any number of them).
+pub fn without_dot_slash(mut alternative: &str) -> &str {
+    while let Some(rest) = alternative.strip_prefix("./") {
+        alternative = rest;
+    }
+    alternative
 }
 
 /// The brace alternatives of `pattern`, innermost group first, duplicates removed in order.
@@ -485,6 +500,14 @@ mod tests {
         assert!(p("**").may_match_under("a/b"));
         assert!(p("src/**").may_match_under("src"));
         assert!(!p("src/**").may_match_under(".src"));
+    }
+
+    #[test]
+    fn a_leading_dot_slash_is_the_base() {
+        assert!(m("./src/*.rs", "src/a.rs"));
+        assert!(m("././*.rs", "a.rs"));
+        assert!(m("{./a,b}/*.rs", "a/x.rs"));
+        assert!(!m("./*.rs", "src/a.rs"));
     }
 
     #[test]

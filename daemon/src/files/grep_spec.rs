@@ -9,7 +9,7 @@ use std::time::Duration;
 use ssh_mcp_core::ssh::InvalidInput;
 use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
 
-use super::glob_pattern::{GlobPattern, expand_braces};
+use super::glob_pattern::{GlobPattern, expand_braces, without_dot_slash};
 use super::search_args;
 
 /// The most bytes `pattern`, `path` and `glob` may hold together: the script goes to the host as
@@ -75,7 +75,10 @@ pub struct GlobFilter {
 
 impl GlobFilter {
     pub fn parse(glob: &str) -> Result<Self, InvalidInput> {
-        let alternatives = expand_braces(glob)?;
+        let alternatives: Vec<String> = expand_braces(glob)?
+            .iter()
+            .map(|a| without_dot_slash(a).to_owned())
+            .collect();
         let pattern = GlobPattern::parse(glob)?;
         if !pattern.has_slash() {
             return Ok(Self {
@@ -314,6 +317,15 @@ mod tests {
         let s = spec(r).unwrap();
         assert_eq!(s.grep_flags(), ["-l", "--include", "*.rs"]);
         assert!(s.filters_locally());
+
+        let mut r = raw("");
+        r.glob = Some("./*.{md,txt}".into());
+        let s = spec(r).unwrap();
+        assert_eq!(
+            s.grep_flags(),
+            ["-l", "--include", "*.md", "--include", "*.txt"]
+        );
+        assert!(!s.filters_locally());
 
         let mut r = raw("");
         r.glob = Some("src/**".into());
