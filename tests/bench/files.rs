@@ -102,7 +102,7 @@ pub async fn run(
     );
 
     Ok(Section {
-        title: "Files: view and edit of a 1 MB file".into(),
+        title: "3. Files: view and edit of a 1 MB file".into(),
         method: format!(
             "A 1,000,000-byte text file of numbered lines on the bench's sshd (loopback), one MCP \
              session through the shim, the daemon's SFTP channel on its ControlMaster (a new SFTP \

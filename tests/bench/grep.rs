@@ -153,7 +153,7 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
     let median = greps.median();
     let ratio = reads.median() / median;
     Ok(Section {
-        title: format!("8. ssh_grep over {files} files"),
+        title: format!("10. ssh_grep over {files} files"),
         method: format!(
             "A tree of {files} files of about 2 KiB ({} directories of {FILES_PER_DIR}), one file \
              in {NEEDLE_EVERY} holding the needle. Through one MCP session, one untimed and \
