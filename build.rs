@@ -4,9 +4,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "proto/sshmcp/v1/control.proto",
         "proto/sshmcp/v1/exec.proto",
+        "proto/sshmcp/v1/files.proto",
         "proto/sshmcp/v1/sessions.proto",
         "proto/sshmcp/v1/transfers.proto",
         "proto/sshmcp/v1/forwards.proto",
+        "proto/sshmcp/v1/search.proto",
     ];
     let descriptors = protox::compile(files, ["proto"])?;
     tonic_prost_build::configure()

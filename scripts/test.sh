@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+# The file flows' unit tests run OpenSSH's sftp-server on pipes (daemon/src/files/local_sftp.rs).
+[ -x /usr/lib/openssh/sftp-server ] || need+=(openssh-sftp-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v rsync >/dev/null || need+=(rsync)
 command -v tmux >/dev/null || need+=(tmux)

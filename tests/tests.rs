@@ -10,6 +10,8 @@ mod argument_guard;
 mod attach;
 mod daemon_lifecycle;
 mod exec;
+mod files_edit;
+mod files_search;
 mod forwards;
 mod login_shells;
 mod pool;

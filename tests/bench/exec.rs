@@ -12,7 +12,9 @@
 mod bare;
 mod daemon;
 mod env;
+mod files;
 mod floor;
+mod grep;
 mod latency;
 mod mcp_client;
 mod memory;
@@ -176,7 +178,7 @@ async fn benchmarks(
     let mut client = McpClient::connect(env, &env.shim).await?;
     let mut sections = Vec::new();
 
-    eprintln!("bench: [1/8] ssh_exec true: shim vs the floor and bare ssh");
+    eprintln!("bench: [1/10] ssh_exec true: shim vs the floor and bare ssh");
     let control_dir = ssh_mcp_core::paths::control_dir(&env.socket);
     sections.push(
         latency::run(
@@ -188,30 +190,34 @@ async fn benchmarks(
         )
         .await?,
     );
-    eprintln!("bench: [2/8] twenty parallel sleep 0.5");
+    eprintln!("bench: [2/10] twenty parallel sleep 0.5");
     sections.push(parallel::run(plan, env, &mut client, &masters).await?);
+    eprintln!("bench: [3/10] view and edit of a 1 MB file");
+    sections.push(files::run(plan, env, &mut client, &masters[0]).await?);
     client.close().await?;
 
-    eprintln!("bench: [3/8] shim start-up");
+    eprintln!("bench: [4/10] shim start-up");
     sections.push(startup::run(plan, env)?);
-    eprintln!("bench: [4/8] daemon memory under 300 MB of output");
+    eprintln!("bench: [5/10] daemon memory under 300 MB of output");
     sections.push(memory::run(plan, env, &masters[0]).await?);
 
-    eprintln!("bench: [5/8] session echo round trip");
+    eprintln!("bench: [6/10] session echo round trip");
     let mut client = McpClient::connect(env, &env.shim).await?;
     sections.push(session_echo::run(plan, &mut client).await?);
     client.close().await?;
     eprintln!(
-        "bench: [6/8] a {} MB flood through session reads",
+        "bench: [7/10] a {} MB flood through session reads",
         plan.flood_bytes / 1_000_000
     );
     sections.push(session_flood::run(plan, env, &masters[0]).await?);
-    eprintln!("bench: [7/8] {} idle sessions", plan.idle_sessions);
+    eprintln!("bench: [8/10] {} idle sessions", plan.idle_sessions);
     sections.push(session_idle::run(plan, env).await?);
     eprintln!(
-        "bench: [8/8] {} MB up and down with ssh_scp and ssh_sync vs bare scp and rsync",
+        "bench: [9/10] {} MB up and down with ssh_scp and ssh_sync vs bare scp and rsync",
         plan.transfer_bytes / 1_000_000
     );
     sections.push(transfers::run(plan, env, &masters[0]).await?);
+    eprintln!("bench: [10/10] ssh_grep over a tree of files, and reading it over SFTP");
+    sections.push(grep::run(plan, env, &masters[0]).await?);
     Ok(sections)
 }

@@ -51,7 +51,7 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
     let complete = r.ok && r.stdout_truncated && r.stdout_bytes == BYTES;
     let mb_per_s = BYTES as f64 / 1e6 / took.as_secs_f64().max(1e-9);
     Ok(Section {
-        title: "4. Daemon memory while a command prints 300 MB".into(),
+        title: "5. Daemon memory while a command prints 300 MB".into(),
         method: format!(
             "The daemon is stopped and a new MCP session autostarts a fresh one; one `ssh_exec \
              true` brings its ControlMaster up; then `ssh_exec` of `{command}` with the default \

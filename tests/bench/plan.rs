@@ -25,6 +25,8 @@ pub struct Plan {
     /// Benchmark 8: the file each transfer moves, and rounds of the eight transfers.
     pub transfer_bytes: u64,
     pub transfer_rounds: usize,
+    /// Files: timed rounds of each of the view and edit calls.
+    pub files_rounds: usize,
 }
 
 impl Plan {
@@ -41,6 +43,7 @@ impl Plan {
         idle_sessions: 100,
         transfer_bytes: 200_000_000,
         transfer_rounds: 3,
+        files_rounds: 30,
     };
 
     pub const QUICK: Self = Self {
@@ -57,5 +60,6 @@ impl Plan {
         transfer_bytes: 20_000_000,
         // Three: one 20 MB sample is at the mercy of the page cache and the other tenants.
         transfer_rounds: 3,
+        files_rounds: 8,
     };
 }

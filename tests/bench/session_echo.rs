@@ -92,7 +92,7 @@ pub async fn run(plan: &Plan, client: &mut McpClient) -> anyhow::Result<Section>
     let median = runs.median();
     let typed_median = typed.median();
     Ok(Section {
-        title: "5. Session echo round trip".into(),
+        title: "6. Session echo round trip".into(),
         method: format!(
             "One session started with `ssh_start_session` (`\"shell\": \"/bin/sh\"`, transcript \
              observer): every session of the bench runs /bin/sh rather than the account's login \

@@ -119,7 +119,7 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
     let hwm_mib = hwm as f64 / 1024.0;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     Ok(Section {
-        title: format!("6. A {mb:.0} MB flood drained through session reads"),
+        title: format!("7. A {mb:.0} MB flood drained through session reads"),
         method: format!(
             "The daemon is stopped and a new MCP session autostarts a fresh one, so that its \
              VmHWM covers this benchmark alone. One session (`/bin/sh`, as in 5); \

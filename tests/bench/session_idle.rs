@@ -151,7 +151,7 @@ pub async fn run(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Section> {
     let rss_mib = rss as f64 / 1024.0;
     let secs = |d: Duration| d.as_secs_f64();
     Ok(Section {
-        title: format!("7. {n} idle sessions"),
+        title: format!("8. {n} idle sessions"),
         method: format!(
             "The daemon is stopped and a new MCP session autostarts a fresh one. {n} \
              `ssh_start_session` calls (`/bin/sh`, as in 5; wait_seconds 2, so each returns once \

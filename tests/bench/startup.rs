@@ -72,7 +72,7 @@ pub fn run(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Section> {
     }
     let median = samples.median();
     Ok(Section {
-        title: "3. Shim start-up".into(),
+        title: "4. Shim start-up".into(),
         method: format!(
             "With the daemon already running, {runs} times (after {WARMUP} untimed): spawn the \
              `ssh-mcp` binary, write the `initialize` request, and time from spawn to the answer \

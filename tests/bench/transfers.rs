@@ -269,7 +269,7 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
         )
     };
     Ok(Section {
-        title: format!("8. Transfers of {mb:.0} MB: ssh_scp and ssh_sync vs bare scp and rsync"),
+        title: format!("9. Transfers of {mb:.0} MB: ssh_scp and ssh_sync vs bare scp and rsync"),
         method: format!(
             "A {mb:.0} MB file of incompressible bytes goes up and comes back down, {} rounds. \
              The tools are called through the shim (tools/call request → response) and run on the \

@@ -3,14 +3,18 @@
 
 mod control;
 mod exec;
+mod files;
 mod forwards;
+mod search;
 mod sessions;
 pub mod status;
 mod transfers;
 
 use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
+use ssh_mcp_core::pb::files_server::FilesServer;
 use ssh_mcp_core::pb::forwards_server::ForwardsServer;
+use ssh_mcp_core::pb::search_server::SearchServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
 use ssh_mcp_core::pb::transfers_server::TransfersServer;
 use tonic::transport::server::Router;
@@ -40,11 +44,18 @@ pub fn router(daemon: Daemon) -> Router {
             daemon.clone(),
         )))
         .add_service(ExecServer::new(exec::ExecService::new(daemon.clone())))
+        .add_service(
+            FilesServer::new(files::FilesService::new(daemon.clone()))
+                .max_decoding_message_size(files::MAX_MESSAGE_BYTES),
+        )
         .add_service(SessionsServer::new(sessions::SessionsService::new(
             daemon.clone(),
         )))
         .add_service(TransfersServer::new(transfers::TransfersService::new(
             daemon.clone(),
         )))
-        .add_service(ForwardsServer::new(forwards::ForwardsService::new(daemon)))
+        .add_service(ForwardsServer::new(forwards::ForwardsService::new(
+            daemon.clone(),
+        )))
+        .add_service(SearchServer::new(search::SearchService::new(daemon)))
 }

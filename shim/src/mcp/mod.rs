@@ -26,7 +26,8 @@ ssh_read_session to follow the output (each client has its own read position), \
 ssh_run_in_session to run one command there and get its output and exit code, \
 ssh_stop_session to end it. ssh_scp and ssh_sync copy files over the same connection. A host that asks for a password shows the prompt in a session: \
 answer it with ssh_write_session; ssh_exec to that host then works too. Port forwards (ssh_forward) belong to the daemon and \
-outlive the client: stop them with ssh_stop_forward.";
+outlive the client: stop them with ssh_stop_forward. ssh_view, ssh_create and ssh_edit read and \
+change remote files over SFTP, byte-exact (no shell quoting).";
 
 #[derive(Clone)]
 pub struct SshMcp {
@@ -45,8 +46,10 @@ impl SshMcp {
                 Self::exec_tools()
                     + Self::session_tools()
                     + Self::session_run_tools()
+                    + Self::file_tools()
                     + Self::transfer_tools()
-                    + Self::forward_tools(),
+                    + Self::forward_tools()
+                    + Self::search_tools(),
             ),
         }
     }

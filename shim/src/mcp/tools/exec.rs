@@ -94,7 +94,8 @@ pub struct ExecResult {
     pub reused_connection: bool,
 }
 
-fn text_and_exact(bytes: Vec<u8>) -> (String, Option<String>) {
+/// Bytes as text (lossy), plus their exact base64 when they are not valid UTF-8.
+pub(super) fn text_and_exact(bytes: Vec<u8>) -> (String, Option<String>) {
     match String::from_utf8(bytes) {
         Ok(s) => (s, None),
         Err(e) => {

@@ -3,7 +3,9 @@
 
 mod connection;
 mod exec;
+mod files;
 mod forwards;
+mod search;
 mod session_result;
 mod session_run;
 mod sessions;

@@ -1,0 +1,211 @@
+//! ssh_glob: the tree under `path` walked over SFTP (no remote shell, so any login shell will do
+//! and names come back byte for byte, newlines included), matched here with [`GlobPattern`].
+//! What the walk decides (pruning, matching, the entry limit) is `glob_walk.rs`; here, the SFTP
+//! side: the base checked to be a directory, several directories listed at once, and `timeout`
+//! bounding it all.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use openssh_sftp_client::fs::Fs;
+use ssh_mcp_core::ssh::InvalidInput;
+use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
+use tokio::task::JoinSet;
+use tokio_stream::StreamExt;
+
+use super::glob_pattern::GlobPattern;
+pub use super::glob_walk::GlobOutcome;
+use super::glob_walk::{Entry, Kind, Walk};
+use super::remote_fs::{RemoteFs, file_error};
+use super::search_args;
+use crate::error::DaemonError;
+use crate::state::Daemon;
+
+/// The most directory entries a walk looks at before it stops.
+pub const MAX_WALK_ENTRIES: u64 = 200_000;
+/// Directories listed at once: SFTP requests are pipelined on the one channel.
+const PARALLEL_LISTINGS: usize = 16;
+
+/// An ssh_glob request as the agent sent it.
+#[derive(Debug, Clone, Default)]
+pub struct RawGlob {
+    pub connection: RawConnection,
+    pub ssh_auth_sock: Option<String>,
+    pub pattern: String,
+    pub path: Option<String>,
+    pub head_limit: Option<u32>,
+    pub timeout_seconds: Option<f64>,
+}
+
+/// A validated ssh_glob request.
+#[derive(Debug, Clone)]
+pub struct GlobSpec {
+    pub conn: Connection,
+    pub auth_sock: Option<PathBuf>,
+    pub pattern: String,
+    pub glob: GlobPattern,
+    /// The remote base directory, as given (default `.`, the login directory).
+    pub path: String,
+    pub head_limit: Option<usize>,
+    pub timeout: Option<Duration>,
+}
+
+impl GlobSpec {
+    pub fn parse(raw: RawGlob, home: Option<&Path>) -> Result<Self, InvalidInput> {
+        let conn = Connection::parse(&raw.connection, home)?;
+        let pattern = search_args::required("pattern", &raw.pattern)?;
+        let glob = GlobPattern::parse(&pattern)?;
+        let path =
+            search_args::optional("path", raw.path.as_deref())?.unwrap_or_else(|| ".".into());
+        Ok(Self {
+            conn,
+            auth_sock: raw
+                .ssh_auth_sock
+                .filter(|s| !s.is_empty() && !s.contains('\0'))
+                .map(PathBuf::from),
+            pattern,
+            glob,
+            path,
+            head_limit: search_args::head_limit(raw.head_limit)?,
+            timeout: search_args::timeout(raw.timeout_seconds)?,
+        })
+    }
+}
+
+/// Runs the glob of `spec`, within its timeout; daemon shutdown stops it.
+pub async fn run(daemon: &Daemon, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError> {
+    let work = async {
+        let fs = RemoteFs::open(daemon, &spec.conn, spec.auth_sock.as_deref()).await?;
+        let found = walk(&fs, spec).await;
+        fs.close().await;
+        found
+    };
+    let limit = async {
+        match spec.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        found = work => found,
+        _ = limit => Err(DaemonError::RemoteFile(format!(
+            "Remote operation on '{}' timed out.", spec.path
+        ))),
+        _ = daemon.shutdown.requested() => Err(DaemonError::ShuttingDown),
+    }
+}
+
+/// The base must be a directory (the seed's messages otherwise); then breadth-first listings,
+/// several at a time.
+async fn walk(fs: &RemoteFs, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError> {
+    let base = spec.path.as_str();
+    let meta = fs
+        .sftp()
+        .fs()
+        .metadata(base)
+        .await
+        .map_err(|e| file_error(base, &e))?;
+    if !meta.file_type().is_some_and(|t| t.is_dir()) {
+        return Err(DaemonError::RemoteFile(format!(
+            "Remote path exists but is not a directory: {base}"
+        )));
+    }
+    let mut walk = Walk::new(&spec.glob, MAX_WALK_ENTRIES);
+    let mut listing: JoinSet<(String, Result<Vec<Entry>, openssh_sftp_client::Error>)> =
+        JoinSet::new();
+    loop {
+        while listing.len() < PARALLEL_LISTINGS
+            && let Some(rel) = walk.next_dir()
+        {
+            let mut dir_fs = fs.sftp().fs();
+            let dir = join(base, &rel);
+            listing.spawn(async move {
+                let entries = list(&mut dir_fs, &dir).await;
+                (rel, entries)
+            });
+        }
+        if walk.limited() {
+            break;
+        }
+        let Some(done) = listing.join_next().await else {
+            break;
+        };
+        let (rel, entries) =
+            done.map_err(|e| DaemonError::Internal(format!("a directory listing failed: {e}")))?;
+        match entries {
+            Ok(entries) => walk.listed(&rel, entries),
+            Err(e) if rel.is_empty() => return Err(file_error(base, &e)),
+            Err(e) => {
+                tracing::debug!(dir = %rel, "cannot list: {e}");
+                walk.unreadable(rel);
+            }
+        }
+    }
+    // Listings still under way when the walk stopped are dropped (their handles close).
+    listing.abort_all();
+    Ok(walk.finish(spec.head_limit))
+}
+
+/// The entries of one directory, as the server's readdir reports them (not following links),
+/// without `.` and `..`.
+async fn list(fs: &mut Fs, dir: &str) -> Result<Vec<Entry>, openssh_sftp_client::Error> {
+    let mut entries = Vec::new();
+    let stream = fs.open_dir(dir).await?.read_dir();
+    tokio::pin!(stream);
+    while let Some(entry) = stream.next().await {
+        let entry = entry?;
+        let name = entry.filename().to_string_lossy().into_owned();
+        if name == "." || name == ".." {
+            continue;
+        }
+        let kind = match entry.file_type() {
+            Some(t) if t.is_dir() => Kind::Dir,
+            Some(t) if t.is_file() => Kind::File,
+            _ => Kind::Other,
+        };
+        entries.push(Entry { name, kind });
+    }
+    Ok(entries)
+}
+
+/// `base` joined with a relative directory (`""` is the base itself).
+fn join(base: &str, rel: &str) -> String {
+    match (rel.is_empty(), base.ends_with('/')) {
+        (true, _) => base.to_owned(),
+        (false, true) => format!("{base}{rel}"),
+        (false, false) => format!("{base}/{rel}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joined_paths() {
+        assert_eq!(join(".", ""), ".");
+        assert_eq!(join(".", "a/b"), "./a/b");
+        assert_eq!(join("/", "etc"), "/etc");
+        assert_eq!(join("/srv/x/", "a"), "/srv/x/a");
+    }
+
+    #[test]
+    fn the_request_is_validated() {
+        let raw = |pattern: &str, head_limit| RawGlob {
+            connection: RawConnection {
+                target: "h".into(),
+                ..Default::default()
+            },
+            pattern: pattern.into(),
+            head_limit,
+            ..Default::default()
+        };
+        let s = GlobSpec::parse(raw("**/*.rs", None), None).unwrap();
+        assert_eq!(s.path, ".");
+        assert!(s.glob.matches("a/b.rs"));
+        assert!(GlobSpec::parse(raw(" ", None), None).is_err());
+        assert!(GlobSpec::parse(raw("*", Some(0)), None).is_err());
+        let e = GlobSpec::parse(raw(&"{a,b}".repeat(12), None), None).unwrap_err();
+        assert!(e.0.contains("alternatives"), "{e}");
+    }
+}

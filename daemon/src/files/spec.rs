@@ -1,0 +1,364 @@
+//! The file tools' requests as the agent sent them (plain fields, no wire types) and their
+//! validation into a [`FileCall`], with the seed's messages where the seed had one. A refusal
+//! is an `InvalidInput` (the agent's `validation_error`) and nothing is sent to the host.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ssh_mcp_core::ssh::InvalidInput;
+use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
+
+use super::edit::EditRequest;
+use super::replace::Edit;
+use super::view::{MAX_CONTENT_BYTES, Mode, ViewRequest};
+
+/// The seed's default cut-off for a view without a range or `force_read_large_files`.
+pub const DEFAULT_MAX_BYTES: u64 = 20_480;
+/// The longest timeout a request may ask for (a week), as for commands.
+const MAX_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// What every file request carries.
+#[derive(Debug, Clone, Default)]
+pub struct RawCommon {
+    pub connection: RawConnection,
+    pub ssh_auth_sock: Option<String>,
+    pub path: String,
+    pub timeout_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawView {
+    pub common: RawCommon,
+    pub view_range: Vec<i64>,
+    pub force_read_large_files: bool,
+    pub max_bytes: Option<i64>,
+    pub line_numbers: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawCreate {
+    pub common: RawCommon,
+    pub content: Vec<u8>,
+    pub make_parents: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawEdit {
+    pub common: RawCommon,
+    pub edits: Vec<Edit>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    View(ViewRequest),
+    Create {
+        path: String,
+        content: Vec<u8>,
+        make_parents: bool,
+    },
+    Edit(EditRequest),
+}
+
+/// A validated file request.
+#[derive(Debug, Clone)]
+pub struct FileCall {
+    pub conn: Connection,
+    pub auth_sock: Option<PathBuf>,
+    pub timeout: Option<Duration>,
+    pub op: Op,
+}
+
+impl FileCall {
+    pub fn view(raw: RawView, home: Option<&Path>) -> Result<Self, InvalidInput> {
+        let mode = match raw.view_range.as_slice() {
+            [] if raw.force_read_large_files => Mode::Full,
+            [] => Mode::Auto {
+                max_bytes: max_bytes(raw.max_bytes)?,
+            },
+            &[start, end] => range(start, end)?,
+            _ => {
+                return Err(InvalidInput::new(
+                    "'view_range' must be a two-element array, e.g. [start, end].",
+                ));
+            }
+        };
+        let line_numbers = raw.line_numbers;
+        Self::new(raw.common, home, |path| {
+            Op::View(ViewRequest {
+                path,
+                mode,
+                line_numbers,
+            })
+        })
+    }
+
+    pub fn create(raw: RawCreate, home: Option<&Path>) -> Result<Self, InvalidInput> {
+        let (content, make_parents) = (raw.content, raw.make_parents);
+        Self::new(raw.common, home, |path| Op::Create {
+            path,
+            content,
+            make_parents,
+        })
+    }
+
+    pub fn edit(raw: RawEdit, home: Option<&Path>) -> Result<Self, InvalidInput> {
+        if raw.edits.is_empty() {
+            return Err(InvalidInput::new(
+                "'edits' is required and must be a non-empty array of {old_str, new_str} objects.",
+            ));
+        }
+        if let Some(i) = raw.edits.iter().position(|e| e.old_str.is_empty()) {
+            return Err(InvalidInput(format!(
+                "'edits[{i}].old_str' is required and must be a non-empty string."
+            )));
+        }
+        let edits = raw.edits;
+        Self::new(raw.common, home, |path| {
+            Op::Edit(EditRequest { path, edits })
+        })
+    }
+
+    fn new(
+        raw: RawCommon,
+        home: Option<&Path>,
+        op: impl FnOnce(String) -> Op,
+    ) -> Result<Self, InvalidInput> {
+        let conn = Connection::parse(&raw.connection, home)?;
+        let path = remote_path(&raw.path)?;
+        Ok(Self {
+            conn,
+            auth_sock: raw
+                .ssh_auth_sock
+                .filter(|s| !s.is_empty() && !s.contains('\0'))
+                .map(PathBuf::from),
+            timeout: timeout(raw.timeout_seconds)?,
+            op: op(path),
+        })
+    }
+
+    /// The path as the agent gave it (trimmed), for messages.
+    pub fn path(&self) -> &str {
+        match &self.op {
+            Op::View(v) => &v.path,
+            Op::Create { path, .. } => path,
+            Op::Edit(e) => &e.path,
+        }
+    }
+}
+
+/// The seed trims the path and refuses an empty one or one with NUL.
+fn remote_path(raw: &str) -> Result<String, InvalidInput> {
+    if raw.contains('\0') {
+        return Err(InvalidInput::new("'path' cannot contain NUL bytes."));
+    }
+    let p = raw.trim();
+    if p.is_empty() {
+        return Err(InvalidInput::new("'path' must be a non-empty string."));
+    }
+    Ok(p.to_owned())
+}
+
+fn range(start: i64, end: i64) -> Result<Mode, InvalidInput> {
+    if start < 1 {
+        return Err(InvalidInput::new(
+            "'view_range[0]' (start line) must be >= 1.",
+        ));
+    }
+    match end {
+        -1 => Ok(Mode::Range {
+            start: start as u64,
+            end: None,
+        }),
+        end if end >= start => Ok(Mode::Range {
+            start: start as u64,
+            end: Some(end as u64),
+        }),
+        _ => Err(InvalidInput::new(
+            "'view_range[1]' (end line) must be -1 (end of file) or >= start line.",
+        )),
+    }
+}
+
+/// The seed's `max_bytes` (at least 1); more than a call carries is taken as that much.
+fn max_bytes(raw: Option<i64>) -> Result<u64, InvalidInput> {
+    match raw {
+        None => Ok(DEFAULT_MAX_BYTES),
+        Some(n) if n < 1 => Err(InvalidInput::new("'max_bytes' must be >= 1.")),
+        Some(n) => Ok((n as u64).min(MAX_CONTENT_BYTES)),
+    }
+}
+
+fn timeout(raw: Option<f64>) -> Result<Option<Duration>, InvalidInput> {
+    match raw {
+        None => Ok(None),
+        Some(t) if t.is_finite() && t > 0.0 && t <= MAX_TIMEOUT_SECS => {
+            Ok(Some(Duration::from_secs_f64(t)))
+        }
+        Some(t) => Err(InvalidInput(format!(
+            "'timeout' must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS} (got {t}); leave it out for no limit"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common(path: &str) -> RawCommon {
+        RawCommon {
+            connection: RawConnection {
+                target: "h".into(),
+                ..Default::default()
+            },
+            path: path.into(),
+            ..Default::default()
+        }
+    }
+
+    fn view(f: impl FnOnce(&mut RawView)) -> Result<Mode, String> {
+        let mut raw = RawView {
+            common: common(" a.txt "),
+            ..Default::default()
+        };
+        f(&mut raw);
+        match FileCall::view(raw, None).map_err(|e| e.to_string())?.op {
+            Op::View(v) => Ok(v.mode),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn view_modes_as_the_seed_chooses_them() {
+        assert_eq!(view(|_| {}), Ok(Mode::Auto { max_bytes: 20_480 }));
+        assert_eq!(
+            view(|r| r.max_bytes = Some(5)),
+            Ok(Mode::Auto { max_bytes: 5 })
+        );
+        assert_eq!(view(|r| r.force_read_large_files = true), Ok(Mode::Full));
+        assert_eq!(
+            view(|r| {
+                r.force_read_large_files = true;
+                r.view_range = vec![3, -1];
+            }),
+            Ok(Mode::Range {
+                start: 3,
+                end: None
+            })
+        );
+        assert_eq!(
+            view(|r| r.view_range = vec![2, 2]),
+            Ok(Mode::Range {
+                start: 2,
+                end: Some(2)
+            })
+        );
+    }
+
+    #[test]
+    fn view_arguments_are_refused_with_the_seed_messages() {
+        assert_eq!(
+            view(|r| r.view_range = vec![1]),
+            Err("'view_range' must be a two-element array, e.g. [start, end].".into())
+        );
+        assert_eq!(
+            view(|r| r.view_range = vec![0, 3]),
+            Err("'view_range[0]' (start line) must be >= 1.".into())
+        );
+        assert_eq!(
+            view(|r| r.view_range = vec![5, 4]),
+            Err("'view_range[1]' (end line) must be -1 (end of file) or >= start line.".into())
+        );
+        assert_eq!(
+            view(|r| r.view_range = vec![5, -2]),
+            Err("'view_range[1]' (end line) must be -1 (end of file) or >= start line.".into())
+        );
+        assert_eq!(
+            view(|r| r.max_bytes = Some(0)),
+            Err("'max_bytes' must be >= 1.".into())
+        );
+        assert_eq!(
+            view(|r| r.max_bytes = Some(1 << 40)),
+            Ok(Mode::Auto {
+                max_bytes: MAX_CONTENT_BYTES
+            })
+        );
+    }
+
+    #[test]
+    fn the_path_is_trimmed_and_checked() {
+        let call = FileCall::create(
+            RawCreate {
+                common: common("  -x y\n "),
+                content: b"c".to_vec(),
+                make_parents: false,
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(call.path(), "-x y");
+        for (bad, message) in [
+            ("  ", "'path' must be a non-empty string."),
+            ("a\0b", "'path' cannot contain NUL bytes."),
+        ] {
+            let e = FileCall::create(
+                RawCreate {
+                    common: common(bad),
+                    content: vec![],
+                    make_parents: false,
+                },
+                None,
+            )
+            .unwrap_err();
+            assert_eq!(e.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn edits_must_be_there_with_an_old_str() {
+        let edit = |edits: Vec<Edit>| {
+            FileCall::edit(
+                RawEdit {
+                    common: common("f"),
+                    edits,
+                },
+                None,
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            edit(vec![]),
+            Err(
+                "'edits' is required and must be a non-empty array of {old_str, new_str} objects."
+                    .into()
+            )
+        );
+        let e = |old: &str| Edit {
+            old_str: old.into(),
+            new_str: String::new(),
+            replace_all: false,
+        };
+        assert_eq!(
+            edit(vec![e("a"), e("")]),
+            Err("'edits[1].old_str' is required and must be a non-empty string.".into())
+        );
+        assert_eq!(edit(vec![e("a")]), Ok(()));
+    }
+
+    #[test]
+    fn timeouts_and_connections_are_checked() {
+        let mut raw = RawCreate {
+            common: common("f"),
+            content: vec![],
+            make_parents: false,
+        };
+        raw.common.timeout_seconds = Some(1.5);
+        let call = FileCall::create(raw.clone(), None).unwrap();
+        assert_eq!(call.timeout, Some(Duration::from_millis(1500)));
+        raw.common.timeout_seconds = Some(f64::NAN);
+        assert!(FileCall::create(raw.clone(), None).is_err());
+        raw.common.timeout_seconds = None;
+        raw.common.connection.target = "-oProxyCommand=x".into();
+        assert!(FileCall::create(raw, None).is_err());
+    }
+}
