@@ -1,7 +1,7 @@
 //! The bench (`cargo bench --bench exec -- --bin-dir DIR --out FILE`, run by
 //! `scripts/bench.sh`): starts a throwaway sshd, a private daemon environment and ControlMasters
-//! of its own, runs the eight benchmarks in order (four of `ssh_exec` and the shim, three of sessions, one of transfers), writes BENCHMARKS.md and cleans up everything
-//! it started. With `--quick` (CI) it takes few samples, checks every target with twice the
+//! of its own, runs the ten benchmarks in order (`ssh_exec` and the shim, file tools, sessions,
+//! transfers, grep), writes BENCHMARKS.md and cleans up everything it started. With `--quick` (CI) it takes few samples, checks every target with twice the
 //! slack, prints the table instead of writing the page, and fails when a figure regressed.
 
 #![allow(
