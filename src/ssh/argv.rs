@@ -97,9 +97,8 @@ fn push_common(argv: &mut Argv, settings: &SshSettings, conn: &Connection, promp
         argv.arg("-i").arg(identity.as_path().as_os_str());
     }
     if let Some(known) = &conn.known_hosts_file {
-        let mut o = OsString::from("UserKnownHostsFile=");
-        o.push(known.as_path().as_os_str());
-        argv.arg("-o").arg(o);
+        argv.arg("-o")
+            .arg(path_option("UserKnownHostsFile", known.as_path()));
     }
     if let Some(strict) = conn.strict_host_key_checking {
         argv.opt("StrictHostKeyChecking", strict.as_ssh_value());
@@ -482,6 +481,27 @@ mod tests {
             "{master}"
         );
         assert!(master.ends_with("-- web"), "{master}");
+    }
+
+    #[test]
+    fn a_known_hosts_path_with_a_space_stays_one_word_for_the_master() {
+        let dir = std::env::temp_dir().join(format!("known hosts {}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("known_hosts");
+        let raw = RawConnection {
+            target: "web".into(),
+            known_hosts_file: Some(file.to_string_lossy().into_owned()),
+            ..Default::default()
+        };
+        let conn = Connection::parse(&raw, None).unwrap();
+        let argv = control_master(&settings(), &conn, Path::new("/run/cm/x"));
+        let expected = format!("UserKnownHostsFile=\"{}\"", file.display());
+        assert!(
+            argv.args.iter().any(|a| a.to_string_lossy() == expected),
+            "{}",
+            argv.display()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
