@@ -37,7 +37,8 @@ fi
 # tests/mcp/package.json and package-lock.json, installed into the git-ignored tests/mcp/node_modules.
 if [ ! -x tests/mcp/node_modules/.bin/mcp-inspector ]; then
   echo "== installing the MCP Inspector CLI into tests/mcp/node_modules"
-  npm install --prefix tests/mcp --ignore-scripts --no-audit --no-fund --loglevel=error
+  # npm ci installs exactly the lock file and never rewrites it.
+  npm ci --prefix tests/mcp --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 
 echo "== rustfmt"
