@@ -15,6 +15,49 @@ pub mod doc {
     pub const EXTRA_SSH_ARGS: &str = "Allowlisted ssh options, e.g. [\"-J\",\"jumphost\"].";
 }
 
+/// Declares the argument struct of a remote tool: `target` first, the tool's own fields, then
+/// the connection parameters every remote tool shares (one copy of their schema and wording),
+/// and `connection()`, their wire form.
+macro_rules! remote_args {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            #[schemars(description = $crate::mcp::tools::connection::doc::TARGET)]
+            pub target: String,
+            $( $(#[$field_meta])* pub $field: $ty, )*
+            #[schemars(range(min = 1, max = 65535))]
+            pub port: Option<u32>,
+            pub identity_file: Option<String>,
+            pub known_hosts_file: Option<String>,
+            #[schemars(description = $crate::mcp::tools::connection::doc::STRICT_HOST_KEY_CHECKING)]
+            pub strict_host_key_checking:
+                Option<$crate::mcp::tools::connection::HostKeyChecking>,
+            #[schemars(description = $crate::mcp::tools::connection::doc::EXTRA_SSH_ARGS)]
+            pub extra_ssh_args: Option<Vec<String>>,
+        }
+
+        impl $name {
+            /// The wire `Connection` of these arguments (the daemon validates it).
+            pub fn connection(&self) -> ssh_mcp_core::pb::Connection {
+                $crate::mcp::tools::connection::connection(
+                    self.target.clone(),
+                    self.port,
+                    self.identity_file.clone(),
+                    self.known_hosts_file.clone(),
+                    self.strict_host_key_checking.clone(),
+                    self.extra_ssh_args.clone(),
+                )
+            }
+        }
+    };
+}
+pub(crate) use remote_args;
+
 /// `strict_host_key_checking`: a boolean or one of yes, no, ask, accept-new, off.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(untagged)]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use ssh_mcp_core::pb::exec_client::ExecClient;
 use ssh_mcp_core::pb::{self, RunRequest, run_event::Event};
 
-use super::connection::{HostKeyChecking, connection, doc};
+use super::connection::remote_args;
 use crate::daemon_link::{is_broken_connection, is_transport_failure};
 use crate::mcp::{SshMcp, result, schema};
 
@@ -28,12 +28,11 @@ const PROGRESS_INTERVAL_MS: u32 = 1000;
 // Descriptions are what the model reads in every conversation: they say what an agent needs
 // and no more (the tools/list budget test in tests/mcp holds them to it). The connection
 // parameters' wording is shared, in `connection::doc`.
+remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = schema::portable)]
 pub struct ExecArgs {
-    #[schemars(description = doc::TARGET)]
-    pub target: String,
     /// Shell command line.
     pub command: String,
     /// Remote directory (~ is home).
@@ -46,17 +45,10 @@ pub struct ExecArgs {
     pub timeout: Option<f64>,
     /// ssh -tt (merges stderr into stdout).
     pub tty: Option<bool>,
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: Option<u32>,
-    pub identity_file: Option<String>,
-    pub known_hosts_file: Option<String>,
-    #[schemars(description = doc::STRICT_HOST_KEY_CHECKING)]
-    pub strict_host_key_checking: Option<HostKeyChecking>,
-    #[schemars(description = doc::EXTRA_SSH_ARGS)]
-    pub extra_ssh_args: Option<Vec<String>>,
     /// Bytes kept per stream (default 1 MiB).
     #[schemars(range(min = 64, max = 67108864))]
     pub max_output_bytes: Option<u64>,
+}
 }
 
 /// Optional fields are absent rather than null (see `schema.rs`).
@@ -144,14 +136,7 @@ fn human_bytes(n: u64) -> String {
 /// The daemon's request for these arguments (progress events only when the client wants them).
 fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
     RunRequest {
-        connection: Some(connection(
-            args.target,
-            args.port,
-            args.identity_file,
-            args.known_hosts_file,
-            args.strict_host_key_checking,
-            args.extra_ssh_args,
-        )),
+        connection: Some(args.connection()),
         command: args.command,
         cwd: args.cwd,
         env: args

@@ -14,7 +14,7 @@ use ssh_mcp_core::pb;
 use ssh_mcp_core::pb::files_client::FilesClient;
 use tonic::transport::Channel;
 
-use super::connection::{HostKeyChecking, connection, doc};
+use super::connection::remote_args;
 use super::exec::text_and_exact;
 use crate::mcp::{SshMcp, result, schema};
 
@@ -27,12 +27,11 @@ mod fdoc {
     pub const TIMEOUT: &str = "Seconds; default none.";
 }
 
+remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = schema::portable)]
 pub struct ViewArgs {
-    #[schemars(description = doc::TARGET)]
-    pub target: String,
     #[schemars(description = fdoc::PATH)]
     pub path: String,
     /// [start, end] lines, 1-based; end -1 is end of file.
@@ -46,22 +45,14 @@ pub struct ViewArgs {
     pub line_numbers: Option<bool>,
     #[schemars(description = fdoc::TIMEOUT)]
     pub timeout: Option<f64>,
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: Option<u32>,
-    pub identity_file: Option<String>,
-    pub known_hosts_file: Option<String>,
-    #[schemars(description = doc::STRICT_HOST_KEY_CHECKING)]
-    pub strict_host_key_checking: Option<HostKeyChecking>,
-    #[schemars(description = doc::EXTRA_SSH_ARGS)]
-    pub extra_ssh_args: Option<Vec<String>>,
+}
 }
 
+remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = schema::portable)]
 pub struct CreateArgs {
-    #[schemars(description = doc::TARGET)]
-    pub target: String,
     #[schemars(description = fdoc::PATH)]
     pub path: String,
     /// The whole content, written as is.
@@ -70,14 +61,7 @@ pub struct CreateArgs {
     pub make_parents: Option<bool>,
     #[schemars(description = fdoc::TIMEOUT)]
     pub timeout: Option<f64>,
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: Option<u32>,
-    pub identity_file: Option<String>,
-    pub known_hosts_file: Option<String>,
-    #[schemars(description = doc::STRICT_HOST_KEY_CHECKING)]
-    pub strict_host_key_checking: Option<HostKeyChecking>,
-    #[schemars(description = doc::EXTRA_SSH_ARGS)]
-    pub extra_ssh_args: Option<Vec<String>>,
+}
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -90,12 +74,11 @@ pub struct EditItem {
     pub replace_all: Option<bool>,
 }
 
+remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = schema::portable)]
 pub struct EditArgs {
-    #[schemars(description = doc::TARGET)]
-    pub target: String,
     #[schemars(description = fdoc::PATH)]
     pub path: String,
     /// Applied in order.
@@ -103,14 +86,7 @@ pub struct EditArgs {
     pub edits: Vec<EditItem>,
     #[schemars(description = fdoc::TIMEOUT)]
     pub timeout: Option<f64>,
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: Option<u32>,
-    pub identity_file: Option<String>,
-    pub known_hosts_file: Option<String>,
-    #[schemars(description = doc::STRICT_HOST_KEY_CHECKING)]
-    pub strict_host_key_checking: Option<HostKeyChecking>,
-    #[schemars(description = doc::EXTRA_SSH_ARGS)]
-    pub extra_ssh_args: Option<Vec<String>>,
+}
 }
 
 /// One directory entry, as the seed lists it.
@@ -218,14 +194,7 @@ impl From<pb::ViewResult> for ViewResult {
 
 fn view_request(a: ViewArgs) -> pb::ViewRequest {
     pb::ViewRequest {
-        connection: Some(connection(
-            a.target,
-            a.port,
-            a.identity_file,
-            a.known_hosts_file,
-            a.strict_host_key_checking,
-            a.extra_ssh_args,
-        )),
+        connection: Some(a.connection()),
         path: a.path,
         view_range: a.view_range.unwrap_or_default(),
         force_read_large_files: a.force_read_large_files.unwrap_or(false),
@@ -237,14 +206,7 @@ fn view_request(a: ViewArgs) -> pb::ViewRequest {
 
 fn create_request(a: CreateArgs) -> pb::CreateRequest {
     pb::CreateRequest {
-        connection: Some(connection(
-            a.target,
-            a.port,
-            a.identity_file,
-            a.known_hosts_file,
-            a.strict_host_key_checking,
-            a.extra_ssh_args,
-        )),
+        connection: Some(a.connection()),
         path: a.path,
         content: a.content.into_bytes(),
         timeout_seconds: a.timeout,
@@ -254,14 +216,7 @@ fn create_request(a: CreateArgs) -> pb::CreateRequest {
 
 fn edit_request(a: EditArgs) -> pb::EditRequest {
     pb::EditRequest {
-        connection: Some(connection(
-            a.target,
-            a.port,
-            a.identity_file,
-            a.known_hosts_file,
-            a.strict_host_key_checking,
-            a.extra_ssh_args,
-        )),
+        connection: Some(a.connection()),
         path: a.path,
         edits: a
             .edits

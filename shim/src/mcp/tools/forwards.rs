@@ -12,15 +12,14 @@ use serde::{Deserialize, Serialize};
 use ssh_mcp_core::pb::{self, forwards_client::ForwardsClient};
 use tonic::transport::Channel;
 
-use super::connection::{HostKeyChecking, connection, doc};
+use super::connection::remote_args;
 use crate::mcp::{SshMcp, result, schema};
 
+remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = schema::portable)]
 pub struct ForwardArgs {
-    #[schemars(description = doc::TARGET)]
-    pub target: String,
     /// local: listen here; remote: listen on the host; dynamic: SOCKS here.
     pub direction: Direction,
     /// Listening port.
@@ -36,14 +35,7 @@ pub struct ForwardArgs {
     pub allow_non_loopback: Option<bool>,
     /// Asking again returns the running forward.
     pub forward_name: Option<String>,
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: Option<u32>,
-    pub identity_file: Option<String>,
-    pub known_hosts_file: Option<String>,
-    #[schemars(description = doc::STRICT_HOST_KEY_CHECKING)]
-    pub strict_host_key_checking: Option<HostKeyChecking>,
-    #[schemars(description = doc::EXTRA_SSH_ARGS)]
-    pub extra_ssh_args: Option<Vec<String>>,
+}
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
@@ -156,14 +148,7 @@ pub struct ForwardList {
 
 fn open_request(a: ForwardArgs) -> pb::OpenForwardRequest {
     pb::OpenForwardRequest {
-        connection: Some(connection(
-            a.target,
-            a.port,
-            a.identity_file,
-            a.known_hosts_file,
-            a.strict_host_key_checking,
-            a.extra_ssh_args,
-        )),
+        connection: Some(a.connection()),
         direction: a.direction.as_str().to_owned(),
         local_port: Some(a.local_port),
         remote_host: a.remote_host,

@@ -16,7 +16,7 @@ use ssh_mcp_core::pb::search_client::SearchClient;
 use ssh_mcp_core::pb::{self, GlobRequest, GrepRequest};
 use tonic::transport::Channel;
 
-use super::connection::{HostKeyChecking, connection, doc};
+use super::connection::remote_args;
 use crate::mcp::{SshMcp, result, schema};
 
 /// The largest reply accepted from the daemon (grep's output cap, as JSON-ready records, and
@@ -44,12 +44,11 @@ impl OutputMode {
 }
 
 // Descriptions are what the model reads in every conversation: terse (see exec.rs).
+remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = schema::portable)]
 pub struct GrepArgs {
-    #[schemars(description = doc::TARGET)]
-    pub target: String,
     /// Regex (grep -P, else -E).
     pub pattern: String,
     /// File or dir (default .).
@@ -66,22 +65,14 @@ pub struct GrepArgs {
     pub head_limit: Option<u32>,
     /// Seconds; default none.
     pub timeout: Option<f64>,
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: Option<u32>,
-    pub identity_file: Option<String>,
-    pub known_hosts_file: Option<String>,
-    #[schemars(description = doc::STRICT_HOST_KEY_CHECKING)]
-    pub strict_host_key_checking: Option<HostKeyChecking>,
-    #[schemars(description = doc::EXTRA_SSH_ARGS)]
-    pub extra_ssh_args: Option<Vec<String>>,
+}
 }
 
+remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = schema::portable)]
 pub struct GlobArgs {
-    #[schemars(description = doc::TARGET)]
-    pub target: String,
     /// Glob relative to path, e.g. **/*.ts or src/*.{ts,tsx}.
     pub pattern: String,
     /// Directory (default .).
@@ -90,26 +81,12 @@ pub struct GlobArgs {
     pub head_limit: Option<u32>,
     /// Seconds; default none.
     pub timeout: Option<f64>,
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: Option<u32>,
-    pub identity_file: Option<String>,
-    pub known_hosts_file: Option<String>,
-    #[schemars(description = doc::STRICT_HOST_KEY_CHECKING)]
-    pub strict_host_key_checking: Option<HostKeyChecking>,
-    #[schemars(description = doc::EXTRA_SSH_ARGS)]
-    pub extra_ssh_args: Option<Vec<String>>,
+}
 }
 
 fn grep_request(a: GrepArgs) -> GrepRequest {
     GrepRequest {
-        connection: Some(connection(
-            a.target,
-            a.port,
-            a.identity_file,
-            a.known_hosts_file,
-            a.strict_host_key_checking,
-            a.extra_ssh_args,
-        )),
+        connection: Some(a.connection()),
         pattern: a.pattern,
         path: a.path,
         glob: a.glob,
@@ -129,14 +106,7 @@ fn grep_request(a: GrepArgs) -> GrepRequest {
 
 fn glob_request(a: GlobArgs) -> GlobRequest {
     GlobRequest {
-        connection: Some(connection(
-            a.target,
-            a.port,
-            a.identity_file,
-            a.known_hosts_file,
-            a.strict_host_key_checking,
-            a.extra_ssh_args,
-        )),
+        connection: Some(a.connection()),
         pattern: a.pattern,
         path: a.path,
         head_limit: a.head_limit,

@@ -18,7 +18,7 @@ use ssh_mcp_core::pb::sessions_client::SessionsClient;
 use ssh_mcp_core::pb::{self, ReadOptions};
 use tonic::transport::Channel;
 
-use super::connection::{HostKeyChecking, connection, doc};
+use super::connection::{doc, remote_args};
 use super::session_result::{NoSnapshot, SessionList, SessionResult};
 use crate::mcp::{SshMcp, result, schema};
 
@@ -78,12 +78,11 @@ impl ObserverMode {
 
 // Descriptions are what the model reads in every conversation (the budget test in tests/mcp
 // holds each tool to it): they say what an agent needs and no more.
+remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = schema::portable)]
 pub struct OpenArgs {
-    #[schemars(description = doc::TARGET)]
-    pub target: String,
     /// Stable name to find it again.
     pub session_name: Option<String>,
     pub cwd: Option<String>,
@@ -99,14 +98,7 @@ pub struct OpenArgs {
     pub max_output_chars: Option<u64>,
     pub rows: Option<u32>,
     pub cols: Option<u32>,
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: Option<u32>,
-    pub identity_file: Option<String>,
-    pub known_hosts_file: Option<String>,
-    #[schemars(description = doc::STRICT_HOST_KEY_CHECKING)]
-    pub strict_host_key_checking: Option<HostKeyChecking>,
-    #[schemars(description = doc::EXTRA_SSH_ARGS)]
-    pub extra_ssh_args: Option<Vec<String>>,
+}
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -194,14 +186,7 @@ fn read_options(
 
 fn open_request(args: OpenArgs, ensure: bool, reader_id: &str) -> pb::OpenSessionRequest {
     pb::OpenSessionRequest {
-        connection: Some(connection(
-            args.target,
-            args.port,
-            args.identity_file,
-            args.known_hosts_file,
-            args.strict_host_key_checking,
-            args.extra_ssh_args,
-        )),
+        connection: Some(args.connection()),
         session_name: args.session_name,
         cwd: args.cwd,
         env: args

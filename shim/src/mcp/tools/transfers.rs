@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use ssh_mcp_core::pb::transfers_client::TransfersClient;
 use ssh_mcp_core::pb::{self, ScpRequest, SyncRequest, TransferCommon, transfer_event::Event};
 
-use super::connection::{HostKeyChecking, connection, doc};
+use super::connection::remote_args;
 use crate::daemon_link::{is_broken_connection, is_transport_failure};
 use crate::mcp::{SshMcp, result, schema};
 
@@ -40,12 +40,11 @@ impl Direction {
     }
 }
 
+remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = schema::portable)]
 pub struct ScpArgs {
-    #[schemars(description = doc::TARGET)]
-    pub target: String,
     pub direction: Direction,
     /// Local (upload) or remote paths.
     #[schemars(length(min = 1))]
@@ -60,22 +59,14 @@ pub struct ScpArgs {
     pub timeout: Option<f64>,
     /// sha256 both ends.
     pub checksum: Option<bool>,
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: Option<u32>,
-    pub identity_file: Option<String>,
-    pub known_hosts_file: Option<String>,
-    #[schemars(description = doc::STRICT_HOST_KEY_CHECKING)]
-    pub strict_host_key_checking: Option<HostKeyChecking>,
-    #[schemars(description = doc::EXTRA_SSH_ARGS)]
-    pub extra_ssh_args: Option<Vec<String>>,
+}
 }
 
+remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = schema::portable)]
 pub struct SyncArgs {
-    #[schemars(description = doc::TARGET)]
-    pub target: String,
     pub direction: Direction,
     /// Local (upload) or remote; trailing / = contents.
     pub source: String,
@@ -94,14 +85,7 @@ pub struct SyncArgs {
     pub timeout: Option<f64>,
     /// sha256 both ends.
     pub checksum: Option<bool>,
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: Option<u32>,
-    pub identity_file: Option<String>,
-    pub known_hosts_file: Option<String>,
-    #[schemars(description = doc::STRICT_HOST_KEY_CHECKING)]
-    pub strict_host_key_checking: Option<HostKeyChecking>,
-    #[schemars(description = doc::EXTRA_SSH_ARGS)]
-    pub extra_ssh_args: Option<Vec<String>>,
+}
 }
 
 /// One file compared with `checksum`.
@@ -174,28 +158,15 @@ impl From<pb::TransferFinished> for TransferResult {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn common(
-    target: String,
+    connection: pb::Connection,
     direction: Direction,
     timeout: Option<f64>,
     checksum: Option<bool>,
-    port: Option<u32>,
-    identity_file: Option<String>,
-    known_hosts_file: Option<String>,
-    strict: Option<HostKeyChecking>,
-    extra_ssh_args: Option<Vec<String>>,
     progress: bool,
 ) -> TransferCommon {
     TransferCommon {
-        connection: Some(connection(
-            target,
-            port,
-            identity_file,
-            known_hosts_file,
-            strict,
-            extra_ssh_args,
-        )),
+        connection: Some(connection),
         direction: direction.as_str().to_owned(),
         timeout_seconds: timeout,
         checksum: checksum.unwrap_or(false),
@@ -209,15 +180,10 @@ fn common(
 fn scp_request(a: ScpArgs, progress: bool) -> ScpRequest {
     ScpRequest {
         common: Some(common(
-            a.target,
+            a.connection(),
             a.direction,
             a.timeout,
             a.checksum,
-            a.port,
-            a.identity_file,
-            a.known_hosts_file,
-            a.strict_host_key_checking,
-            a.extra_ssh_args,
             progress,
         )),
         sources: a.sources,
@@ -230,15 +196,10 @@ fn scp_request(a: ScpArgs, progress: bool) -> ScpRequest {
 fn sync_request(a: SyncArgs, progress: bool) -> SyncRequest {
     SyncRequest {
         common: Some(common(
-            a.target,
+            a.connection(),
             a.direction,
             a.timeout,
             a.checksum,
-            a.port,
-            a.identity_file,
-            a.known_hosts_file,
-            a.strict_host_key_checking,
-            a.extra_ssh_args,
             progress,
         )),
         source: a.source,
