@@ -5,6 +5,7 @@ mod control;
 mod exec;
 mod files;
 mod forwards;
+mod progress_stream;
 mod search;
 mod sessions;
 pub mod status;

@@ -5,16 +5,13 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ssh_mcp_core::pb::{
     self, ScpRequest, SyncRequest, TransferEvent, transfer_event::Event,
     transfers_server::Transfers,
 };
-use tokio::sync::mpsc;
 use tokio_stream::Stream;
-use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::error::DaemonError;
@@ -107,57 +104,24 @@ fn progress(started: Instant, counters: &Counters) -> TransferEvent {
     }
 }
 
-/// Counts a running transfer for Status, for as long as it lives.
-struct RunningGuard(Daemon);
-
-impl Drop for RunningGuard {
-    fn drop(&mut self) {
-        self.0.running_commands.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 impl TransfersService {
     fn start(&self, spec: TransferSpec, interval_ms: u32) -> Response<EventStream> {
-        let (tx, rx) = mpsc::channel(4);
+        let spec = Arc::new(spec);
+        let counters = Arc::new(Counters::default());
+        let started = Instant::now();
         let daemon = self.daemon.clone();
-        daemon.running_commands.fetch_add(1, Ordering::Relaxed);
-        daemon.commands_total.fetch_add(1, Ordering::Relaxed);
-        let guard = RunningGuard(daemon.clone());
-        self.daemon.shutdown.commands.spawn(async move {
-            let _guard = guard;
-            let started = Instant::now();
-            let counters = Arc::new(Counters::default());
-            let cancel = CancellationToken::new();
-            let work = run::run(&daemon, &spec, &counters, &cancel);
-            tokio::pin!(work);
-            let mut ticker = (interval_ms > 0).then(|| {
-                let every = Duration::from_millis(u64::from(interval_ms.max(100)));
-                tokio::time::interval_at(tokio::time::Instant::now() + every, every)
-            });
-            let mut client_gone = false;
-            let result = loop {
-                tokio::select! {
-                    result = &mut work => break result,
-                    _ = async { match ticker.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending().await } } => {
-                        if tx.try_send(Ok(progress(started, &counters))).is_err() && tx.is_closed() {
-                            client_gone = true;
-                            cancel.cancel();
-                        }
-                    }
-                    _ = tx.closed(), if !client_gone => {
-                        client_gone = true;
-                        tracing::info!(target = %spec.conn.target, "client went away: cancelling the transfer");
-                        cancel.cancel();
-                    }
-                }
-            };
-            let event = match result {
-                Ok(outcome) => Ok(finished(&spec, outcome)),
-                Err(e) => Err(Status::from(e)),
-            };
-            let _ = tx.send(event).await;
-        });
-        Response::new(Box::pin(ReceiverStream::new(rx)))
+        let stream = super::progress_stream::spawn(
+            &self.daemon,
+            format!("transfer with {}", spec.conn.target),
+            interval_ms,
+            {
+                let (spec, counters) = (spec.clone(), counters.clone());
+                move |cancel| async move { run::run(&daemon, &spec, &counters, &cancel).await }
+            },
+            move || progress(started, &counters),
+            move |outcome| finished(&spec, outcome),
+        );
+        Response::new(Box::pin(stream))
     }
 
     fn check_running(&self) -> Result<Option<std::path::PathBuf>, Status> {
