@@ -615,3 +615,24 @@ async fn a_grep_that_never_answers_is_ended_by_its_timeout_and_by_a_dropped_call
         pids_with_cmdline(&needle)
     );
 }
+
+/// openssh-sftp-client ends its session on a name that is not UTF-8; the glob then lists the
+/// tree with `find` on the host and still finds every file (under fish: no POSIX login shell).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glob_finds_every_file_beside_a_name_that_is_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let h = Host::start("fish");
+    let (_scratch, base) = tree();
+    let odd = base
+        .join("sub")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.py"));
+    std::fs::write(&odd, "needle latin-1\n").unwrap();
+    std::fs::set_permissions(&odd, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let g = h.glob(h.glob_request("**/*.py", &base)).await.unwrap();
+    assert_eq!(
+        g.matches,
+        ["a.py", "sub/caf\u{fffd}.py", "sub/deep/c.py"],
+        "{g:?}"
+    );
+    assert!(g.unreadable_dirs.is_empty(), "{g:?}");
+}

@@ -2,7 +2,8 @@
 //! and names come back byte for byte, newlines included), matched here with [`GlobPattern`].
 //! What the walk decides (pruning, matching, the entry limit) is `glob_walk.rs`; here, the SFTP
 //! side: the base checked to be a directory, several directories listed at once, and `timeout`
-//! bounding it all.
+//! bounding it all. A walk whose SFTP session breaks (a name that is not UTF-8) is done again
+//! by `find` on the host (`glob_find.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,12 +14,16 @@ use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
 use tokio::task::JoinSet;
 use tokio_stream::StreamExt;
 
+use tokio_util::sync::CancellationToken;
+
+use super::glob_find;
 use super::glob_pattern::GlobPattern;
 pub use super::glob_walk::GlobOutcome;
 use super::glob_walk::{Entry, Kind, Walk};
 use super::remote_fs::{RemoteFs, file_error};
 use super::search_args;
 use crate::error::DaemonError;
+use crate::exec;
 use crate::state::Daemon;
 
 /// The most directory entries a walk looks at before it stops.
@@ -76,9 +81,15 @@ impl GlobSpec {
 pub async fn run(daemon: &Daemon, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError> {
     let work = async {
         let fs = RemoteFs::open(daemon, &spec.conn, spec.auth_sock.as_deref()).await?;
-        let found = walk(&fs, spec).await;
+        let walked = walk(&fs, spec).await;
         fs.close().await;
-        found
+        match walked? {
+            Walked::Done(outcome) => Ok(outcome),
+            Walked::SessionLost => {
+                tracing::info!(path = %spec.path, "the SFTP walk lost its session; listing with find");
+                by_find(daemon, spec).await
+            }
+        }
     };
     let limit = async {
         match spec.timeout {
@@ -95,9 +106,59 @@ pub async fn run(daemon: &Daemon, spec: &GlobSpec) -> Result<GlobOutcome, Daemon
     }
 }
 
+/// How an SFTP walk ended.
+enum Walked {
+    Done(GlobOutcome),
+    /// The SFTP session broke under the walk (a name that is not UTF-8 ends it): list with
+    /// `find` instead.
+    SessionLost,
+}
+
+/// Whether an SFTP failure is the server's answer about one path (else the session broke).
+fn answered(e: &openssh_sftp_client::Error) -> bool {
+    matches!(e, openssh_sftp_client::Error::SftpError(..))
+}
+
+/// The glob by `find` on the host (`glob_find.rs`), through the exec path.
+async fn by_find(daemon: &Daemon, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError> {
+    // The script runs in the login directory, where SFTP's relative paths start too.
+    let base = match spec.path.as_str() {
+        "~" => ".",
+        p => p.strip_prefix("~/").unwrap_or(p),
+    };
+    let run = exec::script_spec(
+        spec.conn.clone(),
+        spec.auth_sock.clone(),
+        glob_find::script(base),
+        None,
+        glob_find::MAX_OUTPUT,
+    );
+    let out = exec::run(
+        daemon,
+        &run,
+        &exec::Counters::default(),
+        &CancellationToken::new(),
+    )
+    .await?;
+    if out.exit_code == Some(glob_find::NOT_A_DIRECTORY) {
+        return Err(DaemonError::RemoteFile(format!(
+            "Remote path exists but is not a directory: {}",
+            spec.path
+        )));
+    }
+    let mut walk = Walk::new(&spec.glob, MAX_WALK_ENTRIES);
+    let unreadable = glob_find::outcome(
+        &mut walk,
+        &out.stdout.bytes,
+        out.stdout.truncated,
+        &out.stderr.bytes,
+    );
+    Ok(glob_find::finish(walk, unreadable, spec.head_limit))
+}
+
 /// The base must be a directory (the seed's messages otherwise); then breadth-first listings,
 /// several at a time.
-async fn walk(fs: &RemoteFs, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError> {
+async fn walk(fs: &RemoteFs, spec: &GlobSpec) -> Result<Walked, DaemonError> {
     let base = spec.path.as_str();
     let meta = fs
         .sftp()
@@ -134,6 +195,11 @@ async fn walk(fs: &RemoteFs, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError
             done.map_err(|e| DaemonError::Internal(format!("a directory listing failed: {e}")))?;
         match entries {
             Ok(entries) => walk.listed(&rel, entries),
+            Err(e) if !answered(&e) => {
+                tracing::debug!(dir = %rel, "the SFTP session broke: {e}");
+                listing.abort_all();
+                return Ok(Walked::SessionLost);
+            }
             Err(e) if rel.is_empty() => return Err(file_error(base, &e)),
             Err(e) => {
                 tracing::debug!(dir = %rel, "cannot list: {e}");
@@ -143,7 +209,7 @@ async fn walk(fs: &RemoteFs, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError
     }
     // Listings still under way when the walk stopped are dropped (their handles close).
     listing.abort_all();
-    Ok(walk.finish(spec.head_limit))
+    Ok(Walked::Done(walk.finish(spec.head_limit)))
 }
 
 /// The entries of one directory, as the server's readdir reports them (not following links),

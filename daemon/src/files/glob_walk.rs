@@ -99,6 +99,27 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// A regular file found by another lister (`find` on the host), relative to the base:
+    /// counted toward the entry limit, kept when the glob matches it.
+    pub fn file(&mut self, rel: String) {
+        if self.out.walk_limited {
+            return;
+        }
+        self.out.entries_seen += 1;
+        if self.out.entries_seen > self.max_entries {
+            self.out.walk_limited = true;
+            return;
+        }
+        if self.glob.matches(&rel) {
+            self.out.matches.push(rel);
+        }
+    }
+
+    /// Marks the walk as stopped before it saw everything.
+    pub fn stop(&mut self) {
+        self.out.walk_limited = true;
+    }
+
     /// Notes that the directory `rel` could not be listed.
     pub fn unreadable(&mut self, rel: String) {
         self.out.unreadable_dirs.push(rel);

@@ -13,6 +13,7 @@ pub mod call;
 pub mod create;
 pub mod edit;
 pub mod glob;
+pub mod glob_find;
 pub mod glob_pattern;
 pub mod glob_walk;
 pub mod grep;
