@@ -10,7 +10,8 @@
 //! - [`mux_client`]: a session on our own master, spoken over its control socket (no ssh client).
 //! - [`capture`]: bounded output buffers; [`pid_report`]: finding the remote pid in stderr.
 //! - [`sessions`]: persistent sessions (a terminal channel each), their output, reads and people.
-//! - [`files`]: remote files over SFTP on the pool's masters (the file tools).
+//! - [`files`]: remote files over SFTP on the pool's masters (view, create, edit).
+//! - [`search`]: ssh_grep (grep on the host) and ssh_glob (a walk over SFTP).
 //! - [`forwards`]: port forwards kept by the pool's masters (mux OPEN_FWD), outliving clients.
 //! - [`spawn`]: the only place that starts a local process.
 
@@ -35,6 +36,7 @@ pub mod masters;
 pub mod mux_client;
 pub mod pid_report;
 pub mod pipes;
+pub mod search;
 pub mod sessions;
 pub mod shutdown;
 pub mod spawn;

@@ -1,7 +1,7 @@
 //! Benchmark: `ssh_grep` over a tree of 10,000 files (1,000 with `--quick`), against what a grep
 //! done in ssh-mcp over SFTP would at least cost: reading every file of the tree over SFTP
 //! (OpenSSH's `sftp -r get`, which keeps many reads in flight, over one of the bench's masters).
-//! This is the measurement behind ssh_grep running grep on the host (daemon/src/files/grep.rs).
+//! This is the measurement behind ssh_grep running grep on the host (daemon/src/search/grep.rs).
 //! For context, `ssh_glob` over the same tree (a directory walk over SFTP).
 
 use std::path::{Path, PathBuf};

@@ -4,22 +4,12 @@
 //! `ssh_view`, `ssh_create` and `ssh_edit` are flows on an open SFTP session ([`view`],
 //! [`create`], [`edit`]); the byte logic they use is pure, each concept in its own file
 //! ([`replace`] the edits, [`binary`], [`render`] what a view shows, [`listing`] directories).
-//! `ssh_grep` runs grep on the host through a POSIX sh script ([`grep`], with [`grep_spec`],
-//! [`grep_script`] and [`grep_output`]); `ssh_glob` walks the tree over SFTP ([`glob`],
-//! [`glob_walk`], [`glob_pattern`]).
+//! Searching remote files (ssh_grep, ssh_glob) is `crate::search`.
 
 pub mod binary;
 pub mod call;
 pub mod create;
 pub mod edit;
-pub mod glob;
-pub mod glob_find;
-pub mod glob_pattern;
-pub mod glob_walk;
-pub mod grep;
-pub mod grep_output;
-pub mod grep_script;
-pub mod grep_spec;
 pub mod listing;
 pub mod messages;
 pub mod read;
@@ -27,7 +17,6 @@ pub mod remote_fs;
 pub mod remote_path;
 pub mod render;
 pub mod replace;
-pub mod search_args;
 pub mod shell_listing;
 pub mod spec;
 pub mod view;

@@ -9,10 +9,10 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::error::DaemonError;
-use crate::files::glob::{self, GlobSpec, RawGlob};
-use crate::files::grep::{self, GrepOutcome};
-use crate::files::grep_output::Record;
-use crate::files::grep_spec::{GrepSpec, RawGrep};
+use crate::search::glob::{self, GlobSpec, RawGlob};
+use crate::search::grep::{self, GrepOutcome};
+use crate::search::grep_output::Record;
+use crate::search::grep_spec::{GrepSpec, RawGrep};
 use crate::state::Daemon;
 
 pub struct SearchService {

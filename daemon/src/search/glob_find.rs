@@ -62,8 +62,8 @@ pub fn finish(walk: Walk<'_>, unreadable: Vec<String>, head_limit: Option<usize>
 
 #[cfg(test)]
 mod tests {
-    use super::super::glob_pattern::GlobPattern;
     use super::*;
+    use crate::search::glob_pattern::GlobPattern;
 
     #[test]
     fn the_script_quotes_the_base_and_prunes_like_the_seed() {

@@ -61,7 +61,7 @@ mod tests {
     use ssh_mcp_core::ssh::connection::RawConnection;
 
     use super::*;
-    use crate::files::grep_spec::RawGrep;
+    use crate::search::grep_spec::RawGrep;
 
     fn spec(pattern: &str, path: &str, mode: &str, head_limit: Option<u32>) -> GrepSpec {
         GrepSpec::parse(
@@ -101,7 +101,7 @@ mod tests {
         assert_eq!(record_limit(&spec("x", ".", "", Some(1))), Some(2));
         assert_eq!(record_limit(&spec("x", ".", "count", Some(1))), None);
         let mut globbed = spec("x", ".", "", Some(1));
-        globbed.filter = Some(crate::files::grep_spec::GlobFilter::parse("a/*.rs").unwrap());
+        globbed.filter = Some(crate::search::grep_spec::GlobFilter::parse("a/*.rs").unwrap());
         assert_eq!(record_limit(&globbed), None);
     }
 

@@ -20,10 +20,10 @@ use super::glob_find;
 use super::glob_pattern::GlobPattern;
 pub use super::glob_walk::GlobOutcome;
 use super::glob_walk::{Entry, Kind, Walk};
-use super::remote_fs::{RemoteFs, file_error};
 use super::search_args;
 use crate::error::DaemonError;
 use crate::exec;
+use crate::files::remote_fs::{RemoteFs, file_error};
 use crate::state::Daemon;
 
 /// The most directory entries a walk looks at before it stops.
