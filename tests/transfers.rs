@@ -892,3 +892,26 @@ async fn a_download_reports_its_total() {
     );
     assert!(moving.iter().any(|p| p.bytes > 0), "{progress:?}");
 }
+
+/// With `exclude`, checksums compare what rsync was asked to move: a file it left out is not a
+/// mismatch (and `ok` stays true).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksums_leave_out_what_an_exclude_left_out() {
+    let fx = Fx::new("exclsum");
+    write(&fx.local.join("t/keep.txt"), b"keep");
+    write(&fx.local.join("t/skip.tmp"), b"skip");
+    write(&fx.local.join("t/cache/c.txt"), b"cached");
+    write(&fx.local.join("t/sub/deep.txt"), b"deep");
+    let mut up = fx.sync("upload", "t", &fx.r("out"));
+    up.exclude = vec!["*.tmp".into(), "cache/".into()];
+    up.extra_rsync_args = vec!["--exclude=deep.txt".into()];
+    up.common.as_mut().unwrap().checksum = true;
+    let f = fx.run_sync(up).await.unwrap();
+    ok(&f);
+    assert_eq!(f.checksum_match, Some(true), "{:?}", f.checksum_error);
+    let compared: Vec<&str> = f.checksums.iter().map(|c| c.remote_path.as_str()).collect();
+    assert_eq!(compared.len(), 1, "{compared:?}");
+    assert!(compared[0].ends_with("out/t/keep.txt"), "{compared:?}");
+    assert!(!fx.rdir.join("out/t/skip.tmp").exists());
+    assert!(!fx.rdir.join("out/t/cache").exists());
+}

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use ssh_mcp_core::ssh::argv::Operands;
 use ssh_mcp_core::ssh::quote::sh_quote;
 
+use super::excludes::Excludes;
 use super::local_tree;
 use super::spec::{Tool, TransferSpec};
 
@@ -143,12 +144,39 @@ pub fn local_roots(spec: &TransferSpec, before: Before) -> Vec<PathBuf> {
     roots(spec, before).into_iter().map(|(l, _)| l).collect()
 }
 
-/// Every transferred regular file, local path with remote path.
+/// The exclude patterns of an rsync transfer (the `exclude` parameter and `--exclude=` options).
+fn excludes(spec: &TransferSpec) -> Excludes {
+    match &spec.tool {
+        Tool::Rsync { flags, extra } => {
+            let mut patterns = flags.exclude.clone();
+            patterns.extend(
+                extra
+                    .spelled()
+                    .into_iter()
+                    .filter_map(|o| o.strip_prefix("--exclude=").map(str::to_owned)),
+            );
+            Excludes::new(&patterns)
+        }
+        Tool::Scp { .. } => Excludes::default(),
+    }
+}
+
+/// Every transferred regular file, local path with remote path (files an rsync `exclude` left
+/// out are not among them).
 pub fn pairs(spec: &TransferSpec, before: Before) -> Vec<Pair> {
+    let excludes = excludes(spec);
     let mut out = Vec::new();
     for (local, remote) in roots(spec, before) {
         let tree = local_tree::walk(std::slice::from_ref(&local));
+        let root_name = local_base(&local);
         for (file, _) in tree.files {
+            let rel = file.strip_prefix(&local).unwrap_or(&file).to_string_lossy();
+            let components: Vec<&str> = std::iter::once(root_name.as_str())
+                .chain(rel.split('/').filter(|c| !c.is_empty()))
+                .collect();
+            if excludes.excludes(&components) {
+                continue;
+            }
             let remote_path = match file.strip_prefix(&local) {
                 Ok(rel) if !rel.as_os_str().is_empty() => {
                     remote_join(&remote, &rel.to_string_lossy())

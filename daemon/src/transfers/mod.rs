@@ -6,9 +6,11 @@
 //! - `proc_io.rs`: progress from the kernel's per-process I/O counters.
 //! - `rsync_stats.rs`: files and bytes from rsync's `--stats`.
 //! - `local_tree.rs`: files and bytes under local paths.
-//! - `checksum.rs`: sha256 on both ends, paired by scp's and rsync's naming rules.
+//! - `checksum.rs`: sha256 on both ends, paired by scp's and rsync's naming rules;
+//!   `excludes.rs`: which files an rsync `exclude` left out of the comparison.
 
 pub mod checksum;
+pub mod excludes;
 pub mod local_tree;
 pub mod proc_io;
 pub mod rsync_stats;
