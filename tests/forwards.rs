@@ -394,3 +394,49 @@ async fn an_ipv6_bind_listens_there_and_is_shown_in_brackets() {
     let mut s = TcpStream::connect(("::1", port)).expect("the forward listens on ::1");
     assert_eq!(round_trip(&mut s, "v6\n"), "v6\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_silent_host_ends_the_forward_within_twenty_seconds() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let echo = echo_server();
+    let port = free_port();
+    let f = open(&d, request("local", port, Some(echo))).await.unwrap();
+    assert_eq!(through(port, "before\n"), "before\n");
+    // Freeze the server side of the connection: the link stays up but nothing answers, as when
+    // a host hangs or a network drops packets. The master's keepalives notice.
+    let mut server_side = children_of(sshd.pid());
+    let mut i = 0;
+    while i < server_side.len() {
+        server_side.extend(children_of(server_side[i]));
+        i += 1;
+    }
+    assert!(
+        !server_side.is_empty(),
+        "no sshd process serves the connection"
+    );
+    for &pid in &server_side {
+        unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    }
+    let frozen_at = Instant::now();
+    let mut ended = None;
+    while frozen_at.elapsed() < Duration::from_secs(20) {
+        let all = list(&d, true).await;
+        if let Some(s) = all
+            .iter()
+            .find(|s| s.forward_id == f.forward_id && !s.running)
+        {
+            ended = Some((s.clone(), frozen_at.elapsed()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for &pid in &server_side {
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+    let (ended, after) =
+        ended.expect("the forward is still listed as running 20 s after its host went silent");
+    let reason = ended.ended_reason.unwrap();
+    assert!(reason.starts_with("connection-lost"), "{reason}");
+    eprintln!("a silent host ended the forward after {after:?}");
+}
