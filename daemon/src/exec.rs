@@ -307,7 +307,7 @@ async fn run_once(
     let opened = tokio::select! {
         opened = &mut open => opened,
         reason = &mut *stop => {
-            tracker.spawn(late_session::reap(open, lease.killer.clone(), nonce, spec.tty));
+            tracker.spawn(late_session::reap(open, lease.duplicate(), nonce, spec.tty));
             return stopped_before_start(reason, started).map(Attempt::Done);
         }
     };

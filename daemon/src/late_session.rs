@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
-use crate::killer::GroupKiller;
+use crate::masters::Lease;
 use crate::mux_client::{OpenError, Session};
 use crate::pid_report::PidReportFilter;
 
@@ -20,7 +20,10 @@ const PATIENCE: Duration = Duration::from_secs(120);
 pub type PendingOpen = Pin<Box<dyn Future<Output = Result<Session, OpenError>> + Send>>;
 
 /// Waits for `open`; if the session opens, reads the pid report and ends the remote group.
-pub async fn reap(open: PendingOpen, killer: GroupKiller, nonce: String, tty: bool) {
+/// `lease` is the channel's: held until then, so the pool does not lend the channel again while
+/// the session may still be opening on it.
+pub async fn reap(open: PendingOpen, lease: Lease, nonce: String, tty: bool) {
+    let killer = lease.killer.clone();
     let Ok(Ok(mut session)) = tokio::time::timeout(PATIENCE, open).await else {
         return;
     };

@@ -129,6 +129,27 @@ impl Drop for Lease {
 }
 
 impl Lease {
+    /// A second lease on the same master, for work that outlives this one's holder on the same
+    /// channel (a session still opening after its call stopped): the channel stays counted as in
+    /// use until that work ends, so the pool never lends it twice and the killer's spare channel
+    /// stays free.
+    pub fn duplicate(&self) -> Lease {
+        {
+            let mut st = lock(&self.host.state);
+            if let Some(m) = st.masters.iter_mut().find(|m| m.id == self.master_id) {
+                m.in_use += 1;
+            }
+        }
+        Lease {
+            host: self.host.clone(),
+            master_id: self.master_id,
+            control_path: self.control_path.clone(),
+            killer: self.killer.clone(),
+            reused: self.reused,
+            master_pid: self.master_pid,
+        }
+    }
+
     /// sshd refused a session on this master although we counted a free one: it allows fewer
     /// sessions than we assumed (or frees them late). After a few refusals, lend one fewer.
     pub fn session_refused(&self) {
