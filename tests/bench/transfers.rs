@@ -115,8 +115,13 @@ async fn tool(
     Ok(took)
 }
 
+/// Removes `path`, then flushes dirty pages to disk, so that each timed copy starts from the
+/// same state: without it, the writeback of the previous 200 MB copy lands on whichever copy
+/// runs next, tool or bare.
 fn fresh(path: &Path) {
     let _ = std::fs::remove_file(path);
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
 }
 
 struct Pair {
@@ -276,7 +281,8 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
              daemon's ControlMaster (scp in SFTP mode, rsync -s -a --stats without -z); the bare \
              commands (`scp -s`, `rsync -s -a -e 'ssh …'`) run over one of the bench's own \
              ControlMasters, timed from spawn to exit. Each round runs both into fresh \
-             destinations, alternating which goes first; the figure is the ratio of the medians.",
+             destinations, alternating which goes first, each after sync(2) so that the previous \
+             copy's writeback does not land on it; the figure is the ratio of the medians.",
             plan.transfer_rounds
         ),
         figures: vec![
