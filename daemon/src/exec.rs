@@ -23,6 +23,7 @@ use crate::error::DaemonError;
 use crate::masters::Lease;
 use crate::pid_report::PidReportFilter;
 use crate::state::Daemon;
+use crate::stop::{self, StopReason};
 use crate::{late_session, mux_client};
 
 /// The longest timeout a request may ask for (a week); beyond it, leave `timeout` out.
@@ -196,13 +197,6 @@ pub struct ExecOutcome {
     pub reused_connection: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StopReason {
-    Timeout,
-    Cancelled,
-    Shutdown,
-}
-
 /// Runs `spec` to completion, or until the timeout, `cancel` or daemon shutdown stops it.
 pub async fn run(
     daemon: &Daemon,
@@ -211,16 +205,7 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> Result<ExecOutcome, DaemonError> {
     let started = Instant::now();
-    let deadline = spec
-        .timeout
-        .map(|t| tokio::time::Instant::from_std(started + t));
-    let stop = async {
-        tokio::select! {
-            _ = cancel.cancelled() => StopReason::Cancelled,
-            _ = daemon.shutdown.requested() => StopReason::Shutdown,
-            _ = sleep_until(deadline) => StopReason::Timeout,
-        }
-    };
+    let stop = stop::first_reason(daemon, cancel, started, spec.timeout);
     tokio::pin!(stop);
     let mut attempt = 0;
     loop {
@@ -571,13 +556,6 @@ async fn join_capture(task: Option<tokio::task::JoinHandle<Captured>>) -> Captur
     match task {
         Some(t) => t.await.unwrap_or_default(),
         None => Captured::default(),
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
 

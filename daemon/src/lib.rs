@@ -41,6 +41,7 @@ pub mod sessions;
 pub mod shutdown;
 pub mod spawn;
 pub mod state;
+pub mod stop;
 pub mod transfers;
 
 use std::future::Future;

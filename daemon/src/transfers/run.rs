@@ -24,6 +24,7 @@ use crate::exec;
 use crate::files::remote_fs::RemoteFs;
 use crate::spawn;
 use crate::state::Daemon;
+use crate::stop::{self, StopReason};
 
 /// Bytes kept of scp's or rsync's stdout and of its stderr.
 const OUTPUT_CAP: usize = 1024 * 1024;
@@ -101,20 +102,6 @@ pub struct TransferOutcome {
     pub checksum: Option<Report>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StopReason {
-    Timeout,
-    Cancelled,
-    Shutdown,
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
 fn program(tool: &Tool) -> Result<std::path::PathBuf, DaemonError> {
     Ok(match tool {
         Tool::Scp { .. } => binaries::resolve("SCP client", "SSH_MCP_SCP_BIN", "scp")?,
@@ -130,16 +117,7 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> Result<TransferOutcome, DaemonError> {
     let started = Instant::now();
-    let deadline = spec
-        .timeout
-        .map(|t| tokio::time::Instant::from_std(started + t));
-    let stop = async {
-        tokio::select! {
-            _ = cancel.cancelled() => StopReason::Cancelled,
-            _ = daemon.shutdown.requested() => StopReason::Shutdown,
-            _ = sleep_until(deadline) => StopReason::Timeout,
-        }
-    };
+    let stop = stop::first_reason(daemon, cancel, started, spec.timeout);
     tokio::pin!(stop);
     let program = program(&spec.tool)?;
     let settings = daemon.masters.settings()?;

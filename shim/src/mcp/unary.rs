@@ -1,8 +1,9 @@
-//! One unary call to a daemon service, the same for every tool family: the channel from the
-//! daemon link, one retry when the call never reached the daemon (it restarted between calls),
+//! One call to a daemon service, the same for every tool family: the channel from the daemon
+//! link, one retry when the call never reached the daemon (it restarted between calls),
 //! `daemon_stopped` when the connection broke after the request went out, and an early return
-//! when the client cancels (dropping the call tells the daemon to stop waiting). Each family
-//! says how its error statuses read (`on_status`).
+//! when the client cancels (dropping the call tells the daemon to stop). Each family says how its
+//! error statuses read (`on_status`). A long call (a command, a transfer) is opened the same way
+//! and its server stream then read with [`SshMcp::next_event`].
 
 use std::future::Future;
 
@@ -50,6 +51,37 @@ impl SshMcp {
                 }
                 Err(status) => return Err(on_status(&status)),
             }
+        }
+    }
+
+    /// The next event of a long call's stream, or the tool result that ends the call: the client
+    /// cancelled (the stream is dropped, which stops `what` on the daemon), the daemon ended the
+    /// stream without a result, or the connection broke.
+    pub(crate) async fn next_event<E>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        stream: &mut tonic::Streaming<E>,
+        what: &str,
+    ) -> Result<E, CallToolResult> {
+        let message = tokio::select! {
+            m = stream.message() => m,
+            _ = ctx.ct.cancelled() => return Err(result::failure("cancelled", format!("the call was cancelled; {what} was stopped"))),
+        };
+        match message {
+            Ok(Some(event)) => Ok(event),
+            Ok(None) => Err(result::failure(
+                "daemon_unavailable",
+                format!(
+                    "the daemon ended the call without a result (it may have restarted); {what} \
+                     may or may not have run"
+                ),
+            )),
+            Err(status) if is_broken_connection(&status) => {
+                tracing::warn!("the daemon connection broke during a call: {status}");
+                self.link.reset().await;
+                Err(result::daemon_stopped())
+            }
+            Err(status) => Err(result::from_status(&status)),
         }
     }
 }

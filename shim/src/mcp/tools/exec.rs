@@ -16,8 +16,8 @@ use ssh_mcp_core::pb::exec_client::ExecClient;
 use ssh_mcp_core::pb::{self, RunRequest, run_event::Event};
 
 use super::connection::remote_args;
-use crate::daemon_link::{is_broken_connection, is_transport_failure};
 use crate::mcp::{SshMcp, result, schema};
+use tonic::transport::Channel;
 
 /// The largest result message accepted from the daemon (two streams at the 64 MiB cap, plus room).
 const MAX_RESULT_BYTES: usize = 160 * 1024 * 1024;
@@ -171,70 +171,44 @@ impl SshMcp {
         let progress_token = ctx.meta.get_progress_token();
         let timeout = args.timeout;
         let request = run_request(args, progress_token.is_some());
-        let mut retried = false;
-        let mut stream = loop {
-            let channel = match self.link.channel().await {
-                Ok(c) => c,
-                Err(e) => return Ok(result::unreachable(&e)),
-            };
-            // A result holds up to two capped streams of 64 MiB each; tonic's default limit is 4 MiB.
-            let mut client = ExecClient::new(channel).max_decoding_message_size(MAX_RESULT_BYTES);
-            match client.run(request.clone()).await {
-                Ok(response) => break response.into_inner(),
-                Err(status) if !retried && is_transport_failure(&status) => {
-                    // The daemon went away between calls; the request never reached it.
-                    tracing::info!("daemon connection lost; reconnecting once: {status}");
-                    self.link.reset().await;
-                    retried = true;
-                }
-                Err(status) if !is_transport_failure(&status) && is_broken_connection(&status) => {
-                    // The connection broke after the request went out: it may have started.
-                    self.link.reset().await;
-                    return Ok(result::daemon_stopped());
-                }
-                Err(status) => return Ok(result::from_status(&status)),
-            }
+        // A result holds up to two capped streams of 64 MiB each; tonic's default limit is 4 MiB.
+        let client = |channel| ExecClient::new(channel).max_decoding_message_size(MAX_RESULT_BYTES);
+        let call = |mut c: ExecClient<Channel>| {
+            let r = request.clone();
+            async move { c.run(r).await }
+        };
+        let mut stream = match self.unary(&ctx, client, call, result::from_status).await {
+            Ok(stream) => stream,
+            Err(failure) => return Ok(failure),
         };
         loop {
-            // Dropping the stream when the client cancels tells the daemon to stop the command.
-            let message = tokio::select! {
-                m = stream.message() => m,
-                _ = ctx.ct.cancelled() => return Ok(result::failure("cancelled", "the call was cancelled; the remote command was stopped".into())),
+            let event = match self
+                .next_event(&ctx, &mut stream, "the remote command")
+                .await
+            {
+                Ok(event) => event,
+                Err(failure) => return Ok(failure),
             };
-            match message {
-                Ok(Some(event)) => match event.event {
-                    Some(Event::Progress(p)) => {
-                        if let Some(token) = progress_token.clone() {
-                            let mut note =
-                                ProgressNotificationParam::new(token, p.elapsed_ms as f64 / 1000.0)
-                                    .with_message(format!(
-                                        "{} {:.0}s, stdout {}, stderr {}",
-                                        p.phase,
-                                        p.elapsed_ms as f64 / 1000.0,
-                                        human_bytes(p.stdout_bytes),
-                                        human_bytes(p.stderr_bytes)
-                                    ));
-                            if let Some(t) = timeout {
-                                note = note.with_total(t);
-                            }
-                            let _ = ctx.peer.notify_progress(note).await;
+            match event.event {
+                Some(Event::Progress(p)) => {
+                    if let Some(token) = progress_token.clone() {
+                        let mut note =
+                            ProgressNotificationParam::new(token, p.elapsed_ms as f64 / 1000.0)
+                                .with_message(format!(
+                                    "{} {:.0}s, stdout {}, stderr {}",
+                                    p.phase,
+                                    p.elapsed_ms as f64 / 1000.0,
+                                    human_bytes(p.stdout_bytes),
+                                    human_bytes(p.stderr_bytes)
+                                ));
+                        if let Some(t) = timeout {
+                            note = note.with_total(t);
                         }
+                        let _ = ctx.peer.notify_progress(note).await;
                     }
-                    Some(Event::Finished(f)) => return Ok(result::success(&ExecResult::from(f))),
-                    None => {}
-                },
-                Ok(None) => {
-                    return Ok(result::failure(
-                        "daemon_unavailable",
-                        "the daemon ended the call without a result (it may have restarted); the command may or may not have run".into(),
-                    ));
                 }
-                Err(status) if is_broken_connection(&status) => {
-                    tracing::warn!("the daemon connection broke during a call: {status}");
-                    self.link.reset().await;
-                    return Ok(result::daemon_stopped());
-                }
-                Err(status) => return Ok(result::from_status(&status)),
+                Some(Event::Finished(f)) => return Ok(result::success(&ExecResult::from(f))),
+                None => {}
             }
         }
     }

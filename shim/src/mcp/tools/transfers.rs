@@ -15,8 +15,8 @@ use ssh_mcp_core::pb::transfers_client::TransfersClient;
 use ssh_mcp_core::pb::{self, ScpRequest, SyncRequest, TransferCommon, transfer_event::Event};
 
 use super::connection::remote_args;
-use crate::daemon_link::{is_broken_connection, is_transport_failure};
 use crate::mcp::{SshMcp, result, schema};
+use tonic::transport::Channel;
 
 /// How often the daemon reports progress when the client asked for it.
 const PROGRESS_INTERVAL_MS: u32 = 1000;
@@ -217,6 +217,7 @@ fn mib(n: u64) -> String {
 }
 
 /// Which call to make.
+#[derive(Clone)]
 enum Call {
     Scp(ScpRequest),
     Sync(SyncRequest),
@@ -231,78 +232,53 @@ impl SshMcp {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let progress_token = ctx.meta.get_progress_token();
-        let mut retried = false;
-        let mut stream = loop {
-            let channel = match self.link.channel().await {
-                Ok(c) => c,
-                Err(e) => return Ok(result::unreachable(&e)),
-            };
-            let mut client =
-                TransfersClient::new(channel).max_decoding_message_size(MAX_RESULT_BYTES);
-            let answer = match &call {
-                Call::Scp(r) => client.scp(r.clone()).await,
-                Call::Sync(r) => client.sync(r.clone()).await,
-            };
-            match answer {
-                Ok(response) => break response.into_inner(),
-                Err(status) if !retried && is_transport_failure(&status) => {
-                    tracing::info!("daemon connection lost; reconnecting once: {status}");
-                    self.link.reset().await;
-                    retried = true;
+        let client =
+            |channel| TransfersClient::new(channel).max_decoding_message_size(MAX_RESULT_BYTES);
+        let open = |mut c: TransfersClient<Channel>| {
+            let call = call.clone();
+            async move {
+                match call {
+                    Call::Scp(r) => c.scp(r).await,
+                    Call::Sync(r) => c.sync(r).await,
                 }
-                Err(status) if !is_transport_failure(&status) && is_broken_connection(&status) => {
-                    self.link.reset().await;
-                    return Ok(result::daemon_stopped());
-                }
-                Err(status) => return Ok(result::from_status(&status)),
             }
         };
+        let mut stream = match self.unary(&ctx, client, open, result::from_status).await {
+            Ok(stream) => stream,
+            Err(failure) => return Ok(failure),
+        };
         loop {
-            // Dropping the stream when the client cancels tells the daemon to stop the transfer.
-            let message = tokio::select! {
-                m = stream.message() => m,
-                _ = ctx.ct.cancelled() => return Ok(result::failure("cancelled", "the call was cancelled; the transfer was stopped".into())),
+            let event = match self.next_event(&ctx, &mut stream, "the transfer").await {
+                Ok(event) => event,
+                Err(failure) => return Ok(failure),
             };
-            match message {
-                Ok(Some(event)) => match event.event {
-                    Some(Event::Progress(p)) => {
-                        if let Some(token) = progress_token.clone() {
-                            let of = p.total_bytes.map(|t| format!(" of {}", mib(t)));
-                            let files = if p.files > 0 {
-                                format!(", {} files", p.files)
-                            } else {
-                                String::new()
-                            };
-                            let mut note = ProgressNotificationParam::new(token, p.bytes as f64)
-                                .with_message(format!(
-                                    "{} {}{}{files}, {:.0}s",
-                                    p.phase,
-                                    mib(p.bytes),
-                                    of.unwrap_or_default(),
-                                    p.elapsed_ms as f64 / 1000.0
-                                ));
-                            if let Some(t) = p.total_bytes {
-                                note = note.with_total(t as f64);
-                            }
-                            let _ = ctx.peer.notify_progress(note).await;
+            match event.event {
+                Some(Event::Progress(p)) => {
+                    if let Some(token) = progress_token.clone() {
+                        let of = p.total_bytes.map(|t| format!(" of {}", mib(t)));
+                        let files = if p.files > 0 {
+                            format!(", {} files", p.files)
+                        } else {
+                            String::new()
+                        };
+                        let mut note = ProgressNotificationParam::new(token, p.bytes as f64)
+                            .with_message(format!(
+                                "{} {}{}{files}, {:.0}s",
+                                p.phase,
+                                mib(p.bytes),
+                                of.unwrap_or_default(),
+                                p.elapsed_ms as f64 / 1000.0
+                            ));
+                        if let Some(t) = p.total_bytes {
+                            note = note.with_total(t as f64);
                         }
+                        let _ = ctx.peer.notify_progress(note).await;
                     }
-                    Some(Event::Finished(f)) => {
-                        return Ok(result::success(&TransferResult::from(f)));
-                    }
-                    None => {}
-                },
-                Ok(None) => {
-                    return Ok(result::failure(
-                        "daemon_unavailable",
-                        "the daemon ended the call without a result (it may have restarted); the transfer may or may not have happened".into(),
-                    ));
                 }
-                Err(status) if is_broken_connection(&status) => {
-                    self.link.reset().await;
-                    return Ok(result::daemon_stopped());
+                Some(Event::Finished(f)) => {
+                    return Ok(result::success(&TransferResult::from(f)));
                 }
-                Err(status) => return Ok(result::from_status(&status)),
+                None => {}
             }
         }
     }
