@@ -117,6 +117,38 @@ fn refused(port: u16) -> bool {
     TcpStream::connect(("127.0.0.1", port)).is_err()
 }
 
+/// The sshd processes serving the connections `sshd` accepted: each connection's monitor and its
+/// unprivileged child, which holds the socket too.
+fn server_side(sshd: &Sshd) -> Vec<u32> {
+    let mut pids = children_of(sshd.pid());
+    let mut i = 0;
+    while i < pids.len() {
+        pids.extend(children_of(pids[i]));
+        i += 1;
+    }
+    assert!(!pids.is_empty(), "no sshd process serves the connection");
+    pids
+}
+
+/// Awaits forward `id` being listed as not running, until `limit` after `since`; returns it and
+/// when that was seen.
+async fn ended_within(
+    d: &Daemon,
+    id: &str,
+    since: Instant,
+    limit: Duration,
+) -> Option<(pb::ForwardSnapshot, Duration)> {
+    let left = limit.saturating_sub(since.elapsed());
+    crate::support::eventually(left, || async {
+        list(d, true)
+            .await
+            .into_iter()
+            .find(|s| s.forward_id == id && !s.running)
+            .map(|s| (s, since.elapsed()))
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn local_remote_and_dynamic_forwards_carry_traffic_and_close_on_stop() {
     let sshd = Sshd::start();
@@ -267,33 +299,13 @@ async fn a_lost_connection_shows_the_forward_as_not_running_with_the_reason() {
     // Kill the server side of every connection: sshd's per-connection processes, the monitor
     // and its unprivileged child, which holds the socket too.
     let killed_at = Instant::now();
-    let mut server_side = children_of(sshd.pid());
-    let mut i = 0;
-    while i < server_side.len() {
-        server_side.extend(children_of(server_side[i]));
-        i += 1;
-    }
-    assert!(
-        !server_side.is_empty(),
-        "no sshd process serves the connection"
-    );
+    let server_side = server_side(&sshd);
     for pid in server_side {
         unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     }
-    let mut ended = None;
-    while killed_at.elapsed() < Duration::from_secs(20) {
-        let all = list(&d, true).await;
-        if let Some(s) = all
-            .iter()
-            .find(|s| s.forward_id == f.forward_id && !s.running)
-        {
-            ended = Some(s.clone());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let ended =
-        ended.expect("the forward is still listed as running 20 s after its connection died");
+    let (ended, _) = ended_within(&d, &f.forward_id, killed_at, Duration::from_secs(20))
+        .await
+        .expect("the forward is still listed as running 20 s after its connection died");
     let reason = ended.ended_reason.unwrap();
     assert!(reason.starts_with("connection-lost"), "{reason}");
     assert!(list(&d, false).await.is_empty());
@@ -405,32 +417,12 @@ async fn a_silent_host_ends_the_forward_within_twenty_seconds() {
     assert_eq!(through(port, "before\n"), "before\n");
     // Freeze the server side of the connection: the link stays up but nothing answers, as when
     // a host hangs or a network drops packets. The master's keepalives notice.
-    let mut server_side = children_of(sshd.pid());
-    let mut i = 0;
-    while i < server_side.len() {
-        server_side.extend(children_of(server_side[i]));
-        i += 1;
-    }
-    assert!(
-        !server_side.is_empty(),
-        "no sshd process serves the connection"
-    );
+    let server_side = server_side(&sshd);
     for &pid in &server_side {
         unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
     }
     let frozen_at = Instant::now();
-    let mut ended = None;
-    while frozen_at.elapsed() < Duration::from_secs(20) {
-        let all = list(&d, true).await;
-        if let Some(s) = all
-            .iter()
-            .find(|s| s.forward_id == f.forward_id && !s.running)
-        {
-            ended = Some((s.clone(), frozen_at.elapsed()));
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let ended = ended_within(&d, &f.forward_id, frozen_at, Duration::from_secs(20)).await;
     for &pid in &server_side {
         unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     }

@@ -4,7 +4,7 @@
 //! error, state kept between runs, a timeout that leaves the command running and the session
 //! usable (and waiting for it again), input to a command that reads, an interrupt, and `exit`. tcsh sessions are refused with a clear error.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ssh_mcp_core::pb::{self, sessions_client::SessionsClient};
 use tonic::transport::Channel;
@@ -354,16 +354,11 @@ async fn a_second_call_while_a_run_waits_is_refused() {
         })
     };
     // The first call holds the session once its line is echoed.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    // Each look is a read of the session's output; polled until the line shows, with a deadline.
-    let mut echoed = false;
-    while !echoed && Instant::now() < deadline {
-        echoed = s.everything(&id).await.contains("sleep 3");
-        if !echoed {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    assert!(echoed, "the first call's line never showed");
+    let echoed = crate::support::eventually(Duration::from_secs(20), || async {
+        s.everything(&id).await.contains("sleep 3").then_some(())
+    })
+    .await;
+    assert!(echoed.is_some(), "the first call's line never showed");
     let e = s.try_run(&id, "echo second", 1.0).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
     assert!(

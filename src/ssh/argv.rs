@@ -325,6 +325,18 @@ pub fn scp(
         argv.arg("-p");
     }
     argv.arg("--");
+    push_operands(&mut argv, conn, operands, scp_remote);
+    argv
+}
+
+/// The sources, then the destination: local paths as they are (absolute), remote ones as
+/// `host:path` spelled by `remote` for the program at hand (`is_source` for a download's).
+fn push_operands(
+    argv: &mut Argv,
+    conn: &Connection,
+    operands: &Operands,
+    remote: fn(&str, &RemotePath, bool) -> OsString,
+) {
     let host = operand_host(conn);
     match operands {
         Operands::Upload {
@@ -334,19 +346,18 @@ pub fn scp(
             for s in sources {
                 argv.arg(s.as_path().as_os_str());
             }
-            argv.arg(scp_remote(&host, destination, false));
+            argv.arg(remote(&host, destination, false));
         }
         Operands::Download {
             sources,
             destination,
         } => {
             for s in sources {
-                argv.arg(scp_remote(&host, s, true));
+                argv.arg(remote(&host, s, true));
             }
             argv.arg(destination.as_path().as_os_str());
         }
     }
-    argv
 }
 
 /// The fixed choices of an rsync call (the seed's parameters).
@@ -421,27 +432,7 @@ pub fn rsync(
     );
     argv.arg("-e").arg(shell.join(" "));
     argv.arg("--");
-    let host = operand_host(conn);
-    match operands {
-        Operands::Upload {
-            sources,
-            destination,
-        } => {
-            for s in sources {
-                argv.arg(s.as_path().as_os_str());
-            }
-            argv.arg(rsync_remote(&host, destination, false));
-        }
-        Operands::Download {
-            sources,
-            destination,
-        } => {
-            for s in sources {
-                argv.arg(rsync_remote(&host, s, true));
-            }
-            argv.arg(destination.as_path().as_os_str());
-        }
-    }
+    push_operands(&mut argv, conn, operands, rsync_remote);
     argv
 }
 

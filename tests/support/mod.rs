@@ -102,6 +102,27 @@ pub async fn wait_until_async(limit: Duration, mut cond: impl FnMut() -> bool) -
     }
 }
 
+/// Awaits a condition that takes a call to learn (a gRPC request, a session read): `probe`
+/// answers `Some` once it holds. Probes again after 5 ms doubling to 100 ms, until `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(found) = probe().await {
+            return Some(found);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
 /// Pids of processes on this host whose environment holds `marker` (remote commands of the test
 /// sshd run on this same machine, so "no process left on the host" is checked here).
 pub fn pids_with_env_marker(marker: &str) -> Vec<u32> {
