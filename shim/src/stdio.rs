@@ -4,7 +4,11 @@
 //! without an id, leaving a client waiting: a Parse error (-32700, id null) for a line that is not
 //! JSON, an Invalid Request (-32600, with the id when one can be read) for JSON that is not a
 //! request, notification or response, and one answer per element for a batch (MCP has none).
-//! Notifications are never answered, as JSON-RPC requires.
+//! Notifications are never answered, as JSON-RPC requires. A line longer than the limit is
+//! dropped as it passes, and answered once it ends, with its id when it has one
+//! ([`oversized`]), so a client that sent too much gets an error instead of waiting for ever.
+
+mod oversized;
 
 use std::sync::Arc;
 
@@ -20,6 +24,8 @@ use tokio::task::JoinSet;
 use tokio_util::bytes::BytesMut;
 use tokio_util::codec::Encoder;
 
+use oversized::OversizedLine;
+
 /// A UTF-8 byte order mark, which JSON parsers may ignore (RFC 8259 §8.1); rmcp does.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -30,8 +36,8 @@ pub struct StdioTransport<R, W> {
     read: BufReader<R>,
     /// The line being read; it survives a cancelled `receive` (rmcp polls it in a `select!`).
     line: Vec<u8>,
-    /// Dropping the rest of a line that was too long.
-    discarding: bool,
+    /// A line that was too long, being dropped (and its id looked for) until it ends.
+    oversized: Option<OversizedLine>,
     write: Writer<W>,
     /// Our answers to unreadable lines, written by their own tasks as rmcp writes its responses,
     /// so that a cancelled `receive` never leaves half a line on stdout.
@@ -50,7 +56,7 @@ enum Incoming {
 
 enum LineRead {
     Line,
-    TooLong,
+    TooLong(OversizedLine),
     Eof,
 }
 
@@ -63,38 +69,43 @@ where
         Self {
             read: BufReader::new(read),
             line: Vec::new(),
-            discarding: false,
+            oversized: None,
             write: Arc::new(Mutex::new(Some(write))),
             answers: JoinSet::new(),
         }
     }
 
-    /// Reads one line into `self.line`, never holding more than the line limit. Cancel-safe:
-    /// bytes are moved from the reader's buffer into `self.line` with no await in between.
+    /// Reads one line into `self.line`, never holding more than the line limit: the rest of a
+    /// longer line goes through an [`OversizedLine`] and is dropped. Cancel-safe: bytes are
+    /// moved from the reader's buffer into `self` with no await in between.
     async fn read_line(&mut self) -> std::io::Result<LineRead> {
         loop {
             let available = self.read.fill_buf().await?;
             if available.is_empty() {
-                return Ok(LineRead::Eof);
+                return Ok(match self.oversized.take() {
+                    Some(line) => LineRead::TooLong(line),
+                    None => LineRead::Eof,
+                });
             }
             let newline = available.iter().position(|b| *b == b'\n');
             let take = newline.map_or(available.len(), |i| i + 1);
-            let too_long = !self.discarding && self.line.len() + take > DEFAULT_MAX_LINE_LENGTH;
-            if !self.discarding && !too_long {
-                self.line.extend_from_slice(&available[..take]);
+            let part = &available[..newline.unwrap_or(take)];
+            if self.oversized.is_none() && self.line.len() + take > DEFAULT_MAX_LINE_LENGTH {
+                let mut line = OversizedLine::default();
+                line.feed(&self.line);
+                self.line.clear();
+                self.oversized = Some(line);
+            }
+            match self.oversized.as_mut() {
+                Some(line) => line.feed(part),
+                None => self.line.extend_from_slice(&available[..take]),
             }
             self.read.consume(take);
-            if too_long {
-                self.line.clear();
-                self.discarding = newline.is_none();
-                return Ok(LineRead::TooLong);
-            }
             if newline.is_some() {
-                if self.discarding {
-                    self.discarding = false;
-                    continue;
-                }
-                return Ok(LineRead::Line);
+                return Ok(match self.oversized.take() {
+                    Some(line) => LineRead::TooLong(line),
+                    None => LineRead::Line,
+                });
             }
         }
     }
@@ -145,13 +156,8 @@ where
         loop {
             match self.read_line().await {
                 Ok(LineRead::Line) => {}
-                Ok(LineRead::TooLong) => {
-                    let limit = DEFAULT_MAX_LINE_LENGTH >> 20;
-                    self.answer(error_line(
-                        ErrorCode::PARSE_ERROR,
-                        &format!("Parse error: message longer than {limit} MiB"),
-                        Value::Null,
-                    ));
+                Ok(LineRead::TooLong(line)) => {
+                    self.answer(too_long_answer(&line));
                     continue;
                 }
                 Ok(LineRead::Eof) => {
@@ -182,6 +188,32 @@ where
         }
         Ok(())
     }
+}
+
+/// The answer to a line over the limit: an Invalid Request with the line's id when it has one
+/// (a request), a Parse error with id null when none can be read.
+fn too_long_answer(line: &OversizedLine) -> Vec<u8> {
+    let limit = DEFAULT_MAX_LINE_LENGTH >> 20;
+    let bytes = line.bytes();
+    let id = line.id();
+    if id.is_null() {
+        return error_line(
+            ErrorCode::PARSE_ERROR,
+            &format!(
+                "Parse error: a message of {bytes} bytes is longer than the {limit} MiB limit"
+            ),
+            id,
+        );
+    }
+    error_line(
+        ErrorCode::INVALID_REQUEST,
+        &format!(
+            "Invalid Request: this request is {bytes} bytes, longer than the {limit} MiB a \
+             message may have, so it was not read. Send large content in parts, or move files \
+             with ssh_scp or ssh_sync."
+        ),
+        id,
+    )
 }
 
 /// What to do with one line (`None` for an empty one).
@@ -422,13 +454,19 @@ mod tests {
         let long = vec![b'x'; DEFAULT_MAX_LINE_LENGTH + 10];
         let mut input = b"garbage\n".to_vec();
         input.extend_from_slice(&long);
-        input.extend_from_slice(b"\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n");
+        input.extend_from_slice(
+            b"\n{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"a\":\"",
+        );
+        input.extend_from_slice(&long);
+        input.extend_from_slice(
+            b"\"},\"id\":77}\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n",
+        );
         let writer = tokio::spawn(async move {
             client.write_all(&input).await.unwrap();
             let mut out = Vec::new();
             let mut buf = [0u8; 4096];
-            // Two answers, then the test drops the transport and the stream ends.
-            while out.iter().filter(|b| **b == b'\n').count() < 2 {
+            // Three answers, then the test drops the transport and the stream ends.
+            while out.iter().filter(|b| **b == b'\n').count() < 3 {
                 let n = tokio::io::AsyncReadExt::read(&mut client, &mut buf)
                     .await
                     .unwrap();
@@ -452,11 +490,27 @@ mod tests {
             .filter(|l| !l.is_empty())
             .map(|l| serde_json::from_slice(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.len(), 3);
+        let (errors, ids): (Vec<_>, Vec<_>) = lines
+            .iter()
+            .map(|l| (&l["error"]["code"], &l["id"]))
+            .unzip();
+        assert_eq!(errors.len(), 3);
+        assert!(errors[..2].iter().all(|c| **c == -32700), "{lines:?}");
+        assert!(ids[..2].iter().all(|id| id.is_null()), "{lines:?}");
+        // The long request names its id, which stands after the long part.
+        assert_eq!(
+            (errors[2], ids[2]),
+            (&json!(-32600), &json!(77)),
+            "{lines:?}"
+        );
+        let message = lines[2]["error"]["message"].as_str().unwrap_or_default();
+        let request_bytes = r#"{"jsonrpc":"2.0","method":"tools/call","params":{"a":""},"id":77}"#
+            .len()
+            + long.len();
         assert!(
-            lines
-                .iter()
-                .all(|l| l["error"]["code"] == -32700 && l["id"].is_null())
+            message.contains(&format!("{request_bytes} bytes")),
+            "{message}"
         );
     }
 }

@@ -57,3 +57,61 @@ def test_malformed_lines_are_answered_and_the_next_call_works(harness):
         assert shim.proc.poll() is None, "the shim exited"
     finally:
         shim.close()
+
+
+def vm_hwm_kib(pid: int) -> int:
+    """The peak resident memory of a process (VmHWM), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+def test_oversized_input_gets_a_clear_error_with_its_id_and_memory_stays_bounded(harness):
+    """A 100 MB JSON-RPC line and a 10 MB command: each is answered with an error naming its
+    size (the request's id kept, so the client does not wait for ever), neither process grows by
+    anything near those sizes, and the next call works."""
+    shim = RawShim({**base_env(), **harness.env}, harness.dir / "raw-shim-oversized.err")
+    try:
+        shim.initialize()
+        shim.send(exec_call(2, "echo warm"))
+        assert shim.response(2)["result"]["structuredContent"]["stdout"] == "warm\n"
+        daemon = harness.daemon_pid()
+        shim_before, daemon_before = vm_hwm_kib(shim.proc.pid), vm_hwm_kib(daemon)
+
+        # 100 MB of content in an ssh_create, with the id after it, sent in pieces as a client
+        # writing a large message would.
+        head = (b'{"jsonrpc":"2.0","method":"tools/call","params":{"name":"ssh_create",'
+                b'"arguments":{"target":"testhost","path":"/tmp/never-written","content":"')
+        tail = b'"}},"id":"big-1"}\n'
+        piece = b"x" * (1 << 20)
+        shim.proc.stdin.write(head)
+        for _ in range(100):
+            shim.proc.stdin.write(piece)
+        shim.proc.stdin.write(tail)
+        shim.proc.stdin.flush()
+        big = shim.response("big-1", timeout=60)
+        assert big["error"]["code"] == -32600, big
+        size = len(head) + 100 * len(piece) + len(tail) - 1
+        assert f"{size} bytes" in big["error"]["message"], big
+
+        # 10 MB of command: within the line limit, far over what one remote command may be.
+        shim.send(exec_call(3, "echo " + "y" * (10 << 20)))
+        r = shim.response(3, timeout=60)
+        assert r["result"]["isError"] is True, str(r)[:2000]
+        text = r["result"]["content"][0]["text"]
+        assert "'command'" in text and "at most 131071" in text, text[:2000]
+
+        shim.send(exec_call(4, "echo after-oversized"))
+        assert shim.response(4)["result"]["structuredContent"]["stdout"] == "after-oversized\n"
+
+        # Bounded: the 100 MB line never sat in memory; the 10 MB command is held a few times
+        # over at most (JSON, arguments, request), never per byte of output or more.
+        shim_growth = vm_hwm_kib(shim.proc.pid) - shim_before
+        daemon_growth = vm_hwm_kib(daemon) - daemon_before
+        assert shim_growth < 80 * 1024, f"shim peak grew by {shim_growth} KiB"
+        assert daemon_growth < 48 * 1024, f"daemon peak grew by {daemon_growth} KiB"
+        print(f"peak growth: shim {shim_growth} KiB, daemon {daemon_growth} KiB")
+    finally:
+        shim.close()

@@ -22,6 +22,12 @@ use tonic::transport::server::Router;
 
 use crate::state::Daemon;
 
+/// The largest request a service decodes. Anything the shim forwards fits: an MCP message is at
+/// most 16 MiB of JSON, and its protobuf is no larger. Past tonic's default of 4 MiB, a request
+/// that is too large for its tool (a 10 MB `command`) reaches the tool's own validation, whose
+/// error names the field and its limit, instead of failing as an undecodable message.
+const MAX_REQUEST_BYTES: usize = 17 << 20;
+
 /// A wire `Connection` as the agent sent it, and the caller's agent socket.
 fn raw_connection(
     c: Option<ssh_mcp_core::pb::Connection>,
@@ -44,19 +50,28 @@ pub fn router(daemon: Daemon) -> Router {
         .add_service(ControlServer::new(control::ControlService::new(
             daemon.clone(),
         )))
-        .add_service(ExecServer::new(exec::ExecService::new(daemon.clone())))
+        .add_service(
+            ExecServer::new(exec::ExecService::new(daemon.clone()))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
         .add_service(
             FilesServer::new(files::FilesService::new(daemon.clone()))
                 .max_decoding_message_size(files::MAX_MESSAGE_BYTES),
         )
-        .add_service(SessionsServer::new(sessions::SessionsService::new(
-            daemon.clone(),
-        )))
-        .add_service(TransfersServer::new(transfers::TransfersService::new(
-            daemon.clone(),
-        )))
-        .add_service(ForwardsServer::new(forwards::ForwardsService::new(
-            daemon.clone(),
-        )))
-        .add_service(SearchServer::new(search::SearchService::new(daemon)))
+        .add_service(
+            SessionsServer::new(sessions::SessionsService::new(daemon.clone()))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            TransfersServer::new(transfers::TransfersService::new(daemon.clone()))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            ForwardsServer::new(forwards::ForwardsService::new(daemon.clone()))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            SearchServer::new(search::SearchService::new(daemon))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
 }
