@@ -14,6 +14,7 @@ mod files_edit;
 mod files_search;
 mod forwards;
 mod login_shells;
+mod orphans;
 mod pool;
 mod robustness;
 mod session_prompts;

@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::capture::{Capture, Captured};
 use crate::config::{DEFAULT_MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES_LIMIT};
 use crate::error::DaemonError;
+use crate::journal::{self, Journal};
 use crate::masters::Lease;
 use crate::pid_report::PidReportFilter;
 use crate::state::Daemon;
@@ -218,6 +219,7 @@ pub async fn run(
         counters.set_phase(Phase::Running);
         match run_once(
             &daemon.shutdown.commands,
+            &daemon.journal,
             spec,
             &lease,
             counters,
@@ -274,6 +276,7 @@ enum Attempt {
 
 async fn run_once(
     tracker: &TaskTracker,
+    journal: &Journal,
     spec: &ExecSpec,
     lease: &Lease,
     counters: &Counters,
@@ -281,6 +284,14 @@ async fn run_once(
     started: Instant,
 ) -> Result<Attempt, DaemonError> {
     let nonce = nonce();
+    // In the journal before the command can start, so that a daemon that dies from here on
+    // leaves a record the next one ends the command by (`orphans`).
+    let entry = journal.begin(
+        journal::Kind::Command,
+        &nonce,
+        &spec.conn,
+        spec.auth_sock.as_deref(),
+    );
     let remote_command = spec.remote_command.with_pid_report(&nonce);
     // Opening waits for the server to confirm the channel; a stalled link must not hold the call
     // past its timeout or a cancellation. If the call stops first, the open goes on in the
@@ -292,7 +303,7 @@ async fn run_once(
     let opened = tokio::select! {
         opened = &mut open => opened,
         reason = &mut *stop => {
-            tracker.spawn(late_session::reap(open, lease.duplicate(), nonce, spec.tty));
+            tracker.spawn(late_session::reap(open, lease.duplicate(), nonce, spec.tty, entry));
             return stopped_before_start(reason, started).map(Attempt::Done);
         }
     };
@@ -303,7 +314,7 @@ async fn run_once(
         }
         Err(e) => return Err(DaemonError::Mux(e.to_string())),
     };
-    let pid = Arc::new(PidSlot::default());
+    let pid = Arc::new(PidSlot::new(entry));
     // With a tty the remote stderr is merged into stdout, so that is where the report appears.
     let (stdout_filter, stderr_filter) = if spec.tty {
         (Some(PidReportFilter::new(&nonce)), None)
@@ -478,27 +489,34 @@ async fn stop_remote(
     lease.killer.kill(pgid).await
 }
 
-/// The remote pid, filled in once by whichever reader finds the report.
-struct PidSlot(tokio::sync::watch::Sender<Option<u32>>);
-
-impl Default for PidSlot {
-    fn default() -> Self {
-        Self(tokio::sync::watch::Sender::new(None))
-    }
+/// The remote pid, filled in once by whichever reader finds the report, and recorded in the
+/// command's journal entry (which records the command's end when the slot is dropped, after the
+/// command has ended or been ended).
+struct PidSlot {
+    pid: tokio::sync::watch::Sender<Option<u32>>,
+    entry: journal::Entry,
 }
 
 impl PidSlot {
+    fn new(entry: journal::Entry) -> Self {
+        Self {
+            pid: tokio::sync::watch::Sender::new(None),
+            entry,
+        }
+    }
+
     fn get(&self) -> Option<u32> {
-        *self.0.borrow()
+        *self.pid.borrow()
     }
 
     fn set(&self, pid: u32) {
-        self.0.send_replace(Some(pid));
+        self.entry.pgid(pid);
+        self.pid.send_replace(Some(pid));
     }
 
     /// Resolves once the pid is known (at once if it already is).
     async fn known(&self) -> u32 {
-        let mut rx = self.0.subscribe();
+        let mut rx = self.pid.subscribe();
         loop {
             if let Some(p) = *rx.borrow_and_update() {
                 return p;

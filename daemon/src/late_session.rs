@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
+use crate::journal::Entry;
 use crate::masters::Lease;
 use crate::mux_client::{OpenError, Session};
 use crate::pid_report::PidReportFilter;
@@ -22,7 +23,9 @@ pub type PendingOpen = Pin<Box<dyn Future<Output = Result<Session, OpenError>> +
 /// Waits for `open`; if the session opens, reads the pid report and ends the remote group.
 /// `lease` is the channel's: held until then, so the pool does not lend the channel again while
 /// the session may still be opening on it.
-pub async fn reap(open: PendingOpen, lease: Lease, nonce: String, tty: bool) {
+/// `entry` is the command's journal entry: it records the pid when found, and the end when this
+/// returns.
+pub async fn reap(open: PendingOpen, lease: Lease, nonce: String, tty: bool, entry: Entry) {
     let killer = lease.killer.clone();
     let Ok(Ok(mut session)) = tokio::time::timeout(PATIENCE, open).await else {
         return;
@@ -55,6 +58,7 @@ pub async fn reap(open: PendingOpen, lease: Lease, nonce: String, tty: bool) {
     .ok()
     .flatten();
     if let Some(pid) = pid {
+        entry.pgid(pid);
         killer.kill(pid).await;
     }
 }

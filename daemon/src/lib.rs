@@ -14,6 +14,8 @@
 //! - [`search`]: ssh_grep (grep on the host) and ssh_glob (a walk over SFTP).
 //! - [`forwards`]: port forwards kept by the pool's masters (mux OPEN_FWD), outliving clients.
 //! - [`spawn`]: the only place that starts a local process.
+//! - [`journal`]: the remote commands and session shells running now, on disk;
+//!   [`orphans`]: ending, at start-up, those a crashed daemon left running.
 
 #![cfg_attr(
     not(test),
@@ -28,12 +30,14 @@ pub mod exec;
 pub mod files;
 pub mod forwards;
 pub mod grpc;
+pub mod journal;
 pub mod killer;
 pub mod late_session;
 pub mod listener;
 pub mod logging;
 pub mod masters;
 pub mod mux_client;
+pub mod orphans;
 pub mod pid_report;
 pub mod pipes;
 pub mod search;
@@ -60,8 +64,19 @@ pub async fn run(
     control_paths::sweep_stale(&config.control_dir);
     let activated = bound.activated();
     let socket_path = bound.socket_path().to_path_buf();
-    let daemon = Daemon::new(config, activated);
+    if let Err(e) = ssh_mcp_core::paths::ensure_private_dir(&config.state_dir) {
+        // Commands still run; sessions and the journal report their own errors.
+        tracing::warn!("the state directory: {e}");
+    }
+    let (journal, left_running) = journal::Journal::open(&config.state_dir);
+    let daemon = Daemon::new(config, activated, journal);
     daemon.sessions.restore(&daemon.config.state_dir);
+    // The journal's last lines are the ends of the commands that shutdown stopped: its sync
+    // task runs until the masters go, after the commands.
+    daemon.journal.spawn_sync(
+        &daemon.shutdown.connections,
+        daemon.shutdown.masters.clone(),
+    );
     let shutdown = daemon.shutdown.clone();
     daemon.shutdown.connections.spawn(async move {
         tokio::select! {
@@ -72,6 +87,10 @@ pub async fn run(
     let incoming = bound.into_incoming(&daemon.shutdown.connections)?;
     tracing::info!(socket = %socket_path.display(), pid = std::process::id(), activated, "ssh-mcpd ready");
     listener::notify_ready();
+    daemon
+        .shutdown
+        .commands
+        .spawn(orphans::end_left_running(daemon.clone(), left_running));
     let server = grpc::router(daemon.clone()).serve_with_incoming_shutdown(incoming, {
         let s = daemon.shutdown.clone();
         async move { s.requested().await }

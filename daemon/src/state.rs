@@ -18,6 +18,8 @@ pub struct Inner {
     pub masters: MasterPool,
     pub sessions: crate::sessions::registry::SessionRegistry,
     pub forwards: crate::forwards::registry::ForwardRegistry,
+    /// The remote commands and session shells running now, on disk for the next daemon.
+    pub journal: crate::journal::Journal,
     pub started: Instant,
     pub activated: bool,
     /// Commands running now (incremented and decremented by exec::run's guard).
@@ -33,7 +35,7 @@ impl std::ops::Deref for Daemon {
 }
 
 impl Daemon {
-    pub fn new(config: Config, activated: bool) -> Self {
+    pub fn new(config: Config, activated: bool, journal: crate::journal::Journal) -> Self {
         let shutdown = Shutdown::default();
         let masters = MasterPool::new(&config, shutdown.clone());
         Self(Arc::new(Inner {
@@ -42,6 +44,7 @@ impl Daemon {
             masters,
             sessions: Default::default(),
             forwards: Default::default(),
+            journal,
             started: Instant::now(),
             activated,
             running_commands: AtomicU32::new(0),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use super::options::ExtraSshArgs;
+use super::options::{ExtraSshArgs, SshOption};
 use super::target::Target;
 use super::{InvalidInput, reject_control_chars};
 
@@ -140,11 +140,80 @@ impl Connection {
         })
     }
 
+    /// The request fields that parse back into this connection: how the daemon's journal keeps a
+    /// connection on disk, to reach the host again after a restart. Paths are absolute by now,
+    /// and `extra_ssh_args` come back in their canonical spelling.
+    pub fn to_raw(&self) -> RawConnection {
+        let path = |p: &Option<LocalPath>| p.as_ref().map(|p| p.as_path().display().to_string());
+        let mut extra_ssh_args = Vec::new();
+        for option in &self.extra.0 {
+            match option {
+                SshOption::Flag(flag) => extra_ssh_args.push(format!("-{flag}")),
+                SshOption::Short { flag, value } => {
+                    extra_ssh_args.extend([format!("-{flag}"), value.clone()]);
+                }
+                SshOption::Config { key, value } => {
+                    extra_ssh_args.extend(["-o".to_owned(), format!("{key}={value}")]);
+                }
+            }
+        }
+        RawConnection {
+            target: self.target.as_str().to_owned(),
+            port: self.port.map(u32::from),
+            identity_file: path(&self.identity_file),
+            known_hosts_file: path(&self.known_hosts_file),
+            strict_host_key_checking: self
+                .strict_host_key_checking
+                .map(|s| s.as_ssh_value().to_owned()),
+            extra_ssh_args,
+        }
+    }
+
     /// A short stable name for this connection's options: equal options, equal key.
     pub fn pool_key(&self) -> String {
         let mut h = Sha256::new();
         h.update(format!("{self:?}").as_bytes());
         let digest = h.finalize();
         digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod to_raw_tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_parses_back_from_its_raw_fields() {
+        let home = std::path::Path::new("/home/someone");
+        let raw = RawConnection {
+            target: "deploy@web-1".into(),
+            port: Some(2222),
+            identity_file: Some("~/.ssh/id ed25519".into()),
+            known_hosts_file: Some("/etc/ssh/known".into()),
+            strict_host_key_checking: Some("true".into()),
+            extra_ssh_args: [
+                "-vC",
+                "-oConnectTimeout=5",
+                "-J",
+                "jumphost",
+                "-o",
+                "ServerAliveInterval 7",
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        let conn = Connection::parse(&raw, Some(home)).unwrap();
+        let again = Connection::parse(&conn.to_raw(), None).unwrap();
+        assert_eq!(again, conn);
+        assert_eq!(again.pool_key(), conn.pool_key());
+        let bare = Connection::parse(
+            &RawConnection {
+                target: "h".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(Connection::parse(&bare.to_raw(), None).unwrap(), bare);
     }
 }

@@ -12,6 +12,7 @@ pub mod mux;
 pub mod options;
 pub mod quote;
 pub mod remote;
+pub mod remote_orphans;
 pub mod rsync_allowlist;
 pub mod rsync_args;
 pub mod target;

@@ -113,6 +113,14 @@ impl Session {
         let nonce = crate::exec::nonce();
         let command =
             remote::session_command(&nonce, spec.shell.as_ref(), spec.cwd.as_ref(), &spec.env);
+        // In the journal before the shell can start: a daemon that dies from here on leaves a
+        // record the next one ends the shell by (`orphans`).
+        let journal = daemon.journal.begin(
+            crate::journal::Kind::Session,
+            &nonce,
+            &spec.conn,
+            spec.auth_sock.as_deref(),
+        );
         let (link, pty) = link::connect(daemon, spec, &command).await?;
         let (reader, writer) = pty.into_split();
         let tmux_name = observer::tmux_name(&spec.target, spec.name.as_deref(), &id);
@@ -147,6 +155,7 @@ impl Session {
             filter: PidReportFilter::new(&nonce),
             marks: MarkFilter::new(&nonce),
             pgid: None,
+            journal,
         };
         daemon.shutdown.commands.spawn(owner.run());
         Ok(session)

@@ -31,6 +31,8 @@ pub(super) struct Owner {
     pub(super) filter: PidReportFilter,
     pub(super) marks: MarkFilter,
     pub(super) pgid: Option<u32>,
+    /// The shell's journal entry: its process group once reported, its end when the owner ends.
+    pub(super) journal: crate::journal::Entry,
 }
 
 impl Owner {
@@ -83,6 +85,7 @@ impl Owner {
             .feed(&buf[..n], &mut |b: &[u8]| kept.extend_from_slice(b))
         {
             self.pgid = Some(pid);
+            self.journal.pgid(pid);
         }
         let mut clean = Vec::with_capacity(kept.len());
         let mut marks = Vec::new();
