@@ -150,17 +150,20 @@ pub async fn open(control_path: &Path, tty: bool, command: &str) -> Result<Sessi
 }
 
 /// Opens a terminal session running `command` (the login shell when empty) on the master at
-/// `control_path`, attached to the terminal `pts`: the master reads the window size and modes
-/// from it, and the output arrives on the other side of that terminal.
+/// `control_path`. Its input is the terminal `pts`: the master reads the window size and modes
+/// from there (at the open, and again at each SIGWINCH). Its output goes to `output` (a socket),
+/// not back through the terminal: a terminal's line discipline hands over at most 4 KiB per
+/// read, which would cap a flood of output at a fraction of what the link carries.
 pub async fn open_terminal(
     control_path: &Path,
     pts: RawFd,
+    output: RawFd,
     command: &str,
 ) -> Result<Session, OpenError> {
     let (control, session_id) = start(
         control_path,
         Request::Command { tty: true, command },
-        [pts, pts, pts],
+        [pts, output, output],
     )
     .await?;
     Ok(Session {

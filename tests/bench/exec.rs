@@ -1,7 +1,7 @@
 //! The bench (`cargo bench --bench exec -- --bin-dir DIR --out FILE`, run by
 //! `scripts/bench.sh`): starts a throwaway sshd, a private daemon environment and ControlMasters
-//! of its own, runs the ten benchmarks in order (`ssh_exec` and the shim, file tools, sessions,
-//! transfers, grep), writes BENCHMARKS.md and cleans up everything it started. With `--quick` (CI) it takes few samples, checks every target with twice the
+//! of its own, runs the eleven benchmarks in order (`ssh_exec` and the shim, file tools, sessions,
+//! transfers, grep, fifty clients at once), writes BENCHMARKS.md and cleans up everything it started. With `--quick` (CI) it takes few samples, checks every target with twice the
 //! slack, prints the table instead of writing the page, and fails when a figure regressed.
 
 #![allow(
@@ -16,6 +16,7 @@ mod files;
 mod floor;
 mod grep;
 mod latency;
+mod load;
 mod mcp_client;
 mod memory;
 mod parallel;
@@ -54,19 +55,28 @@ fn command_line() -> String {
     )
 }
 
+/// A benchmark run alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Only {
+    Transfers,
+    Flood,
+    Load,
+}
+
 struct Args {
     bin_dir: PathBuf,
     out: PathBuf,
     plan: Plan,
-    /// `--only transfers`: run that benchmark alone and print its table (for working on it).
-    only_transfers: bool,
+    /// `--only transfers` or `--only flood`: run that benchmark alone and print its table (for
+    /// working on it).
+    only: Option<Only>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut bin_dir = PathBuf::from("target/release");
     let mut out = PathBuf::from("BENCHMARKS.md");
     let mut plan = Plan::FULL;
-    let mut only_transfers = false;
+    let mut only = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -76,14 +86,19 @@ fn parse_args() -> anyhow::Result<Args> {
             "--out" => out = args.next().context("--out needs a value")?.into(),
             "--quick" => plan = Plan::QUICK,
             "--only" => {
-                let which = args.next().context("--only needs a value")?;
-                ensure!(which == "transfers", "--only takes: transfers");
-                only_transfers = true;
+                only = Some(
+                    match args.next().context("--only needs a value")?.as_str() {
+                        "transfers" => Only::Transfers,
+                        "flood" => Only::Flood,
+                        "load" => Only::Load,
+                        other => bail!("--only takes transfers, flood or load (got {other:?})"),
+                    },
+                );
             }
             other => {
                 bail!(
                     "unknown argument {other:?} (expected --bin-dir DIR, --out FILE, --quick, \
-                     --only transfers)"
+                     --only transfers|flood|load)"
                 )
             }
         }
@@ -93,7 +108,7 @@ fn parse_args() -> anyhow::Result<Args> {
         bin_dir: cwd.join(bin_dir),
         out: cwd.join(out),
         plan,
-        only_transfers,
+        only,
     })
 }
 
@@ -121,16 +136,14 @@ async fn run() -> anyhow::Result<()> {
         sshd.client_config == env.ssh_config,
         "ssh config path mismatch"
     );
-    let sections = benchmarks(&args.plan, &env, args.only_transfers)
-        .await
-        .map_err(|e| {
-            let logs = env.log_tail();
-            e.context(logs)
-        });
+    let sections = benchmarks(&args.plan, &env, args.only).await.map_err(|e| {
+        let logs = env.log_tail();
+        e.context(logs)
+    });
     // Everything benchmarks() started is gone by now (drop guards); sshd goes last.
     drop(sshd);
     let sections = sections?;
-    if args.plan.quick || args.only_transfers {
+    if args.plan.quick || args.only.is_some() {
         return quick_verdict(&sections, args.plan.quick, started.elapsed());
     }
     let page = report::page(&machine, &command_line(), &sections, started.elapsed());
@@ -164,21 +177,24 @@ fn quick_verdict(
 async fn benchmarks(
     plan: &Plan,
     env: &BenchEnv,
-    only_transfers: bool,
+    only: Option<Only>,
 ) -> anyhow::Result<Vec<report::Section>> {
     let _stop_daemon = daemon::StopOnDrop(env);
     let masters = [
         Master::start(&env.ssh_config, env.cm_dir.join("a"))?,
         Master::start(&env.ssh_config, env.cm_dir.join("b"))?,
     ];
-    if only_transfers {
-        return Ok(vec![transfers::run(plan, env, &masters[0]).await?]);
+    match only {
+        Some(Only::Transfers) => return Ok(vec![transfers::run(plan, env, &masters[0]).await?]),
+        Some(Only::Flood) => return Ok(vec![session_flood::run(plan, env, &masters[0]).await?]),
+        Some(Only::Load) => return Ok(vec![load::run(plan, env).await?]),
+        None => {}
     }
     eprintln!("bench: MCP session (autostarts the daemon)");
     let mut client = McpClient::connect(env, &env.shim).await?;
     let mut sections = Vec::new();
 
-    eprintln!("bench: [1/10] ssh_exec true: shim vs the floor and bare ssh");
+    eprintln!("bench: [1/11] ssh_exec true: shim vs the floor and bare ssh");
     let control_dir = ssh_mcp_core::paths::control_dir(&env.socket);
     sections.push(
         latency::run(
@@ -190,34 +206,36 @@ async fn benchmarks(
         )
         .await?,
     );
-    eprintln!("bench: [2/10] twenty parallel sleep 0.5");
+    eprintln!("bench: [2/11] twenty parallel sleep 0.5");
     sections.push(parallel::run(plan, env, &mut client, &masters).await?);
-    eprintln!("bench: [3/10] view and edit of a 1 MB file");
+    eprintln!("bench: [3/11] view and edit of a 1 MB file");
     sections.push(files::run(plan, env, &mut client, &masters[0]).await?);
     client.close().await?;
 
-    eprintln!("bench: [4/10] shim start-up");
+    eprintln!("bench: [4/11] shim start-up");
     sections.push(startup::run(plan, env)?);
-    eprintln!("bench: [5/10] daemon memory under 300 MB of output");
+    eprintln!("bench: [5/11] daemon memory under 300 MB of output");
     sections.push(memory::run(plan, env, &masters[0]).await?);
 
-    eprintln!("bench: [6/10] session echo round trip");
+    eprintln!("bench: [6/11] session echo round trip");
     let mut client = McpClient::connect(env, &env.shim).await?;
     sections.push(session_echo::run(plan, &mut client).await?);
     client.close().await?;
     eprintln!(
-        "bench: [7/10] a {} MB flood through session reads",
+        "bench: [7/11] a {} MB flood through session reads",
         plan.flood_bytes / 1_000_000
     );
     sections.push(session_flood::run(plan, env, &masters[0]).await?);
-    eprintln!("bench: [8/10] {} idle sessions", plan.idle_sessions);
+    eprintln!("bench: [8/11] {} idle sessions", plan.idle_sessions);
     sections.push(session_idle::run(plan, env).await?);
     eprintln!(
-        "bench: [9/10] {} MB up and down with ssh_scp and ssh_sync vs bare scp and rsync",
+        "bench: [9/11] {} MB up and down with ssh_scp and ssh_sync vs bare scp and rsync",
         plan.transfer_bytes / 1_000_000
     );
     sections.push(transfers::run(plan, env, &masters[0]).await?);
-    eprintln!("bench: [10/10] ssh_grep over a tree of files, and reading it over SFTP");
+    eprintln!("bench: [10/11] ssh_grep over a tree of files, and reading it over SFTP");
     sections.push(grep::run(plan, env, &masters[0]).await?);
+    eprintln!("bench: [11/11] fifty clients at once");
+    sections.push(load::run(plan, env).await?);
     Ok(sections)
 }

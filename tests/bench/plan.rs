@@ -27,6 +27,9 @@ pub struct Plan {
     pub transfer_rounds: usize,
     /// Files: timed rounds of each of the view and edit calls.
     pub files_rounds: usize,
+    /// Benchmark 11: calls each of the fifty clients makes per round, and timed rounds.
+    pub load_calls: usize,
+    pub load_rounds: usize,
 }
 
 impl Plan {
@@ -47,6 +50,8 @@ impl Plan {
         // with seven, the ratio of medians still moved between 0.90x and 1.15x from run to run.
         transfer_rounds: 11,
         files_rounds: 30,
+        load_calls: 20,
+        load_rounds: 5,
     };
 
     pub const QUICK: Self = Self {
@@ -64,5 +69,7 @@ impl Plan {
         // Three: one 20 MB sample is at the mercy of the page cache and the other tenants.
         transfer_rounds: 3,
         files_rounds: 8,
+        load_calls: 10,
+        load_rounds: 1,
     };
 }

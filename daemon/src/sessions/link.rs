@@ -161,6 +161,16 @@ const CHANNEL_PATIENCE: Duration = Duration::from_secs(60);
 /// Attempts when sshd refuses the channel on a master counted as free.
 const OPEN_ATTEMPTS: u32 = 20;
 
+/// A session's way to its host, its terminal, and where its output arrives.
+pub struct Connected {
+    pub link: Link,
+    /// The session's terminal: input is written here, and its size is the remote terminal's.
+    pub pty: pty_process::Pty,
+    /// The output of a channel on a pool master; `None` when it arrives on the terminal (a
+    /// session's own ssh writes there).
+    pub output: Option<tokio::net::UnixStream>,
+}
+
 /// Reaches the host for a new session: a terminal channel on a master of the pool, or, when the
 /// pool cannot log in without an answer (a password, a passphrase, a host key), an ssh of the
 /// session's own that asks on the session's terminal.
@@ -168,7 +178,7 @@ pub async fn connect(
     daemon: &Daemon,
     spec: &OpenSpec,
     command: &str,
-) -> Result<(Link, pty_process::Pty), DaemonError> {
+) -> Result<Connected, DaemonError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -195,16 +205,38 @@ pub async fn connect(
             Err(e) => return Err(e),
         };
         let (pty, pts) = new_terminal(spec.size)?;
-        match mux_client::open_terminal(&lease.control_path, pts.as_raw_fd(), command).await {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| {
+            DaemonError::Internal(format!("a socket for the session's output: {e}"))
+        })?;
+        let opened = mux_client::open_terminal(
+            &lease.control_path,
+            pts.as_raw_fd(),
+            theirs.as_raw_fd(),
+            command,
+        )
+        .await;
+        // The master holds its own copy now; ours must close so that EOF can arrive.
+        drop(theirs);
+        match opened {
             Ok(channel) => {
                 // The master read the modes it sends to sshd from the terminal; from now on
                 // bytes pass through this side untouched, as a terminal emulator's would.
                 make_raw(&pty);
+                let output = ours
+                    .set_nonblocking(true)
+                    .and_then(|()| tokio::net::UnixStream::from_std(ours))
+                    .map_err(|e| {
+                        DaemonError::Internal(format!("the session's output socket: {e}"))
+                    })?;
                 let link = Link::Channel {
                     lease,
                     channel: Some(channel),
                 };
-                return Ok((link, pty));
+                return Ok(Connected {
+                    link,
+                    pty,
+                    output: Some(output),
+                });
             }
             Err(e @ (mux_client::OpenError::Refused(_) | mux_client::OpenError::MasterGone(_)))
                 if attempt < OPEN_ATTEMPTS =>
@@ -223,11 +255,7 @@ pub async fn connect(
 
 /// `ssh -tt -M` on the session's terminal (`argv::terminal_master`): ssh prompts there, and sets
 /// the terminal's modes itself, as it does in a person's terminal.
-fn own_ssh(
-    daemon: &Daemon,
-    spec: &OpenSpec,
-    command: &str,
-) -> Result<(Link, pty_process::Pty), DaemonError> {
+fn own_ssh(daemon: &Daemon, spec: &OpenSpec, command: &str) -> Result<Connected, DaemonError> {
     let settings = daemon.masters.settings()?;
     let (master_id, control_path) = daemon.masters.new_control_path(&spec.conn);
     let _ = std::fs::remove_file(&control_path);
@@ -243,7 +271,12 @@ fn own_ssh(
         control_path,
         killer: None,
     };
-    Ok((link, pty))
+    // ssh writes the session's output to its terminal, prompts included.
+    Ok(Connected {
+        link,
+        pty,
+        output: None,
+    })
 }
 
 fn new_terminal(size: TermSize) -> Result<(pty_process::Pty, pty_process::Pts), DaemonError> {

@@ -121,8 +121,14 @@ impl Session {
             &spec.conn,
             spec.auth_sock.as_deref(),
         );
-        let (link, pty) = link::connect(daemon, spec, &command).await?;
-        let (reader, writer) = pty.into_split();
+        let link::Connected { link, pty, output } = link::connect(daemon, spec, &command).await?;
+        let (terminal, writer) = pty.into_split();
+        // Output comes from the channel's socket when there is one; the terminal's read side
+        // is then kept open, unread, so that the terminal stays up for the master.
+        let (reader, idle_terminal): (owner::Output, _) = match output {
+            Some(socket) => (Box::new(socket), Some(terminal)),
+            None => (Box::new(terminal), None),
+        };
         let tmux_name = observer::tmux_name(&spec.target, spec.name.as_deref(), &id);
         let observer = observer::start(spec.observer, transcript_path.clone(), tmux_name).await;
         let session = Arc::new(Self {
@@ -151,6 +157,7 @@ impl Session {
             daemon: daemon.clone(),
             link,
             reader,
+            _idle_terminal: idle_terminal,
             transcript,
             filter: PidReportFilter::new(&nonce),
             marks: MarkFilter::new(&nonce),

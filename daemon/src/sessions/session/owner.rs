@@ -21,12 +21,18 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 /// How often a session's own ssh is checked for being in (its control socket).
 const ADOPT_POLL: Duration = Duration::from_millis(50);
 
+/// The session's output: the channel's socket, or the terminal of a session's own ssh.
+pub(crate) type Output = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
 /// The owner task's state: everything that must live exactly as long as the session.
 pub(super) struct Owner {
     pub(super) session: Arc<Session>,
     pub(super) daemon: Daemon,
     pub(super) link: Link,
-    pub(super) reader: OwnedReadPty,
+    /// Where the session's output arrives (see [`Output`]).
+    pub(super) reader: Output,
+    /// The terminal's read side when output arrives elsewhere: held, never read.
+    pub(super) _idle_terminal: Option<OwnedReadPty>,
     pub(super) transcript: Transcript,
     pub(super) filter: PidReportFilter,
     pub(super) marks: MarkFilter,
