@@ -157,3 +157,62 @@ async fn a_password_host_is_reached_through_a_session_and_then_serves_exec() {
         again.message()
     );
 }
+
+/// The daemon runs ssh in batch mode itself: to a host whose config sets nothing and whose login
+/// wants a password, `ssh_exec` fails at once with ssh's message and ssh never asks. The daemon's
+/// environment makes ssh ask through an askpass program whenever it would prompt (which records
+/// that it ran, then waits a minute), so a missing BatchMode shows as a marker and a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_to_a_password_host_without_batch_mode_in_its_config_fails_fast_without_asking() {
+    use std::os::unix::fs::PermissionsExt;
+
+    use crate::support::Scratch;
+    use crate::support::daemon::DaemonOptions;
+    use crate::support::sshd::PLAIN_HOST;
+
+    // The account's password is not needed (and not reset here, which would race the test
+    // above): the server wants one, which is all this is about.
+    let sshd = Sshd::start();
+    let scratch = Scratch::new("askpass");
+    let asked = scratch.join("asked");
+    let askpass = scratch.join("askpass.sh");
+    std::fs::write(
+        &askpass,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nsleep 60\n",
+            asked.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let d = Daemon::start_with(DaemonOptions {
+        ssh_config: Some(sshd.ssh_config()),
+        env: vec![
+            ("SSH_ASKPASS".into(), askpass.display().to_string()),
+            ("SSH_ASKPASS_REQUIRE".into(), "force".into()),
+            ("DISPLAY".into(), ":0".into()),
+        ],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut req = run_request("echo never");
+    req.connection.as_mut().unwrap().target = PLAIN_HOST.into();
+    let started = std::time::Instant::now();
+    let refused = tokio::time::timeout(Duration::from_secs(30), d.exec(req))
+        .await
+        .expect("ssh_exec waited for an answer nobody gives")
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        refused.message().contains("Permission denied"),
+        "{}",
+        refused.message()
+    );
+    assert!(
+        !asked.exists(),
+        "ssh asked for a password: {:?}",
+        std::fs::read_to_string(&asked)
+    );
+    // Fast: one refused login, not a prompt's wait (3x margin over what it takes here).
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}

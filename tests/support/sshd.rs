@@ -15,6 +15,10 @@ use std::time::Duration;
 
 use super::{Scratch, wait_until};
 
+/// A host in the client config with OpenSSH's defaults (no `BatchMode`, no key) whose account
+/// logs in with a password only: what ssh does there is what the daemon's own options make it do.
+pub const PLAIN_HOST: &str = "plainhost";
+
 pub struct Sshd {
     pub dir: Scratch,
     pub port: u16,
@@ -100,8 +104,11 @@ impl Sshd {
                 d.join("ssh_config"),
                 format!(
                     "Host testhost\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {dir}/id_ed25519\n  \
-                     IdentitiesOnly yes\n  UserKnownHostsFile {dir}/known_hosts\n  StrictHostKeyChecking yes\n  BatchMode yes\n",
-                    dir = d.display()
+                     IdentitiesOnly yes\n  UserKnownHostsFile {dir}/known_hosts\n  StrictHostKeyChecking yes\n  BatchMode yes\n\
+                     Host {PLAIN_HOST}\n  HostName 127.0.0.1\n  Port {port}\n  User {pw_user}\n  \
+                     UserKnownHostsFile {dir}/known_hosts\n  StrictHostKeyChecking yes\n",
+                    dir = d.display(),
+                    pw_user = super::accounts::PASSWORD_USER
                 ),
             )
             .unwrap();
@@ -145,6 +152,7 @@ impl Sshd {
         self.child.id()
     }
 
+    /// The client config (`testhost`, and [`PLAIN_HOST`]).
     pub fn ssh_config(&self) -> PathBuf {
         self.dir.join("ssh_config")
     }
