@@ -9,6 +9,7 @@ mod support;
 mod argument_guard;
 mod attach;
 mod daemon_lifecycle;
+mod disk_full;
 mod exec;
 mod files_edit;
 mod files_search;

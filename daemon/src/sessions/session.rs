@@ -85,6 +85,8 @@ pub struct Session {
     stop_asked: Notify,
     observer: tokio::sync::Mutex<ObserverState>,
     observer_view: Mutex<ObserverState>,
+    /// Why the transcript stopped being written, once it has (a full disk, say).
+    transcript_error: Mutex<Option<String>>,
     /// The nonce of this session's pid report and marks (empty for a restored session).
     pub(super) nonce: String,
     /// What the marks in the output said: the shell's name, runs' start and end offsets.
@@ -107,8 +109,12 @@ impl Session {
         id: String,
     ) -> Result<Arc<Self>, DaemonError> {
         let dir = daemon.config.state_dir.join(&id);
-        let transcript = Transcript::open(&dir, DEFAULT_TRANSCRIPT_CAP)
-            .map_err(|e| DaemonError::Internal(format!("the session transcript: {e}")))?;
+        // The transcript is a convenience: a full disk or a broken state directory leaves the
+        // session without one (reported in its observer's warning), never without a session.
+        let transcript = Transcript::open(&dir, DEFAULT_TRANSCRIPT_CAP).unwrap_or_else(|e| {
+            tracing::warn!(session = %id, "starting without a transcript: {e}");
+            Transcript::off(&dir, e.to_string())
+        });
         let transcript_path = transcript.path().to_path_buf();
         let nonce = crate::exec::nonce();
         let command =
@@ -147,11 +153,16 @@ impl Session {
             ended: watch::Sender::new(false),
             stop_asked: Notify::new(),
             observer_view: Mutex::new(observer.clone()),
+            transcript_error: Mutex::new(None),
             observer: tokio::sync::Mutex::new(observer),
             nonce: nonce.clone(),
             marks: watch::Sender::new(MarkLog::default()),
             runs: RunState::default(),
         });
+        let mut transcript = transcript;
+        if let Some(error) = transcript.new_error() {
+            session.transcript_failed(error);
+        }
         let owner = Owner {
             session: session.clone(),
             daemon: daemon.clone(),
@@ -216,6 +227,7 @@ impl Session {
             ended,
             stop_asked: Notify::new(),
             observer_view: Mutex::new(observer.clone()),
+            transcript_error: Mutex::new(None),
             observer: tokio::sync::Mutex::new(observer),
             nonce: String::new(),
             marks: watch::Sender::new(MarkLog::default()),
@@ -270,8 +282,23 @@ impl Session {
         *lock(&self.size)
     }
 
+    /// Records why the transcript stopped, for the observer's warning.
+    pub(super) fn transcript_failed(&self, error: String) {
+        *lock(&self.transcript_error) = Some(error);
+    }
+
     pub fn observer(&self) -> ObserverState {
-        lock(&self.observer_view).clone()
+        let mut observer = lock(&self.observer_view).clone();
+        if let Some(error) = lock(&self.transcript_error).as_deref() {
+            let note = format!(
+                "the transcript is no longer written ({error}); the output is still kept for reads"
+            );
+            observer.warning = Some(match observer.warning.take() {
+                Some(w) => format!("{w}; {note}"),
+                None => note,
+            });
+        }
+        observer
     }
 
     pub fn stop_signal(&self) -> Option<i32> {

@@ -41,6 +41,8 @@ pub struct Transcript {
     file: Option<BufWriter<File>>,
     /// Bytes in the current file, buffered ones included.
     size: u64,
+    /// What turned the transcript off, until the owner has reported it ([`Transcript::new_error`]).
+    unreported: Option<String>,
 }
 
 impl Transcript {
@@ -65,7 +67,26 @@ impl Transcript {
             cap: cap.max(MIN_TRANSCRIPT_CAP),
             file: Some(BufWriter::with_capacity(BUFFER_BYTES, file)),
             size,
+            unreported: None,
         })
+    }
+
+    /// A transcript that could not be opened (`error` says why): the session goes on without
+    /// one, and the error is reported like a write error.
+    pub fn off(dir: &Path, error: String) -> Self {
+        Self {
+            path: dir.join(TRANSCRIPT_FILE),
+            rotated: dir.join(ROTATED_TRANSCRIPT_FILE),
+            cap: MIN_TRANSCRIPT_CAP,
+            file: None,
+            size: 0,
+            unreported: Some(error),
+        }
+    }
+
+    /// The error that turned the transcript off, once: the first call after it happened.
+    pub fn new_error(&mut self) -> Option<String> {
+        self.unreported.take()
     }
 
     pub fn path(&self) -> &Path {
@@ -128,6 +149,7 @@ impl Transcript {
             // Dropping the writer would try to flush again; the error is already known.
             if let Some(file) = self.file.take() {
                 let (_file, _unwritten) = file.into_parts();
+                self.unreported = Some(error.to_string());
             }
         }
     }

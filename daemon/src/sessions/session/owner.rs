@@ -104,6 +104,9 @@ impl Owner {
             // everything shown so far on disk.
             self.transcript.write(&clean);
             self.transcript.flush();
+            if let Some(error) = self.transcript.new_error() {
+                self.session.transcript_failed(error);
+            }
             self.session.output.push(&clean);
         }
         if !marks.is_empty() {
