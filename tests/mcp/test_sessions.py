@@ -396,9 +396,10 @@ async def test_run_in_session_returns_clean_output_and_exit_codes(harness):
             assert (r["output"], r["exit_code"], r["ok"], r["still_running"]) == ("a\nb\n", 0, True, False), r
             r = await call(client, "ssh_run_in_session", {"session_id": sid, "command": "pwd; sh -c 'exit 3'"})
             assert (r["output"], r["exit_code"], r["ok"]) == ("/tmp\n", 3, False), r
-            # Past its timeout the command goes on; continue waits for it again.
+            # Past its timeout the command goes on; continue waits for it again. "early" comes in
+            # milliseconds (the timeout is 1.5 s), "late" 4x later: margins for a loaded machine.
             r = await call(client, "ssh_run_in_session",
-                           {"session_id": sid, "command": "echo early; sleep 2; echo late", "timeout": 0.3})
+                           {"session_id": sid, "command": "echo early; sleep 6; echo late", "timeout": 1.5})
             assert r["still_running"] and "exit_code" not in r and r["output"] == "early\n", r
             r = await call(client, "ssh_run_in_session", {"session_id": sid, "continue": True, "timeout": 20})
             assert (r["output"], r["exit_code"], r["still_running"]) == ("early\nlate\n", 0, False), r
