@@ -669,7 +669,10 @@ async fn a_glob_of_many_double_stars_keeps_its_timeout_and_other_calls_answer() 
     let mut exec = crate::support::daemon::run_request("true");
     exec.connection = h.connection();
     // The connection is up before the glob starts, so a command needs only a channel.
-    assert_eq!(h.daemon.exec(exec.clone()).await.unwrap().exit_code, Some(0));
+    assert_eq!(
+        h.daemon.exec(exec.clone()).await.unwrap().exit_code,
+        Some(0)
+    );
 
     let mut req = h.glob_request(&format!("{}nothing.txt", "**/".repeat(14)), &base);
     req.timeout_seconds = Some(2.0);
@@ -682,7 +685,10 @@ async fn a_glob_of_many_double_stars_keeps_its_timeout_and_other_calls_answer() 
         let done = h.daemon.exec(exec.clone()).await.unwrap();
         assert_eq!(done.exit_code, Some(0));
         let took = asked.elapsed();
-        assert!(took < Duration::from_secs(1), "ssh_exec took {took:?} during the glob");
+        assert!(
+            took < Duration::from_secs(1),
+            "ssh_exec took {took:?} during the glob"
+        );
         execs += 1;
         if glob.is_finished() {
             break;
@@ -716,11 +722,17 @@ async fn grep_head_limit_is_applied_on_the_host() {
     let mut req = h.grep_request("needle", &big);
     req.output_mode = "content".into();
     let all = h.grep(req.clone()).await.unwrap();
-    assert!(all.output_capped && all.truncated, "the file must fill the cap");
+    assert!(
+        all.output_capped && all.truncated,
+        "the file must fill the cap"
+    );
 
     req.head_limit = Some(3);
     let r = h.grep(req).await.unwrap();
     assert_eq!((r.matches.len(), r.truncated), (3, true));
-    assert!(!r.output_capped, "the host sent more than head_limit + 1 records");
+    assert!(
+        !r.output_capped,
+        "the host sent more than head_limit + 1 records"
+    );
     assert_eq!(r.matches[2].line_number, 3);
 }

@@ -100,7 +100,12 @@ fn every_daemon_task_is_spawned_on_a_shutdown_tracker() {
     rust_files(&root().join("daemon/src"), &mut files);
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        for needle in ["tokio::spawn", "tokio::task::spawn", " spawn_blocking", "::spawn_blocking"] {
+        for needle in [
+            "tokio::spawn",
+            "tokio::task::spawn",
+            " spawn_blocking",
+            "::spawn_blocking",
+        ] {
             assert!(
                 !text.contains(needle),
                 "{} calls {needle}: spawn on Shutdown's commands or connections tracker",

@@ -61,7 +61,7 @@ pub async fn run(
     let activated = bound.activated();
     let socket_path = bound.socket_path().to_path_buf();
     let daemon = Daemon::new(config, activated);
-    daemon.sessions.restore(&daemon.config.state_dir);
+    daemon.sessions.restore();
     let shutdown = daemon.shutdown.clone();
     daemon.shutdown.connections.spawn(async move {
         tokio::select! {

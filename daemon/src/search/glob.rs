@@ -110,10 +110,7 @@ pub async fn run(daemon: &Daemon, spec: &GlobSpec) -> Result<GlobOutcome, Daemon
 
 /// The seed's message for a glob past its timeout.
 fn timed_out(spec: &GlobSpec) -> DaemonError {
-    DaemonError::RemoteFile(format!(
-        "Remote operation on '{}' timed out.",
-        spec.path
-    ))
+    DaemonError::RemoteFile(format!("Remote operation on '{}' timed out.", spec.path))
 }
 
 /// What a matching job's end means for the call.
@@ -238,8 +235,8 @@ async fn walk(daemon: &Daemon, fs: &RemoteFs, spec: &GlobSpec) -> Result<Walked,
         }
         let mut listed = Vec::with_capacity(done.len());
         for one in done {
-            let (rel, entries) = one
-                .map_err(|e| DaemonError::Internal(format!("a directory listing failed: {e}")))?;
+            let (rel, entries) =
+                one.map_err(|e| DaemonError::Internal(format!("a directory listing failed: {e}")))?;
             match entries {
                 Ok(entries) => listed.push((rel, entries)),
                 Err(e) if !answered(&e) => {

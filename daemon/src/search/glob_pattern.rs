@@ -550,7 +550,11 @@ mod tests {
         assert!(glob.may_match_under(&vec!["d"; 59].join("/")));
         assert!(glob.matches(&(vec!["d"; 59].join("/") + "/nothing")));
         assert!(!glob.matches(&(vec!["d"; 30].join("/") + "/.h/nothing")));
-        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
