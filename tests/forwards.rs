@@ -382,9 +382,27 @@ async fn a_master_with_a_forward_is_never_closed_as_idle() {
     let echo = echo_server();
     let port = free_port();
     open(&d, request("local", port, Some(echo))).await.unwrap();
-    // Measured, not awaited: three persist times pass with the forward idle.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(crate::support::masters_of(pid).len(), 1);
+    let held = crate::support::masters_of(pid);
+    assert_eq!(held.len(), 1);
+    // A witness: a master of another connection, used once after the forward opened. Once it
+    // has been closed as idle, the forward's master has been checked past its persist time too.
+    let (witness_user, _) = crate::support::accounts::login_shell_account("dash");
+    let mut run = crate::support::daemon::run_request("true");
+    run.connection.as_mut().unwrap().target = format!("{witness_user}@testhost");
+    d.exec(run).await.unwrap();
+    assert_eq!(crate::support::masters_of(pid).len(), 2);
+    assert!(
+        wait_until_async(Duration::from_secs(10), || crate::support::masters_of(pid)
+            .len()
+            == 1)
+        .await,
+        "the witness master was not closed as idle"
+    );
+    assert_eq!(
+        crate::support::masters_of(pid),
+        held,
+        "the forward's master was closed"
+    );
     assert_eq!(through(port, "after idling\n"), "after idling\n");
 }
 
