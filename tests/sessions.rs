@@ -807,3 +807,43 @@ async fn old_transcripts_go_at_start_up_and_recent_ones_stay() {
     let out = read_until(&d, recent, "r", "output of").await;
     assert!(out.contains(&format!("output of {recent}")), "{out:?}");
 }
+
+/// Session names that read the same once made safe for tmux (`a.b`, `a-b`, `a;b`), and one with
+/// nothing ASCII, each get a tmux observer of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tmux_observers_of_look_alike_names_do_not_collide() {
+    let sshd = Sshd::start();
+    let tmux_dir = crate::support::Scratch::new("tmux");
+    let d = Daemon::start_with(crate::support::daemon::DaemonOptions {
+        ssh_config: Some(sshd.ssh_config()),
+        env: vec![("TMUX_TMPDIR".into(), tmux_dir.path.display().to_string())],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut names = Vec::new();
+    for name in ["a.b", "a-b", "a;b", "構築"] {
+        let snap = client(&d)
+            .await
+            .open(pb::OpenSessionRequest {
+                connection: Some(connection()),
+                session_name: Some(name.into()),
+                observer_mode: Some("tmux".into()),
+                read: reading("t", 0.0),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshot
+            .unwrap();
+        let observer = snap.observer.unwrap();
+        assert!(
+            observer.tmux_started && observer.mode == "tmux",
+            "{name}: {observer:?}"
+        );
+        assert!(!observer.tmux_session_name.ends_with('-'), "{observer:?}");
+        names.push(observer.tmux_session_name);
+    }
+    let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+    assert_eq!(distinct.len(), names.len(), "{names:?}");
+}
