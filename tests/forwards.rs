@@ -450,3 +450,36 @@ async fn a_silent_host_ends_the_forward_within_twenty_seconds() {
     assert!(reason.starts_with("connection-lost"), "{reason}");
     eprintln!("a silent host ended the forward after {after:?}");
 }
+
+/// A remote forward's address is what sshd was asked for, and said to be so: asked for
+/// 127.0.0.2, the test sshd (GatewayPorts no, its default) binds loopback instead, so the result
+/// must not claim 127.0.0.2. Local forwards bind as asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_remote_forwards_address_is_reported_as_requested() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let echo = echo_server();
+    let port = free_port();
+    let mut req = request("remote", port, Some(echo));
+    req.bind_address = Some("127.0.0.2".into());
+    let remote = open(&d, req).await.unwrap();
+    assert_eq!(remote.listen, format!("127.0.0.2:{port}"));
+    assert!(remote.listen_requested, "{remote:?}");
+    assert!(
+        remote.warning.is_none(),
+        "loopback was asked for: {remote:?}"
+    );
+    // What sshd did: loopback, not the address asked for.
+    assert_eq!(through(port, "on loopback\n"), "on loopback\n");
+    assert!(
+        TcpStream::connect(("127.0.0.2", port)).is_err(),
+        "sshd bound 127.0.0.2 after all"
+    );
+    let listed = list(&d, false).await;
+    assert!(listed.iter().all(|f| f.listen_requested), "{listed:?}");
+
+    let local = open(&d, request("local", free_port(), Some(echo)))
+        .await
+        .unwrap();
+    assert!(!local.listen_requested, "{local:?}");
+}
