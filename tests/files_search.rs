@@ -637,14 +637,17 @@ async fn glob_finds_every_file_beside_a_name_that_is_not_utf8() {
     assert!(g.unreadable_dirs.is_empty(), "{g:?}");
 }
 
-/// A chain of `depth` directories under a fresh scratch, one file in each, readable by all.
+/// A chain of `depth` directories under a fresh scratch with eight files in the deepest, readable
+/// by all.
 fn deep_tree(depth: usize) -> (Scratch, PathBuf) {
     let scratch = Scratch::new("deep");
     let base = scratch.join("tree");
     let mut dir = base.clone();
     for level in 0..depth {
         dir = dir.join(format!("d{level}"));
-        write(&dir.join("f.txt"), "x\n");
+    }
+    for n in 0..8 {
+        write(&dir.join(format!("g{n}.txt")), "x\n");
     }
     let mut dirs = vec![scratch.path.clone()];
     while let Some(d) = dirs.pop() {
@@ -682,7 +685,10 @@ async fn a_glob_of_many_double_stars_keeps_its_timeout_and_other_calls_answer() 
     let mut execs = 0;
     loop {
         let asked = Instant::now();
-        let done = h.daemon.exec(exec.clone()).await.unwrap();
+        let done = tokio::time::timeout(Duration::from_secs(10), h.daemon.exec(exec.clone()))
+            .await
+            .expect("ssh_exec got no answer within 10 s during the glob")
+            .unwrap();
         assert_eq!(done.exit_code, Some(0));
         let took = asked.elapsed();
         assert!(
@@ -690,11 +696,15 @@ async fn a_glob_of_many_double_stars_keeps_its_timeout_and_other_calls_answer() 
             "ssh_exec took {took:?} during the glob"
         );
         execs += 1;
-        if glob.is_finished() {
+        if glob.is_finished() || started.elapsed() > Duration::from_secs(20) {
             break;
         }
     }
-    let (found, took) = glob.await.unwrap();
+    // Bounded here too: a matcher that ignores the deadline would keep the test for hours.
+    let (found, took) = tokio::time::timeout(Duration::from_secs(20), glob)
+        .await
+        .expect("the 2 s glob was still running after 40 s")
+        .unwrap();
     assert!(took < Duration::from_secs(6), "the 2 s glob took {took:?}");
     match found {
         Ok(r) => assert!(r.into_inner().matches.is_empty()),

@@ -134,6 +134,8 @@ async fn matched(
         let mut walk = walk;
         walk.stop_on(stop);
         work(&mut walk);
+        // That token is cancelled once this job's call returns; the next job brings its own.
+        walk.stop_on(&CancellationToken::new());
         walk
     })
     .await
