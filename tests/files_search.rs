@@ -636,3 +636,113 @@ async fn glob_finds_every_file_beside_a_name_that_is_not_utf8() {
     );
     assert!(g.unreadable_dirs.is_empty(), "{g:?}");
 }
+
+/// A chain of `depth` directories under a fresh scratch with eight files in the deepest, readable
+/// by all.
+fn deep_tree(depth: usize) -> (Scratch, PathBuf) {
+    let scratch = Scratch::new("deep");
+    let base = scratch.join("tree");
+    let mut dir = base.clone();
+    for level in 0..depth {
+        dir = dir.join(format!("d{level}"));
+    }
+    for n in 0..8 {
+        write(&dir.join(format!("g{n}.txt")), "x\n");
+    }
+    let mut dirs = vec![scratch.path.clone()];
+    while let Some(d) = dirs.pop() {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                dirs.push(e.path());
+            }
+        }
+    }
+    (scratch, base)
+}
+
+/// Fourteen `**` over a 20-deep tree: matching that tried every split of a path for every `**`
+/// ran for tens of seconds on the async workers, past the timeout, and every other call waited.
+/// Matched with a set of states, on the blocking pool, the glob keeps its timeout and an
+/// unrelated command answers meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_glob_of_many_double_stars_keeps_its_timeout_and_other_calls_answer() {
+    let h = Host::start("dash");
+    let (_scratch, base) = deep_tree(20);
+    let mut exec = crate::support::daemon::run_request("true");
+    exec.connection = h.connection();
+    // The connection is up before the glob starts, so a command needs only a channel.
+    assert_eq!(
+        h.daemon.exec(exec.clone()).await.unwrap().exit_code,
+        Some(0)
+    );
+
+    let mut req = h.glob_request(&format!("{}nothing.txt", "**/".repeat(14)), &base);
+    req.timeout_seconds = Some(2.0);
+    let mut client = SearchClient::new(h.daemon.channel().await);
+    let started = Instant::now();
+    let glob = tokio::spawn(async move { (client.glob(req).await, started.elapsed()) });
+    let mut execs = 0;
+    loop {
+        let asked = Instant::now();
+        let done = tokio::time::timeout(Duration::from_secs(10), h.daemon.exec(exec.clone()))
+            .await
+            .expect("ssh_exec got no answer within 10 s during the glob")
+            .unwrap();
+        assert_eq!(done.exit_code, Some(0));
+        let took = asked.elapsed();
+        assert!(
+            took < Duration::from_secs(1),
+            "ssh_exec took {took:?} during the glob"
+        );
+        execs += 1;
+        if glob.is_finished() || started.elapsed() > Duration::from_secs(20) {
+            break;
+        }
+    }
+    // Bounded here too: a matcher that ignores the deadline would keep the test for hours.
+    let (found, took) = tokio::time::timeout(Duration::from_secs(20), glob)
+        .await
+        .expect("the 2 s glob was still running after 40 s")
+        .unwrap();
+    assert!(took < Duration::from_secs(6), "the 2 s glob took {took:?}");
+    match found {
+        Ok(r) => assert!(r.into_inner().matches.is_empty()),
+        Err(e) => assert_eq!(
+            e.message(),
+            format!("Remote operation on '{}' timed out.", base.display())
+        ),
+    }
+    assert!(execs >= 1);
+}
+
+/// With `head_limit`, the host stops sending after one record more: a file whose matching lines
+/// fill more than the 1 MiB output cap comes back uncapped when a limit is asked for (had the
+/// daemon cut the records after reading everything, the cap would have been reached).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grep_head_limit_is_applied_on_the_host() {
+    let h = Host::start("dash");
+    let scratch = Scratch::new("big");
+    let big = scratch.join("big.txt");
+    let line = format!("needle {}\n", "x".repeat(120));
+    write(&big, &line.repeat(20_000));
+    std::fs::set_permissions(&scratch.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let mut req = h.grep_request("needle", &big);
+    req.output_mode = "content".into();
+    let all = h.grep(req.clone()).await.unwrap();
+    assert!(
+        all.output_capped && all.truncated,
+        "the file must fill the cap"
+    );
+
+    req.head_limit = Some(3);
+    let r = h.grep(req).await.unwrap();
+    assert_eq!((r.matches.len(), r.truncated), (3, true));
+    assert!(
+        !r.output_capped,
+        "the host sent more than head_limit + 1 records"
+    );
+    assert_eq!(r.matches[2].line_number, 3);
+}

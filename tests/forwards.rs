@@ -382,9 +382,27 @@ async fn a_master_with_a_forward_is_never_closed_as_idle() {
     let echo = echo_server();
     let port = free_port();
     open(&d, request("local", port, Some(echo))).await.unwrap();
-    // Measured, not awaited: three persist times pass with the forward idle.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(crate::support::masters_of(pid).len(), 1);
+    let held = crate::support::masters_of(pid);
+    assert_eq!(held.len(), 1);
+    // A witness: a master of another connection, used once after the forward opened. Once it
+    // has been closed as idle, the forward's master has been checked past its persist time too.
+    let (witness_user, _) = crate::support::accounts::login_shell_account("dash");
+    let mut run = crate::support::daemon::run_request("true");
+    run.connection.as_mut().unwrap().target = format!("{witness_user}@testhost");
+    d.exec(run).await.unwrap();
+    assert_eq!(crate::support::masters_of(pid).len(), 2);
+    assert!(
+        wait_until_async(Duration::from_secs(10), || crate::support::masters_of(pid)
+            .len()
+            == 1)
+        .await,
+        "the witness master was not closed as idle"
+    );
+    assert_eq!(
+        crate::support::masters_of(pid),
+        held,
+        "the forward's master was closed"
+    );
     assert_eq!(through(port, "after idling\n"), "after idling\n");
 }
 
@@ -431,4 +449,37 @@ async fn a_silent_host_ends_the_forward_within_twenty_seconds() {
     let reason = ended.ended_reason.unwrap();
     assert!(reason.starts_with("connection-lost"), "{reason}");
     eprintln!("a silent host ended the forward after {after:?}");
+}
+
+/// A remote forward's address is what sshd was asked for, and said to be so: asked for
+/// 127.0.0.2, the test sshd (GatewayPorts no, its default) binds loopback instead, so the result
+/// must not claim 127.0.0.2. Local forwards bind as asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_remote_forwards_address_is_reported_as_requested() {
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let echo = echo_server();
+    let port = free_port();
+    let mut req = request("remote", port, Some(echo));
+    req.bind_address = Some("127.0.0.2".into());
+    let remote = open(&d, req).await.unwrap();
+    assert_eq!(remote.listen, format!("127.0.0.2:{port}"));
+    assert!(remote.listen_requested, "{remote:?}");
+    assert!(
+        remote.warning.is_none(),
+        "loopback was asked for: {remote:?}"
+    );
+    // What sshd did: loopback, not the address asked for.
+    assert_eq!(through(port, "on loopback\n"), "on loopback\n");
+    assert!(
+        TcpStream::connect(("127.0.0.2", port)).is_err(),
+        "sshd bound 127.0.0.2 after all"
+    );
+    let listed = list(&d, false).await;
+    assert!(listed.iter().all(|f| f.listen_requested), "{listed:?}");
+
+    let local = open(&d, request("local", free_port(), Some(echo)))
+        .await
+        .unwrap();
+    assert!(!local.listen_requested, "{local:?}");
 }

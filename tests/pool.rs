@@ -10,7 +10,7 @@ use ssh_mcp_core::pb;
 
 use crate::support::daemon::{Daemon, run_request};
 use crate::support::sshd::Sshd;
-use crate::support::{ChildGuard, Scratch, wait_until, wait_until_async};
+use crate::support::{ChildGuard, Scratch, eventually, wait_until, wait_until_async};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn queued_calls_wait_for_the_live_master_when_extra_masters_fail() {
@@ -191,22 +191,23 @@ async fn a_master_opens_with_the_agent_of_its_caller() {
                 .await
                 .expect("the first call's ssh asks its agent")
                 .unwrap();
-            let mut call = std::pin::pin!(d.exec(req));
-            let mut mute_agent = Some((held, mute));
-            loop {
-                tokio::select! {
-                    r = &mut call => return r,
-                    // Poll the daemon until this call is queued behind the opening master, then
-                    // end the mute agent (connection and listener), so that open fails.
-                    _ = tokio::time::sleep(Duration::from_millis(5)), if mute_agent.is_some() => {
-                        let s = d.status().await;
-                        if s.calls_waiting >= 2 && s.masters_opening == 1 {
-                            drop(mute_agent.take());
-                            let _ = std::fs::remove_file(&mute_sock);
-                        }
-                    }
-                }
-            }
+            // Once this call is queued behind the opening master, end the mute agent
+            // (connection and listener), so that open fails.
+            let fail_the_open = async {
+                let queued = eventually(Duration::from_secs(10), || async {
+                    let s = d.status().await;
+                    (s.calls_waiting >= 2 && s.masters_opening == 1).then_some(())
+                })
+                .await;
+                assert!(
+                    queued.is_some(),
+                    "the call never queued behind the opening master"
+                );
+                drop((held, mute));
+                let _ = std::fs::remove_file(&mute_sock);
+            };
+            let (r, ()) = tokio::join!(d.exec(req), fail_the_open);
+            r
         }
     };
     let (doomed, queued) = tokio::join!(doomed, queued);
@@ -216,5 +217,113 @@ async fn a_master_opens_with_the_agent_of_its_caller() {
     // The first call's ssh had no usable agent: it failed, or got a channel on the second master.
     if let Ok(f) = doomed {
         assert_eq!(f.stdout, b"doomed\n");
+    }
+}
+
+/// Sessions and forwards hold a channel for life; past the per-connection limit (lowered to 2
+/// here) another one is refused at once, naming the limit and what to stop, while short calls to
+/// the same connection still run, and a stop frees a place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_lived_holders_are_limited_per_connection_and_short_calls_still_run() {
+    use crate::support::daemon::DaemonOptions;
+    use ssh_mcp_core::pb::forwards_client::ForwardsClient;
+    use ssh_mcp_core::pb::sessions_client::SessionsClient;
+    let sshd = Sshd::start();
+    let d = Daemon::start_with(DaemonOptions {
+        ssh_config: Some(sshd.ssh_config()),
+        extra_args: vec!["--max-long-lived".into(), "2".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let (user, _) = crate::support::accounts::login_shell_account("dash");
+    let connection = pb::Connection {
+        target: format!("{user}@testhost"),
+        ..Default::default()
+    };
+    let session = || pb::OpenSessionRequest {
+        connection: Some(connection.clone()),
+        observer_mode: Some("transcript".into()),
+        ..Default::default()
+    };
+    let forward = || pb::OpenForwardRequest {
+        connection: Some(connection.clone()),
+        direction: "dynamic".into(),
+        local_port: Some(u32::from(
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port(),
+        )),
+        ..Default::default()
+    };
+    let mut sessions = SessionsClient::new(d.channel().await);
+    let mut forwards = ForwardsClient::new(d.channel().await);
+    let first = sessions.open(session()).await.unwrap().into_inner();
+    let first_id = first.snapshot.unwrap().session_id;
+    forwards.open(forward()).await.unwrap();
+
+    // A third holder: refused at once, with the limit and the way out in the message.
+    let asked = std::time::Instant::now();
+    let refused = sessions.open(session()).await.unwrap_err();
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    for words in [
+        "1 sessions and 1 forwards",
+        "--max-long-lived",
+        "ssh_stop_session",
+        "ssh_stop_forward",
+    ] {
+        assert!(
+            refused.message().contains(words),
+            "{words}: {}",
+            refused.message()
+        );
+    }
+    let refused = forwards.open(forward()).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+
+    // Short calls to the same connection still run.
+    let mut exec = run_request("echo short");
+    exec.connection = Some(connection.clone());
+    assert_eq!(d.exec(exec).await.unwrap().stdout, b"short\n");
+
+    // A stop gives the place back.
+    sessions
+        .stop(pb::StopSessionRequest {
+            session_id: first_id,
+            force: true,
+            wait_seconds: Some(10.0),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let again = sessions.open(session()).await.unwrap().into_inner();
+    assert!(again.snapshot.unwrap().running);
+}
+
+#[test]
+fn the_long_lived_limit_is_checked_at_start_up() {
+    use crate::support::daemon::DaemonOptions;
+    for bad in ["0", "136"] {
+        let e = Daemon::start_with(DaemonOptions {
+            extra_args: vec!["--max-long-lived".into(), bad.into()],
+            ..Default::default()
+        })
+        .err()
+        .unwrap_or_else(|| panic!("--max-long-lived {bad} was taken"));
+        assert!(e.contains("between 1 and 135"), "{e}");
     }
 }

@@ -644,3 +644,206 @@ async fn a_forced_stop_kills_at_once() {
         pids_with_env_marker(&marker)
     );
 }
+
+/// Many sessions started and force-stopped at once: every save of the registry succeeds, and the
+/// file on disk ends as the registry does (a save with an older state never lands last).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_starts_and_stops_leave_the_registry_file_as_the_registry() {
+    const SESSIONS: usize = 24;
+    let sshd = Sshd::start();
+    let d = Daemon::start(&sshd.ssh_config());
+    let channel = d.channel().await;
+    let mut opens = tokio::task::JoinSet::new();
+    for _ in 0..SESSIONS {
+        let mut c = SessionsClient::new(channel.clone());
+        opens.spawn(async move {
+            c.open(pb::OpenSessionRequest {
+                connection: Some(connection()),
+                observer_mode: Some("transcript".into()),
+                read: reading("test", 0.0),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshot
+            .unwrap()
+            .session_id
+        });
+    }
+    let ids = opens.join_all().await;
+    let mut stops = tokio::task::JoinSet::new();
+    for id in ids {
+        let mut c = SessionsClient::new(channel.clone());
+        stops.spawn(async move {
+            c.stop(pb::StopSessionRequest {
+                session_id: id,
+                force: true,
+                wait_seconds: Some(20.0),
+                read: reading("s", 0.0),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+        });
+    }
+    for stopped in stops.join_all().await {
+        assert!(!stopped.snapshot.unwrap().running);
+    }
+
+    let listed = client(&d)
+        .await
+        .list(pb::ListSessionsRequest {
+            include_exited: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sessions;
+    let file = d.dir.join("state/sessions.json");
+    let on_disk: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let mut disk: Vec<(String, Option<String>)> = on_disk
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_str().unwrap().to_owned();
+            (id, r["exit_reason"].as_str().map(str::to_owned))
+        })
+        .collect();
+    let mut live: Vec<(String, Option<String>)> = listed
+        .iter()
+        .map(|s| (s.session_id.clone(), s.exit_reason.clone()))
+        .collect();
+    disk.sort();
+    live.sort();
+    assert_eq!(disk.len(), SESSIONS);
+    assert_eq!(disk, live, "the file on disk differs from the registry");
+    assert!(
+        disk.iter()
+            .all(|(_, reason)| reason.as_deref() == Some("killed")),
+        "{disk:?}"
+    );
+    let log = d.log();
+    assert!(
+        !log.contains("cannot write the session registry"),
+        "{}",
+        log.lines()
+            .filter(|l| l.contains("session registry"))
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// Transcripts are kept as long as their sessions are listed: at start-up, a session that ended
+/// longer ago than an hour goes from the registry with its transcript folder, and so does an old
+/// folder no registry lists; a recent one stays, readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_transcripts_go_at_start_up_and_recent_ones_stay() {
+    use crate::support::daemon::DaemonOptions;
+    let state = crate::support::Scratch::new("state");
+    let dir = state.join("s");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let two_hours = Duration::from_secs(7200);
+    let folder = |id: &str, age: Duration| {
+        let d = dir.join(id);
+        std::fs::create_dir(&d).unwrap();
+        let f = std::fs::File::create(d.join("transcript.log")).unwrap();
+        std::io::Write::write_all(&mut &f, format!("output of {id}\n").as_bytes()).unwrap();
+        let when = std::time::SystemTime::now() - age;
+        f.set_modified(when).unwrap();
+        std::fs::File::open(&d).unwrap().set_modified(when).unwrap();
+        d
+    };
+    let (expired, recent, unlisted) = ("00000000000000e1", "00000000000000e2", "00000000000000e3");
+    let expired_dir = folder(expired, two_hours);
+    let recent_dir = folder(recent, Duration::from_secs(60));
+    let unlisted_dir = folder(unlisted, two_hours);
+    let record = |id: &str, ended_ms: u64| {
+        serde_json::json!({
+            "id": id, "name": null, "target": "web", "auto_close": false,
+            "started_ms": ended_ms - 1000, "ended_ms": ended_ms, "exit_code": 0, "signal": null,
+            "exit_reason": "clean-exit",
+            "transcript_path": dir.join(id).join("transcript.log"),
+        })
+    };
+    let records = serde_json::json!([
+        record(expired, now_ms - two_hours.as_millis() as u64),
+        record(recent, now_ms - 60_000),
+    ]);
+    std::fs::write(dir.join("sessions.json"), records.to_string()).unwrap();
+
+    let d = Daemon::start_with(DaemonOptions {
+        state_dir: Some(dir.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let listed: Vec<String> = client(&d)
+        .await
+        .list(pb::ListSessionsRequest {
+            include_exited: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sessions
+        .into_iter()
+        .map(|s| s.session_id)
+        .collect();
+    assert_eq!(listed, [recent]);
+    assert!(
+        !expired_dir.exists(),
+        "an expired session's transcript stayed"
+    );
+    assert!(!unlisted_dir.exists(), "an old unlisted transcript stayed");
+    assert!(recent_dir.join("transcript.log").exists());
+    let out = read_until(&d, recent, "r", "output of").await;
+    assert!(out.contains(&format!("output of {recent}")), "{out:?}");
+}
+
+/// Session names that read the same once made safe for tmux (`a.b`, `a-b`, `a;b`), and one with
+/// nothing ASCII, each get a tmux observer of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tmux_observers_of_look_alike_names_do_not_collide() {
+    let sshd = Sshd::start();
+    let tmux_dir = crate::support::Scratch::new("tmux");
+    let d = Daemon::start_with(crate::support::daemon::DaemonOptions {
+        ssh_config: Some(sshd.ssh_config()),
+        env: vec![("TMUX_TMPDIR".into(), tmux_dir.path.display().to_string())],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut names = Vec::new();
+    for name in ["a.b", "a-b", "a;b", "構築"] {
+        let snap = client(&d)
+            .await
+            .open(pb::OpenSessionRequest {
+                connection: Some(connection()),
+                session_name: Some(name.into()),
+                observer_mode: Some("tmux".into()),
+                read: reading("t", 0.0),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshot
+            .unwrap();
+        let observer = snap.observer.unwrap();
+        assert!(
+            observer.tmux_started && observer.mode == "tmux",
+            "{name}: {observer:?}"
+        );
+        assert!(!observer.tmux_session_name.ends_with('-'), "{observer:?}");
+        names.push(observer.tmux_session_name);
+    }
+    let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+    assert_eq!(distinct.len(), names.len(), "{names:?}");
+}

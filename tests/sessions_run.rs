@@ -2,7 +2,8 @@
 //! login shells are bash, dash (as sh), zsh and fish, against the real sshd: exact output without
 //! the echoed line, prompt or marks, exit codes 0 and non-zero, multi-line commands, a syntax
 //! error, state kept between runs, a timeout that leaves the command running and the session
-//! usable (and waiting for it again), input to a command that reads, an interrupt, and `exit`. tcsh sessions are refused with a clear error.
+//! usable (and waiting for it again), input to a command that reads, an interrupt, a shell
+//! function named `printf`, and `exit`. tcsh sessions are refused with a clear error.
 
 use std::time::Duration;
 
@@ -288,6 +289,20 @@ async fn run_works_under(shell: &str) {
         "{who}: a mark leaked: {all:?}"
     );
     assert!(all.contains("after"), "{who}: {all:?}");
+
+    // A shell function named printf does not hide where a run starts and ends.
+    let shadow = if shell == "fish" {
+        "function printf; echo shadowed; end"
+    } else {
+        "printf() { echo shadowed; }"
+    };
+    s.run(&id, shadow).await;
+    let r = s.run(&id, "echo still-marked").await;
+    assert_eq!(
+        (text(&r).as_str(), r.exit_code, r.still_running),
+        ("still-marked\n", Some(0), false),
+        "{who}: {r:?}"
+    );
 
     // `exit` ends the session; the run says so, with the shell's status.
     let r = s.run(&id, "exit 4").await;

@@ -23,6 +23,8 @@ pub struct Config {
     pub keepalive_interval_secs: u32,
     /// Time a command gets between SIGTERM and SIGKILL when it is stopped.
     pub kill_grace: Duration,
+    /// Sessions and forwards one connection may hold at once (`masters.rs`).
+    pub max_long_lived: usize,
 }
 
 impl Config {
@@ -52,6 +54,7 @@ impl Config {
             connect_timeout_secs: connect_timeout_secs.max(1),
             keepalive_interval_secs: 4,
             kill_grace: Duration::from_secs(2),
+            max_long_lived: crate::masters::DEFAULT_MAX_LONG_LIVED,
         })
     }
 }

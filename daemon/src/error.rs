@@ -46,6 +46,9 @@ pub enum DaemonError {
     /// A forward could not open: its port is taken, its name is used, or ssh refused.
     #[error("{0}")]
     Forward(String),
+    /// A per-connection limit is reached (sessions and forwards holding their channels).
+    #[error("{0}")]
+    LimitReached(String),
     #[error("{0}")]
     Internal(String),
 }

@@ -70,7 +70,7 @@ pub async fn run(
     }
     let (journal, left_running) = journal::Journal::open(&config.state_dir);
     let daemon = Daemon::new(config, activated, journal);
-    daemon.sessions.restore(&daemon.config.state_dir);
+    daemon.sessions.restore();
     // The journal's last lines are the ends of the commands that shutdown stopped: its sync
     // task runs until the masters go, after the commands.
     daemon.journal.spawn_sync(

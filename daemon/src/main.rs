@@ -31,6 +31,10 @@ struct Args {
     /// the sessions on it (connection-lost), unless the agent sets ServerAliveInterval.
     #[arg(long, env = "SSH_MCP_KEEPALIVE_INTERVAL", default_value_t = 4)]
     keepalive_interval: u32,
+    /// Sessions and forwards one connection (target and options) may hold at once; each keeps a
+    /// channel for its life, and the rest stay for short calls.
+    #[arg(long, env = "SSH_MCP_MAX_LONG_LIVED", default_value_t = ssh_mcpd::masters::DEFAULT_MAX_LONG_LIVED)]
+    max_long_lived: usize,
 }
 
 fn main() -> ExitCode {
@@ -77,6 +81,14 @@ fn start(args: Args) -> anyhow::Result<()> {
         args.connect_timeout,
     )?;
     config.keepalive_interval_secs = args.keepalive_interval.max(1);
+    let most = ssh_mcpd::masters::MAX_LONG_LIVED_LIMIT;
+    anyhow::ensure!(
+        (1..=most).contains(&args.max_long_lived),
+        "--max-long-lived / SSH_MCP_MAX_LONG_LIVED must be between 1 and {most} (one master's \
+         channels stay for short calls), got {}",
+        args.max_long_lived
+    );
+    config.max_long_lived = args.max_long_lived;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

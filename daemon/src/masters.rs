@@ -9,6 +9,13 @@
 //! every master full either starts another one or waits for a lease to come back: a call never
 //! fails because a master is full.
 //!
+//! Sessions and forwards hold their channel for their whole life. Left alone they could take
+//! every channel of every master, and short calls (exec, files, search, transfers) would then wait
+//! for ever; so a connection lends at most `Config::max_long_lived` channels to them
+//! ([`MasterPool::acquire_long_lived`] refuses one more at once, naming the limit and what to
+//! stop), and the rest of its [`MAX_MASTERS_PER_HOST`] x [`LEASES_PER_MASTER`] channels stays for
+//! short calls.
+//!
 //! Each master is owned by one task on the `connections` tracker (see `run_master`). The pool's
 //! bookkeeping sits behind a std mutex that is never held across an await; waiters sleep on a
 //! `Notify` that every change wakes.
@@ -34,9 +41,13 @@ use crate::{control_paths, spawn};
 /// Channels a master lends to commands; sshd's default MaxSessions is 10 and one is kept free so
 /// that a command can always be stopped over its own master.
 pub const LEASES_PER_MASTER: usize = 9;
-/// Masters per connection: 16 x 9 channels, enough for 100 sessions (each holds a channel for its
-/// life) beside commands.
-const MAX_MASTERS_PER_HOST: usize = 16;
+/// Masters per connection: 16 x 9 channels, enough for 100 sessions and forwards (each holds a
+/// channel for its life) beside commands.
+pub const MAX_MASTERS_PER_HOST: usize = 16;
+/// Sessions and forwards one connection may hold at once, unless the operator says otherwise.
+pub const DEFAULT_MAX_LONG_LIVED: usize = 100;
+/// The most an operator may allow: one master's channels always stay for short calls.
+pub const MAX_LONG_LIVED_LIMIT: usize = (MAX_MASTERS_PER_HOST - 1) * LEASES_PER_MASTER;
 const MAX_OPENING_PER_HOST: usize = 2;
 /// How long a master may take to authenticate beyond ssh's own ConnectTimeout.
 const READY_MARGIN: Duration = Duration::from_secs(20);
@@ -78,6 +89,33 @@ struct HostState {
     extra_not_before: Option<Instant>,
     /// The pause after the next failed extra master.
     extra_backoff: Duration,
+    /// Channels held for life, by sessions and by forwards (see [`LongLivedSlot`]).
+    sessions: usize,
+    forwards: usize,
+}
+
+/// Who holds a channel for its whole life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LongLived {
+    Session,
+    Forward,
+}
+
+/// One of a connection's places for a long-lived holder, taken before its lease and given back
+/// when the lease is dropped (or when getting the lease failed).
+struct LongLivedSlot {
+    host: Arc<Host>,
+    holder: LongLived,
+}
+
+impl Drop for LongLivedSlot {
+    fn drop(&mut self) {
+        let mut st = lock(&self.host.state);
+        match self.holder {
+            LongLived::Session => st.sessions = st.sessions.saturating_sub(1),
+            LongLived::Forward => st.forwards = st.forwards.saturating_sub(1),
+        }
+    }
 }
 
 /// Why the last master of a key could not be opened, and with which agent it tried.
@@ -113,6 +151,8 @@ pub struct Lease {
     /// The master's ssh process: a terminal session's new window size reaches the server when
     /// this process gets SIGWINCH.
     pub master_pid: Option<u32>,
+    /// For a session's or a forward's lease: its place under the connection's limit.
+    long_lived: Option<LongLivedSlot>,
 }
 
 impl Drop for Lease {
@@ -147,6 +187,8 @@ impl Lease {
             killer: self.killer.clone(),
             reused: self.reused,
             master_pid: self.master_pid,
+            // The holder's place stays with the first lease.
+            long_lived: None,
         }
     }
 
@@ -274,6 +316,7 @@ impl MasterPool {
                         killer: m.killer.clone(),
                         reused: m.ready_at < asked_at,
                         master_pid: m.pid,
+                        long_lived: None,
                     });
                 }
                 if st.failures > failures_seen {
@@ -332,6 +375,47 @@ impl MasterPool {
                 None => notified.await,
             }
         }
+    }
+
+    /// Borrows a channel for a session or a forward, which holds it for its life. Refused at
+    /// once when the connection already lends `Config::max_long_lived` channels to them.
+    pub async fn acquire_long_lived(
+        &self,
+        conn: &Connection,
+        auth_sock: Option<&Path>,
+        holder: LongLived,
+    ) -> Result<Lease, DaemonError> {
+        let slot = self.take_long_lived_slot(conn, holder)?;
+        let mut lease = self.acquire(conn, auth_sock).await?;
+        lease.long_lived = Some(slot);
+        Ok(lease)
+    }
+
+    fn take_long_lived_slot(
+        &self,
+        conn: &Connection,
+        holder: LongLived,
+    ) -> Result<LongLivedSlot, DaemonError> {
+        let host = self.host(conn);
+        let limit = self.inner.config.max_long_lived;
+        {
+            let mut st = lock(&host.state);
+            if st.sessions + st.forwards >= limit {
+                return Err(DaemonError::LimitReached(format!(
+                    "'{}' already has {} sessions and {} forwards open, the most one connection \
+                     may hold ({limit}; ssh-mcpd --max-long-lived or SSH_MCP_MAX_LONG_LIVED): stop \
+                     one you no longer need (ssh_stop_session, ssh_stop_forward), then try again. \
+                     The connection's other channels stay free for ssh_exec, the file tools, \
+                     search and transfers",
+                    conn.target, st.sessions, st.forwards
+                )));
+            }
+            match holder {
+                LongLived::Session => st.sessions += 1,
+                LongLived::Forward => st.forwards += 1,
+            }
+        }
+        Ok(LongLivedSlot { host, holder })
     }
 
     /// A control path for a master that a session starts itself (`sessions::session`: an ssh

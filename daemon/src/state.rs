@@ -38,11 +38,12 @@ impl Daemon {
     pub fn new(config: Config, activated: bool, journal: crate::journal::Journal) -> Self {
         let shutdown = Shutdown::default();
         let masters = MasterPool::new(&config, shutdown.clone());
+        let sessions = crate::sessions::registry::SessionRegistry::new(config.state_dir.clone());
         Self(Arc::new(Inner {
             config,
             shutdown,
             masters,
-            sessions: Default::default(),
+            sessions,
             forwards: Default::default(),
             journal,
             started: Instant::now(),

@@ -30,6 +30,12 @@ pub async fn list() -> anyhow::Result<i32> {
         "ID", "NAME", "TARGET", "KIND", "LISTEN", "CONNECT", "UPTIME"
     );
     for f in forwards {
+        // A remote forward's address is what sshd was asked for (GatewayPorts decides).
+        let listen = if f.listen_requested {
+            format!("{} (asked)", f.listen)
+        } else {
+            f.listen
+        };
         let state = if f.running {
             "running".to_owned()
         } else {
@@ -41,7 +47,7 @@ pub async fn list() -> anyhow::Result<i32> {
             f.forward_name.as_deref().unwrap_or("-"),
             f.target,
             f.direction,
-            f.listen,
+            listen,
             f.connect,
             f.uptime_seconds
         );

@@ -145,29 +145,38 @@ impl RunSyntax {
 
 /// The line typed into a session's shell to run `command` as run `run_id`: a start mark, the
 /// command through `eval` (so that it runs in the shell itself: `cd` and variables stay), and an
-/// end mark with its exit status. The command goes as a printf format of printable ASCII (octal
+/// end mark with its exit status. Every printf is the shell's own, which no function of the user
+/// named `printf` shadows: `builtin printf` in bash, zsh and fish, `command printf` in the other
+/// POSIX shells (dash has no `builtin`). The command goes as a printf format of printable ASCII (octal
 /// escapes for quotes, `\`, `%`, `!`, control and non-ASCII bytes), so the shell's line editor
 /// sees no tab, newline or byte it would treat as a key, and a command with a syntax error fails
 /// inside `eval` instead of leaving the shell waiting for the rest of it. A leading space keeps the
 /// line out of the history of shells that honour it (bash's ignorespace, zsh, fish).
 pub fn run_in_session_line(syntax: RunSyntax, nonce: &str, run_id: u64, command: &str) -> String {
+    let printf = match syntax {
+        RunSyntax::Posix | RunSyntax::Fish => "builtin printf",
+        RunSyntax::PosixChecked => "command printf",
+    };
     // `nonce` is hex digits and the id decimal: nothing printf or the shells would change.
-    let mark = |m: &str| format!("printf '\\033]{MARK_TAG};{nonce};{m}\\007'");
+    let mark = |m: &str| format!("{printf} '\\033]{MARK_TAG};{nonce};{m}\\007'");
     let (start, end) = (
         mark(&format!("C;{run_id}")),
         mark(&format!("D;{run_id};%s")),
     );
     let format = printf_literal(command.trim_end_matches(['\n', '\r']));
     match syntax {
-        RunSyntax::Posix => format!(" {}; eval \"$(printf '{format}')\"; {} \"$?\"", start, end),
+        RunSyntax::Posix => format!(
+            " {}; eval \"$({printf} '{format}')\"; {} \"$?\"",
+            start, end
+        ),
         // The command is kept in a variable for the check and the eval; it stays set after.
         RunSyntax::PosixChecked => format!(
-            " {}; ssh_mcp_run=\"$(printf '{format}')\"; \"${{0#-}}\" -n -c \"$ssh_mcp_run\" && \
+            " {}; ssh_mcp_run=\"$({printf} '{format}')\"; \"${{0#-}}\" -n -c \"$ssh_mcp_run\" && \
              eval \"$ssh_mcp_run\"; {} \"$?\"",
             start, end
         ),
         RunSyntax::Fish => format!(
-            " {}; eval (printf '{format}' | string collect); {} $status",
+            " {}; eval ({printf} '{format}' | string collect); {} $status",
             start, end
         ),
     }
@@ -301,6 +310,20 @@ mod tests {
                 ),
                 "{shell}: {line}"
             );
+            // A function named printf changes nothing: the marks use the shell's own.
+            let shadow = match syntax {
+                RunSyntax::Fish => "function printf; echo shadowed; return 3; end; ",
+                _ => "printf() { echo shadowed; return 3; }; ",
+            };
+            let (_, out) = run_as_login_shell(shell, &format!("{shadow}{line}"));
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                format!(
+                    "\u{1b}]{MARK_TAG};{NONCE};C;7\u{7}shadowed\nshadowed\n\
+                     \u{1b}]{MARK_TAG};{NONCE};D;7;1\u{7}"
+                ),
+                "{shell}: a function named printf: {line}"
+            );
             // A syntax error fails inside eval: the end mark still comes.
             let (_, out) =
                 run_as_login_shell(shell, &run_in_session_line(syntax, NONCE, 8, "( echo"));
@@ -311,8 +334,9 @@ mod tests {
         // What other readers of the session see echoed, for a plain command.
         assert_eq!(
             run_in_session_line(RunSyntax::Posix, NONCE, 7, "ls -l\n"),
-            " printf '\\033]ssh-mcp;0123abcd;C;7\\007'; eval \"$(printf 'ls -l')\"; \
-             printf '\\033]ssh-mcp;0123abcd;D;7;%s\\007' \"$?\""
+            " builtin printf '\\033]ssh-mcp;0123abcd;C;7\\007'; \
+             eval \"$(builtin printf 'ls -l')\"; \
+             builtin printf '\\033]ssh-mcp;0123abcd;D;7;%s\\007' \"$?\""
         );
         assert_eq!(RunSyntax::of_shell("fish"), Some(RunSyntax::Fish));
         assert_eq!(RunSyntax::of_shell("-bash"), Some(RunSyntax::Posix));

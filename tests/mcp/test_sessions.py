@@ -9,7 +9,9 @@ the expected text arrives, under an overall deadline. Markers are computed by th
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import time
 
 import anyio
@@ -376,13 +378,22 @@ async def test_the_default_observer_is_tmux_and_ends_with_the_session(harness):
             assert observer["requested_mode"] == "tmux", observer
             assert observer["transcript_path"] and observer["command"], observer
             assert observer["tmux_session_name"] and s["tmux_session_name"] == observer["tmux_session_name"], s
-            if observer["mode"] == "tmux":
-                assert observer["tmux_started"] is True and observer["tmux_attach_command"], observer
-                assert list(tmux_dir.glob("tmux-*/default")), "tmux did not use this test's TMUX_TMPDIR"
-            else:  # tmux could not start: the transcript is the observer, and the result says why
-                assert observer["warning"], observer
+            # tmux is installed for the tests (scripts/test.sh): an observer that fell back to the
+            # transcript means the feature is broken, not that the test may pass another way.
+            assert observer["mode"] == "tmux", f"the tmux observer did not start: {observer}"
+            assert observer["tmux_started"] is True and observer["tmux_attach_command"], observer
+            assert "warning" not in observer, observer
+            assert list(tmux_dir.glob("tmux-*/default")), "tmux did not use this test's TMUX_TMPDIR"
+            tmux = ["tmux", "has-session", "-t", "=" + observer["tmux_session_name"]]
+            env = {**os.environ, "TMUX_TMPDIR": str(tmux_dir)}
+            assert subprocess.run(tmux, env=env, capture_output=True).returncode == 0, "no such tmux session"
             stopped = await call(client, "ssh_stop_session", {"session_id": s["session_id"]})
             assert stopped["running"] is False, stopped
+            # The observer ends right after the session: wait for it, within a deadline.
+            deadline = time.monotonic() + 10
+            while subprocess.run(tmux, env=env, capture_output=True).returncode == 0:
+                assert time.monotonic() < deadline, "the tmux observer outlived its session"
+                await anyio.sleep(0.05)
             # The harness then checks that no process of this test (a tmux server among them) is left.
 
 

@@ -15,6 +15,7 @@ use ssh_mcp_core::ssh::forward::{Direction, ForwardSpec, RawForward};
 use super::control::{ForwardControl, ForwardError};
 use super::registry::{Clash, ForwardInfo, Snapshot};
 use crate::error::DaemonError;
+use crate::masters::LongLived;
 use crate::state::Daemon;
 
 /// How long a stop waits for the master to confirm that the listener is closed.
@@ -100,7 +101,10 @@ pub async fn open(daemon: &Daemon, raw: RawOpen) -> Result<Opened, DaemonError> 
     if spec.direction.listens_here() {
         check_local_port(&spec)?;
     }
-    let lease = daemon.masters.acquire(&conn, auth_sock.as_deref()).await?;
+    let lease = daemon
+        .masters
+        .acquire_long_lived(&conn, auth_sock.as_deref(), LongLived::Forward)
+        .await?;
     let (control, _allocated) = ForwardControl::open(&lease.control_path, spec.mux_request())
         .await
         .map_err(|e| refused(&conn, &spec, e))?;

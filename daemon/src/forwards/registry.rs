@@ -37,14 +37,27 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// A warning for the agent, when the forward listens where other machines can reach it.
+    /// A warning for the agent, when the forward listens where other machines can reach it (a
+    /// remote forward: when it asked sshd to, which sshd's GatewayPorts may refuse).
     pub fn warning(&self) -> Option<String> {
-        self.info.spec.non_loopback.then(|| {
-            format!(
-                "{} listens on {}, which other machines can reach",
-                self.info.id,
-                self.info.spec.listen()
-            )
+        let spec = &self.info.spec;
+        spec.non_loopback.then(|| {
+            if spec.direction.listens_here() {
+                format!(
+                    "{} listens on {}, which other machines can reach",
+                    self.info.id,
+                    spec.listen()
+                )
+            } else {
+                format!(
+                    "{} asked the sshd of {} to listen on {}, which other machines could reach; \
+                     sshd binds it there only with GatewayPorts clientspecified (yes: every \
+                     address; no: loopback only)",
+                    self.info.id,
+                    self.info.target,
+                    spec.listen()
+                )
+            }
         })
     }
 }

@@ -47,6 +47,9 @@ fn wire(s: Snapshot) -> pb::ForwardSnapshot {
         ended_reason: s.ended_reason,
         warning,
         reused_connection: s.info.reused_connection,
+        // The daemon's own master binds a local or dynamic forward as asked (it checked the
+        // port first); for a remote one sshd decides.
+        listen_requested: !spec.direction.listens_here(),
     }
 }
 

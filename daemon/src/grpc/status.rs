@@ -24,6 +24,7 @@ impl From<DaemonError> for Status {
             DaemonError::RemoteFile(_) => Status::aborted(message),
             DaemonError::UnknownForward(_) => Status::not_found(message),
             DaemonError::Forward(_) => Status::failed_precondition(message),
+            DaemonError::LimitReached(_) => Status::resource_exhausted(message),
             DaemonError::Internal(_) => Status::internal(message),
         }
     }

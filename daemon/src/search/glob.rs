@@ -2,8 +2,10 @@
 //! and names come back byte for byte, newlines included), matched here with [`GlobPattern`].
 //! What the walk decides (pruning, matching, the entry limit) is `glob_walk.rs`; here, the SFTP
 //! side: the base checked to be a directory, several directories listed at once, and `timeout`
-//! bounding it all. A walk whose SFTP session breaks (a name that is not UTF-8) is done again
-//! by `find` on the host (`glob_find.rs`).
+//! bounding it all. The matching runs as jobs on the blocking pool (`offload.rs`): listings that
+//! arrive together are matched in one job, so that a costly pattern never holds up the async
+//! workers, and the timeout ends the walk, matching included. A walk whose SFTP session breaks
+//! (a name that is not UTF-8) is done again by `find` on the host (`glob_find.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +22,7 @@ use super::glob_find;
 use super::glob_pattern::GlobPattern;
 pub use super::glob_walk::GlobOutcome;
 use super::glob_walk::{Entry, Kind, Walk};
+use super::offload::{self, OffloadError};
 use super::search_args;
 use crate::error::DaemonError;
 use crate::exec;
@@ -81,7 +84,7 @@ impl GlobSpec {
 pub async fn run(daemon: &Daemon, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError> {
     let work = async {
         let fs = RemoteFs::open(daemon, &spec.conn, spec.auth_sock.as_deref()).await?;
-        let walked = walk(&fs, spec).await;
+        let walked = walk(daemon, &fs, spec).await;
         fs.close().await;
         match walked? {
             Walked::Done(outcome) => Ok(outcome),
@@ -97,13 +100,50 @@ pub async fn run(daemon: &Daemon, spec: &GlobSpec) -> Result<GlobOutcome, Daemon
             None => std::future::pending().await,
         }
     };
+    // Dropping `work` (the timeout, shutdown, or the client gone) stops a matching job too.
     tokio::select! {
         found = work => found,
-        _ = limit => Err(DaemonError::RemoteFile(format!(
-            "Remote operation on '{}' timed out.", spec.path
-        ))),
+        _ = limit => Err(timed_out(spec)),
         _ = daemon.shutdown.requested() => Err(DaemonError::ShuttingDown),
     }
+}
+
+/// The seed's message for a glob past its timeout.
+fn timed_out(spec: &GlobSpec) -> DaemonError {
+    DaemonError::RemoteFile(format!("Remote operation on '{}' timed out.", spec.path))
+}
+
+/// What a matching job's end means for the call.
+fn offload_error(spec: &GlobSpec, e: OffloadError) -> DaemonError {
+    match e {
+        OffloadError::DeadlinePassed => timed_out(spec),
+        OffloadError::ShuttingDown => DaemonError::ShuttingDown,
+        OffloadError::Failed(why) => DaemonError::Internal(why),
+    }
+}
+
+/// Runs `work` on `walk` as a matching job and gives the walk back; a walk the job stopped means
+/// the call is over.
+async fn matched(
+    daemon: &Daemon,
+    spec: &GlobSpec,
+    walk: Walk,
+    work: impl FnOnce(&mut Walk) + Send + 'static,
+) -> Result<Walk, DaemonError> {
+    let walk = offload::run(daemon, None, move |stop| {
+        let mut walk = walk;
+        walk.stop_on(stop);
+        work(&mut walk);
+        // That token is cancelled once this job's call returns; the next job brings its own.
+        walk.stop_on(&CancellationToken::new());
+        walk
+    })
+    .await
+    .map_err(|e| offload_error(spec, e))?;
+    if walk.stopped() {
+        return Err(timed_out(spec));
+    }
+    Ok(walk)
 }
 
 /// How an SFTP walk ended.
@@ -146,19 +186,18 @@ async fn by_find(daemon: &Daemon, spec: &GlobSpec) -> Result<GlobOutcome, Daemon
             spec.path
         )));
     }
-    let mut walk = Walk::new(&spec.glob, MAX_WALK_ENTRIES);
-    let unreadable = glob_find::outcome(
-        &mut walk,
-        &out.stdout.bytes,
-        out.stdout.truncated,
-        &out.stderr.bytes,
-    );
-    Ok(glob_find::finish(walk, unreadable, spec.head_limit))
+    let walk = Walk::new(spec.glob.clone(), MAX_WALK_ENTRIES);
+    let (stdout, stderr) = (out.stdout, out.stderr);
+    let walk = matched(daemon, spec, walk, move |walk| {
+        glob_find::outcome(walk, &stdout.bytes, stdout.truncated, &stderr.bytes);
+    })
+    .await?;
+    Ok(walk.finish(spec.head_limit))
 }
 
 /// The base must be a directory (the seed's messages otherwise); then breadth-first listings,
 /// several at a time.
-async fn walk(fs: &RemoteFs, spec: &GlobSpec) -> Result<Walked, DaemonError> {
+async fn walk(daemon: &Daemon, fs: &RemoteFs, spec: &GlobSpec) -> Result<Walked, DaemonError> {
     let base = spec.path.as_str();
     let meta = fs
         .sftp()
@@ -171,7 +210,7 @@ async fn walk(fs: &RemoteFs, spec: &GlobSpec) -> Result<Walked, DaemonError> {
             "Remote path exists but is not a directory: {base}"
         )));
     }
-    let mut walk = Walk::new(&spec.glob, MAX_WALK_ENTRIES);
+    let mut walk = Walk::new(spec.glob.clone(), MAX_WALK_ENTRIES);
     let mut listing: JoinSet<(String, Result<Vec<Entry>, openssh_sftp_client::Error>)> =
         JoinSet::new();
     loop {
@@ -188,24 +227,38 @@ async fn walk(fs: &RemoteFs, spec: &GlobSpec) -> Result<Walked, DaemonError> {
         if walk.limited() {
             break;
         }
-        let Some(done) = listing.join_next().await else {
+        let Some(first) = listing.join_next().await else {
             break;
         };
-        let (rel, entries) =
-            done.map_err(|e| DaemonError::Internal(format!("a directory listing failed: {e}")))?;
-        match entries {
-            Ok(entries) => walk.listed(&rel, entries),
-            Err(e) if !answered(&e) => {
-                tracing::debug!(dir = %rel, "the SFTP session broke: {e}");
-                listing.abort_all();
-                return Ok(Walked::SessionLost);
-            }
-            Err(e) if rel.is_empty() => return Err(file_error(base, &e)),
-            Err(e) => {
-                tracing::debug!(dir = %rel, "cannot list: {e}");
-                walk.unreadable(rel);
+        // Listings that are in already are matched together, in one job.
+        let mut done = vec![first];
+        while let Some(more) = listing.try_join_next() {
+            done.push(more);
+        }
+        let mut listed = Vec::with_capacity(done.len());
+        for one in done {
+            let (rel, entries) =
+                one.map_err(|e| DaemonError::Internal(format!("a directory listing failed: {e}")))?;
+            match entries {
+                Ok(entries) => listed.push((rel, entries)),
+                Err(e) if !answered(&e) => {
+                    tracing::debug!(dir = %rel, "the SFTP session broke: {e}");
+                    listing.abort_all();
+                    return Ok(Walked::SessionLost);
+                }
+                Err(e) if rel.is_empty() => return Err(file_error(base, &e)),
+                Err(e) => {
+                    tracing::debug!(dir = %rel, "cannot list: {e}");
+                    walk.unreadable(rel);
+                }
             }
         }
+        walk = matched(daemon, spec, walk, move |walk| {
+            for (rel, entries) in listed {
+                walk.listed(&rel, entries);
+            }
+        })
+        .await?;
     }
     // Listings still under way when the walk stopped are dropped (their handles close).
     listing.abort_all();

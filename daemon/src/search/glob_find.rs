@@ -7,7 +7,7 @@
 
 use ssh_mcp_core::ssh::quote::sh_quote;
 
-use super::glob_walk::{GlobOutcome, Walk};
+use super::glob_walk::Walk;
 
 /// Output kept from `find`: far more than the walk's entry limit needs.
 pub const MAX_OUTPUT: usize = 48 << 20;
@@ -24,14 +24,9 @@ pub fn script(base: &str) -> String {
     )
 }
 
-/// The outcome from `find`'s output and its complaints: each file (relative to the base) goes
-/// through the walk's matcher and limit; directories `find` could not read are named.
-pub fn outcome(
-    walk: &mut Walk<'_>,
-    stdout: &[u8],
-    stdout_truncated: bool,
-    stderr: &[u8],
-) -> Vec<String> {
+/// Feeds `find`'s output and its complaints to `walk`: each file (relative to the base) goes
+/// through the walk's matcher and limit; directories `find` could not read are noted.
+pub fn outcome(walk: &mut Walk, stdout: &[u8], stdout_truncated: bool, stderr: &[u8]) {
     for item in stdout.split(|&b| b == 0) {
         let Some(rel) = item.strip_prefix(b"./") else {
             continue;
@@ -41,23 +36,17 @@ pub fn outcome(
     if stdout_truncated {
         walk.stop();
     }
-    String::from_utf8_lossy(stderr)
+    let unreadable = String::from_utf8_lossy(stderr)
         .lines()
         .filter_map(|line| {
             let quoted = line.strip_prefix("find: ")?;
             let (name, _) = quoted.strip_prefix('\'')?.split_once("': ")?;
             Some(name.strip_prefix("./").unwrap_or(name).to_owned())
         })
-        .collect()
-}
-
-/// The outcome of a `find` listing, for tests and callers that already hold a walk.
-pub fn finish(walk: Walk<'_>, unreadable: Vec<String>, head_limit: Option<usize>) -> GlobOutcome {
-    let mut walk = walk;
+        .collect::<Vec<_>>();
     for dir in unreadable {
         walk.unreadable(dir);
     }
-    walk.finish(head_limit)
 }
 
 #[cfg(test)]
@@ -76,12 +65,11 @@ mod tests {
     #[test]
     fn files_match_here_and_complaints_name_the_directories() {
         let glob = GlobPattern::parse("**/*.rs").unwrap();
-        let mut walk = Walk::new(&glob, 100);
+        let mut walk = Walk::new(glob, 100);
         let out = b"./a.rs\0./sub/\xffbad.rs\0./sub/b.txt\0./.hidden/c.rs\0./line\nbreak.rs\0";
         let err = b"find: './locked': Permission denied\n";
-        let unreadable = outcome(&mut walk, out, false, err);
-        assert_eq!(unreadable, ["locked"]);
-        let o = finish(walk, unreadable, None);
+        outcome(&mut walk, out, false, err);
+        let o = walk.finish(None);
         assert_eq!(o.matches, ["a.rs", "line\nbreak.rs", "sub/\u{fffd}bad.rs"]);
         assert_eq!(o.unreadable_dirs, ["locked"]);
         assert!(!o.walk_limited);
@@ -90,13 +78,13 @@ mod tests {
     #[test]
     fn the_entry_limit_and_a_cut_output_say_the_walk_stopped() {
         let glob = GlobPattern::parse("*").unwrap();
-        let mut walk = Walk::new(&glob, 2);
+        let mut walk = Walk::new(glob.clone(), 2);
         outcome(&mut walk, b"./a\0./b\0./c\0", false, b"");
-        let o = finish(walk, Vec::new(), None);
+        let o = walk.finish(None);
         assert!(o.walk_limited);
         assert_eq!(o.matches, ["a", "b"]);
-        let mut walk = Walk::new(&glob, 100);
+        let mut walk = Walk::new(glob.clone(), 100);
         outcome(&mut walk, b"./a\0./b", true, b"");
-        assert!(finish(walk, Vec::new(), None).walk_limited);
+        assert!(walk.finish(None).walk_limited);
     }
 }

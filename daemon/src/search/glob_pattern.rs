@@ -13,15 +13,21 @@
 //!   literal `.`; `**` never crosses such a name.
 //! - A leading `./` is the base itself (`./src/*.rs` is `src/*.rs`).
 
+use std::sync::Arc;
+
 use ssh_mcp_core::ssh::InvalidInput;
 
 /// The most alternatives a pattern's braces may expand to.
 pub const MAX_ALTERNATIVES: usize = 1024;
+/// The most bytes the alternatives may hold together: matching one path costs at most its length
+/// times this, so it bounds the work per path as well as the memory.
+pub const MAX_EXPANDED_BYTES: usize = 256 * 1024;
 
-/// A compiled glob: one segment list per brace alternative.
+/// A compiled glob: one segment list per brace alternative. Cheap to clone (the walk's matching
+/// job holds a copy).
 #[derive(Debug, Clone)]
 pub struct GlobPattern {
-    alternatives: Vec<Vec<Segment>>,
+    alternatives: Arc<[Vec<Segment>]>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +125,14 @@ pub fn expand_braces(pattern: &str) -> Result<Vec<String>, InvalidInput> {
                 "the glob {pattern:?} expands to more than {MAX_ALTERNATIVES} alternatives"
             )));
         }
+        let bytes: usize = done.iter().chain(&todo).map(String::len).sum();
+        if bytes > MAX_EXPANDED_BYTES {
+            return Err(InvalidInput(format!(
+                "the glob's brace alternatives hold more than {} KiB together; write a shorter \
+                 glob or fewer alternatives",
+                MAX_EXPANDED_BYTES / 1024
+            )));
+        }
     }
     Ok(done)
 }
@@ -206,42 +220,75 @@ fn parse_class(chars: &[char], start: usize) -> Option<(Token, usize)> {
     }
 }
 
-fn match_segments(segments: &[Segment], names: &[&str]) -> bool {
-    match segments.split_first() {
-        None => names.is_empty(),
-        Some((Segment::AnyDepth, rest)) => {
-            // At the end, one or more names; in the middle, zero or more. Never a hidden one.
-            let min = usize::from(rest.is_empty());
-            (min..=names.len())
-                .take_while(|&n| n == 0 || !names[n - 1].starts_with('.'))
-                .any(|n| n >= min && match_segments(rest, &names[n..]))
+/// The state after `names[..k]` for some `k`: an index into `segments` (what matches next), or
+/// `segments.len()` once every segment has matched. The states of one path form a set, so a
+/// path of n names against m segments costs at most n × m name matches, whatever the number of
+/// `**`: the exponential search of trying every split for every `**` never happens.
+type States = Vec<bool>;
+
+/// The states reachable from `states` without taking a name: a `**` in the middle of a pattern
+/// may match zero names, so its state also stands for the one after it.
+fn closure(segments: &[Segment], states: &mut States) {
+    for i in 0..segments.len() {
+        if states[i] && segments[i] == Segment::AnyDepth && i + 1 < segments.len() {
+            states[i + 1] = true;
         }
-        Some((Segment::Name(tokens), rest)) => match names.split_first() {
-            Some((name, more)) => match_name(tokens, name) && match_segments(rest, more),
-            None => false,
-        },
     }
 }
 
-/// Whether `names` (a directory) can be the start of a path matching `segments`.
+/// The states after taking `name` from `states` (closed).
+fn step(segments: &[Segment], states: &States, name: &str) -> States {
+    let mut next = vec![false; segments.len() + 1];
+    for (i, segment) in segments.iter().enumerate() {
+        if !states[i] {
+            continue;
+        }
+        match segment {
+            // `**` takes any non-hidden name and stays; at the end of the pattern, the name may
+            // also be its last.
+            Segment::AnyDepth => {
+                if !name.starts_with('.') {
+                    next[i] = true;
+                    if i + 1 == segments.len() {
+                        next[i + 1] = true;
+                    }
+                }
+            }
+            Segment::Name(tokens) => {
+                if match_name(tokens, name) {
+                    next[i + 1] = true;
+                }
+            }
+        }
+    }
+    closure(segments, &mut next);
+    next
+}
+
+/// The states after taking every name of `names`, or `None` once no state is left.
+fn run(segments: &[Segment], names: &[&str]) -> Option<States> {
+    let mut states = vec![false; segments.len() + 1];
+    states[0] = true;
+    closure(segments, &mut states);
+    for name in names {
+        states = step(segments, &states, name);
+        if !states.contains(&true) {
+            return None;
+        }
+    }
+    Some(states)
+}
+
+/// Whether `names` match `segments` as a whole. A `**` in the middle matches zero or more
+/// names, at the end one or more, and never a hidden one.
+fn match_segments(segments: &[Segment], names: &[&str]) -> bool {
+    run(segments, names).is_some_and(|states| states[segments.len()])
+}
+
+/// Whether `names` (a directory) can be the start of a path matching `segments`: some state
+/// after them still has a segment to match (a file under the directory is one more name).
 fn prefix_matches(segments: &[Segment], names: &[&str]) -> bool {
-    if names.is_empty() {
-        // A file under the directory needs at least one more segment.
-        return !segments.is_empty();
-    }
-    match segments.split_first() {
-        None => false,
-        Some((Segment::AnyDepth, rest)) => {
-            // `**` may take all of the directory (and go on below it), or a non-hidden part of
-            // it, leaving the rest to what follows.
-            (0..=names.len())
-                .take_while(|&n| n == 0 || !names[n - 1].starts_with('.'))
-                .any(|n| n == names.len() || prefix_matches(rest, &names[n..]))
-        }
-        Some((Segment::Name(tokens), rest)) => {
-            match_name(tokens, names[0]) && prefix_matches(rest, &names[1..])
-        }
-    }
+    run(segments, names).is_some_and(|states| states[..segments.len()].contains(&true))
 }
 
 /// One name against one segment's tokens, with the dot rule.
@@ -250,7 +297,8 @@ fn match_name(tokens: &[Token], name: &str) -> bool {
         return false;
     }
     let chars: Vec<char> = name.chars().collect();
-    // Wildcard matching with backtracking to the last `*` only: linear in practice.
+    // Wildcard matching with backtracking to the last `*` only (a segment has no `/`, so a later
+    // `*` can always absorb what an earlier one would): at most name × tokens steps.
     let (mut t, mut c) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while c < chars.len() {
@@ -432,6 +480,14 @@ mod tests {
     }
 
     #[test]
+    fn a_long_pattern_times_many_alternatives_is_refused() {
+        let p = format!("{}{}", "x".repeat(1000), "{a,b}".repeat(9));
+        let e = expand_braces(&p).unwrap_err();
+        assert!(e.0.contains("256 KiB"), "{e}");
+        assert!(expand_braces(&format!("{}{}", "x".repeat(100), "{a,b}".repeat(9))).is_ok());
+    }
+
+    #[test]
     fn an_unterminated_class_is_a_literal() {
         assert!(m("a[b", "a[b"));
         assert!(!m("a[b", "ab"));
@@ -480,6 +536,25 @@ mod tests {
         assert!(m("*", "x"));
         assert!(m("x*", "x"));
         assert!(!m("", "x"));
+    }
+
+    #[test]
+    fn many_double_stars_match_in_linear_time() {
+        // Trying every split of the path for every `**` takes C(60, 40) steps here; a set of
+        // states takes 60 × 41.
+        let pattern = format!("{}nothing", "**/".repeat(40));
+        let deep = vec!["d"; 59].join("/") + "/file";
+        let glob = GlobPattern::parse(&pattern).unwrap();
+        let started = std::time::Instant::now();
+        assert!(!glob.matches(&deep));
+        assert!(glob.may_match_under(&vec!["d"; 59].join("/")));
+        assert!(glob.matches(&(vec!["d"; 59].join("/") + "/nothing")));
+        assert!(!glob.matches(&(vec!["d"; 30].join("/") + "/.h/nothing")));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! [`Walk`]: what ssh_glob's directory walk decides, apart from how directories are listed (SFTP,
 //! in `glob.rs`): which directories to list next (breadth first; `.git`, `.hg` and `.svn`
 //! pruned; a directory no match can be under skipped), which entries match (regular files
-//! only), when to stop (an entry limit), and the sorted, limited outcome.
+//! only), when to stop (an entry limit, or a stop token: the walk's matching runs as a job on
+//! the blocking pool, `offload.rs`, and stops between entries once its call is over), and the
+//! sorted, limited outcome.
 
 use std::collections::VecDeque;
+
+use tokio_util::sync::CancellationToken;
 
 use super::glob_pattern::GlobPattern;
 
@@ -40,26 +44,50 @@ pub struct GlobOutcome {
 
 /// The state of one walk. Directories are named relative to the base (`""` is the base).
 #[derive(Debug)]
-pub struct Walk<'a> {
-    glob: &'a GlobPattern,
+pub struct Walk {
+    glob: GlobPattern,
     max_entries: u64,
     todo: VecDeque<String>,
     out: GlobOutcome,
+    /// Cancelled when the walk's call is over (its deadline, its client gone, shutdown).
+    stop: CancellationToken,
+    stopped: bool,
 }
 
-impl<'a> Walk<'a> {
-    pub fn new(glob: &'a GlobPattern, max_entries: u64) -> Self {
+impl Walk {
+    pub fn new(glob: GlobPattern, max_entries: u64) -> Self {
         Self {
             glob,
             max_entries,
             todo: VecDeque::from([String::new()]),
             out: GlobOutcome::default(),
+            stop: CancellationToken::new(),
+            stopped: false,
         }
+    }
+
+    /// Entries are taken only while `stop` is not cancelled: a matching job checks it between
+    /// entries.
+    pub fn stop_on(&mut self, stop: &CancellationToken) {
+        self.stop = stop.clone();
+    }
+
+    /// Whether the walk gave up because its stop token was cancelled (the outcome is partial).
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Whether to take another entry; notes a cancelled stop token.
+    fn going_on(&mut self) -> bool {
+        if self.stop.is_cancelled() {
+            self.stopped = true;
+        }
+        !self.stopped && !self.out.walk_limited
     }
 
     /// The next directory to list, if the walk goes on.
     pub fn next_dir(&mut self) -> Option<String> {
-        if self.out.walk_limited {
+        if !self.going_on() {
             return None;
         }
         self.todo.pop_front()
@@ -73,7 +101,7 @@ impl<'a> Walk<'a> {
     /// Takes the entries of the directory `rel`.
     pub fn listed(&mut self, rel: &str, entries: Vec<Entry>) {
         for entry in entries {
-            if self.out.walk_limited {
+            if !self.going_on() {
                 return;
             }
             self.out.entries_seen += 1;
@@ -102,7 +130,7 @@ impl<'a> Walk<'a> {
     /// A regular file found by another lister (`find` on the host), relative to the base:
     /// counted toward the entry limit, kept when the glob matches it.
     pub fn file(&mut self, rel: String) {
-        if self.out.walk_limited {
+        if !self.going_on() {
             return;
         }
         self.out.entries_seen += 1;
@@ -183,7 +211,7 @@ mod tests {
         head: Option<usize>,
     ) -> (GlobOutcome, Vec<String>) {
         let glob = GlobPattern::parse(pattern).unwrap();
-        let mut w = Walk::new(&glob, max);
+        let mut w = Walk::new(glob, max);
         let mut listed = Vec::new();
         while let Some(dir) = w.next_dir() {
             if dir == "locked" {
@@ -251,5 +279,19 @@ mod tests {
         let everything = sample().len() as u64;
         let (out, _) = walk("**", &sample(), everything, None);
         assert!(!out.walk_limited);
+    }
+
+    #[test]
+    fn a_cancelled_stop_token_ends_the_walk_between_entries() {
+        let mut w = Walk::new(GlobPattern::parse("**").unwrap(), 100);
+        let stop = CancellationToken::new();
+        w.stop_on(&stop);
+        let dir = w.next_dir().unwrap();
+        w.listed(&dir, children(&sample(), &dir)[..1].to_vec());
+        stop.cancel();
+        w.listed(&dir, children(&sample(), &dir));
+        assert!(w.stopped());
+        assert_eq!(w.next_dir(), None);
+        assert_eq!(w.finish(None).entries_seen, 1);
     }
 }

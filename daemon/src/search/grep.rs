@@ -1,7 +1,8 @@
 //! ssh_grep, from a validated [`GrepSpec`] to its outcome: the grep script runs on the host
 //! through the exec path (`exec::script_spec`, so any login shell will do), and its output is
-//! read back here: records parsed exactly, a path glob applied, `head_limit` enforced, and the
-//! files grep could not read kept beside the matches instead of failing the whole search.
+//! read back here: records parsed exactly, a path glob applied (as a job on the blocking pool,
+//! `offload.rs`, within the call's timeout), `head_limit` enforced, and the files grep could not
+//! read kept beside the matches instead of failing the whole search.
 //!
 //! Why grep on the host rather than reading the files over SFTP: over a 10,000-file tree (2 KiB
 //! each, loopback, two bench runs on a busy machine) ssh_grep answered in 46–80 ms (medians),
@@ -9,11 +10,14 @@
 //! reads in flight): 100–150 times longer, before any matching. Only the matches cross the wire.
 //! (BENCHMARKS.md, section 8.)
 
+use std::time::Instant;
+
 use tokio_util::sync::CancellationToken;
 
 use super::grep_output::{self, FileError, Flavor, Record};
 use super::grep_script::{self, MISSING_PATH_EXIT};
 use super::grep_spec::GrepSpec;
+use super::offload::{self, OffloadError};
 use crate::capture::Captured;
 use crate::error::DaemonError;
 use crate::exec::{self, Counters};
@@ -41,6 +45,7 @@ pub async fn run(
     spec: &GrepSpec,
     cancel: &CancellationToken,
 ) -> Result<GrepOutcome, DaemonError> {
+    let deadline = spec.timeout.map(|t| Instant::now() + t);
     let script = grep_script::script(spec, OUTPUT_CAP);
     // Room past the cap: the script cuts stdout itself; stderr holds one line per unreadable file.
     let max_output = OUTPUT_CAP + 64 * 1024;
@@ -53,10 +58,9 @@ pub async fn run(
     );
     let outcome = exec::run(daemon, &exec_spec, &Counters::default(), cancel).await?;
     let path = &spec.path;
+    let timed_out = || DaemonError::RemoteFile(format!("Remote search under '{path}' timed out."));
     if outcome.timed_out {
-        return Err(DaemonError::RemoteFile(format!(
-            "Remote search under '{path}' timed out."
-        )));
+        return Err(timed_out());
     }
     match outcome.exit_code {
         Some(0) => {}
@@ -75,8 +79,21 @@ pub async fn run(
     let (stdout, output_capped) = kept_stdout(outcome.stdout, max_output);
     let parsed = grep_output::parse_stdout(spec.mode, &stdout, path);
     let mut records = parsed.records;
-    if let Some(glob) = spec.filter.as_ref().and_then(|f| f.paths.as_ref()) {
-        records.retain(|r| glob.matches(relative(r.path(), path)));
+    if let Some(glob) = spec.filter.as_ref().and_then(|f| f.paths.clone()) {
+        let base = path.clone();
+        records = offload::run(daemon, deadline, move |stop| {
+            records
+                .into_iter()
+                .take_while(|_| !stop.is_cancelled())
+                .filter(|r| glob.matches(relative(r.path(), &base)))
+                .collect()
+        })
+        .await
+        .map_err(|e| match e {
+            OffloadError::DeadlinePassed => timed_out(),
+            OffloadError::ShuttingDown => DaemonError::ShuttingDown,
+            OffloadError::Failed(why) => DaemonError::Internal(why),
+        })?;
     }
     // grep exits 2 when anything went wrong. With no match at all and a message that names no
     // file (a bad pattern), the search failed; otherwise what it found stands. (Exit 0 or 1 with

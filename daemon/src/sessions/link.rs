@@ -15,7 +15,7 @@ use super::limits::TermSize;
 use super::spec::OpenSpec;
 use crate::error::DaemonError;
 use crate::killer::GroupKiller;
-use crate::masters::{Lease, MasterPool};
+use crate::masters::{Lease, LongLived, MasterPool};
 use crate::mux_client;
 use crate::spawn;
 use crate::state::Daemon;
@@ -184,14 +184,17 @@ pub async fn connect(
         attempt += 1;
         let acquired = tokio::time::timeout(
             CHANNEL_PATIENCE,
-            daemon
-                .masters
-                .acquire(&spec.conn, spec.auth_sock.as_deref()),
+            daemon.masters.acquire_long_lived(
+                &spec.conn,
+                spec.auth_sock.as_deref(),
+                LongLived::Session,
+            ),
         )
         .await
         .map_err(|_| {
             DaemonError::SessionConflict(format!(
-                "every connection to '{}' stayed busy for {}s (sessions hold their channel for                  life): stop a session you no longer need, then try again",
+                "every connection to '{}' stayed busy for {}s (sessions hold their channel for \
+                 life): stop a session you no longer need, then try again",
                 spec.target,
                 CHANNEL_PATIENCE.as_secs()
             ))

@@ -19,6 +19,7 @@ pub mod observer;
 pub mod output;
 pub mod record;
 pub mod registry;
+pub mod retention;
 pub mod ring;
 pub mod run;
 pub mod screen;

@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use ssh_mcp_core::ssh::binaries;
 use ssh_mcp_core::ssh::quote::sh_quote;
 
@@ -69,8 +70,11 @@ impl ObserverState {
     }
 }
 
-/// The tmux session name for a session: `ssh-mcp-<target>-<name or id>`, with every character
-/// tmux would change or read specially (`.`, `:`, spaces, …) turned into `-`.
+/// The tmux session name for a session: `ssh-mcp-<target>-<name>-<hash>` for a named one, and
+/// `ssh-mcp-<target>-<id>` (its first 8 digits) for an unnamed one. Every character tmux would
+/// change or read specially (`.`, `:`, spaces, …) becomes `-`, and so would every non-ASCII one,
+/// so the hash (of the real target and name) keeps apart names that read the same once
+/// sanitized (`a.b`, `a-b`, `a;b`), and names a session whose name has nothing ASCII.
 pub fn tmux_name(target: &str, name: Option<&str>, id: &str) -> String {
     fn slug(v: &str) -> String {
         let s: String = v
@@ -85,8 +89,31 @@ pub fn tmux_name(target: &str, name: Option<&str>, id: &str) -> String {
             .collect();
         s.trim_matches('-').chars().take(30).collect()
     }
-    let label = name.map_or_else(|| id.chars().take(8).collect(), slug);
-    format!("ssh-mcp-{}-{label}", slug(target))
+    let label = match name {
+        None => id.chars().take(8).collect(),
+        Some(name) => {
+            let mut h = Sha256::new();
+            h.update(target.as_bytes());
+            h.update([0]);
+            h.update(name.as_bytes());
+            let hash: String = h
+                .finalize()
+                .iter()
+                .take(4)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            [slug(name), hash]
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join("-")
+        }
+    };
+    ["ssh-mcp".to_owned(), slug(target), label]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// Starts the observer asked for.
@@ -199,10 +226,38 @@ mod tests {
 
     #[test]
     fn tmux_names_hold_no_dot_or_colon() {
-        assert_eq!(
-            tmux_name("user@web.example:22", Some("build.1"), "abcdef0123"),
-            "ssh-mcp-user-web-example-22-build-1"
+        let named = tmux_name("user@web.example:22", Some("build.1"), "abcdef0123");
+        assert!(
+            named.starts_with("ssh-mcp-user-web-example-22-build-1-"),
+            "{named}"
         );
+        assert!(!named.contains(['.', ':']), "{named}");
         assert_eq!(tmux_name("web", None, "abcdef0123"), "ssh-mcp-web-abcdef01");
+    }
+
+    #[test]
+    fn tmux_names_are_unique_and_never_empty() {
+        let names: Vec<String> = ["a.b", "a-b", "a;b", "a b"]
+            .iter()
+            .map(|n| tmux_name("web", Some(n), "abcdef0123"))
+            .collect();
+        let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len(), "{names:?}");
+        // The same target and name always give the same name (ensure finds it again).
+        assert_eq!(names[0], tmux_name("web", Some("a.b"), "0000"));
+        // A name with nothing ASCII still has a label of its own.
+        let cjk = tmux_name("web", Some("構築"), "abcdef0123");
+        let other = tmux_name("web", Some("テスト"), "abcdef0123");
+        assert!(
+            cjk.len() > "ssh-mcp-web-".len() && !cjk.ends_with('-'),
+            "{cjk}"
+        );
+        assert_ne!(cjk, other);
+        assert!(cjk.is_ascii() && !cjk.contains("--"), "{cjk}");
+        // One target against another that reads the same once sanitized.
+        assert_ne!(
+            tmux_name("a.b", Some("x"), "1"),
+            tmux_name("a-b", Some("x"), "1")
+        );
     }
 }

@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -34,20 +35,31 @@ pub fn now_ms() -> u64 {
 }
 
 /// Writes `records` to `<state_dir>/sessions.json` through a temporary file and a rename, so a
-/// crash leaves the old file or the new one, never half of one.
+/// crash leaves the old file or the new one, never half of one. Each save has a temporary name of
+/// its own (pid and a counter), so two saves never write into one file; which one lands last is
+/// for the caller to order (`registry.rs`).
 pub fn save(state_dir: &Path, records: &[SessionRecord]) -> std::io::Result<()> {
+    static SAVES: AtomicU64 = AtomicU64::new(0);
     let path = state_dir.join(REGISTRY_FILE);
-    let tmp = state_dir.join(format!(".{REGISTRY_FILE}.{}", std::process::id()));
+    let n = SAVES.fetch_add(1, Ordering::Relaxed);
+    let tmp = state_dir.join(format!(".{REGISTRY_FILE}.{}.{n}", std::process::id()));
     let text = serde_json::to_vec_pretty(records).map_err(std::io::Error::other)?;
+    let written = write_private(&tmp, &text).and_then(|()| std::fs::rename(&tmp, &path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// `bytes` into a new 0600 file at `path`, synced.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&text)?;
-    f.sync_data()?;
-    std::fs::rename(&tmp, &path)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_data()
 }
 
 /// Reads the records a previous daemon left; a missing or unreadable file means none.
@@ -101,5 +113,39 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         std::fs::write(dir.path().join(REGISTRY_FILE), b"{not json").unwrap();
         assert!(load(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn parallel_saves_never_share_a_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = |i: u64| SessionRecord {
+            id: format!("{i:016x}"),
+            name: None,
+            target: "web".into(),
+            auto_close: false,
+            started_ms: i,
+            ended_ms: None,
+            exit_code: None,
+            signal: None,
+            exit_reason: None,
+            transcript_path: dir.path().join("t"),
+        };
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let dir = dir.path();
+                s.spawn(move || {
+                    for i in 0..50 {
+                        save(dir, &[record(t * 100 + i)]).expect("every save succeeds");
+                    }
+                });
+            }
+        });
+        assert_eq!(load(dir.path()).len(), 1);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, [REGISTRY_FILE], "no temporary file is left behind");
     }
 }

@@ -1,20 +1,21 @@
 //! [`SessionRegistry`]: every session of the daemon, by id, and the rules that find one by name
 //! and target (`ssh_start_session` refuses a running duplicate; `ssh_ensure_session` reuses the
-//! one match). Exited sessions stay listed for a while, then are pruned (an hour; five minutes
-//! with `auto_close`).
+//! one match). Exited sessions stay listed for a while, then are pruned with their transcripts
+//! (`retention.rs`: an hour; five minutes with `auto_close`).
+//!
+//! The registry is kept on disk (`record.rs`). Saves are ordered: each takes its snapshot and
+//! writes it under one lock, so the save that comes last writes the newest state, whatever order
+//! parallel starts and stops call them in.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
-use super::record;
+use super::record::{self, SessionRecord};
+use super::retention;
 use super::session::Session;
 use super::spec::OpenSpec;
 use crate::error::DaemonError;
 use crate::state::Daemon;
-
-const KEEP_EXITED: Duration = Duration::from_secs(3600);
-const KEEP_EXITED_AUTO_CLOSE: Duration = Duration::from_secs(300);
 
 /// How an open was answered.
 pub struct Opened {
@@ -24,12 +25,16 @@ pub struct Opened {
     pub matched_by: Option<&'static str>,
 }
 
-#[derive(Default)]
 pub struct SessionRegistry {
+    /// Where `sessions.json` and the transcript folders live.
+    state_dir: PathBuf,
     sessions: Mutex<Vec<Arc<Session>>>,
     /// Held while a named or ensured session opens, so that two ensures of one name cannot
     /// both start one.
     opening: tokio::sync::Mutex<()>,
+    /// Held by a save from its snapshot to its rename: saves never interleave, and the last one
+    /// to take it holds the newest state.
+    saving: Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -37,29 +42,70 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SessionRegistry {
-    /// Lists the sessions a previous daemon left in `state_dir`, as ended.
-    pub fn restore(&self, state_dir: &Path) {
-        let records = record::load(state_dir);
-        if records.is_empty() {
+    pub fn new(state_dir: PathBuf) -> Self {
+        Self {
+            state_dir,
+            sessions: Mutex::default(),
+            opening: tokio::sync::Mutex::default(),
+            saving: Mutex::default(),
+        }
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// Lists the sessions a previous daemon left in the state directory, as ended; those that
+    /// ended longer ago than they are kept go with their transcripts, and so do transcript
+    /// folders no registry lists any more.
+    pub fn restore(&self) {
+        let now = record::now_ms();
+        let (kept, expired): (Vec<SessionRecord>, Vec<SessionRecord>) =
+            record::load(&self.state_dir).into_iter().partition(|r| {
+                r.ended_ms.is_none_or(|end| {
+                    u128::from(now.saturating_sub(end)) < retention::keep(r.auto_close).as_millis()
+                })
+            });
+        for r in &expired {
+            retention::remove_transcripts(&self.state_dir, &r.id);
+        }
+        let listed: Vec<String> = kept.iter().map(|r| r.id.clone()).collect();
+        retention::sweep(&self.state_dir, &listed);
+        if kept.is_empty() && expired.is_empty() {
             return;
         }
         tracing::info!(
-            count = records.len(),
+            count = kept.len(),
+            expired = expired.len(),
             "sessions of the previous daemon listed as ended"
         );
-        lock(&self.sessions).extend(records.iter().map(Session::restored));
-        self.prune();
-        self.save(state_dir);
+        lock(&self.sessions).extend(kept.iter().map(Session::restored));
+        self.save();
     }
 
-    /// Writes the registry to disk (a failure is logged: the sessions go on).
-    pub fn save(&self, state_dir: &Path) {
+    /// Writes the registry to disk (a failure is logged: the sessions go on). Blocks on the
+    /// disk: async callers use [`SessionRegistry::save_off_workers`].
+    pub fn save(&self) {
+        let _in_order = lock(&self.saving);
         let records: Vec<_> = lock(&self.sessions).iter().map(|s| s.record()).collect();
-        if let Err(e) = record::save(state_dir, &records) {
+        if let Err(e) = record::save(&self.state_dir, &records) {
             tracing::warn!(
                 "cannot write the session registry in {}: {e}",
-                state_dir.display()
+                self.state_dir.display()
             );
+        }
+    }
+
+    /// [`SessionRegistry::save`] on the blocking pool (it writes and syncs a file), awaited.
+    pub async fn save_off_workers(daemon: &Daemon) {
+        let d = daemon.clone();
+        if let Err(e) = daemon
+            .shutdown
+            .commands
+            .spawn_blocking(move || d.sessions.save())
+            .await
+        {
+            tracing::warn!("saving the session registry failed: {e}");
         }
     }
 
@@ -84,18 +130,26 @@ impl SessionRegistry {
             .count()
     }
 
+    /// Drops the sessions that ended longer ago than they are kept, with their transcripts,
+    /// and writes the registry when any went.
     fn prune(&self) {
-        lock(&self.sessions).retain(|s| match s.ended_for() {
-            None => true,
-            Some(ended) => {
-                let keep = if s.auto_close {
-                    KEEP_EXITED_AUTO_CLOSE
-                } else {
-                    KEEP_EXITED
-                };
-                ended < keep
+        let mut pruned = Vec::new();
+        lock(&self.sessions).retain(|s| {
+            let keep = s
+                .ended_for()
+                .is_none_or(|ended| ended < retention::keep(s.auto_close));
+            if !keep {
+                pruned.push(s.id.clone());
             }
+            keep
         });
+        if pruned.is_empty() {
+            return;
+        }
+        for id in &pruned {
+            retention::remove_transcripts(&self.state_dir, id);
+        }
+        self.save();
     }
 
     /// Running sessions for `target` with this name; without a name, only unnamed ones (an
@@ -157,7 +211,7 @@ impl SessionRegistry {
         let id = crate::exec::nonce();
         let session = Session::open(daemon, spec, id).await?;
         lock(&self.sessions).push(session.clone());
-        self.save(&daemon.config.state_dir);
+        Self::save_off_workers(daemon).await;
         Ok(Opened {
             session,
             created: true,

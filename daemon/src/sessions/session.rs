@@ -194,12 +194,15 @@ impl Session {
                 reason: "daemon-restarted".into(),
             },
         };
-        let ran = Duration::from_millis(
-            r.ended_ms
-                .unwrap_or_else(record::now_ms)
-                .saturating_sub(r.started_ms),
-        );
+        let now_ms = record::now_ms();
+        let ended_ms = r.ended_ms.unwrap_or(now_ms);
+        let ran = Duration::from_millis(ended_ms.saturating_sub(r.started_ms));
+        // It ended that long ago, which its retention counts from (unknown for a session that
+        // ran when its daemon died: from now, then).
         let now = Instant::now();
+        let ended_at = now
+            .checked_sub(Duration::from_millis(now_ms.saturating_sub(ended_ms)))
+            .unwrap_or(now);
         let output = SessionOutput::new(RING_BYTES);
         output.push(&record::transcript_tail(&r.transcript_path, RING_BYTES));
         output.close();
@@ -211,7 +214,7 @@ impl Session {
             name: r.name.clone(),
             target: r.target.clone(),
             auto_close: r.auto_close,
-            started: now.checked_sub(ran).unwrap_or(now),
+            started: ended_at.checked_sub(ran).unwrap_or(ended_at),
             started_ms: r.started_ms,
             output: Arc::new(output),
             screen: Mutex::new((Screen::new(TermSize::DEFAULT), 0)),
@@ -220,7 +223,7 @@ impl Session {
             master_pid: None,
             life: Mutex::new(Lifecycle {
                 exit: Some(exit),
-                ended_at: Some(now),
+                ended_at: Some(ended_at),
                 stop: None,
                 stop_signal: None,
             }),

@@ -62,6 +62,7 @@ pub fn from_status(status: &tonic::Status) -> CallToolResult {
         Code::Cancelled => "cancelled",
         Code::NotFound => "not_found",
         Code::Aborted => "remote_file_error",
+        Code::ResourceExhausted => "limit_reached",
         _ => "internal_error",
     };
     failure(error_type, status.message().to_owned())
@@ -111,6 +112,12 @@ mod tests {
     fn a_refused_file_operation_is_a_remote_file_error() {
         let missing = Status::aborted("Remote path does not exist: x");
         assert_eq!(error_type(from_status(&missing)), "remote_file_error");
+    }
+
+    #[test]
+    fn a_reached_limit_is_named_as_such() {
+        let full = Status::resource_exhausted("'h' already has 100 sessions and 0 forwards open");
+        assert_eq!(error_type(from_session_status(&full)), "limit_reached");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tokio::io::AsyncReadExt;
 use super::super::link::Link;
 use super::super::marks::MarkFilter;
 use super::super::observer;
+use super::super::registry::SessionRegistry;
 use super::super::transcript::Transcript;
 use super::{Exit, Session, StopBy, lock};
 use crate::pid_report::PidReportFilter;
@@ -174,9 +175,10 @@ impl Owner {
         }
         self.link.hang_up();
         self.link.release().await;
+        // On disk before anyone learns of the end: a stop that has returned is in the file.
+        SessionRegistry::save_off_workers(&self.daemon).await;
         self.session.output.close();
         self.session.ended.send_replace(true);
-        self.daemon.sessions.save(&self.daemon.config.state_dir);
         let mut observer = self.session.observer.lock().await;
         observer::stop(&mut observer).await;
         *lock(&self.session.observer_view) = observer.clone();

@@ -89,6 +89,9 @@ pub struct Forward {
     pub bind_address: String,
     /// Where it listens, e.g. 127.0.0.1:8080 or [::1]:8080.
     pub listen: String,
+    /// true (remote): listen is what sshd was asked for; its GatewayPorts decides the bind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen_requested: Option<bool>,
     pub connect: String,
     pub running: bool,
     pub uptime_seconds: f64,
@@ -111,6 +114,7 @@ impl From<pb::ForwardSnapshot> for Forward {
             remote_port: f.remote_port,
             bind_address: f.bind_address,
             listen: f.listen,
+            listen_requested: f.listen_requested.then_some(true),
             connect: f.connect,
             running: f.running,
             uptime_seconds: f.uptime_seconds,
