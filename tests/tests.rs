@@ -11,6 +11,7 @@ mod attach;
 mod daemon_lifecycle;
 mod exec;
 mod files_edit;
+mod files_edit_keeps;
 mod files_search;
 mod forwards;
 mod login_shells;
