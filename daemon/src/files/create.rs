@@ -334,17 +334,17 @@ mod tests {
             held.release();
         };
         let (e, ()) = tokio::join!(call, server_late);
-        let e = e.unwrap_err().to_string();
-        assert!(
-            e.starts_with("Remote operation on 'slow' timed out."),
-            "{e}"
-        );
-        assert!(e.ends_with("nothing was written."), "{e}");
         assert_eq!(held.creates(), 1);
         assert!(
             s.names(s.home.path()).is_empty(),
             "left behind: {:?}",
             s.names(s.home.path())
         );
+        let e = e.unwrap_err().to_string();
+        assert!(
+            e.starts_with("Remote operation on 'slow' timed out."),
+            "{e}"
+        );
+        assert!(e.ends_with("nothing was written."), "{e}");
     }
 }
