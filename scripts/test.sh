@@ -23,6 +23,9 @@ command -v npm >/dev/null || need+=(npm)
 # The login shells of the accounts in tests/login_shells.rs (bash runs this script).
 for login_shell in dash zsh fish tcsh; do command -v "$login_shell" >/dev/null || need+=("$login_shell"); done
 command -v useradd >/dev/null || need+=(passwd)
+# The edit tests put ACLs and extended attributes on files (ssh_edit keeps them by writing in place).
+command -v setfacl >/dev/null || need+=(acl)
+command -v setfattr >/dev/null || need+=(attr)
 install_packages ${need[@]+"${need[@]}"}
 prepare_sshd
 

@@ -2,9 +2,10 @@
 //! daemon's own master) as the smcp-* accounts: every parameter, the seed's refusals (missing
 //! path, existing path, missing parent, zero and two matches, a directory, a binary file), paths
 //! with a space, a quote, a leading dash and a newline, bytes that are not UTF-8 and the mode
-//! kept by an edit, and an account whose login shell is fish. The refusal of a file changed
-//! between an edit's read and its write is tested deterministically in daemon/src/files/edit.rs
-//! (a step injected between the two, against OpenSSH's sftp-server).
+//! kept by an edit, and an account whose login shell is fish. An edit of a file changed between
+//! its read and its write (done again on the new content, or refused) is tested
+//! deterministically in daemon/src/files/edit.rs (a step injected between the two, against
+//! OpenSSH's sftp-server); what an edit keeps of a file is in files_edit_keeps.rs.
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -405,6 +406,7 @@ async fn edit_changes_only_the_span_and_keeps_mode_and_owner() {
     assert_eq!(meta.permissions().mode() & 0o7777, 0o751);
     assert_eq!((meta.uid(), meta.gid()), (h.uid, h.gid));
     assert_eq!(h.names(), ["conf"], "no temporary file is left");
+    assert!(e.atomic && e.note.is_none(), "{e:?}");
 
     // In order, each on the result of the ones before; replace_all counts its replacements.
     h.put("seq", b"alpha beta\nx x x\n");
@@ -455,22 +457,27 @@ async fn edit_changes_only_the_span_and_keeps_mode_and_owner() {
         remote_refusal(h.edit(&h.abs("gone"), &[("a", "b", false)]).await),
         format!("Remote path does not exist: {}", h.abs("gone"))
     );
-    // A directory the account may not write: the file is left alone, and the answer says why.
+    // A directory the account may not write: no new file can be made beside the target, so it
+    // is rewritten in place (as the seed's `cat >` did), and the answer says so.
     let locked = h.dir.join("locked");
     std::fs::create_dir(&locked).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
     h.put("locked/f", b"mine\n");
-    let m = remote_refusal(
-        h.edit(&h.abs("locked/f"), &[("mine", "yours", false)])
-            .await,
-    );
+    let e = h
+        .edit(&h.abs("locked/f"), &[("mine", "yours", false)])
+        .await
+        .unwrap();
+    assert_eq!(h.get("locked/f"), b"yours\n");
+    assert!(!e.atomic);
+    let note = e.note.unwrap_or_default();
     assert!(
-        m.contains("temporary file")
-            && m.contains("permission denied")
-            && m.contains("not changed"),
-        "{m}"
+        note.starts_with("Not atomic: no new file can be made beside it (permission denied)"),
+        "{note}"
     );
-    assert_eq!(h.get("locked/f"), b"mine\n");
+    assert_eq!(
+        std::fs::metadata(h.dir.join("locked/f")).unwrap().uid(),
+        h.uid
+    );
     let m = remote_refusal(h.create(&h.abs("locked/new"), b"x").await);
     assert!(m.contains("permission denied"), "{m}");
     let e = h.edit(&h.abs("two"), &[]).await.unwrap_err();

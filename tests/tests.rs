@@ -12,6 +12,7 @@ mod daemon_lifecycle;
 mod disk_full;
 mod exec;
 mod files_edit;
+mod files_edit_keeps;
 mod files_search;
 mod forwards;
 mod login_shells;

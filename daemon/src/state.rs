@@ -25,6 +25,8 @@ pub struct Inner {
     /// Commands running now (incremented and decremented by exec::run's guard).
     pub running_commands: AtomicU32,
     pub commands_total: AtomicU64,
+    /// Edits of one file take turns (`files::path_locks`).
+    pub edit_turns: crate::files::path_locks::PathLocks,
 }
 
 impl std::ops::Deref for Daemon {
@@ -50,6 +52,7 @@ impl Daemon {
             activated,
             running_commands: AtomicU32::new(0),
             commands_total: AtomicU64::new(0),
+            edit_turns: Default::default(),
         }))
     }
 }

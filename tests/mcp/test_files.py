@@ -77,6 +77,7 @@ async def test_create_view_edit_round_trip(harness):
         )
         jsonschema.validate(edited, out["ssh_edit"])
         assert (edited["edits_applied"], edited["replacements"]) == (2, 3)
+        assert edited["atomic"] is True and "note" not in edited, edited
         assert open(path, "rb").read() == b"1\r\nTwo\r\nThree"
         assert edited["bytes_written"] == len(b"1\r\nTwo\r\nThree")
 
@@ -114,6 +115,24 @@ async def test_an_edit_keeps_other_bytes_and_the_mode(harness):
     assert path.read_bytes() == b"caf\xe9\nkey = new\n\xff\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o751
     assert sorted(os.listdir(work)) == ["latin1.conf"]
+
+
+async def test_an_edit_that_cannot_be_atomic_says_why(harness):
+    work = harness.marker_dir("links")
+    path = work / "linked.conf"
+    path.write_bytes(b"k = 1\n")
+    os.link(path, work / "other name")
+    async with harness.client() as client:
+        out = schemas((await client.list_tools()).tools)
+        edited = ok_result(
+            await client.call_tool(
+                "ssh_edit", {"target": "testhost", "path": str(path), "edits": [{"old_str": "1", "new_str": "2"}]}
+            )
+        )
+        jsonschema.validate(edited, out["ssh_edit"])
+    assert edited["atomic"] is False
+    assert edited["note"].startswith("Not atomic: it has 2 hard links"), edited
+    assert (work / "other name").read_bytes() == b"k = 2\n"
 
 
 async def test_refusals_are_remote_file_errors_with_the_seed_messages(harness):

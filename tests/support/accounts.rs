@@ -3,6 +3,9 @@
 //! root; scripts/test.sh installs the shells) and kept: creating them again is a no-op. The
 //! password field is `*` rather than useradd's locked `!`, because sshd without PAM refuses
 //! locked accounts even for key logins. [`super::sshd::Sshd`] authorizes its key for each.
+//!
+//! [`group_accounts`] adds two accounts that share a group (`smcp-editor` and `smcp-other` in
+//! `smcp-shared`), for the tests of what an edit keeps of a file another account owns.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -59,6 +62,92 @@ fn login_shell_account_named(user: &str, shell: &str) -> (String, PathBuf) {
     assert!(ready, "cannot create the account {user}: {last_error}");
     let home = ready_home(&user, &path).expect("the account is ready");
     (user, home)
+}
+
+/// The group [`EDITOR_USER`] and [`OTHER_USER`] share.
+pub const SHARED_GROUP: &str = "smcp-shared";
+/// The account that edits, as a member of [`SHARED_GROUP`] (its primary group is its own).
+pub const EDITOR_USER: &str = "smcp-editor";
+/// The account that owns the files the editor may write through [`SHARED_GROUP`].
+pub const OTHER_USER: &str = "smcp-other";
+
+/// The sshd key is authorized for these besides the login-shell accounts.
+pub const GROUP_ACCOUNTS: [&str; 2] = [EDITOR_USER, OTHER_USER];
+
+/// An account of [`group_accounts`].
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub home: PathBuf,
+    pub uid: u32,
+    /// Its primary group.
+    pub gid: u32,
+}
+
+/// Two ready accounts (login shell bash) that are both in [`SHARED_GROUP`]: the editor and the
+/// other; and the group's gid. Safe when another test process makes them at the same time:
+/// `groupadd -f` and `usermod -a -G` are no-ops when done, and every step is retried while
+/// another process holds the lock on /etc/group.
+pub fn group_accounts() -> (Account, Account, u32) {
+    let mut last_error = String::new();
+    let made = wait_until(Duration::from_secs(30), || {
+        if group_entry(SHARED_GROUP).is_some() {
+            return true;
+        }
+        let out = Command::new("groupadd")
+            .args(["-f", SHARED_GROUP])
+            .output()
+            .expect("groupadd runs (package passwd)");
+        last_error = String::from_utf8_lossy(&out.stderr).into_owned();
+        false
+    });
+    assert!(made, "cannot create the group {SHARED_GROUP}: {last_error}");
+    let accounts = GROUP_ACCOUNTS.map(|user| {
+        let (name, home) = login_shell_account_named(user, "bash");
+        let joined = wait_until(Duration::from_secs(30), || {
+            if group_members(SHARED_GROUP).iter().any(|m| m == user) {
+                return true;
+            }
+            let out = Command::new("usermod")
+                .args(["-a", "-G", SHARED_GROUP, user])
+                .output()
+                .expect("usermod runs (package passwd)");
+            last_error = String::from_utf8_lossy(&out.stderr).into_owned();
+            false
+        });
+        assert!(joined, "cannot put {user} in {SHARED_GROUP}: {last_error}");
+        let fields = passwd_entry(user).expect("the account exists");
+        Account {
+            name,
+            home,
+            uid: fields[2].parse().expect("a uid"),
+            gid: fields[3].parse().expect("a gid"),
+        }
+    });
+    let gid = group_entry(SHARED_GROUP)
+        .and_then(|f| f[2].parse().ok())
+        .expect("the group's gid");
+    let [editor, other] = accounts;
+    (editor, other, gid)
+}
+
+/// The group's line in /etc/group, split into its fields.
+fn group_entry(group: &str) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string("/etc/group").ok()?;
+    text.lines()
+        .map(|l| l.split(':').map(str::to_owned).collect::<Vec<_>>())
+        .find(|f| f.len() >= 4 && f[0] == group)
+}
+
+fn group_members(group: &str) -> Vec<String> {
+    group_entry(group)
+        .map(|f| {
+            f[3].split(',')
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The account that logs in with a password only (the test sshd's `Match User` block).

@@ -3,8 +3,8 @@
 //! real servers. `SetEnv SHLVL=1` keeps the account's ~/.bashrc out of the tests: Debian's bash
 //! reads it for every command sshd runs, and a bashrc that prints or races (pyenv's rehash does,
 //! under concurrency) would make the tests about this machine's account instead of ssh-mcp.
-//! Its key is authorized for the user running the tests and for the login-shell accounts of
-//! [`super::accounts`]: sshd reads authorized keys as the user, so they live in `keys/<user>`,
+//! Its key is authorized for the user running the tests and for the login-shell and group
+//! accounts of [`super::accounts`]: sshd reads authorized keys as the user, so they live in `keys/<user>`,
 //! readable by all, under a directory others may cross but not list.
 //! Ready when it accepts a TCP connection; killed on drop.
 
@@ -46,11 +46,17 @@ fn authorize_key(dir: &std::path::Path, user: &str) {
     mode(dir, 0o711);
     mode(&keys, 0o755);
     let key = std::fs::read(dir.join("id_ed25519.pub")).unwrap();
-    let users = std::iter::once(user.to_owned()).chain(
-        super::accounts::LOGIN_SHELLS
-            .iter()
-            .map(|s| super::accounts::user_name(s)),
-    );
+    let users = std::iter::once(user.to_owned())
+        .chain(
+            super::accounts::LOGIN_SHELLS
+                .iter()
+                .map(|s| super::accounts::user_name(s)),
+        )
+        .chain(
+            super::accounts::GROUP_ACCOUNTS
+                .iter()
+                .map(|u| u.to_string()),
+        );
     for u in users {
         let file = keys.join(u);
         std::fs::write(&file, &key).unwrap();

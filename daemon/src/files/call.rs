@@ -1,8 +1,11 @@
 //! One file call on a host, from a validated [`FileCall`] to its answer: an SFTP session on a
 //! pooled master ([`RemoteFs`]), the flow the call asks for, then the session closed (after the
 //! answer). The timeout covers it all, the connection included. A directory SFTP cannot list is
-//! listed by `find` on the host (`shell_listing`).
+//! listed by `find` on the host (`shell_listing`), and what an edit must know that SFTP cannot
+//! say (hard links, ACL, extended attributes) is asked by a script through the exec path
+//! ([`ExecProbe`]).
 
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -11,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::create::{self, Created};
 use super::edit::{self, Edited};
+use super::host_facts::{self, FileFacts, Probe};
 use super::listing::Listing;
 use super::remote_fs::RemoteFs;
 use super::spec::{FileCall, Op};
@@ -66,7 +70,21 @@ pub async fn run(daemon: &Daemon, call: &FileCall) -> Result<Done, DaemonError> 
         } => create::create(sftp, path, content, *make_parents, deadline)
             .await
             .map(Done::Created),
-        Op::Edit(req) => edit::edit(sftp, req, deadline).await.map(Done::Edited),
+        Op::Edit(req) => {
+            let host = call.conn.pool_key();
+            let ctx = edit::Context {
+                locks: &daemon.edit_turns,
+                host: &host,
+                probe: ExecProbe {
+                    daemon,
+                    call,
+                    deadline,
+                },
+            };
+            edit::edit(sftp, req, deadline, &ctx)
+                .await
+                .map(Done::Edited)
+        }
     };
     // The answer is ready: the session closes after it, in the background.
     daemon.shutdown.commands.spawn(async move {
@@ -77,6 +95,47 @@ pub async fn run(daemon: &Daemon, call: &FileCall) -> Result<Done, DaemonError> 
             .await
             .map(|l| Done::Viewed(Viewed::Directory(l))),
         other => other,
+    }
+}
+
+/// The longest a look at a file's links and attributes may take without a call deadline.
+const PROBE_LIMIT: Duration = Duration::from_secs(30);
+
+/// [`Probe`] by `host_facts`' script, run through the exec path on the call's connection.
+struct ExecProbe<'a> {
+    daemon: &'a Daemon,
+    call: &'a FileCall,
+    deadline: Option<Instant>,
+}
+
+impl Probe for ExecProbe<'_> {
+    async fn facts(&self, path: &Path) -> Result<FileFacts, String> {
+        let left = self
+            .deadline
+            .map_or(PROBE_LIMIT, |d| d.saturating_duration_since(Instant::now()));
+        let spec = exec::script_spec(
+            self.call.conn.clone(),
+            self.call.auth_sock.clone(),
+            host_facts::script(path),
+            Some(left.min(PROBE_LIMIT)),
+            host_facts::MAX_OUTPUT,
+        );
+        let out = exec::run(
+            self.daemon,
+            &spec,
+            &Counters::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        match out.exit_code {
+            _ if out.timed_out => Err("the look at the host timed out".into()),
+            Some(0) => host_facts::parse(&out.stdout.bytes),
+            code => Err(format!(
+                "the look at the host ended with status {code:?}: {}",
+                String::from_utf8_lossy(&out.stderr.bytes).trim()
+            )),
+        }
     }
 }
 

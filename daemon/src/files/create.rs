@@ -3,14 +3,21 @@
 //! the server itself: no window between a check and the write, and no write through a link.
 //! The mode comes from the remote umask, as with the seed's `cat >`. With `make_parents`, missing
 //! parent directories are made first (like `mkdir -p`, modes from the umask too).
+//!
+//! A deadline can pass while the exclusive open is in flight: the server may have made the file
+//! without the client knowing yet. The open is kept outside the deadline and awaited briefly,
+//! so a file it made is removed, and only a file the server refused to make counts as nothing
+//! written. (Removing by name without that answer could remove another program's file.)
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use openssh_sftp_client::Sftp;
+use openssh_sftp_client::file::File;
 use tokio::time::Instant;
 
-use super::{messages, remote_fs, remote_path, write};
+use super::write::{self, Opening};
+use super::{messages, remote_fs, remote_path};
 use crate::error::DaemonError;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -23,6 +30,15 @@ pub struct Created {
 /// How long removing a half-written file after a timeout may take.
 const CLEANUP_GRACE: Duration = Duration::from_secs(2);
 
+/// Where a create stands, kept outside the deadline.
+#[derive(Default)]
+struct Progress<'a> {
+    /// The exclusive open, sent and not yet answered.
+    opening: Option<Opening<'a>>,
+    /// The file exists and is ours (this call made it), until it is complete.
+    created: bool,
+}
+
 /// Creates `path` with `content`; by `deadline` or not at all (a file cut short is removed).
 pub async fn create(
     sftp: &Sftp,
@@ -31,8 +47,8 @@ pub async fn create(
     make_parents: bool,
     deadline: Option<Instant>,
 ) -> Result<Created, DaemonError> {
-    let mut created = false;
-    let work = write_new(sftp, path, content, make_parents, &mut created);
+    let mut progress = Progress::default();
+    let work = write_new(sftp, path, content, make_parents, &mut progress);
     let Some(at) = deadline else {
         return work.await;
     };
@@ -40,14 +56,22 @@ pub async fn create(
         Ok(r) => r,
         Err(_) => {
             let mut message = messages::timed_out(path).to_string();
-            if created {
+            if let Some(opening) = progress.opening.take()
+                && let Ok(Ok(file)) = tokio::time::timeout(CLEANUP_GRACE, opening).await
+            {
+                progress.created = true;
+                let _ = tokio::time::timeout(CLEANUP_GRACE, file.close()).await;
+            }
+            if progress.created {
                 let mut fs = sftp.fs();
                 let removed = tokio::time::timeout(
                     CLEANUP_GRACE,
                     fs.remove_file(remote_path::for_sftp(path)),
                 )
                 .await;
-                if !matches!(removed, Ok(Ok(()))) {
+                if matches!(removed, Ok(Ok(()))) {
+                    message.push_str(" The file it had begun was removed; nothing was written.");
+                } else {
                     message.push_str(" A partly written file may be left.");
                 }
             } else {
@@ -58,16 +82,19 @@ pub async fn create(
     }
 }
 
-/// Opens a new file: fails when anything is at `remote`, a dangling symlink included.
-async fn open_new(
-    sftp: &Sftp,
+/// Opens a new file: fails when anything is at `remote`, a dangling symlink included. The open
+/// waits in `progress` while in flight.
+async fn open_new<'a>(
+    sftp: &'a Sftp,
     remote: &Path,
-) -> Result<openssh_sftp_client::file::File, openssh_sftp_client::Error> {
-    sftp.options()
-        .write(true)
-        .create_new(true)
-        .open(remote)
-        .await
+    progress: &mut Progress<'a>,
+) -> Result<File, openssh_sftp_client::Error> {
+    let opening = progress
+        .opening
+        .insert(write::create_new(sftp, remote.to_path_buf()));
+    let opened = opening.await;
+    progress.opening = None;
+    opened
 }
 
 /// Makes the missing directories of `dir`, outermost first; returns how many.
@@ -96,22 +123,22 @@ async fn make_dirs(sftp: &Sftp, dir: &Path, path: &str) -> Result<u32, DaemonErr
     Ok(made)
 }
 
-async fn write_new(
-    sftp: &Sftp,
+async fn write_new<'a>(
+    sftp: &'a Sftp,
     path: &str,
     content: &[u8],
     make_parents: bool,
-    created: &mut bool,
+    progress: &mut Progress<'a>,
 ) -> Result<Created, DaemonError> {
     let remote = remote_path::for_sftp(path);
-    let mut opened = open_new(sftp, &remote).await;
+    let mut opened = open_new(sftp, &remote, progress).await;
     let mut directories_created = 0;
     if make_parents
         && matches!(&opened, Err(e) if messages::is_missing(e))
         && let Some(parent) = remote.parent()
     {
         directories_created = make_dirs(sftp, parent, path).await?;
-        opened = open_new(sftp, &remote).await;
+        opened = open_new(sftp, &remote, progress).await;
     }
     let file = match opened {
         Ok(f) => f,
@@ -135,15 +162,15 @@ async fn write_new(
             });
         }
     };
-    *created = true;
+    progress.created = true;
     let written = async { write::all(file, content).await?.close().await }.await;
     if let Err(e) = written {
         // The file is ours (we created it): leave no half-written file behind.
         let _ = sftp.fs().remove_file(&remote).await;
-        *created = false;
+        progress.created = false;
         return Err(remote_fs::file_error(path, &e));
     }
-    *created = false;
+    progress.created = false;
     Ok(Created {
         bytes_written: content.len() as u64,
         directories_created,
@@ -293,5 +320,31 @@ mod tests {
             s.names(s.home.path()),
             ["-dash", "new\nline", "qu'ote\"", "sp ace"]
         );
+    }
+
+    #[tokio::test]
+    async fn a_deadline_during_the_open_leaves_no_file() {
+        let (s, held) = LocalSftp::holding_creates().await;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let call = create(&s.sftp, "slow", b"content", false, Some(deadline));
+        // The server has made the file; its answer comes only after the deadline.
+        let server_late = async {
+            held.create_sent().await;
+            tokio::time::sleep_until(deadline + Duration::from_millis(50)).await;
+            held.release();
+        };
+        let (e, ()) = tokio::join!(call, server_late);
+        assert_eq!(held.creates(), 1);
+        assert!(
+            s.names(s.home.path()).is_empty(),
+            "left behind: {:?}",
+            s.names(s.home.path())
+        );
+        let e = e.unwrap_err().to_string();
+        assert!(
+            e.starts_with("Remote operation on 'slow' timed out."),
+            "{e}"
+        );
+        assert!(e.ends_with("nothing was written."), "{e}");
     }
 }

@@ -4,14 +4,21 @@
 //! `ssh_view`, `ssh_create` and `ssh_edit` are flows on an open SFTP session ([`view`],
 //! [`create`], [`edit`]); the byte logic they use is pure, each concept in its own file
 //! ([`replace`] the edits, [`binary`], [`render`] what a view shows, [`listing`] directories).
+//! An edit that cannot replace its file atomically without changing it ([`not_atomic`], from
+//! what [`host_facts`] learns on the host) rewrites it [`in_place`]; edits of one file take
+//! turns ([`path_locks`]).
 //! Searching remote files (ssh_grep, ssh_glob) is `crate::search`.
 
 pub mod binary;
 pub mod call;
 pub mod create;
 pub mod edit;
+pub mod host_facts;
+pub mod in_place;
 pub mod listing;
 pub mod messages;
+pub mod not_atomic;
+pub mod path_locks;
 pub mod read;
 pub mod remote_fs;
 pub mod remote_path;

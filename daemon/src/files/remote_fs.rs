@@ -4,7 +4,8 @@
 //! Nothing runs in a remote shell, so paths need no quoting and the account's login shell does
 //! not matter. The channel is borrowed from the pool like a command's and given back on drop.
 //!
-//! Also here: [`file_error`], the one translation of SFTP failures into the seed's messages.
+//! Also here: [`file_error`], the one translation of SFTP failures into the seed's messages, and
+//! [`brief`], the same in a few words for a longer sentence.
 
 use std::path::Path;
 
@@ -107,6 +108,15 @@ pub fn file_error(path: &str, e: &SftpError) -> DaemonError {
         }
         other => format!("Remote operation on '{path}' failed: {other}"),
     })
+}
+
+/// An SFTP failure in a few words, for a sentence that says what was being done.
+pub fn brief(e: &SftpError) -> String {
+    match e {
+        SftpError::SftpError(SftpErrorKind::PermDenied, _) => "permission denied".into(),
+        SftpError::SftpError(kind, msg) => format!("{kind:?}: {msg}"),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

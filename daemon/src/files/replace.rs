@@ -4,6 +4,10 @@
 //! exactly. Occurrences are counted without overlap, like Python's `str.count`, which the seed
 //! used. Errors carry the seed's messages, plus a hint where one helps: `replace_all` for several
 //! matches, and line endings when the file's are CRLF and `old_str`'s are not.
+//!
+//! The size of each result is worked out from the count of matches before anything is built,
+//! and an edit whose result would pass the file limit is refused with the figure: a short
+//! `old_str` replaced everywhere by a long `new_str` would otherwise ask for gigabytes.
 
 use memchr::memmem;
 
@@ -37,6 +41,18 @@ pub enum EditError {
         "'edits[{index}].old_str' matches {count} locations in the file; it must match exactly one. Include more surrounding context to make it unique, or set replace_all."
     )]
     Ambiguous { index: usize, count: usize },
+    #[error(
+        "'edits[{index}]' would make the file {projected} bytes ({count} replacements of {old_len} bytes by {new_len} bytes), more than the {} MiB an edit can write; nothing was written. Replace fewer occurrences or use a shorter new_str.",
+        limit >> 20
+    )]
+    TooLarge {
+        index: usize,
+        count: usize,
+        old_len: usize,
+        new_len: usize,
+        projected: u64,
+        limit: u64,
+    },
 }
 
 /// True when `old` has a bare `\n` while `content` has CRLF line endings: the likely reason
@@ -49,45 +65,55 @@ fn crlf_mismatch(content: &[u8], old: &[u8]) -> bool {
     bare_newline && memmem::find(content, b"\r\n").is_some()
 }
 
-/// Start offsets of the non-overlapping occurrences of `needle`, left to right.
-fn occurrences(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
+/// How many non-overlapping occurrences of `needle` there are, counted left to right without
+/// keeping their offsets (a one-byte needle can match millions of times).
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
     // An empty needle is refused at validation; treat it as matching nowhere rather than everywhere.
     if needle.is_empty() {
-        return Vec::new();
+        return 0;
     }
     let finder = memmem::Finder::new(needle);
-    let mut found = Vec::new();
+    let mut found = 0;
     let mut from = 0;
     while let Some(at) = finder.find(&haystack[from..]) {
-        found.push(from + at);
+        found += 1;
         from += at + needle.len();
     }
     found
 }
 
-/// `content` with `new` in place of `old` at each of `starts`.
-fn splice(content: &[u8], starts: &[usize], old_len: usize, new: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(
-        content.len() + starts.len() * new.len().saturating_sub(old_len.min(new.len())),
-    );
+/// The length of `content` with `count` occurrences of `old_len` bytes replaced by `new_len`
+/// bytes, without building it (saturating: only its comparison with a limit matters).
+fn projected_len(content_len: usize, count: usize, old_len: usize, new_len: usize) -> u64 {
+    let kept = (content_len as u64).saturating_sub((count as u64).saturating_mul(old_len as u64));
+    kept.saturating_add((count as u64).saturating_mul(new_len as u64))
+}
+
+/// `content` with `new` in place of every non-overlapping `old`, built into a buffer of
+/// exactly `len` bytes (the projected length).
+fn splice(content: &[u8], old: &[u8], new: &[u8], len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let finder = memmem::Finder::new(old);
     let mut from = 0;
-    for &at in starts {
-        out.extend_from_slice(&content[from..at]);
+    while let Some(at) = finder.find(&content[from..]) {
+        out.extend_from_slice(&content[from..from + at]);
         out.extend_from_slice(new);
-        from = at + old_len;
+        from += at + old.len();
     }
     out.extend_from_slice(&content[from..]);
     out
 }
 
-/// Applies `edits` in order, each to the result of the ones before it.
-pub fn apply(content: &[u8], edits: &[Edit]) -> Result<Applied, EditError> {
+/// Applies `edits` in order, each to the result of the ones before it. No intermediate result
+/// may be longer than `max_len` bytes: that is checked from the count of matches before the
+/// result is built.
+pub fn apply(content: &[u8], edits: &[Edit], max_len: u64) -> Result<Applied, EditError> {
     let mut current = content.to_vec();
     let mut replacements = 0u64;
     for (index, edit) in edits.iter().enumerate() {
-        let old = edit.old_str.as_bytes();
-        let found = occurrences(&current, old);
-        match found.len() {
+        let (old, new) = (edit.old_str.as_bytes(), edit.new_str.as_bytes());
+        let found = count(&current, old);
+        match found {
             0 => {
                 return Err(EditError::NotFound {
                     index,
@@ -98,8 +124,20 @@ pub fn apply(content: &[u8], edits: &[Edit]) -> Result<Applied, EditError> {
             count if !edit.replace_all => return Err(EditError::Ambiguous { index, count }),
             _ => {}
         }
-        current = splice(&current, &found, old.len(), edit.new_str.as_bytes());
-        replacements += found.len() as u64;
+        let projected = projected_len(current.len(), found, old.len(), new.len());
+        if projected > max_len {
+            return Err(EditError::TooLarge {
+                index,
+                count: found,
+                old_len: old.len(),
+                new_len: new.len(),
+                projected,
+                limit: max_len,
+            });
+        }
+        // projected <= max_len, which fits in memory by the caller's choice.
+        current = splice(&current, old, new, projected as usize);
+        replacements += found as u64;
     }
     Ok(Applied {
         content: current,
@@ -111,6 +149,13 @@ pub fn apply(content: &[u8], edits: &[Edit]) -> Result<Applied, EditError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Far above what these tests write.
+    const LIMIT: u64 = 1 << 20;
+
+    fn apply(content: &[u8], edits: &[Edit]) -> Result<Applied, EditError> {
+        super::apply(content, edits, LIMIT)
+    }
 
     fn edit(old: &str, new: &str) -> Edit {
         Edit {
@@ -222,8 +267,8 @@ mod tests {
     #[test]
     fn occurrences_do_not_overlap() {
         // "aa" occurs twice without overlap in "aaaa" (three times with overlap), as str.count says.
-        assert_eq!(occurrences(b"aaaa", b"aa"), [0, 2]);
-        assert_eq!(occurrences(b"aaa", b"aa"), [0]);
+        assert_eq!(count(b"aaaa", b"aa"), 2);
+        assert_eq!(count(b"aaa", b"aa"), 1);
         let e = apply(b"aaa", &[edit("aa", "b")]).unwrap();
         assert_eq!(e.content, b"ba");
         assert_eq!(
@@ -286,5 +331,60 @@ mod tests {
         );
         let a = apply("café".as_bytes(), &[edit("\u{e9}", "e")]).unwrap();
         assert_eq!(a.content, b"cafe");
+    }
+
+    #[test]
+    fn a_result_over_the_limit_is_refused_before_it_is_built() {
+        // 1 MiB of "a\n" with every "a" becoming 1 KiB would be 512 MiB.
+        let content = b"a\n".repeat(512 * 1024);
+        let big = "x".repeat(1024);
+        let e = super::apply(&content, &[all("a", &big)], 32 << 20).unwrap_err();
+        assert_eq!(
+            e,
+            EditError::TooLarge {
+                index: 0,
+                count: 524_288,
+                old_len: 1,
+                new_len: 1024,
+                projected: 537_395_200,
+                limit: 32 << 20
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "'edits[0]' would make the file 537395200 bytes (524288 replacements of 1 bytes by 1024 bytes), more than the 32 MiB an edit can write; nothing was written. Replace fewer occurrences or use a shorter new_str."
+        );
+        // A later edit is checked against the result of the earlier ones.
+        let e = super::apply(b"abc", &[edit("b", "bbbb"), all("b", "bb")], 8).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EditError::TooLarge {
+                    index: 1,
+                    projected: 10,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // Exactly at the limit is allowed, and shrinking is always allowed.
+        assert_eq!(
+            super::apply(b"abc", &[edit("b", "bbbb")], 6)
+                .unwrap()
+                .content,
+            b"abbbbc"
+        );
+        assert_eq!(
+            super::apply(&content, &[all("a\n", "")], 0)
+                .unwrap()
+                .content,
+            b""
+        );
+    }
+
+    #[test]
+    fn the_projection_saturates_instead_of_wrapping() {
+        assert_eq!(projected_len(10, 2, 3, 5), 14);
+        assert_eq!(projected_len(10, usize::MAX, 1, usize::MAX), u64::MAX);
     }
 }

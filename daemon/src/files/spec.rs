@@ -8,7 +8,7 @@ use std::time::Duration;
 use ssh_mcp_core::ssh::InvalidInput;
 use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
 
-use super::edit::EditRequest;
+use super::edit::{EditRequest, MAX_EDIT_BYTES};
 use super::replace::Edit;
 use super::view::{MAX_CONTENT_BYTES, Mode, ViewRequest};
 
@@ -93,6 +93,14 @@ impl FileCall {
     }
 
     pub fn create(raw: RawCreate, home: Option<&Path>) -> Result<Self, InvalidInput> {
+        if raw.content.len() as u64 > MAX_EDIT_BYTES {
+            return Err(InvalidInput(format!(
+                "'content' is {} bytes; a file created in one call holds at most {} MiB. Create \
+                 it smaller and add the rest with ssh_scp or ssh_sync.",
+                raw.content.len(),
+                MAX_EDIT_BYTES >> 20
+            )));
+        }
         let (content, make_parents) = (raw.content, raw.make_parents);
         Self::new(raw.common, home, |path| Op::Create {
             path,
@@ -360,5 +368,22 @@ mod tests {
         raw.common.timeout_seconds = None;
         raw.common.connection.target = "-oProxyCommand=x".into();
         assert!(FileCall::create(raw, None).is_err());
+    }
+
+    #[test]
+    fn created_content_is_capped_with_the_figure() {
+        let raw = |len: usize| RawCreate {
+            common: common("f"),
+            content: vec![b'x'; len],
+            make_parents: false,
+        };
+        assert!(FileCall::create(raw(32 << 20), None).is_ok());
+        let e = FileCall::create(raw((32 << 20) + 1), None).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "'content' is 33554433 bytes; a file created in one call holds at most 32 MiB."
+            ),
+            "{e}"
+        );
     }
 }

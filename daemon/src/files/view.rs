@@ -1,6 +1,11 @@
 //! `ssh_view` over SFTP: a file's content (auto: at most `max_bytes`, cut on a character
 //! boundary, read no further; full; or a line range, streamed) or a directory's listing. Stat
 //! follows symlinks, like the seed's `[ -d ]` / `[ -f ]` tests.
+//!
+//! What a view returns is capped at [`MAX_CONTENT_BYTES`] after line numbers are added (they
+//! can make a file of short lines eight times larger): numbered lines are made as the file
+//! streams in and stop at the cap, between two lines, with `truncated`, the lines shown and a
+//! note that says how to see the rest.
 
 use std::ops::ControlFlow;
 
@@ -50,8 +55,11 @@ pub struct FileView {
     /// that ends early in a file larger than `COUNT_LINES_BYTES`).
     pub total_lines: Option<u64>,
     pub truncated: bool,
-    /// The range shown, the end clamped to the end of the file (range mode only).
+    /// The range shown, the end clamped to the end of the file (range mode, and any view whose
+    /// numbered lines were cut at the cap).
     pub lines: Option<(u64, u64)>,
+    /// Why the content stops early, and how to see the rest (numbered lines cut at the cap).
+    pub note: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -89,73 +97,152 @@ pub async fn view(sftp: &Sftp, req: &ViewRequest) -> Result<Viewed, DaemonError>
         .open(&remote)
         .await
         .map_err(|e| remote_fs::file_error(path, &e))?;
-    let mut view = match req.mode {
+    let view = match req.mode {
         Mode::Auto { max_bytes } => {
-            let max = usize::try_from(max_bytes.min(MAX_CONTENT_BYTES)).unwrap_or(usize::MAX);
-            // Three bytes more show whether a character crosses the cut.
-            let mut content = read::prefix(&mut file, max.saturating_add(3), size, path).await?;
-            let truncated = content.len() > max;
-            if truncated {
-                content.truncate(render::char_boundary_cut(&content, max));
-            }
-            FileView {
-                size_bytes: if truncated {
-                    size.max(max as u64 + 1)
-                } else {
-                    content.len() as u64
-                },
-                total_lines: (!truncated).then(|| render::count_lines(&content)),
-                truncated,
-                content,
-                lines: None,
-            }
+            auto(&mut file, max_bytes, size, req.line_numbers, path).await?
         }
-        Mode::Full => {
-            let content = read::all(&file, size, MAX_CONTENT_BYTES, path).await?;
-            FileView {
-                size_bytes: content.len() as u64,
-                total_lines: Some(render::count_lines(&content)),
-                truncated: false,
-                content,
-                lines: None,
-            }
-        }
+        Mode::Full => full(&file, size, req.line_numbers, path).await?,
         Mode::Range { start, end } => {
-            let mut range = LineRange::new(start, end);
-            // Only the range is kept. The rest of the file is read to count its lines, up to
-            // COUNT_LINES_BYTES: past that (a large log), the read ends with the range.
-            let mut read_bytes = 0u64;
-            let mut cut_short = false;
-            let total = read::chunks(&file, size, u64::MAX, path, |c| {
-                range.feed(c);
-                read_bytes += c.len() as u64;
-                if range.kept_len() as u64 > MAX_CONTENT_BYTES {
-                    return Err(read::too_large(path, MAX_CONTENT_BYTES));
-                }
-                cut_short =
-                    range.past_end() && read_bytes >= COUNT_LINES_BYTES && read_bytes < size;
-                Ok(if cut_short {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                })
-            })
-            .await?;
-            let r = range.finish(!cut_short);
-            FileView {
-                content: r.content,
-                size_bytes: if cut_short { size } else { total },
-                total_lines: r.total_lines,
-                truncated: false,
-                lines: Some((start, r.end_line)),
-            }
+            range(&file, start, end, size, req.line_numbers, path).await?
         }
     };
-    if req.line_numbers {
-        let first = view.lines.map_or(1, |(start, _)| start);
-        view.content = render::number_lines(&view.content, first);
-    }
     Ok(Viewed::File(view))
+}
+
+/// The output cap, as a buffer length.
+fn cap() -> usize {
+    usize::try_from(MAX_CONTENT_BYTES).unwrap_or(usize::MAX)
+}
+
+/// The note of a view whose numbered lines stopped at the cap after line `last`.
+fn numbering_cut(last: u64) -> String {
+    format!(
+        "Numbered lines stop after line {last}: with line numbers the content reached the {} MiB \
+         a view returns. view_range [{}, -1] continues from there.",
+        MAX_CONTENT_BYTES >> 20,
+        last + 1
+    )
+}
+
+/// Auto mode: the first `max_bytes` bytes, cut on a character boundary (and numbered).
+async fn auto(
+    file: &mut openssh_sftp_client::file::File,
+    max_bytes: u64,
+    size: u64,
+    line_numbers: bool,
+    path: &str,
+) -> Result<FileView, DaemonError> {
+    let max = usize::try_from(max_bytes.min(MAX_CONTENT_BYTES)).unwrap_or(usize::MAX);
+    // Three bytes more show whether a character crosses the cut.
+    let mut content = read::prefix(file, max.saturating_add(3), size, path).await?;
+    let truncated = content.len() > max;
+    if truncated {
+        content.truncate(render::char_boundary_cut(&content, max));
+    }
+    let mut view = FileView {
+        size_bytes: if truncated {
+            size.max(max as u64 + 1)
+        } else {
+            content.len() as u64
+        },
+        total_lines: (!truncated).then(|| render::count_lines(&content)),
+        truncated,
+        content,
+        lines: None,
+        note: None,
+    };
+    if line_numbers {
+        let mut numbered = render::Numbered::new(1, cap());
+        numbered.feed(&view.content);
+        let n = numbered.finish();
+        if n.cut {
+            view.truncated = true;
+            view.lines = Some((1, n.last_line));
+            view.note = Some(numbering_cut(n.last_line));
+        }
+        view.content = n.content;
+    }
+    Ok(view)
+}
+
+/// The whole file (up to the cap), numbered as it streams in when asked.
+async fn full(
+    file: &openssh_sftp_client::file::File,
+    size: u64,
+    line_numbers: bool,
+    path: &str,
+) -> Result<FileView, DaemonError> {
+    if !line_numbers {
+        let content = read::all(file, size, MAX_CONTENT_BYTES, path).await?;
+        return Ok(FileView {
+            size_bytes: content.len() as u64,
+            total_lines: Some(render::count_lines(&content)),
+            truncated: false,
+            content,
+            lines: None,
+            note: None,
+        });
+    }
+    // Numbered lines stop at the cap; the rest of the file is still read, to count its lines.
+    let mut numbered = render::Numbered::new(1, cap());
+    let mut lines = render::LineCount::default();
+    let total = read::chunks(file, size, MAX_CONTENT_BYTES, path, |c| {
+        numbered.feed(c);
+        lines.feed(c);
+        Ok(ControlFlow::Continue(()))
+    })
+    .await?;
+    let n = numbered.finish();
+    Ok(FileView {
+        content: n.content,
+        size_bytes: total,
+        total_lines: Some(lines.total()),
+        truncated: n.cut,
+        lines: n.cut.then_some((1, n.last_line)),
+        note: n.cut.then(|| numbering_cut(n.last_line)),
+    })
+}
+
+/// Lines `start..=end`, streamed: only the range is kept (numbered when asked).
+async fn range(
+    file: &openssh_sftp_client::file::File,
+    start: u64,
+    end: Option<u64>,
+    size: u64,
+    line_numbers: bool,
+    path: &str,
+) -> Result<FileView, DaemonError> {
+    let mut range = match line_numbers {
+        true => LineRange::numbered(start, end, cap()),
+        false => LineRange::new(start, end),
+    };
+    // The rest of the file is read to count its lines, up to COUNT_LINES_BYTES: past that (a
+    // large log), the read ends with the range.
+    let mut read_bytes = 0u64;
+    let mut cut_short = false;
+    let total = read::chunks(file, size, u64::MAX, path, |c| {
+        range.feed(c);
+        read_bytes += c.len() as u64;
+        if range.kept_len() as u64 > MAX_CONTENT_BYTES {
+            return Err(read::too_large(path, MAX_CONTENT_BYTES));
+        }
+        cut_short = range.past_end() && read_bytes >= COUNT_LINES_BYTES && read_bytes < size;
+        Ok(if cut_short {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    })
+    .await?;
+    let r = range.finish(!cut_short);
+    Ok(FileView {
+        content: r.content,
+        size_bytes: if cut_short { size } else { total },
+        total_lines: r.total_lines,
+        truncated: r.cut,
+        lines: Some((start, r.end_line)),
+        note: r.cut.then(|| numbering_cut(r.end_line)),
+    })
 }
 
 enum ListError {
@@ -452,5 +539,72 @@ mod tests {
             s.write(name, name.as_bytes());
             assert_eq!(file(&s, req(name, AUTO)).await.content, name.as_bytes());
         }
+    }
+
+    #[tokio::test]
+    async fn numbered_lines_are_cut_at_the_cap_with_a_note() {
+        let s = LocalSftp::start().await;
+        // Numbered, an empty line takes 8 bytes or more: these would pass 32 MiB.
+        let lines = (MAX_CONTENT_BYTES as usize / 8) + 100_000;
+        s.write("empty", &b"\n".repeat(lines));
+        let mut r = req("empty", Mode::Full);
+        r.line_numbers = true;
+        let f = file(&s, r).await;
+        // Line n takes its number (six columns at least), a tab and the newline.
+        let width = |n: u64| n.to_string().len().max(6) as u64 + 2;
+        let (mut shown, mut bytes) = (0u64, 0u64);
+        while bytes + width(shown + 1) <= MAX_CONTENT_BYTES {
+            shown += 1;
+            bytes += width(shown);
+        }
+        assert_eq!(f.content.len() as u64, bytes);
+        assert!(f.content.ends_with(format!("{shown:>6}\t\n").as_bytes()));
+        assert_eq!((f.truncated, f.lines), (true, Some((1, shown))));
+        assert_eq!(
+            (f.total_lines, f.size_bytes),
+            (Some(lines as u64), lines as u64)
+        );
+        let note = f.note.unwrap();
+        assert!(
+            note.contains(&format!("after line {shown}"))
+                && note.contains(&format!("[{}, -1]", shown + 1)),
+            "{note}"
+        );
+        // A range and the auto mode stop at the same cap.
+        let mut r = req(
+            "empty",
+            Mode::Range {
+                start: 10,
+                end: None,
+            },
+        );
+        r.line_numbers = true;
+        let f = file(&s, r).await;
+        assert!(f.content.len() as u64 <= MAX_CONTENT_BYTES);
+        assert!(f.content.starts_with(b"    10\t\n"));
+        let (_, last) = f.lines.unwrap();
+        assert!(f.truncated && last > shown, "{last}");
+        assert!(f.content.ends_with(format!("{last}\t\n").as_bytes()));
+        let mut r = req(
+            "empty",
+            Mode::Auto {
+                max_bytes: MAX_CONTENT_BYTES,
+            },
+        );
+        r.line_numbers = true;
+        let f = file(&s, r).await;
+        assert_eq!((f.truncated, f.lines), (true, Some((1, shown))));
+        // Below the cap nothing changes.
+        let mut r = req(
+            "empty",
+            Mode::Range {
+                start: 1,
+                end: Some(2),
+            },
+        );
+        r.line_numbers = true;
+        let f = file(&s, r).await;
+        assert_eq!(f.content, b"     1\t\n     2\t\n");
+        assert_eq!((f.truncated, f.note), (false, None));
     }
 }

@@ -94,6 +94,7 @@ impl Files for FilesService {
                 out.truncated = f.truncated;
                 out.start_line = f.lines.map(|(s, _)| s);
                 out.end_line = f.lines.map(|(_, e)| e);
+                out.note = f.note;
             }
             Done::Viewed(Viewed::Directory(l)) => {
                 out.is_directory = true;
@@ -161,6 +162,8 @@ impl Files for FilesService {
             edits_applied: e.edits_applied,
             replacements: e.replacements,
             bytes_written: e.bytes_written,
+            atomic: e.atomic,
+            note: e.note,
         }))
     }
 }

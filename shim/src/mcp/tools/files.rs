@@ -127,6 +127,9 @@ pub struct ViewResult {
     pub end_line: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entries: Option<Vec<Entry>>,
+    /// Why the content stops early and how to see the rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -152,6 +155,11 @@ pub struct EditResult {
     pub replacements: u64,
     /// Size of the file as written.
     pub bytes_written: u64,
+    /// Replaced by one rename; false when rewritten in place to keep owner, group, links or
+    /// attributes (note says why).
+    pub atomic: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl From<pb::ViewResult> for ViewResult {
@@ -169,6 +177,7 @@ impl From<pb::ViewResult> for ViewResult {
             start_line: v.start_line,
             end_line: v.end_line,
             entries: None,
+            note: v.note,
         };
         if v.is_directory {
             out.truncated = v.entries_truncated;
@@ -317,7 +326,7 @@ impl SshMcp {
 
     #[tool(
         name = "ssh_edit",
-        description = "Replace exact text in a remote file. Each old_str must match once (after earlier edits) unless replace_all, else nothing is written. Atomic; other bytes kept.",
+        description = "Replace exact text in a remote file. Each old_str must match once (after earlier edits) unless replace_all, else nothing is written. Other bytes, owner, group and mode kept; atomic unless the result says why not.",
         title = "Edit a remote file",
         output_schema = schema_for_output::<EditResult>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
@@ -342,6 +351,8 @@ impl SshMcp {
                 edits_applied: e.edits_applied,
                 replacements: e.replacements,
                 bytes_written: e.bytes_written,
+                atomic: e.atomic,
+                note: e.note,
             }),
             Err(failure) => failure,
         })
@@ -441,8 +452,20 @@ mod tests {
         }))
         .unwrap();
         assert!(
-            v.get("content_base64").is_none() && v.get("total_lines").is_none(),
+            v.get("content_base64").is_none()
+                && v.get("total_lines").is_none()
+                && v.get("note").is_none(),
             "{v}"
+        );
+        let v = serde_json::to_value(ViewResult::from(pb::ViewResult {
+            truncated: true,
+            note: Some("Numbered lines stop after line 9".into()),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(
+            (v["truncated"].clone(), v["note"].clone()),
+            (json!(true), json!("Numbered lines stop after line 9"))
         );
     }
 
