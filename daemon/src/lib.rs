@@ -14,6 +14,7 @@
 //! - [`search`]: ssh_grep (grep on the host) and ssh_glob (a walk over SFTP).
 //! - [`forwards`]: port forwards kept by the pool's masters (mux OPEN_FWD), outliving clients.
 //! - [`spawn`]: the only place that starts a local process.
+//! - `fuzzing` (feature `fuzzing`, and in tests): what the fuzz targets of `fuzz/` call.
 
 #![cfg_attr(
     not(test),
@@ -43,6 +44,9 @@ pub mod spawn;
 pub mod state;
 pub mod stop;
 pub mod transfers;
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 
 use std::future::Future;
 
