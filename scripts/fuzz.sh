@@ -49,7 +49,9 @@ for target in "${targets[@]}"; do
       -artifact_prefix="fuzz/artifacts/$target/" >"$log" 2>&1; then
     echo "fuzz: $target: $(grep -E '^Done [0-9]+ runs' "$log" || echo done)"
   else
-    tail -n 40 "$log" >&2
+    # The panic (or libFuzzer's report of a slow unit), and where the input went.
+    grep -E -A8 "panicked|ERROR: libFuzzer" "$log" | grep -v -E "^\s+(at |[0-9]+: )" >&2 || tail -n 40 "$log" >&2
+    grep -E "Test unit written to" "$log" >&2 || true
     echo "fuzz: $target FAILED; the input is in fuzz/artifacts/$target/" >&2
     failed+=("$target")
   fi
