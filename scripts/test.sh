@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (openssh-server, rsync, tmux, systemd's
 # socket-activate helper, a Python venv with the MCP SDK, the MCP Inspector CLI), then runs
-# rustfmt, clippy, the Rust tests (unit + the integration binary against a real sshd), the quick
-# bench (release binaries; it fails when a figure is more than twice as bad as its target) and the
-# MCP client tests.
+# rustfmt, clippy, the Rust tests (unit + the integration binary against a real sshd), a short
+# fuzz campaign when nightly Rust is here, the quick bench (release binaries; it fails when a
+# figure is more than twice as bad as its target) and the MCP client tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/packages.sh
@@ -52,6 +52,16 @@ echo "== build"
 cargo build --locked --workspace --bins
 echo "== cargo test"
 cargo test --locked --workspace
+# Every fuzz target's corpus was replayed on stable by cargo test; the campaign (nightly only)
+# looks for new inputs. A machine without nightly skips it and says how to get it.
+echo "== fuzz (each target ${FUZZ_SECONDS:-5} s from its committed corpus)"
+if cargo +nightly --version >/dev/null 2>&1; then
+  bash scripts/fuzz.sh
+else
+  echo "fuzz: SKIPPED: no nightly Rust toolchain (\`cargo +nightly --version\` fails). cargo test"
+  echo "fuzz: replayed every target's corpus on stable; for the campaign as well, run"
+  echo "fuzz: \`rustup toolchain install nightly\` (cargo-fuzz is installed on first use)."
+fi
 echo "== quick bench (release binaries; fails past twice any target)"
 bash scripts/bench.sh --quick
 echo "== MCP client tests (Python mcp SDK)"

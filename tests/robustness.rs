@@ -5,7 +5,9 @@
 //! - [`transport`]: bytes that are not HTTP/2, clients that never speak, floods of connections and
 //!   of reset streams.
 //! - [`parser`]: property tests of the `extra_ssh_args` allowlist, against an independent reading
-//!   of ssh's getopt and of what the argv builder emits; [`targets`]: the same for targets.
+//!   of ssh's getopt and of what the argv builder emits; [`targets`]: the same for targets;
+//!   [`ssh_g`]: what OpenSSH itself (`ssh -G`) makes of every accepted list, in each command line
+//!   the argv builder writes.
 //! - [`quoting`]: random bytes as env values and cwd reach a real remote shell unchanged.
 //! - [`cancellation`]: a storm of concurrent calls, half of them dropped at random moments.
 //! - [`connect_timeout`]: servers that accept TCP and then say nothing.
@@ -21,6 +23,7 @@ mod payloads;
 mod quoting;
 mod regressions;
 mod requests;
+mod ssh_g;
 mod targets;
 mod transport;
 

@@ -16,6 +16,7 @@
 //! - [`spawn`]: the only place that starts a local process.
 //! - [`journal`]: the remote commands and session shells running now, on disk;
 //!   [`orphans`]: ending, at start-up, those a crashed daemon left running.
+//! - `fuzzing` (feature `fuzzing`, and in tests): what the fuzz targets of `fuzz/` call.
 
 #![cfg_attr(
     not(test),
@@ -47,6 +48,9 @@ pub mod spawn;
 pub mod state;
 pub mod stop;
 pub mod transfers;
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 
 use std::future::Future;
 

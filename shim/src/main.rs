@@ -4,19 +4,12 @@
 
 #![deny(clippy::print_stdout, clippy::dbg_macro)]
 
-mod autospawn;
-mod cli;
-mod daemon_link;
-mod forward_list;
-mod mcp;
-mod people;
-mod stdio;
-
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use rmcp::ServiceExt;
+use ssh_mcp::{cli, daemon_link, forward_list, mcp, people, stdio};
 
 /// ssh-mcp gives AI agents SSH access through your own OpenSSH client.
 #[derive(Debug, Parser)]

@@ -161,6 +161,12 @@ fn quick_verdict(
 ) -> anyhow::Result<()> {
     let (checked, passed) = report::tally(sections);
     println!("{}", report::table(sections));
+    if !quick {
+        // A benchmark run alone (`--only`) is being worked on: its notes say what it saw.
+        for note in sections.iter().flat_map(|s| &s.notes) {
+            println!("- {note}");
+        }
+    }
     let slack = if quick { " with 2x slack" } else { "" };
     println!(
         "bench: {passed} of {checked} targets met{slack} in {:.0} s",

@@ -26,7 +26,7 @@ impl ExecService {
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<RunEvent, Status>> + Send + 'static>>;
 
-fn raw_exec(req: RunRequest) -> RawExec {
+pub(super) fn raw_exec(req: RunRequest) -> RawExec {
     let (connection, ssh_auth_sock) = super::raw_connection(req.connection);
     RawExec {
         connection,

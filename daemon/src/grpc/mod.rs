@@ -5,6 +5,8 @@ mod control;
 mod exec;
 mod files;
 mod forwards;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod fuzzing;
 mod progress_stream;
 mod search;
 mod sessions;

@@ -29,7 +29,7 @@ fn home() -> Option<std::path::PathBuf> {
     std::env::var_os("HOME").map(std::path::PathBuf::from)
 }
 
-fn raw_grep(req: GrepRequest) -> RawGrep {
+pub(super) fn raw_grep(req: GrepRequest) -> RawGrep {
     let (connection, ssh_auth_sock) = super::raw_connection(req.connection);
     RawGrep {
         connection,
@@ -47,7 +47,7 @@ fn raw_grep(req: GrepRequest) -> RawGrep {
     }
 }
 
-fn raw_glob(req: GlobRequest) -> RawGlob {
+pub(super) fn raw_glob(req: GlobRequest) -> RawGlob {
     let (connection, ssh_auth_sock) = super::raw_connection(req.connection);
     RawGlob {
         connection,

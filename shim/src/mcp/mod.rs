@@ -7,6 +7,9 @@ mod schema;
 mod tools;
 mod unary;
 
+#[cfg(feature = "fuzzing")]
+pub use tools::fuzzing;
+
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;

@@ -134,7 +134,7 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// The daemon's request for these arguments (progress events only when the client wants them).
-fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
+pub(super) fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
     RunRequest {
         connection: Some(args.connection()),
         command: args.command,

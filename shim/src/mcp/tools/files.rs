@@ -201,7 +201,7 @@ impl From<pb::ViewResult> for ViewResult {
     }
 }
 
-fn view_request(a: ViewArgs) -> pb::ViewRequest {
+pub(super) fn view_request(a: ViewArgs) -> pb::ViewRequest {
     pb::ViewRequest {
         connection: Some(a.connection()),
         path: a.path,
@@ -213,7 +213,7 @@ fn view_request(a: ViewArgs) -> pb::ViewRequest {
     }
 }
 
-fn create_request(a: CreateArgs) -> pb::CreateRequest {
+pub(super) fn create_request(a: CreateArgs) -> pb::CreateRequest {
     pb::CreateRequest {
         connection: Some(a.connection()),
         path: a.path,
@@ -223,7 +223,7 @@ fn create_request(a: CreateArgs) -> pb::CreateRequest {
     }
 }
 
-fn edit_request(a: EditArgs) -> pb::EditRequest {
+pub(super) fn edit_request(a: EditArgs) -> pb::EditRequest {
     pb::EditRequest {
         connection: Some(a.connection()),
         path: a.path,

@@ -150,7 +150,7 @@ pub struct ForwardList {
     pub forwards: Vec<Forward>,
 }
 
-fn open_request(a: ForwardArgs) -> pb::OpenForwardRequest {
+pub(super) fn open_request(a: ForwardArgs) -> pb::OpenForwardRequest {
     pb::OpenForwardRequest {
         connection: Some(a.connection()),
         direction: a.direction.as_str().to_owned(),

@@ -5,6 +5,8 @@ mod connection;
 mod exec;
 mod files;
 mod forwards;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod search;
 mod session_result;
 mod session_run;

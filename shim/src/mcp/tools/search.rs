@@ -84,7 +84,7 @@ pub struct GlobArgs {
 }
 }
 
-fn grep_request(a: GrepArgs) -> GrepRequest {
+pub(super) fn grep_request(a: GrepArgs) -> GrepRequest {
     GrepRequest {
         connection: Some(a.connection()),
         pattern: a.pattern,
@@ -104,7 +104,7 @@ fn grep_request(a: GrepArgs) -> GrepRequest {
     }
 }
 
-fn glob_request(a: GlobArgs) -> GlobRequest {
+pub(super) fn glob_request(a: GlobArgs) -> GlobRequest {
     GlobRequest {
         connection: Some(a.connection()),
         pattern: a.pattern,

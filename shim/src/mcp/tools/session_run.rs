@@ -73,7 +73,7 @@ impl From<pb::RunInSessionReply> for RunResult {
     }
 }
 
-fn run_request(args: RunArgs) -> pb::RunInSessionRequest {
+pub(super) fn run_request(args: RunArgs) -> pb::RunInSessionRequest {
     pb::RunInSessionRequest {
         session_id: args.session_id,
         command: args.command.unwrap_or_default(),

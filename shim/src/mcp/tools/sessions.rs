@@ -184,7 +184,11 @@ fn read_options(
     }
 }
 
-fn open_request(args: OpenArgs, ensure: bool, reader_id: &str) -> pb::OpenSessionRequest {
+pub(super) fn open_request(
+    args: OpenArgs,
+    ensure: bool,
+    reader_id: &str,
+) -> pb::OpenSessionRequest {
     pb::OpenSessionRequest {
         connection: Some(args.connection()),
         session_name: args.session_name,
@@ -213,7 +217,7 @@ fn open_request(args: OpenArgs, ensure: bool, reader_id: &str) -> pb::OpenSessio
     }
 }
 
-fn read_request(args: ReadArgs, reader_id: &str) -> pb::ReadSessionRequest {
+pub(super) fn read_request(args: ReadArgs, reader_id: &str) -> pb::ReadSessionRequest {
     pb::ReadSessionRequest {
         session_id: args.session_id,
         read: Some(ReadOptions {
@@ -226,7 +230,7 @@ fn read_request(args: ReadArgs, reader_id: &str) -> pb::ReadSessionRequest {
     }
 }
 
-fn write_request(args: WriteArgs, reader_id: &str) -> pb::WriteSessionRequest {
+pub(super) fn write_request(args: WriteArgs, reader_id: &str) -> pb::WriteSessionRequest {
     pb::WriteSessionRequest {
         session_id: args.session_id,
         input: args.input.into_bytes(),
@@ -241,7 +245,7 @@ fn write_request(args: WriteArgs, reader_id: &str) -> pb::WriteSessionRequest {
     }
 }
 
-fn stop_request(args: StopArgs, reader_id: &str) -> pb::StopSessionRequest {
+pub(super) fn stop_request(args: StopArgs, reader_id: &str) -> pb::StopSessionRequest {
     pb::StopSessionRequest {
         session_id: args.session_id,
         force: args.force.unwrap_or(false),
@@ -255,7 +259,7 @@ fn stop_request(args: StopArgs, reader_id: &str) -> pb::StopSessionRequest {
     }
 }
 
-fn list_request(args: ListArgs) -> pb::ListSessionsRequest {
+pub(super) fn list_request(args: ListArgs) -> pb::ListSessionsRequest {
     pb::ListSessionsRequest {
         include_exited: args.include_exited.unwrap_or(true),
         target: args.target,

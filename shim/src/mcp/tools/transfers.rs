@@ -177,7 +177,7 @@ fn common(
     }
 }
 
-fn scp_request(a: ScpArgs, progress: bool) -> ScpRequest {
+pub(super) fn scp_request(a: ScpArgs, progress: bool) -> ScpRequest {
     ScpRequest {
         common: Some(common(
             a.connection(),
@@ -193,7 +193,7 @@ fn scp_request(a: ScpArgs, progress: bool) -> ScpRequest {
     }
 }
 
-fn sync_request(a: SyncArgs, progress: bool) -> SyncRequest {
+pub(super) fn sync_request(a: SyncArgs, progress: bool) -> SyncRequest {
     SyncRequest {
         common: Some(common(
             a.connection(),

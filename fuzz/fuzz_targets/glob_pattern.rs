@@ -1,0 +1,5 @@
+//! A glob and a path (one per line) through the glob compiler's public compile and match API.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ssh_mcpd::fuzzing::glob_pattern(data));

@@ -1,0 +1,5 @@
+//! What the grep script sends back, read as its stdout and as its stderr.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ssh_mcpd::fuzzing::grep_output(data));
