@@ -2,7 +2,8 @@
 //! tests of commands under each login shell. Created on first use with `useradd` (the tests run as
 //! root; scripts/test.sh installs the shells) and kept: creating them again is a no-op. The
 //! password field is `*` rather than useradd's locked `!`, because sshd without PAM refuses
-//! locked accounts even for key logins. [`super::sshd::Sshd`] authorizes its key for each.
+//! locked accounts even for key logins. [`super::sshd::Sshd`] authorizes its key for each, and
+//! for [`SSH_RC_USER`], whose `~/.ssh/rc` a test writes.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -58,6 +59,28 @@ fn login_shell_account_named(user: &str, shell: &str) -> (String, PathBuf) {
     });
     assert!(ready, "cannot create the account {user}: {last_error}");
     let home = ready_home(&user, &path).expect("the account is ready");
+    (user, home)
+}
+
+/// An account (login shell bash) whose `~/.ssh/rc` the tests write: sshd runs that file with sh
+/// before every session's command, the SFTP subsystem included, so the host can act between
+/// two steps of the daemon's (a file changed after a copy and before its checksum).
+pub const SSH_RC_USER: &str = "smcp-sshrc";
+
+/// The [`SSH_RC_USER`] account with `rc` as its `~/.ssh/rc`; returns its name and home.
+pub fn ssh_rc_account(rc: &str) -> (String, PathBuf) {
+    let (user, home) = login_shell_account_named(SSH_RC_USER, "bash");
+    let dir = home.join(".ssh");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rc"), rc).unwrap();
+    let owned = Command::new("chown")
+        .arg("-R")
+        .arg(&user)
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(owned, "chown {}", dir.display());
     (user, home)
 }
 

@@ -75,7 +75,10 @@ mod tests {
     #[test]
     fn the_script_quotes_the_base_and_prunes_like_the_seed() {
         let s = script("it's -dir");
-        assert!(s.starts_with("cd -- './it'\"'\"'s -dir' || exit 26\n"), "{s}");
+        assert!(
+            s.starts_with("cd -- './it'\"'\"'s -dir' || exit 26\n"),
+            "{s}"
+        );
         assert!(script("-").starts_with("cd -- ./- ||"));
         assert!(script("/abs").starts_with("cd -- /abs ||"));
         assert!(s.contains("-name .git -o -name .hg -o -name .svn"), "{s}");
