@@ -281,7 +281,7 @@ pub async fn run(
                 Some(0) => None,
                 _ => Some(s.whole_sizes(daemon, spec).await),
             };
-            let (landed, error) = s.commit(whole.as_ref()).await;
+            let (landed, error) = s.commit(whole.as_ref(), &daemon.shutdown.commands).await;
             stderr.extend(stage::notes(&landed, error.as_deref()));
             if error.is_some() && exit_code == Some(0) {
                 exit_code = Some(1);
@@ -623,9 +623,13 @@ impl Staged {
         whole
     }
 
-    async fn commit(self, whole: Option<&WholeSizes>) -> (Landed, Option<String>) {
+    async fn commit(
+        self,
+        whole: Option<&WholeSizes>,
+        tracker: &tokio_util::task::TaskTracker,
+    ) -> (Landed, Option<String>) {
         match self {
-            Self::Remote(s) => s.commit(whole).await,
+            Self::Remote(s) => s.commit(whole, tracker).await,
             Self::Local(s) => tokio::task::block_in_place(|| s.commit(whole)),
         }
     }

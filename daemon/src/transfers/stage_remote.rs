@@ -6,11 +6,12 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use openssh_sftp_client::Error as SftpError;
 use openssh_sftp_client::fs::Fs;
 use openssh_sftp_client::metadata::{MetaData, Permissions, RawPermissions};
+use openssh_sftp_client::{Error as SftpError, Sftp};
 use ssh_mcp_core::ssh::transfer_paths::RemotePath;
 use tokio_stream::StreamExt;
+use tokio_util::task::TaskTracker;
 
 use super::spec::TransferSpec;
 use super::stage::{self, DestKind, Landed, Shape, WholeSizes};
@@ -104,54 +105,60 @@ impl RemoteStage {
     }
 
     /// Moves what scp wrote into place (after a failed copy, only what `whole` vouches for),
-    /// then removes the temporary directory and closes the session. The answer counts the
-    /// entries that are regular files; the files inside a directory are counted from the local
-    /// side, which knows them.
-    pub async fn commit(self, whole: Option<&WholeSizes>) -> (Landed, Option<String>) {
+    /// then removes the temporary directory; the session closes on `tracker`, after the answer.
+    /// The answer counts the entries that are regular files; the files inside a directory are
+    /// counted from the local side, which knows them.
+    pub async fn commit(
+        self,
+        whole: Option<&WholeSizes>,
+        tracker: &TaskTracker,
+    ) -> (Landed, Option<String>) {
         let mut landed = Landed::default();
+        let result = self.move_entries(whole, &mut landed).await;
         let mut fs = self.remote.sftp().fs();
-        let result = self.move_entries(&mut fs, whole, &mut landed).await;
         // Empty once everything moved; otherwise what was left out goes too.
         if fs.remove_dir(&self.temp).await.is_err() {
             remove_tree(&mut fs, &self.temp).await;
         }
         drop(fs);
-        self.remote.close().await;
+        tracker.spawn(self.remote.close());
         (landed, result.err())
     }
 
     async fn move_entries(
         &self,
-        fs: &mut Fs,
         whole: Option<&WholeSizes>,
         landed: &mut Landed,
     ) -> Result<(), String> {
-        // One known entry needs no listing (a round trip less on every plain copy).
-        let entries = match &self.name {
-            Some(name) => match fs.symlink_metadata(self.temp.join(name)).await {
-                Ok(meta) => vec![(name.clone(), meta)],
-                Err(e) if is_missing(&e) => Vec::new(),
-                Err(e) => return Err(format!("cannot examine {}: {e}", self.temp.display())),
-            },
-            None => list(fs, &self.temp)
+        let sftp = self.remote.sftp();
+        // A complete copy to a known name needs no look first (a round trip less on every
+        // plain copy); otherwise each entry is examined before it may land.
+        let entries = match (&self.name, whole) {
+            (Some(name), None) => vec![(name.clone(), None)],
+            _ => list(&mut sftp.fs(), &self.temp)
                 .await
-                .map_err(|e| format!("cannot list {}: {e}", self.temp.display()))?,
+                .map_err(|e| format!("cannot list {}: {e}", self.temp.display()))?
+                .into_iter()
+                .map(|(name, meta)| (name, Some(meta)))
+                .collect(),
         };
         for (name, meta) in entries {
-            let size = is_file(&meta).then(|| meta.len()).flatten();
             let name_os = OsString::from(&name);
-            if !stage::may_land(whole, &name_os, size) {
-                landed.left_out.push(name_os);
-                continue;
+            if let Some(meta) = &meta {
+                let size = is_file(meta).then(|| meta.len()).flatten();
+                if !stage::may_land(whole, &name_os, size) {
+                    landed.left_out.push(name_os);
+                    continue;
+                }
             }
-            merge(
-                fs,
+            let moved = merge(
+                sftp,
                 &self.temp.join(&name),
                 &self.dir.join(&name),
                 self.keep_mode,
             )
             .await?;
-            if let Some(size) = size {
+            if let Some(size) = is_file(&moved).then(|| moved.len()).flatten() {
                 landed.files += 1;
                 landed.bytes += size;
             }
@@ -178,11 +185,15 @@ async fn plan(
 ) -> Option<(PathBuf, Option<String>)> {
     let target = remote_path::for_sftp(dest.as_str());
     let mut fs = remote.sftp().fs();
-    let kind = match fs.metadata(&target).await {
+    // Both at once: the link itself matters when the destination is missing (a symlink to
+    // nothing) or a file (a symlink to a file).
+    let mut link_fs = remote.sftp().fs();
+    let (followed, link) = tokio::join!(fs.metadata(&target), link_fs.symlink_metadata(&target));
+    let kind = match followed {
         Ok(m) if is_dir(&m) => DestKind::Dir,
         Ok(m) if is_file(&m) => DestKind::File,
         Ok(_) => DestKind::Other,
-        Err(e) if is_missing(&e) => match fs.symlink_metadata(&target).await {
+        Err(e) if is_missing(&e) => match link {
             Ok(_) => DestKind::Unknown,
             Err(_) => DestKind::Missing,
         },
@@ -192,12 +203,10 @@ async fn plan(
         Shape::Inside => Some((target, None)),
         Shape::Named => {
             // A symlink to a file: the file is what gets replaced.
-            let link = match kind {
-                DestKind::File => fs.symlink_metadata(&target).await.ok(),
-                _ => None,
-            };
             let real = match link {
-                Some(m) if is_symlink(&m) => fs.canonicalize(&target).await.ok()?,
+                Ok(m) if kind == DestKind::File && is_symlink(&m) => {
+                    fs.canonicalize(&target).await.ok()?
+                }
                 _ => target,
             };
             let name = real.file_name()?.to_string_lossy().into_owned();
@@ -228,20 +237,27 @@ async fn list(fs: &mut Fs, dir: &Path) -> Result<Vec<(String, MetaData)>, SftpEr
 }
 
 /// Puts `from` at `to`: a rename, except that a directory meeting a directory is merged into it
-/// entry by entry, and a file replacing a file keeps that file's mode when `keep_mode`.
-async fn merge(fs: &mut Fs, from: &Path, to: &Path, keep_mode: bool) -> Result<(), String> {
+/// entry by entry, and a file replacing a file keeps that file's mode when `keep_mode`. Returns
+/// what `from` was.
+async fn merge(sftp: &Sftp, from: &Path, to: &Path, keep_mode: bool) -> Result<MetaData, String> {
+    let mut fs = sftp.fs();
+    let mut to_fs = sftp.fs();
     let mut stack = vec![(from.to_path_buf(), to.to_path_buf())];
     let mut emptied = Vec::new();
+    let mut top = None;
     while let Some((from, to)) = stack.pop() {
-        let source = fs
-            .symlink_metadata(&from)
-            .await
-            .map_err(|e| format!("cannot examine {}: {e}", from.display()))?;
-        match fs.symlink_metadata(&to).await {
+        // Both sides at once: one round trip per entry instead of two.
+        let (source, existing) =
+            tokio::join!(fs.symlink_metadata(&from), to_fs.symlink_metadata(&to));
+        let source = source.map_err(|e| format!("cannot examine {}: {e}", from.display()))?;
+        if top.is_none() {
+            top = Some(source);
+        }
+        match existing {
             Err(e) if is_missing(&e) => {}
             Err(e) => return Err(format!("cannot examine {}: {e}", to.display())),
             Ok(existing) if is_dir(&existing) && is_dir(&source) => {
-                let children = list(fs, &from)
+                let children = list(&mut fs, &from)
                     .await
                     .map_err(|e| format!("cannot list {}: {e}", from.display()))?;
                 for (child, _) in children {
@@ -282,7 +298,7 @@ async fn merge(fs: &mut Fs, from: &Path, to: &Path, keep_mode: bool) -> Result<(
     for dir in emptied.into_iter().rev() {
         let _ = fs.remove_dir(&dir).await;
     }
-    Ok(())
+    top.ok_or_else(|| format!("nothing to move at {}", from.display()))
 }
 
 /// Removes `root` and everything under it, as far as it can (a failure is logged).
