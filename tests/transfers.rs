@@ -38,10 +38,15 @@ struct Fx {
 
 impl Fx {
     fn new(tag: &str) -> Self {
+        Self::as_account(tag, login_shell_account("bash"))
+    }
+
+    /// The fixture logged in as `account` (its name and home).
+    fn as_account(tag: &str, account: (String, PathBuf)) -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
         let sshd = Sshd::start();
         let d = Daemon::start(&sshd.ssh_config());
-        let (user, home) = login_shell_account("bash");
+        let (user, home) = account;
         let rel = format!(
             "tx-{}-{}-{tag}",
             std::process::id(),
@@ -414,35 +419,39 @@ async fn tricky_names_arrive_where_asked_with_scp_and_rsync() {
     assert!(!fx.home.join("pwned").exists() && !fx.local.join("pwned").exists());
 }
 
-/// A remote path that starts with `-` (relative to the home directory) is a path, for both tools.
+/// A remote path that starts with `-`, `:` or `::` (relative to the home directory) is a path,
+/// for both tools, up and down: rsync would read `host::path` as its daemon mode.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_leading_dash_remote_path_is_a_path() {
+async fn remote_paths_starting_with_a_dash_or_a_colon_are_paths() {
     let fx = Fx::new("dash");
     write(&fx.local.join("f"), b"dash");
-    let name = format!("-{}-scp", fx.rel);
-    let f = fx.run_scp(fx.scp("upload", &["f"], &name)).await.unwrap();
-    ok(&f);
-    let landed = fx.home.join(&name);
-    assert_eq!(std::fs::read(&landed).unwrap(), b"dash");
-    let f = fx
-        .run_scp(fx.scp("download", &[&name], &fx.l("-local")))
-        .await
-        .unwrap();
-    ok(&f);
-    assert_eq!(std::fs::read(fx.local.join("-local")).unwrap(), b"dash");
-    let _ = std::fs::remove_file(&landed);
-    let name = format!("-{}-rsync", fx.rel);
-    let f = fx.run_sync(fx.sync("upload", "f", &name)).await.unwrap();
-    ok(&f);
-    let landed = fx.home.join(&name);
-    assert_eq!(std::fs::read(&landed).unwrap(), b"dash");
-    let f = fx
-        .run_sync(fx.sync("download", &name, "-rlocal"))
-        .await
-        .unwrap();
-    ok(&f);
-    assert_eq!(std::fs::read(fx.local.join("-rlocal")).unwrap(), b"dash");
-    let _ = std::fs::remove_file(&landed);
+    for prefix in ["-", ":", "::"] {
+        for tool in ["scp", "rsync"] {
+            let name = format!("{prefix}{}-{tool}", fx.rel);
+            let local = format!("{prefix}local-{tool}");
+            let up = if tool == "scp" {
+                fx.run_scp(fx.scp("upload", &["f"], &name)).await
+            } else {
+                fx.run_sync(fx.sync("upload", "f", &name)).await
+            };
+            ok(&up.unwrap_or_else(|e| panic!("{tool} up to {name:?}: {e:?}")));
+            let landed = fx.home.join(&name);
+            assert_eq!(std::fs::read(&landed).unwrap(), b"dash", "{tool} {name:?}");
+            let back = if tool == "scp" {
+                fx.run_scp(fx.scp("download", &[&name], &fx.l(&local)))
+                    .await
+            } else {
+                fx.run_sync(fx.sync("download", &name, &local)).await
+            };
+            ok(&back.unwrap_or_else(|e| panic!("{tool} down from {name:?}: {e:?}")));
+            assert_eq!(
+                std::fs::read(fx.local.join(&local)).unwrap(),
+                b"dash",
+                "{tool} {name:?}"
+            );
+            let _ = std::fs::remove_file(&landed);
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -549,9 +558,11 @@ async fn sync_deletes_excludes_dry_runs_and_counts() {
 }
 
 /// The hostile corpus (tests/data/hostile_transfers.jsonl): options and paths that would run a
-/// local or remote command, or read or write a file outside the transfer. Each case is refused
-/// (`refused`), or runs and finds no such remote file (`fails`: nothing was globbed, split or
-/// executed), or puts the file under exactly the name asked for (`lands`). No case leaves its
+/// local or remote command, read or write a file outside the transfer, or reach another host or
+/// an rsync daemon (`:path`, `~name`, `//path` after a host named `rsync` or `scp`, which the
+/// case's `target` names). Each case is refused (`refused`), or runs and finds no such remote
+/// file (`fails`: nothing was globbed, split or executed), or puts the file under exactly the
+/// name asked for (`lands`: `lands_at` in the test's directory, `lands_at_home` beside it). No case leaves its
 /// marker (in /tmp, where the remote account could write it too), nothing is downloaded, and the
 /// remote directory ends up holding only what landed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -582,6 +593,7 @@ async fn the_hostile_transfer_corpus_is_refused_or_harmless() {
             v.as_str()
                 .unwrap()
                 .replace("{MARKER}", &marker.display().to_string())
+                .replace("{RDIR_ABS}", &fx.rdir.display().to_string())
                 .replace("{RDIR}", &fx.rel)
                 .replace("{LOCAL}", &fx.local.path.display().to_string())
                 .replace("{CFG}", &cfg.display().to_string())
@@ -597,6 +609,9 @@ async fn the_hostile_transfer_corpus_is_refused_or_harmless() {
         let mut common = fx.common(direction);
         let conn = common.as_mut().unwrap().connection.as_mut().unwrap();
         conn.extra_ssh_args = list("extra_ssh_args");
+        if let Some(target) = case.get("target") {
+            conn.target = subst(target);
+        }
         let result = if case["tool"] == "scp" {
             let sources = list("sources");
             let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
@@ -620,9 +635,17 @@ async fn the_hostile_transfer_corpus_is_refused_or_harmless() {
             }
             ("lands", Ok(f)) => {
                 ok(&f);
-                let at = case["lands_at"].as_str().unwrap();
-                assert_eq!(std::fs::read(fx.rdir.join(at)).unwrap(), b"x", "{name}");
-                landed.push(at.to_owned());
+                if let Some(at) = case.get("lands_at_home") {
+                    // Beside the test's directory (the prefix is the path's start), named
+                    // after it so that it is this run's.
+                    let at = fx.home.join(subst(at));
+                    assert_eq!(std::fs::read(&at).unwrap(), b"x", "{name}");
+                    std::fs::remove_file(&at).unwrap();
+                } else {
+                    let at = case["lands_at"].as_str().unwrap();
+                    assert_eq!(std::fs::read(fx.rdir.join(at)).unwrap(), b"x", "{name}");
+                    landed.push(at.to_owned());
+                }
             }
             (_, other) => panic!("case {n} '{name}' expected {expect}, got {other:?}"),
         }
@@ -634,7 +657,7 @@ async fn the_hostile_transfer_corpus_is_refused_or_harmless() {
         *counts.entry(expect.to_owned()).or_insert(0) += 1;
     }
     assert!(
-        counts.values().sum::<usize>() >= 80,
+        counts.values().sum::<usize>() >= 110,
         "the corpus shrank: {counts:?}"
     );
     let mut remote: Vec<String> = std::fs::read_dir(&fx.rdir)
@@ -914,4 +937,316 @@ async fn checksums_leave_out_what_an_exclude_left_out() {
     assert!(compared[0].ends_with("out/t/keep.txt"), "{compared:?}");
     assert!(!fx.rdir.join("out/t/skip.tmp").exists());
     assert!(!fx.rdir.join("out/t/cache").exists());
+}
+
+/// The comparison follows rsync's own selection: `--include`, `+`/`-` rules and `exclude` say
+/// which files went, and exactly those are compared, up and down (rsync, not the daemon, reads
+/// the filter rules: a dry run of the same sync lists them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksums_compare_exactly_what_rsync_selected() {
+    let fx = Fx::new("selected");
+    // The case as reported: one file, let in by --include before --exclude=*.txt.
+    write(&fx.local.join("only/keep.txt"), b"keep");
+    let mut up = fx.sync("upload", "only/", &fx.r("only"));
+    up.extra_rsync_args = vec!["--include=keep.txt".into(), "--exclude=*.txt".into()];
+    up.common.as_mut().unwrap().checksum = true;
+    let f = fx.run_sync(up).await.unwrap();
+    ok(&f);
+    assert_eq!(
+        std::fs::read(fx.rdir.join("only/keep.txt")).unwrap(),
+        b"keep"
+    );
+    assert_eq!(f.checksum_match, Some(true), "{:?}", f.checksum_error);
+    assert_eq!(f.checksums.len(), 1, "{:?}", f.checksums);
+
+    // A tree with every kind of rule.
+    for (name, body) in [
+        ("t/keep.txt", "k"),
+        ("t/plus.txt", "p"),
+        ("t/skip.txt", "s"),
+        ("t/sub/deep.txt", "d"),
+        ("t/data.bin", "b"),
+        ("t/x.tmp", "x"),
+    ] {
+        write(&fx.local.join(name), body.as_bytes());
+    }
+    let filters = vec![
+        "--include=keep.txt".to_owned(),
+        "--exclude=+ plus.txt".to_owned(),
+        "--exclude=*.txt".to_owned(),
+    ];
+    let mut up = fx.sync("upload", "t", &fx.r("up"));
+    up.exclude = vec!["*.tmp".into()];
+    up.extra_rsync_args = filters.clone();
+    up.common.as_mut().unwrap().checksum = true;
+    let f = fx.run_sync(up).await.unwrap();
+    ok(&f);
+    let mut compared: Vec<String> = f.checksums.iter().map(|c| c.remote_path.clone()).collect();
+    compared.sort();
+    let expected: Vec<String> = ["data.bin", "keep.txt", "plus.txt"]
+        .iter()
+        .map(|n| fx.r(&format!("up/t/{n}")))
+        .collect();
+    assert_eq!(compared, expected);
+    assert_eq!(f.checksum_match, Some(true), "{:?}", f.checksum_error);
+    assert!(
+        f.checksums
+            .iter()
+            .all(|c| c.same && c.local_path.contains("/t/"))
+    );
+    assert!(fx.rdir.join("up/t/plus.txt").exists());
+    assert!(!fx.rdir.join("up/t/skip.txt").exists() && !fx.rdir.join("up/t/x.tmp").exists());
+
+    // Down again with the same rules, into a directory that does not exist yet.
+    let mut down = fx.sync("download", &fx.r("up/t/"), &fx.l("back"));
+    down.extra_rsync_args = filters;
+    down.common.as_mut().unwrap().checksum = true;
+    let f = fx.run_sync(down).await.unwrap();
+    ok(&f);
+    let mut compared: Vec<String> = f.checksums.iter().map(|c| c.local_path.clone()).collect();
+    compared.sort();
+    let expected: Vec<String> = ["data.bin", "keep.txt", "plus.txt"]
+        .iter()
+        .map(|n| fx.l(&format!("back/{n}")))
+        .collect();
+    assert_eq!(compared, expected);
+    assert_eq!(f.checksum_match, Some(true), "{:?}", f.checksum_error);
+}
+
+/// A file changed on the host after the copy and before its checksum: the account's
+/// `~/.ssh/rc`, which sshd runs before every session's command, rewrites any
+/// `*/*/*/changed-on-the-host` under its home (`<test dir>/<tool>/t/`). The copy's own sessions find nothing to change (the
+/// file is not there yet, or is still in a temporary directory deeper down); the checksum's
+/// sessions come after it, so the change always lands between the two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_on_the_host_after_the_copy_is_a_checksum_mismatch() {
+    let rc = "for f in \"$HOME\"/*/*/*/changed-on-the-host; do\n  \
+              if [ -f \"$f\" ]; then printf 'changed on the host\\n' > \"$f\"; fi\n\
+              done\n";
+    let fx = Fx::as_account("changed", crate::support::accounts::ssh_rc_account(rc));
+    write(&fx.local.join("t/changed-on-the-host"), b"as sent\n");
+    write(&fx.local.join("t/unchanged"), b"stays\n");
+    for tool in ["scp", "rsync"] {
+        let dest = fx.r(tool);
+        std::fs::create_dir_all(fx.rdir.join(tool)).unwrap();
+        fx.give(&fx.rdir);
+        let f = if tool == "scp" {
+            let mut up = fx.scp("upload", &["t"], &dest);
+            up.recursive = true;
+            up.common.as_mut().unwrap().checksum = true;
+            fx.run_scp(up).await
+        } else {
+            let mut up = fx.sync("upload", "t", &dest);
+            up.common.as_mut().unwrap().checksum = true;
+            fx.run_sync(up).await
+        }
+        .unwrap();
+        ok(&f);
+        assert_eq!(
+            std::fs::read(fx.rdir.join(format!("{tool}/t/changed-on-the-host"))).unwrap(),
+            b"changed on the host\n",
+            "{tool}: the host changed it"
+        );
+        assert_eq!(f.checksum_match, Some(false), "{tool}: {f:?}");
+        assert_eq!(f.checksums.len(), 2, "{tool}: {:?}", f.checksums);
+        let changed = f
+            .checksums
+            .iter()
+            .find(|c| c.remote_path.ends_with("t/changed-on-the-host"))
+            .unwrap_or_else(|| panic!("{tool}: the changed file is named: {:?}", f.checksums));
+        assert!(!changed.same, "{tool}");
+        assert_eq!(
+            changed.remote_sha256,
+            "14f18e49ab328b1113f39588315ec54efe67816ea2f97054f6599e016334443a",
+            "{tool}: sha256 of what the host holds now"
+        );
+        assert_ne!(changed.local_sha256, changed.remote_sha256);
+        let unchanged = f
+            .checksums
+            .iter()
+            .find(|c| c.remote_path.ends_with("t/unchanged"))
+            .unwrap();
+        assert!(unchanged.same, "{tool}: {unchanged:?}");
+    }
+}
+
+/// The entries of `dir` that are temporary directories of a stage.
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".ssh-mcp-"))
+        .collect()
+}
+
+/// A sparse file of 4 GiB: reading it costs nothing, sending it takes far longer than the
+/// tests wait.
+fn sparse(p: &Path) {
+    let f = std::fs::File::create(p).unwrap();
+    f.set_len(4 << 30).unwrap();
+}
+
+/// An scp upload stopped halfway (cancelled once bytes flow, or timed out) leaves the old
+/// destination as it was and no temporary file: scp writes beside it, and the copy goes in
+/// place only when complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_scp_upload_leaves_the_destination_as_it_was() {
+    let fx = Fx::new("stopup");
+    sparse(&fx.local.join("big"));
+    let old: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    std::fs::write(fx.rdir.join("dest.bin"), &old).unwrap();
+    fx.give(&fx.rdir);
+
+    // Cancelled while bytes flow (scp has opened what it writes by then).
+    let mut req = fx.scp("upload", &["big"], &fx.r("dest.bin"));
+    req.common.as_mut().unwrap().progress_interval_ms = 100;
+    let mut stream = TransfersClient::new(fx.d.channel().await)
+        .scp(req)
+        .await
+        .unwrap()
+        .into_inner();
+    loop {
+        match stream.message().await.unwrap().map(|e| e.event) {
+            Some(Some(Event::Progress(p))) if p.bytes > 0 => break,
+            Some(Some(Event::Finished(f))) => panic!("4 GiB went before any progress: {f:?}"),
+            Some(_) => {}
+            None => panic!("the stream ended"),
+        }
+    }
+    let scps = running_children(&fx.d, "scp").await;
+    drop(stream);
+    let cleaned = wait_until_async(Duration::from_secs(20), || {
+        scps.iter()
+            .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+            && temporaries(&fx.rdir).is_empty()
+    })
+    .await;
+    assert!(cleaned, "left: {:?}", temporaries(&fx.rdir));
+    assert!(
+        std::fs::read(fx.rdir.join("dest.bin")).unwrap() == old,
+        "the destination changed"
+    );
+
+    // Timed out.
+    let mut req = fx.scp("upload", &["big"], &fx.r("dest.bin"));
+    req.common.as_mut().unwrap().timeout_seconds = Some(2.0);
+    let f = fx.run_scp(req).await.unwrap();
+    assert!(f.timed_out, "{f:?}");
+    assert!(
+        std::fs::read(fx.rdir.join("dest.bin")).unwrap() == old,
+        "the destination changed"
+    );
+    assert!(
+        temporaries(&fx.rdir).is_empty(),
+        "{:?}",
+        temporaries(&fx.rdir)
+    );
+    assert_eq!((f.files_transferred, f.bytes_transferred), (0, 0));
+}
+
+/// The same for a download: the local destination stays as it was, with nothing beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_scp_download_leaves_the_destination_as_it_was() {
+    let fx = Fx::new("stopdown");
+    sparse(&fx.rdir.join("big"));
+    fx.give(&fx.rdir);
+    let old = b"the old local file\n".repeat(1000);
+    std::fs::write(fx.local.join("dest.bin"), &old).unwrap();
+    let mut req = fx.scp("download", &[&fx.r("big")], &fx.l("dest.bin"));
+    req.common.as_mut().unwrap().timeout_seconds = Some(2.0);
+    let f = fx.run_scp(req).await.unwrap();
+    assert!(f.timed_out, "{f:?}");
+    assert!(
+        std::fs::read(fx.local.join("dest.bin")).unwrap() == old,
+        "the destination changed"
+    );
+    assert!(
+        temporaries(&fx.local.path).is_empty(),
+        "{:?}",
+        temporaries(&fx.local.path)
+    );
+    assert_eq!((f.files_transferred, f.bytes_transferred), (0, 0));
+}
+
+/// A complete copy replaces a file keeping its mode (scp without `preserve_times`), merges a
+/// tree into an existing one, and leaves nothing beside the destination, both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complete_scp_copy_replaces_and_merges_in_place() {
+    let fx = Fx::new("replace");
+    write(&fx.local.join("f"), b"new");
+    write(&fx.local.join("t/a"), b"a2");
+    write(&fx.local.join("t/sub/b"), b"b2");
+    std::fs::write(fx.rdir.join("f"), b"old").unwrap();
+    std::fs::set_permissions(
+        fx.rdir.join("f"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+    write(&fx.rdir.join("t/a"), b"a1");
+    write(&fx.rdir.join("t/kept"), b"kept");
+    fx.give(&fx.rdir);
+    ok(&fx
+        .run_scp(fx.scp("upload", &["f"], &fx.r("f")))
+        .await
+        .unwrap());
+    assert_eq!(std::fs::read(fx.rdir.join("f")).unwrap(), b"new");
+    let mode = std::fs::metadata(fx.rdir.join("f")).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o640, "the replaced file keeps its mode");
+    let mut tree = fx.scp("upload", &["t", "f"], &fx.rel);
+    tree.recursive = true;
+    let f = fx.run_scp(tree).await.unwrap();
+    ok(&f);
+    assert_eq!((f.files_transferred, f.bytes_transferred), (3, 7));
+    assert_eq!(std::fs::read(fx.rdir.join("t/a")).unwrap(), b"a2");
+    assert_eq!(std::fs::read(fx.rdir.join("t/sub/b")).unwrap(), b"b2");
+    assert_eq!(std::fs::read(fx.rdir.join("t/kept")).unwrap(), b"kept");
+    assert!(temporaries(&fx.rdir).is_empty());
+
+    // Down: into an existing local tree.
+    write(&fx.local.join("dl/t/mine"), b"mine");
+    let mut down = fx.scp("download", &[&fx.r("t")], &fx.l("dl"));
+    down.recursive = true;
+    let f = fx.run_scp(down).await.unwrap();
+    ok(&f);
+    assert_eq!((f.files_transferred, f.bytes_transferred), (3, 8));
+    assert_eq!(std::fs::read(fx.local.join("dl/t/sub/b")).unwrap(), b"b2");
+    assert_eq!(std::fs::read(fx.local.join("dl/t/mine")).unwrap(), b"mine");
+    assert!(temporaries(&fx.local.join("dl")).is_empty());
+}
+
+/// scp's counts are what arrived: nothing when every source is missing, and the sources that
+/// exist when some are (they land; the missing ones make the exit code non-zero).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scp_counts_only_what_arrived() {
+    let fx = Fx::new("arrived");
+    std::fs::write(fx.rdir.join("here"), b"12345").unwrap();
+    fx.give(&fx.rdir);
+    std::fs::create_dir(fx.local.join("dl")).unwrap();
+    let f = fx
+        .run_scp(fx.scp("download", &[&fx.r("gone1"), &fx.r("gone2")], &fx.l("dl")))
+        .await
+        .unwrap();
+    assert_ne!(f.exit_code, Some(0));
+    assert_eq!((f.files_transferred, f.bytes_transferred), (0, 0));
+    let f = fx
+        .run_scp(fx.scp("download", &[&fx.r("gone1")], &fx.l("dl/one")))
+        .await
+        .unwrap();
+    assert_ne!(f.exit_code, Some(0));
+    assert_eq!((f.files_transferred, f.bytes_transferred), (0, 0));
+
+    let f = fx
+        .run_scp(fx.scp("download", &[&fx.r("gone1"), &fx.r("here")], &fx.l("dl")))
+        .await
+        .unwrap();
+    assert_ne!(f.exit_code, Some(0));
+    assert_eq!((f.files_transferred, f.bytes_transferred), (1, 5));
+    assert_eq!(std::fs::read(fx.local.join("dl/here")).unwrap(), b"12345");
+    let mut left: Vec<String> = std::fs::read_dir(fx.local.join("dl"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["here"]);
 }

@@ -280,10 +280,20 @@ pub enum Operands {
     },
 }
 
-/// `host:path` for scp in SFTP mode: the path goes to the server as it is, except that scp
-/// expands glob characters in a download's sources, so those are escaped to name one file.
+/// A path that starts with `//` as one `/`, which names the same directory: after a host named
+/// `scp` or `rsync`, `host://…` would read as a URL (scp: another host; rsync: daemon mode).
+fn one_leading_slash(p: &str) -> &str {
+    match p.strip_prefix("//") {
+        Some(_) => &p[p.len() - p.trim_start_matches('/').len() - 1..],
+        None => p,
+    }
+}
+
+/// `host:path` for scp in SFTP mode: the path goes to the server as it is (scp itself takes a
+/// leading `:` or `-` as part of the name, and `~`, `~/` as the home directory), except that
+/// scp expands glob characters in a download's sources, so those are escaped to name one file.
 fn scp_remote(host: &str, path: &RemotePath, escape_glob: bool) -> OsString {
-    let p = path.as_str();
+    let p = one_leading_slash(path.as_str());
     let p = if escape_glob {
         escape_glob_chars(p)
     } else {
@@ -375,17 +385,18 @@ fn rsync_shell_word(w: &std::ffi::OsStr) -> String {
     format!("'{}'", w.to_string_lossy().replace('\'', "''"))
 }
 
-/// `host:path` for rsync: the path travels as a protected argument, but the remote rsync reads
-/// a leading `-` as an option, expands glob characters and does not expand `~`, so a leading `-`
-/// gets `./`, `~` and `~/` become the home directory's relative `.` and `./` (the remote rsync
-/// starts there), and glob characters of a source are escaped.
+/// `host:path` for rsync: the path travels as a protected argument, but rsync reads `host::path`
+/// (a path starting with `:`) as daemon mode, the remote rsync reads a leading `-` as an option,
+/// expands glob characters and does not expand `~`. So a leading `-` or `:` gets `./`, `~` and
+/// `~/` become the home directory's relative `.` and `./` (the remote rsync starts there), and
+/// glob characters of a source are escaped.
 fn rsync_remote(host: &str, path: &RemotePath, is_source: bool) -> OsString {
-    let p = path.as_str();
+    let p = one_leading_slash(path.as_str());
     let p = if p == "~" {
         ".".to_owned()
     } else if let Some(rest) = p.strip_prefix("~/") {
         format!("./{rest}")
-    } else if p.starts_with('-') {
+    } else if p.starts_with(['-', ':']) {
         format!("./{p}")
     } else {
         p.to_owned()
@@ -424,6 +435,49 @@ pub fn rsync(
     for option in extra.spelled() {
         argv.arg(option);
     }
+    push_rsync_shell_and_operands(&mut argv, settings, conn, control_path, operands);
+    argv
+}
+
+/// rsync's own answer to "which files of this sync are there, and which differ now": the same
+/// sources, destination, `exclude` patterns and selecting options (`ExtraRsyncArgs::selecting`)
+/// as [`rsync`], as a dry run comparing contents (`--checksum`) that prints every file it
+/// selected, unchanged ones too (`-ii`), one line each as `%i %n`. Nothing is deleted.
+#[allow(clippy::too_many_arguments)]
+pub fn rsync_listing(
+    settings: &SshSettings,
+    rsync: &Path,
+    conn: &Connection,
+    control_path: &Path,
+    operands: &Operands,
+    flags: &RsyncFlags,
+    extra: &ExtraRsyncArgs,
+) -> Argv {
+    let mut argv = Argv::new(rsync);
+    argv.arg("-s")
+        .arg("-a")
+        .arg("--dry-run")
+        .arg("--checksum")
+        .arg("-ii")
+        .arg("--out-format=%i %n");
+    for pattern in &flags.exclude {
+        argv.arg(format!("--exclude={pattern}"));
+    }
+    for option in extra.selecting().spelled() {
+        argv.arg(option);
+    }
+    push_rsync_shell_and_operands(&mut argv, settings, conn, control_path, operands);
+    argv
+}
+
+/// `-e` with rsync's ssh on the master, `--`, and the operands.
+fn push_rsync_shell_and_operands(
+    argv: &mut Argv,
+    settings: &SshSettings,
+    conn: &Connection,
+    control_path: &Path,
+    operands: &Operands,
+) {
     let mut shell = vec![rsync_shell_word(settings.ssh.as_os_str())];
     shell.extend(
         transfer_ssh_options(settings, conn, control_path)
@@ -432,8 +486,7 @@ pub fn rsync(
     );
     argv.arg("-e").arg(shell.join(" "));
     argv.arg("--");
-    push_operands(&mut argv, conn, operands, rsync_remote);
-    argv
+    push_operands(argv, conn, operands, rsync_remote);
 }
 
 #[cfg(test)]
@@ -666,6 +719,86 @@ mod tests {
         };
         assert_eq!(home("~"), "h:.");
         assert_eq!(home("~/-a"), "h:./-a");
-        assert_eq!(home("~user/x"), "h:~user/x");
+    }
+
+    #[test]
+    fn the_listing_repeats_the_selection_as_a_dry_run_that_itemizes_every_file() {
+        let ops = Operands::Upload {
+            sources: vec![local("src/")],
+            destination: remote(":dst"),
+        };
+        let flags = RsyncFlags {
+            compress: true,
+            delete: true,
+            dry_run: false,
+            exclude: vec!["*.o".into()],
+        };
+        let extra = ExtraRsyncArgs::parse(&[
+            "-v".to_owned(),
+            "--include=keep.txt".to_owned(),
+            "--exclude=*.txt".to_owned(),
+        ])
+        .unwrap();
+        let argv = rsync_listing(
+            &settings(),
+            Path::new("rsync"),
+            &transfer_conn(&[]),
+            Path::new("/cm"),
+            &ops,
+            &flags,
+            &extra,
+        );
+        let args: Vec<String> = argv
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into())
+            .collect();
+        let e = args.iter().position(|a| a == "-e").unwrap();
+        assert_eq!(
+            &args[..e],
+            [
+                "-s",
+                "-a",
+                "--dry-run",
+                "--checksum",
+                "-ii",
+                "--out-format=%i %n",
+                "--exclude=*.o",
+                "--include=keep.txt",
+                "--exclude=*.txt"
+            ]
+        );
+        assert_eq!(&args[e + 2..], ["--", "/work/src/", "u@web:./:dst"]);
+    }
+
+    /// No remote path changes what the operand means: `host::x` would be rsync's daemon mode,
+    /// `rsync://…` and `scp://…` (a host named so, and a path starting with `//`) URLs.
+    #[test]
+    fn remote_operands_keep_their_meaning_whatever_the_path_starts_with() {
+        let rsync = |host: &str, raw: &str| {
+            rsync_remote(host, &remote(raw), false)
+                .to_string_lossy()
+                .into_owned()
+        };
+        let scp = |host: &str, raw: &str| {
+            scp_remote(host, &remote(raw), false)
+                .to_string_lossy()
+                .into_owned()
+        };
+        assert_eq!(rsync("h", ":x"), "h:./:x");
+        assert_eq!(rsync("h", "::x"), "h:./::x");
+        assert_eq!(rsync("h", "-x"), "h:./-x");
+        assert_eq!(rsync("h", "h2:x"), "h:h2:x");
+        assert_eq!(rsync("rsync", "//srv/x"), "rsync:/srv/x");
+        assert_eq!(rsync("rsync", "///x"), "rsync:/x");
+        assert_eq!(rsync("h", "/"), "h:/");
+        assert_eq!(
+            scp("h", ":x"),
+            "h::x",
+            "scp reads what follows the first colon"
+        );
+        assert_eq!(scp("scp", "//etc/x"), "scp:/etc/x");
+        assert_eq!(scp("h", "//"), "h:/");
+        assert_eq!(scp("h", "~/x"), "h:~/x");
     }
 }

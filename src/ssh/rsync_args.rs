@@ -79,6 +79,40 @@ impl ExtraRsyncArgs {
         self.0.iter().map(RsyncOption::spelled).collect()
     }
 
+    /// The options that decide which files a sync takes (filters, size, time and link rules,
+    /// recursion), without those that shape its output or delete: what a listing of the same
+    /// transfer (`argv::rsync_listing`) needs so that it selects exactly the same files.
+    pub fn selecting(&self) -> Self {
+        const OUTPUT_OR_DELETION: &[&str] = &[
+            "--verbose",
+            "--no-verbose",
+            "--no-v",
+            "--quiet",
+            "--progress",
+            "-P",
+            "--itemize-changes",
+            "--stats",
+            "--human-readable",
+            "--no-human-readable",
+            "--no-h",
+            "--8-bit-output",
+            "--dry-run",
+            "--list-only",
+        ];
+        let keeps = |o: &RsyncOption| match o {
+            RsyncOption::Flag(f) => {
+                !(OUTPUT_OR_DELETION.contains(&f.as_str())
+                    || f == "--del"
+                    || f.starts_with("--delete"))
+            }
+            RsyncOption::Valued { name, .. } => !matches!(
+                *name,
+                "out-format" | "info" | "debug" | "max-delete" | "stop-after"
+            ),
+        };
+        Self(self.0.iter().filter(|o| keeps(o)).cloned().collect())
+    }
+
     /// Whether the agent asked for this long flag (or its short form).
     pub fn has_flag(&self, spelled: &str) -> bool {
         self.count_flag(spelled) > 0
@@ -309,6 +343,38 @@ mod tests {
         ExtraRsyncArgs::parse(&owned)
             .map(|a| a.spelled())
             .map_err(|e| e.0)
+    }
+
+    #[test]
+    fn a_listing_keeps_what_selects_files_and_drops_output_and_deletion() {
+        let owned: Vec<String> = [
+            "-avhiP",
+            "--include=keep.txt",
+            "--exclude=+ also",
+            "--exclude=*.txt",
+            "--delete-after",
+            "--max-size=1M",
+            "--out-format=%n",
+            "--info=progress2",
+            "--update",
+            "--no-recursive",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let selecting = ExtraRsyncArgs::parse(&owned).unwrap().selecting().spelled();
+        assert_eq!(
+            selecting,
+            [
+                "--archive",
+                "--include=keep.txt",
+                "--exclude=+ also",
+                "--exclude=*.txt",
+                "--max-size=1M",
+                "--update",
+                "--no-recursive"
+            ]
+        );
     }
 
     #[test]

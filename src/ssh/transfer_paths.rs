@@ -2,6 +2,13 @@
 //! can never be read as an option or as `host:path`) and [`RemotePath`] (any bytes but NUL; it
 //! reaches the host through SFTP or rsync's protected arguments, never through a shell).
 //! Whether a local path exists is the daemon's to check.
+//!
+//! A remote path means the same to scp and rsync: `~` and `~/…` are the home directory, a
+//! relative path is relative to it, and every other byte is part of a name. The argv builder
+//! spells each path so that neither program gives a prefix another meaning (a leading `-` an
+//! option, `:` rsync's daemon mode, `//` after a host named `rsync` or `scp` a URL). The one
+//! prefix the two programs cannot be made to agree on, `~name` (scp: that account's home; rsync:
+//! a directory named `~name`), is refused here.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -63,6 +70,14 @@ impl LocalOperand {
         })
     }
 
+    /// A path the daemon made for this transfer (a temporary directory beside the destination):
+    /// absolute, so it holds the guarantee of a parsed one.
+    pub fn made(path: PathBuf) -> Self {
+        debug_assert!(path.is_absolute(), "{}", path.display());
+        let raw = path.to_string_lossy().into_owned();
+        Self { path, raw }
+    }
+
     pub fn as_path(&self) -> &Path {
         &self.path
     }
@@ -88,14 +103,31 @@ fn join_keeping_slash(base: &Path, rest: &str) -> PathBuf {
 }
 
 /// A path on the remote host, exactly as the agent wrote it (spaces, quotes, newlines, a leading
-/// `-` included). Relative paths are relative to the remote home directory.
+/// `-` or `:` included). Relative paths are relative to the remote home directory.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RemotePath(String);
 
 impl RemotePath {
     pub fn parse(field: &str, raw: &str) -> Result<Self, InvalidInput> {
         check_text(field, raw)?;
+        if let Some(rest) = raw.strip_prefix('~')
+            && !rest.is_empty()
+            && !rest.starts_with('/')
+        {
+            let name = rest.split('/').next().unwrap_or(rest);
+            return Err(InvalidInput(format!(
+                "'{field}' {raw:?} starts with ~{name}, which scp reads as the home directory of \
+                 the account {name:?} and rsync as a directory named \"~{name}\" in yours; write \
+                 that account's home as an absolute path (e.g. /home/{name}/…), or ./{raw} for \
+                 a name that starts with ~"
+            )));
+        }
         Ok(Self(raw.to_owned()))
+    }
+
+    /// A path the daemon made for this transfer (a temporary name beside the destination).
+    pub fn made(path: String) -> Self {
+        Self(path)
     }
 
     pub fn as_str(&self) -> &str {
@@ -133,10 +165,32 @@ mod tests {
 
     #[test]
     fn remote_paths_are_kept_exactly() {
-        for raw in ["-e touch x", "a 'b\" c", "new\nline", "~/x", " lead"] {
+        for raw in [
+            "-e touch x",
+            "a 'b\" c",
+            "new\nline",
+            "~/x",
+            " lead",
+            ":x",
+            "h:x",
+            "~",
+            "./~u",
+        ] {
             assert_eq!(RemotePath::parse("destination", raw).unwrap().as_str(), raw);
         }
         assert!(RemotePath::parse("destination", "a\0").is_err());
         assert!(RemotePath::parse("destination", "\t").is_err());
+    }
+
+    #[test]
+    fn another_accounts_home_is_refused_with_what_to_write_instead() {
+        for raw in ["~bob", "~bob/x", "~+/x", "~-"] {
+            let e = RemotePath::parse("destination", raw).unwrap_err();
+            assert!(
+                e.0.starts_with(&format!("'destination' {raw:?} starts with ~")),
+                "{e}"
+            );
+            assert!(e.0.contains(&format!("./{raw}")), "{e}");
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! tests of commands under each login shell. Created on first use with `useradd` (the tests run as
 //! root; scripts/test.sh installs the shells) and kept: creating them again is a no-op. The
 //! password field is `*` rather than useradd's locked `!`, because sshd without PAM refuses
-//! locked accounts even for key logins. [`super::sshd::Sshd`] authorizes its key for each.
+//! locked accounts even for key logins. [`super::sshd::Sshd`] authorizes its key for each, and
+//! for [`SSH_RC_USER`], whose `~/.ssh/rc` a test writes.
 //!
 //! [`group_accounts`] adds two accounts that share a group (`smcp-editor` and `smcp-other` in
 //! `smcp-shared`), for the tests of what an edit keeps of a file another account owns.
@@ -148,6 +149,28 @@ fn group_members(group: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// An account (login shell bash) whose `~/.ssh/rc` the tests write: sshd runs that file with sh
+/// before every session's command, the SFTP subsystem included, so the host can act between
+/// two steps of the daemon's (a file changed after a copy and before its checksum).
+pub const SSH_RC_USER: &str = "smcp-sshrc";
+
+/// The [`SSH_RC_USER`] account with `rc` as its `~/.ssh/rc`; returns its name and home.
+pub fn ssh_rc_account(rc: &str) -> (String, PathBuf) {
+    let (user, home) = login_shell_account_named(SSH_RC_USER, "bash");
+    let dir = home.join(".ssh");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rc"), rc).unwrap();
+    let owned = Command::new("chown")
+        .arg("-R")
+        .arg(&user)
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(owned, "chown {}", dir.display());
+    (user, home)
 }
 
 /// The account that logs in with a password only (the test sshd's `Match User` block).

@@ -1,5 +1,6 @@
 //! [`Sshd`]: a throwaway OpenSSH server on a free loopback port with fresh keys and an ssh config
-//! holding the alias `testhost`. MaxSessions and MaxStartups stay at OpenSSH's defaults, as on
+//! holding the alias `testhost` (also spelled `rsync` and `scp`, hosts whose names make
+//! `host://path` a URL to those programs). MaxSessions and MaxStartups stay at OpenSSH's defaults, as on
 //! real servers. `SetEnv SHLVL=1` keeps the account's ~/.bashrc out of the tests: Debian's bash
 //! reads it for every command sshd runs, and a bashrc that prints or races (pyenv's rehash does,
 //! under concurrency) would make the tests about this machine's account instead of ssh-mcp.
@@ -35,7 +36,7 @@ fn keygen(path: &std::path::Path) {
     assert!(status.success(), "ssh-keygen failed");
 }
 
-/// Writes the public key to `keys/<user>` for the user and for every login-shell account.
+/// Writes the public key to `keys/<user>` for the user and for every test account.
 fn authorize_key(dir: &std::path::Path, user: &str) {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path, m: u32| {
@@ -46,7 +47,8 @@ fn authorize_key(dir: &std::path::Path, user: &str) {
     mode(dir, 0o711);
     mode(&keys, 0o755);
     let key = std::fs::read(dir.join("id_ed25519.pub")).unwrap();
-    let users = std::iter::once(user.to_owned())
+    let users = [user.to_owned(), super::accounts::SSH_RC_USER.to_owned()]
+        .into_iter()
         .chain(
             super::accounts::LOGIN_SHELLS
                 .iter()
@@ -109,7 +111,7 @@ impl Sshd {
             std::fs::write(
                 d.join("ssh_config"),
                 format!(
-                    "Host testhost\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {dir}/id_ed25519\n  \
+                    "Host testhost rsync scp\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {dir}/id_ed25519\n  \
                      IdentitiesOnly yes\n  UserKnownHostsFile {dir}/known_hosts\n  StrictHostKeyChecking yes\n  BatchMode yes\n\
                      Host {PLAIN_HOST}\n  HostName 127.0.0.1\n  Port {port}\n  User {pw_user}\n  \
                      UserKnownHostsFile {dir}/known_hosts\n  StrictHostKeyChecking yes\n",

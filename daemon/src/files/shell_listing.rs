@@ -15,13 +15,20 @@ pub const MAX_OUTPUT: usize = 8 << 20;
 pub const NOT_A_DIRECTORY: i32 = 21;
 
 /// The POSIX sh script that lists `dir` (a path for the SFTP server: relative to the home).
+/// A relative `dir` goes to `cd` as `./dir`: `cd -- -` would be `$OLDPWD`, and a bare name is
+/// looked up in `$CDPATH` (and the directory found printed on stdout).
 pub fn script(dir: &str) -> String {
+    let dir = if dir.starts_with('/') {
+        dir.to_owned()
+    } else {
+        format!("./{dir}")
+    };
     format!(
         "cd -- {} || exit {NOT_A_DIRECTORY}\n\
          find . -mindepth 1 -maxdepth {} -name '.*' -prune -o -exec sh -c \
          'for p; do if [ -d \"$p\" ]; then printf \"d%s\\0\" \"$p\"; else printf \"f%s\\0\" \"$p\"; fi; done' \
          sh {{}} +\n",
-        sh_quote(dir),
+        sh_quote(&dir),
         listing::DEPTH
     )
 }
@@ -55,9 +62,11 @@ mod tests {
     fn the_script_quotes_the_directory() {
         let s = script("it's a dir");
         assert!(
-            s.starts_with("cd -- 'it'\"'\"'s a dir' || exit 21\n"),
+            s.starts_with("cd -- './it'\"'\"'s a dir' || exit 21\n"),
             "{s}"
         );
+        assert!(script("-").starts_with("cd -- ./- ||"));
+        assert!(script("/abs").starts_with("cd -- /abs ||"));
         assert!(s.contains("-maxdepth 2 -name '.*' -prune"), "{s}");
     }
 

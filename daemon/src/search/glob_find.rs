@@ -15,12 +15,19 @@ pub const MAX_OUTPUT: usize = 48 << 20;
 /// Exit status of the script when the base cannot be entered.
 pub const NOT_A_DIRECTORY: i32 = 26;
 
-/// The script listing the regular files under `base` (a path as the agent gave it).
+/// The script listing the regular files under `base` (a path as the agent gave it). A relative
+/// `base` goes to `cd` as `./base`: `cd -- -` would be `$OLDPWD`, and a bare name is looked up
+/// in `$CDPATH` (and the directory found printed on stdout).
 pub fn script(base: &str) -> String {
+    let base = if base.starts_with('/') {
+        base.to_owned()
+    } else {
+        format!("./{base}")
+    };
     format!(
         "cd -- {} || exit {NOT_A_DIRECTORY}\n\
          find . -type d \\( -name .git -o -name .hg -o -name .svn \\) -prune -o -type f -print0\n",
-        sh_quote(base)
+        sh_quote(&base)
     )
 }
 
@@ -57,7 +64,12 @@ mod tests {
     #[test]
     fn the_script_quotes_the_base_and_prunes_like_the_seed() {
         let s = script("it's -dir");
-        assert!(s.starts_with("cd -- 'it'\"'\"'s -dir' || exit 26\n"), "{s}");
+        assert!(
+            s.starts_with("cd -- './it'\"'\"'s -dir' || exit 26\n"),
+            "{s}"
+        );
+        assert!(script("-").starts_with("cd -- ./- ||"));
+        assert!(script("/abs").starts_with("cd -- /abs ||"));
         assert!(s.contains("-name .git -o -name .hg -o -name .svn"), "{s}");
         assert!(s.contains("-type f -print0"), "{s}");
     }

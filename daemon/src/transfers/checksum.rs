@@ -1,7 +1,8 @@
 //! `checksum: true`: the sha256 of every transferred file on both ends. Which remote file
-//! matches which local one follows scp's and rsync's naming rules ([`pairs`]); local files are
-//! hashed here (sha2), remote ones by one POSIX script (`sha256sum` per file, run as sh whatever
-//! the login shell) over the same master.
+//! matches which local one follows scp's naming rules ([`pairs`]) or, for rsync, rsync's own
+//! listing of what it selected (`rsync_listing.rs`); local files are hashed here (sha2), remote
+//! ones by one POSIX script (`sha256sum` per file, run as sh whatever the login shell) over the
+//! same master.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -10,9 +11,8 @@ use sha2::{Digest, Sha256};
 use ssh_mcp_core::ssh::argv::Operands;
 use ssh_mcp_core::ssh::quote::sh_quote;
 
-use super::excludes::Excludes;
 use super::local_tree;
-use super::spec::{Tool, TransferSpec};
+use super::spec::TransferSpec;
 
 /// The most files compared in one call; more are reported as not compared.
 pub const MAX_FILES: usize = 1000;
@@ -22,6 +22,8 @@ pub const MAX_FILES: usize = 1000;
 pub struct Pair {
     pub local: PathBuf,
     pub remote: String,
+    /// rsync's dry run would send it again: the ends differ whatever the hashes say.
+    pub differs: bool,
 }
 
 /// One compared file.
@@ -54,7 +56,7 @@ impl Report {
 }
 
 /// The last component of a remote or local path, trailing slashes ignored.
-fn base(p: &str) -> &str {
+pub fn base(p: &str) -> &str {
     let t = p.trim_end_matches('/');
     t.rsplit('/').next().unwrap_or(t)
 }
@@ -75,29 +77,20 @@ pub struct Before {
     pub local_dest_was_dir: bool,
 }
 
-/// The (local root, remote root) pairs a transfer wrote, by scp's and rsync's naming rules.
+/// The (local root, remote root) pairs an scp transfer wrote, by scp's naming rules: several
+/// sources, or a destination that was a directory, take each source's name inside it.
 fn roots(spec: &TransferSpec, before: Before) -> Vec<(PathBuf, String)> {
-    let rsync = matches!(spec.tool, Tool::Rsync { .. });
     match &spec.operands {
         Operands::Upload {
             sources,
             destination,
         } => {
             let d = destination.as_str();
+            let into_dir = sources.len() > 1 || before.remote_dest_is_dir;
             sources
                 .iter()
                 .map(|s| {
                     let path = s.as_path().to_path_buf();
-                    let is_dir = path.is_dir();
-                    let into_dir = if rsync {
-                        if is_dir {
-                            !s.has_trailing_slash()
-                        } else {
-                            before.remote_dest_is_dir || d.ends_with('/')
-                        }
-                    } else {
-                        sources.len() > 1 || before.remote_dest_is_dir
-                    };
                     let remote = if into_dir {
                         remote_join(d, &local_base(&path))
                     } else {
@@ -112,21 +105,11 @@ fn roots(spec: &TransferSpec, before: Before) -> Vec<(PathBuf, String)> {
             destination,
         } => {
             let l = destination.as_path();
+            let into_dir = sources.len() > 1 || before.local_dest_was_dir;
             sources
                 .iter()
                 .map(|r| {
                     let r = r.as_str();
-                    let into_dir = if rsync {
-                        if r.ends_with('/') {
-                            false
-                        } else {
-                            before.local_dest_was_dir
-                                || destination.has_trailing_slash()
-                                || l.is_dir()
-                        }
-                    } else {
-                        sources.len() > 1 || before.local_dest_was_dir
-                    };
                     let local = if into_dir {
                         l.join(base(r))
                     } else {
@@ -144,39 +127,13 @@ pub fn local_roots(spec: &TransferSpec, before: Before) -> Vec<PathBuf> {
     roots(spec, before).into_iter().map(|(l, _)| l).collect()
 }
 
-/// The exclude patterns of an rsync transfer (the `exclude` parameter and `--exclude=` options).
-fn excludes(spec: &TransferSpec) -> Excludes {
-    match &spec.tool {
-        Tool::Rsync { flags, extra } => {
-            let mut patterns = flags.exclude.clone();
-            patterns.extend(
-                extra
-                    .spelled()
-                    .into_iter()
-                    .filter_map(|o| o.strip_prefix("--exclude=").map(str::to_owned)),
-            );
-            Excludes::new(&patterns)
-        }
-        Tool::Scp { .. } => Excludes::default(),
-    }
-}
-
-/// Every transferred regular file, local path with remote path (files an rsync `exclude` left
-/// out are not among them).
+/// Every regular file an scp transfer wrote, local path with remote path, by scp's naming rules
+/// (rsync's come from its own listing, `rsync_listing::pairs`).
 pub fn pairs(spec: &TransferSpec, before: Before) -> Vec<Pair> {
-    let excludes = excludes(spec);
     let mut out = Vec::new();
     for (local, remote) in roots(spec, before) {
         let tree = local_tree::walk(std::slice::from_ref(&local));
-        let root_name = local_base(&local);
         for (file, _) in tree.files {
-            let rel = file.strip_prefix(&local).unwrap_or(&file).to_string_lossy();
-            let components: Vec<&str> = std::iter::once(root_name.as_str())
-                .chain(rel.split('/').filter(|c| !c.is_empty()))
-                .collect();
-            if excludes.excludes(&components) {
-                continue;
-            }
             let remote_path = match file.strip_prefix(&local) {
                 Ok(rel) if !rel.as_os_str().is_empty() => {
                     remote_join(&remote, &rel.to_string_lossy())
@@ -186,6 +143,7 @@ pub fn pairs(spec: &TransferSpec, before: Before) -> Vec<Pair> {
             out.push(Pair {
                 local: file,
                 remote: remote_path,
+                differs: false,
             });
         }
     }

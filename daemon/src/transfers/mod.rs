@@ -6,13 +6,18 @@
 //! - `proc_io.rs`: progress from the kernel's per-process I/O counters.
 //! - `rsync_stats.rs`: files and bytes from rsync's `--stats`.
 //! - `local_tree.rs`: files and bytes under local paths.
-//! - `checksum.rs`: sha256 on both ends, paired by scp's and rsync's naming rules;
-//!   `excludes.rs`: which files an rsync `exclude` left out of the comparison.
+//! - `checksum.rs`: sha256 on both ends, paired by scp's naming rules or by rsync's own
+//!   listing of what it selected (`rsync_listing.rs`).
+//! - `stage.rs`: scp writes beside the destination and its copy is put in place when complete
+//!   (`stage_remote.rs` on the host for uploads, `stage_local.rs` here for downloads).
 
 pub mod checksum;
-pub mod excludes;
 pub mod local_tree;
 pub mod proc_io;
+pub mod rsync_listing;
 pub mod rsync_stats;
 pub mod run;
 pub mod spec;
+pub mod stage;
+pub mod stage_local;
+pub mod stage_remote;

@@ -1,27 +1,36 @@
 //! One transfer, from lease to outcome: lease a channel on the host's ControlMaster, start scp or
 //! rsync (argv from `argv::scp` / `argv::rsync`) in its own process group with its ssh riding
 //! on that master, report progress from the kernel's I/O counters, and on a timeout, a
-//! cancellation or shutdown end the whole group (SIGTERM, then SIGKILL after a grace). Then count
-//! what moved and, when asked, compare checksums on both ends.
+//! cancellation or shutdown end the whole group (SIGTERM, then SIGKILL after a grace). scp
+//! writes into a temporary directory beside the destination (`stage.rs`), put in place only
+//! when the copy is complete. Then count what moved and, when asked, compare checksums on both
+//! ends.
 
+use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ssh_mcp_core::ssh::argv::{self, Operands};
+use ssh_mcp_core::ssh::argv::{self, Operands, RsyncFlags};
 use ssh_mcp_core::ssh::binaries;
+use ssh_mcp_core::ssh::rsync_args::ExtraRsyncArgs;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::sync::CancellationToken;
 
 use super::checksum::{self, Before, FileSum, Report};
 use super::local_tree;
 use super::proc_io::{self, Counted};
+use super::rsync_listing;
 use super::rsync_stats;
 use super::spec::{Direction, Tool, TransferSpec};
+use super::stage::{self, Landed, WholeSizes};
+use super::stage_local::LocalStage;
+use super::stage_remote::RemoteStage;
 use crate::capture::Capture;
 use crate::error::DaemonError;
 use crate::exec;
 use crate::files::remote_fs::RemoteFs;
+use crate::files::remote_path;
 use crate::spawn;
 use crate::state::Daemon;
 use crate::stop::{self, StopReason};
@@ -168,6 +177,13 @@ pub async fn run(
         before.remote_dest_is_dir = out.is_ok_and(|o| o.trim() == "dir");
     }
 
+    let mut staged = tokio::select! {
+        staged = Staged::prepare(daemon, spec) => staged,
+        reason = &mut stop => return stopped_before_start(reason, started),
+    };
+    let operands = staged
+        .as_ref()
+        .map_or_else(|| spec.operands.clone(), |s| s.operands(&spec.operands));
     let argv = match &spec.tool {
         Tool::Scp {
             recursive,
@@ -177,7 +193,7 @@ pub async fn run(
             &program,
             &spec.conn,
             &lease.control_path,
-            &spec.operands,
+            &operands,
             *recursive,
             *preserve_times,
         ),
@@ -193,7 +209,15 @@ pub async fn run(
     };
     tracing::debug!(argv = %argv.display(), "starting a transfer");
     counters.set_phase(Phase::Transferring);
-    let mut child = spawn::transfer(&argv, spec.auth_sock.as_deref())?;
+    let mut child = match spawn::transfer(&argv, spec.auth_sock.as_deref()) {
+        Ok(child) => child,
+        Err(e) => {
+            if let Some(s) = staged.take() {
+                s.discard().await;
+            }
+            return Err(e);
+        }
+    };
     let pgid = child.id().unwrap_or(0);
     let tracker = &daemon.shutdown.commands;
     let stdout_task = child.stdout.take().map(|r| tracker.spawn(read_capped(r)));
@@ -242,8 +266,29 @@ pub async fn run(
     let stderr = join_capped(stderr_task).await;
     sample(pgid, counted, &sizes, counters);
 
-    let exit_code = status.and_then(|s| s.code());
+    let mut exit_code = status.and_then(|s| s.code());
     let signal = status.and_then(|s| s.signal());
+    let mut stderr = stderr;
+    // What scp wrote goes in place now, or (stopped) is removed.
+    let landed = match staged.take() {
+        None => None,
+        Some(s) if stopped.is_some() => {
+            s.discard().await;
+            Some(Landed::default())
+        }
+        Some(s) => {
+            let whole = match exit_code {
+                Some(0) => None,
+                _ => Some(s.whole_sizes(daemon, spec).await),
+            };
+            let (landed, error) = s.commit(whole.as_ref(), &daemon.shutdown.commands).await;
+            stderr.extend(stage::notes(&landed, error.as_deref()));
+            if error.is_some() && exit_code == Some(0) {
+                exit_code = Some(1);
+            }
+            Some(landed)
+        }
+    };
     let ok = exit_code == Some(0) && stopped.is_none();
     let mut outcome = TransferOutcome {
         exit_code,
@@ -257,7 +302,14 @@ pub async fn run(
         reused_connection,
         checksum: None,
     };
-    count_moved(spec, before, upload_tree.as_ref(), ok, &mut outcome);
+    count_moved(
+        spec,
+        before,
+        upload_tree.as_ref(),
+        landed.as_ref(),
+        ok,
+        &mut outcome,
+    );
     if stopped == Some(StopReason::Cancelled) {
         return Err(DaemonError::Cancelled);
     }
@@ -280,6 +332,12 @@ pub async fn run(
 /// The sizes of a download's sources over SFTP, when every one is a regular file (else None:
 /// a tree's size would cost a walk of the remote side).
 async fn download_sizes(daemon: &Daemon, spec: &TransferSpec) -> Option<Vec<u64>> {
+    remote_sizes(daemon, spec).await?.into_iter().collect()
+}
+
+/// The size of each of a download's sources that is a regular file, over SFTP (None when no
+/// SFTP session opens).
+async fn remote_sizes(daemon: &Daemon, spec: &TransferSpec) -> Option<Vec<Option<u64>>> {
     let Operands::Download { sources, .. } = &spec.operands else {
         return None;
     };
@@ -289,16 +347,11 @@ async fn download_sizes(daemon: &Daemon, spec: &TransferSpec) -> Option<Vec<u64>
     let mut fs = remote.sftp().fs();
     let mut sizes = Vec::with_capacity(sources.len());
     for s in sources {
-        // SFTP paths are relative to the home directory already; `~/` is that too.
-        let p = s.as_str();
-        let p = p
-            .strip_prefix("~/")
-            .unwrap_or(if p == "~" { "." } else { p });
-        let meta = fs.metadata(p).await.ok()?;
-        if !meta.file_type().is_some_and(|t| t.is_file()) {
-            return None;
-        }
-        sizes.push(meta.len()?);
+        let size = match fs.metadata(remote_path::for_sftp(s.as_str())).await {
+            Ok(meta) if meta.file_type().is_some_and(|t| t.is_file()) => meta.len(),
+            _ => None,
+        };
+        sizes.push(size);
     }
     drop(fs);
     remote.close().await;
@@ -329,11 +382,12 @@ fn sample(pgid: u32, counted: Counted, sizes: &[u64], counters: &Counters) {
     }
 }
 
-/// Files and bytes moved: rsync's statistics, or (scp) the files themselves.
+/// Files and bytes moved: rsync's statistics, or (scp) the files put in place.
 fn count_moved(
     spec: &TransferSpec,
     before: Before,
     upload_tree: Option<&local_tree::Tree>,
+    landed: Option<&Landed>,
     ok: bool,
     outcome: &mut TransferOutcome,
 ) {
@@ -350,19 +404,35 @@ fn count_moved(
                 outcome.stdout = rsync_stats::without_stats(&text, verbose).into_bytes();
             }
         }
-        Tool::Scp { .. } if ok => {
-            let tree = match upload_tree {
-                Some(t) => t.clone(),
-                None => {
-                    let roots = checksum::local_roots(spec, before);
-                    tokio::task::block_in_place(|| local_tree::walk(&roots))
-                }
-            };
-            outcome.files = tree.count();
-            outcome.bytes = tree.bytes();
-        }
-        Tool::Scp { .. } => {}
+        Tool::Scp { .. } => match (landed, upload_tree) {
+            // An upload that completed: every local file went (the stage saw only the top).
+            (Some(_), Some(tree)) if ok => {
+                (outcome.files, outcome.bytes) = (tree.count(), tree.bytes())
+            }
+            (Some(l), _) => (outcome.files, outcome.bytes) = (l.files, l.bytes),
+            (None, _) if ok => scp_in_place(spec, before, upload_tree, outcome),
+            // scp wrote in place and failed: what arrived is not known.
+            (None, _) => (outcome.files, outcome.bytes) = (0, 0),
+        },
     }
+}
+
+/// What an scp that wrote in place moved: the files at the destination.
+fn scp_in_place(
+    spec: &TransferSpec,
+    before: Before,
+    upload_tree: Option<&local_tree::Tree>,
+    outcome: &mut TransferOutcome,
+) {
+    let tree = match upload_tree {
+        Some(t) => t.clone(),
+        None => {
+            let roots = checksum::local_roots(spec, before);
+            tokio::task::block_in_place(|| local_tree::walk(&roots))
+        }
+    };
+    outcome.files = tree.count();
+    outcome.bytes = tree.bytes();
 }
 
 fn stopped_before_start(
@@ -409,14 +479,25 @@ async fn remote_sh(
     Ok(String::from_utf8_lossy(&out.stdout.bytes).into_owned())
 }
 
-/// Hashes every transferred file on both ends.
+/// Hashes every transferred file on both ends: for scp the files it wrote, for rsync the files
+/// its own listing says it selected.
 async fn compare(
     daemon: &Daemon,
     spec: &TransferSpec,
     before: Before,
     cancel: &CancellationToken,
 ) -> Report {
-    let pairs = tokio::task::block_in_place(|| checksum::pairs(spec, before));
+    let pairs = match &spec.tool {
+        Tool::Scp { .. } => tokio::task::block_in_place(|| checksum::pairs(spec, before)),
+        Tool::Rsync { flags, extra } => match listing(daemon, spec, flags, extra, cancel).await {
+            Ok(out) => rsync_listing::pairs(spec, before, &rsync_listing::parse(&out)),
+            Err(e) => {
+                return Report::failed(format!(
+                    "rsync could not list the transferred files to compare: {e}"
+                ));
+            }
+        },
+    };
     if pairs.is_empty() {
         return Report::failed("no transferred file was found to compare");
     }
@@ -443,7 +524,7 @@ async fn compare(
                 FileSum {
                     local_path: p.local.display().to_string(),
                     remote_path: p.remote.clone(),
-                    same: !local.is_empty() && local == remote,
+                    same: !p.differs && !local.is_empty() && local == remote,
                     local_sha256: local,
                     remote_sha256: remote,
                 }
@@ -455,6 +536,166 @@ async fn compare(
         files,
         all_match: Some(all),
         error: None,
+    }
+}
+
+/// scp's stage: on the host for an upload, here for a download.
+enum Staged {
+    /// Boxed: the SFTP session is large, and a download's stage small.
+    Remote(Box<RemoteStage>),
+    Local(LocalStage),
+}
+
+impl Staged {
+    /// The stage of an scp transfer (None for rsync, which keeps temporary files of its own,
+    /// and where scp should write in place).
+    async fn prepare(daemon: &Daemon, spec: &TransferSpec) -> Option<Self> {
+        let Tool::Scp { preserve_times, .. } = &spec.tool else {
+            return None;
+        };
+        let keep_mode = !preserve_times;
+        match &spec.operands {
+            Operands::Upload {
+                sources,
+                destination,
+            } => RemoteStage::prepare(daemon, spec, destination, sources.len(), keep_mode)
+                .await
+                .map(|s| Self::Remote(Box::new(s))),
+            Operands::Download {
+                sources,
+                destination,
+            } => tokio::task::block_in_place(|| {
+                LocalStage::prepare(destination, sources.len(), keep_mode)
+            })
+            .map(Self::Local),
+        }
+    }
+
+    /// `operands` with the stage in place of the destination.
+    fn operands(&self, operands: &Operands) -> Operands {
+        match (self, operands) {
+            (Self::Remote(s), Operands::Upload { sources, .. }) => Operands::Upload {
+                sources: sources.clone(),
+                destination: s.operand(),
+            },
+            (Self::Local(s), Operands::Download { sources, .. }) => Operands::Download {
+                sources: sources.clone(),
+                destination: s.operand(),
+            },
+            _ => operands.clone(),
+        }
+    }
+
+    /// After a failed copy: each entry's name with its source's size, for the sources that are
+    /// regular files (local ones read here, remote ones stated over SFTP).
+    async fn whole_sizes(&self, daemon: &Daemon, spec: &TransferSpec) -> WholeSizes {
+        let named = match self {
+            Self::Remote(s) => s.named().map(OsString::from),
+            Self::Local(s) => s.named().cloned(),
+        };
+        let mut whole = WholeSizes::new();
+        match &spec.operands {
+            Operands::Upload { sources, .. } => {
+                for s in sources {
+                    let Ok(meta) = std::fs::metadata(s.as_path()) else {
+                        continue;
+                    };
+                    let name = named
+                        .clone()
+                        .or_else(|| s.as_path().file_name().map(OsString::from));
+                    if let (true, Some(name)) = (meta.is_file(), name) {
+                        whole.insert(name, meta.len());
+                    }
+                }
+            }
+            Operands::Download { sources, .. } => {
+                let sizes = remote_sizes(daemon, spec).await.unwrap_or_default();
+                for (s, size) in sources.iter().zip(sizes) {
+                    let name = named
+                        .clone()
+                        .unwrap_or_else(|| OsString::from(checksum::base(s.as_str())));
+                    if let Some(size) = size {
+                        whole.insert(name, size);
+                    }
+                }
+            }
+        }
+        whole
+    }
+
+    async fn commit(
+        self,
+        whole: Option<&WholeSizes>,
+        tracker: &tokio_util::task::TaskTracker,
+    ) -> (Landed, Option<String>) {
+        match self {
+            Self::Remote(s) => s.commit(whole, tracker).await,
+            Self::Local(s) => tokio::task::block_in_place(|| s.commit(whole)),
+        }
+    }
+
+    async fn discard(self) {
+        match self {
+            Self::Remote(s) => s.discard().await,
+            Self::Local(s) => tokio::task::block_in_place(|| s.discard()),
+        }
+    }
+}
+
+/// The output of `argv::rsync_listing` for this sync: every file rsync selects, and whether it
+/// differs now. Its own process group, ended on `cancel` or after [`HELPER_TIMEOUT`].
+async fn listing(
+    daemon: &Daemon,
+    spec: &TransferSpec,
+    flags: &RsyncFlags,
+    extra: &ExtraRsyncArgs,
+    cancel: &CancellationToken,
+) -> Result<Vec<u8>, String> {
+    let program = program(&spec.tool).map_err(|e| e.to_string())?;
+    let settings = daemon.masters.settings().map_err(|e| e.to_string())?;
+    let lease = daemon
+        .masters
+        .acquire(&spec.conn, spec.auth_sock.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let argv = argv::rsync_listing(
+        &settings,
+        &program,
+        &spec.conn,
+        &lease.control_path,
+        &spec.operands,
+        flags,
+        extra,
+    );
+    tracing::debug!(argv = %argv.display(), "listing a sync for its checksums");
+    let mut child = spawn::transfer(&argv, spec.auth_sock.as_deref()).map_err(|e| e.to_string())?;
+    let tracker = &daemon.shutdown.commands;
+    let stdout_task = child.stdout.take().map(|r| tracker.spawn(read_capped(r)));
+    let stderr_task = child.stderr.take().map(|r| tracker.spawn(read_capped(r)));
+    let status = tokio::select! {
+        status = child.wait() => status.ok(),
+        _ = cancel.cancelled() => None,
+        _ = tokio::time::sleep(HELPER_TIMEOUT) => None,
+    };
+    if status.is_none() {
+        spawn::signal_group(&child, libc::SIGKILL);
+        let _ = child.wait().await;
+    }
+    drop(lease);
+    let stdout = join_capped(stdout_task).await;
+    let stderr = join_capped(stderr_task).await;
+    match status.and_then(|s| s.code()) {
+        // 24: some files vanished meanwhile; the others are listed.
+        Some(0 | 24) if stdout.len() < OUTPUT_CAP => Ok(stdout),
+        Some(0 | 24) => Err(format!(
+            "its listing passed {OUTPUT_CAP} bytes; checksums compare at most {} files",
+            checksum::MAX_FILES
+        )),
+        Some(code) => Err(format!(
+            "it exited with {code}: {}",
+            String::from_utf8_lossy(&stderr).trim()
+        )),
+        None => Err("it was stopped".into()),
     }
 }
 
