@@ -1,7 +1,7 @@
 //! The bench (`cargo bench --bench exec -- --bin-dir DIR --out FILE`, run by
 //! `scripts/bench.sh`): starts a throwaway sshd, a private daemon environment and ControlMasters
-//! of its own, runs the eleven benchmarks in order (`ssh_exec` and the shim, file tools, sessions,
-//! transfers, grep, fifty clients at once), writes BENCHMARKS.md and cleans up everything it started. With `--quick` (CI) it takes few samples, checks every target with twice the
+//! of its own, runs the twelve benchmarks in order (`ssh_exec` and the shim, file tools, sessions,
+//! transfers, grep, fifty clients at once, crash recovery), writes BENCHMARKS.md and cleans up everything it started. With `--quick` (CI) it takes few samples, checks every target with twice the
 //! slack, prints the table instead of writing the page, and fails when a figure regressed.
 
 #![allow(
@@ -19,6 +19,7 @@ mod latency;
 mod load;
 mod mcp_client;
 mod memory;
+mod orphans;
 mod parallel;
 mod plan;
 mod report;
@@ -200,7 +201,7 @@ async fn benchmarks(
     let mut client = McpClient::connect(env, &env.shim).await?;
     let mut sections = Vec::new();
 
-    eprintln!("bench: [1/11] ssh_exec true: shim vs the floor and bare ssh");
+    eprintln!("bench: [1/12] ssh_exec true: shim vs the floor and bare ssh");
     let control_dir = ssh_mcp_core::paths::control_dir(&env.socket);
     sections.push(
         latency::run(
@@ -212,36 +213,38 @@ async fn benchmarks(
         )
         .await?,
     );
-    eprintln!("bench: [2/11] twenty parallel sleep 0.5");
+    eprintln!("bench: [2/12] twenty parallel sleep 0.5");
     sections.push(parallel::run(plan, env, &mut client, &masters).await?);
-    eprintln!("bench: [3/11] view and edit of a 1 MB file");
+    eprintln!("bench: [3/12] view and edit of a 1 MB file");
     sections.push(files::run(plan, env, &mut client, &masters[0]).await?);
     client.close().await?;
 
-    eprintln!("bench: [4/11] shim start-up");
+    eprintln!("bench: [4/12] shim start-up");
     sections.push(startup::run(plan, env)?);
-    eprintln!("bench: [5/11] daemon memory under 300 MB of output");
+    eprintln!("bench: [5/12] daemon memory under 300 MB of output");
     sections.push(memory::run(plan, env, &masters[0]).await?);
 
-    eprintln!("bench: [6/11] session echo round trip");
+    eprintln!("bench: [6/12] session echo round trip");
     let mut client = McpClient::connect(env, &env.shim).await?;
     sections.push(session_echo::run(plan, &mut client).await?);
     client.close().await?;
     eprintln!(
-        "bench: [7/11] a {} MB flood through session reads",
+        "bench: [7/12] a {} MB flood through session reads",
         plan.flood_bytes / 1_000_000
     );
     sections.push(session_flood::run(plan, env, &masters[0]).await?);
-    eprintln!("bench: [8/11] {} idle sessions", plan.idle_sessions);
+    eprintln!("bench: [8/12] {} idle sessions", plan.idle_sessions);
     sections.push(session_idle::run(plan, env).await?);
     eprintln!(
-        "bench: [9/11] {} MB up and down with ssh_scp and ssh_sync vs bare scp and rsync",
+        "bench: [9/12] {} MB up and down with ssh_scp and ssh_sync vs bare scp and rsync",
         plan.transfer_bytes / 1_000_000
     );
     sections.push(transfers::run(plan, env, &masters[0]).await?);
-    eprintln!("bench: [10/11] ssh_grep over a tree of files, and reading it over SFTP");
+    eprintln!("bench: [10/12] ssh_grep over a tree of files, and reading it over SFTP");
     sections.push(grep::run(plan, env, &masters[0]).await?);
-    eprintln!("bench: [11/11] fifty clients at once");
+    eprintln!("bench: [11/12] fifty clients at once");
     sections.push(load::run(plan, env).await?);
+    eprintln!("bench: [12/12] a command left running by a killed daemon");
+    sections.push(orphans::run(plan, env).await?);
     Ok(sections)
 }
