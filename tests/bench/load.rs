@@ -20,87 +20,67 @@ pub const CLIENTS: usize = 50;
 const PER_MASTER: usize = 10;
 const MAX_SHIM_OVER_BARE: f64 = 1.2;
 
-/// Fifty clients, `calls` each: the wall time and the failures.
-async fn shim_round(clients: &mut [McpClient], calls: usize) -> anyhow::Result<(Duration, usize)> {
+/// Fifty clients, `calls` each: the wall time and the failures. Each client moves into its own
+/// task and comes back with its count.
+async fn shim_round(
+    clients: Vec<McpClient>,
+    calls: usize,
+) -> anyhow::Result<(Duration, usize, Vec<McpClient>)> {
     let started = Instant::now();
-    let mut loops = Vec::with_capacity(clients.len());
-    for client in clients.iter_mut() {
-        loops.push(async move {
-            let mut failures = 0;
-            for _ in 0..calls {
-                let reply = client
-                    .exec(json!({"target": "testhost", "command": "true"}))
-                    .await?
-                    .await?;
-                match ExecResult::from_message(&reply.message) {
-                    Ok(r) if r.ok => {}
-                    _ => failures += 1,
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            tokio::spawn(async move {
+                let mut failures = 0;
+                for _ in 0..calls {
+                    let reply = client
+                        .exec(json!({"target": "testhost", "command": "true"}))
+                        .await?
+                        .await?;
+                    if !ExecResult::from_message(&reply.message).is_ok_and(|r| r.ok) {
+                        failures += 1;
+                    }
                 }
-            }
-            anyhow::Ok(failures)
-        });
+                anyhow::Ok((client, failures))
+            })
+        })
+        .collect();
+    let (mut clients, mut failures) = (Vec::with_capacity(tasks.len()), 0);
+    for task in tasks {
+        let (client, f) = task.await??;
+        clients.push(client);
+        failures += f;
     }
-    let results = futures_join_all(loops).await;
-    let mut failures = 0;
-    for r in results {
-        failures += r?;
-    }
-    Ok((started.elapsed(), failures))
+    Ok((started.elapsed(), failures, clients))
 }
 
 /// Fifty loops of `calls` bare `ssh … true` each, spread over `masters`: wall time and failures.
 async fn bare_round(masters: &[Master], calls: usize) -> anyhow::Result<(Duration, usize)> {
     let started = Instant::now();
-    let mut loops = Vec::with_capacity(CLIENTS);
-    for i in 0..CLIENTS {
-        let argv = masters[i / PER_MASTER].command("true");
-        loops.push(async move {
-            let mut failures = 0;
-            for _ in 0..calls {
-                let status = tokio::process::Command::new("ssh")
-                    .args(&argv)
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status()
-                    .await?;
-                if !status.success() {
-                    failures += 1;
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let argv = masters[i / PER_MASTER].command("true");
+            tokio::spawn(async move {
+                let mut failures = 0;
+                for _ in 0..calls {
+                    let status = tokio::process::Command::new("ssh")
+                        .args(&argv)
+                        .stdin(std::process::Stdio::null())
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .status()
+                        .await?;
+                    failures += usize::from(!status.success());
                 }
-            }
-            anyhow::Ok(failures)
-        });
-    }
-    let results = futures_join_all(loops).await;
+                anyhow::Ok(failures)
+            })
+        })
+        .collect();
     let mut failures = 0;
-    for r in results {
-        failures += r?;
+    for task in tasks {
+        failures += task.await??;
     }
     Ok((started.elapsed(), failures))
-}
-
-/// Awaits every future, concurrently, in order (tokio alone has no join_all).
-async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut done: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, slot) in pinned.iter_mut().zip(done.iter_mut()) {
-            if slot.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *slot = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    done.into_iter().flatten().collect()
 }
 
 pub async fn run(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Section> {
@@ -113,14 +93,15 @@ pub async fn run(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Section> {
     }
     let calls = plan.load_calls;
     // One untimed round of each: the daemon opens the masters fifty channels need.
-    shim_round(&mut clients, 2).await?;
+    let (_, _, mut clients) = shim_round(clients, 2).await?;
     bare_round(&masters, 2).await?;
     let (mut shim, mut bare) = (Samples::default(), Samples::default());
     let (mut shim_failures, mut bare_failures) = (0, 0);
     for rep in 0..plan.load_rounds {
         for shim_first in [rep % 2 == 0, rep % 2 == 1] {
             if shim_first {
-                let (took, f) = shim_round(&mut clients, calls).await?;
+                let (took, f, back) = shim_round(clients, calls).await?;
+                clients = back;
                 shim.push(took);
                 shim_failures += f;
             } else {
