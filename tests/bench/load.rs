@@ -117,8 +117,9 @@ pub async fn run(plan: &Plan, env: &BenchEnv) -> anyhow::Result<Section> {
         client.close().await?;
     }
     let total = (CLIENTS * calls) as f64;
-    let shim_rate = total / shim.median();
-    let bare_rate = total / bare.median();
+    // Samples are in milliseconds.
+    let shim_rate = total / (shim.median() / 1000.0);
+    let bare_rate = total / (bare.median() / 1000.0);
     let ratio = shim.median() / bare.median();
     let check = plan.check;
     Ok(Section {
