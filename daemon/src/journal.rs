@@ -157,20 +157,6 @@ impl Journal {
         (journal, left)
     }
 
-    /// A journal that keeps nothing on disk (unit tests of code that needs one).
-    pub fn in_memory() -> Self {
-        Self {
-            inner: Arc::new(Mutex::new(Inner {
-                path: PathBuf::new(),
-                file: None,
-                written: 0,
-                running: HashMap::new(),
-                failing: Some(std::io::ErrorKind::Unsupported),
-            })),
-            dirty: Arc::new(Notify::new()),
-        }
-    }
-
     /// Starts the task that syncs the file after writes, until `stop` (with one last sync).
     pub fn spawn_sync(&self, tracker: &TaskTracker, stop: CancellationToken) {
         let journal = self.clone();
