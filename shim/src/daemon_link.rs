@@ -18,6 +18,9 @@ use tonic::transport::{Channel, Endpoint, Uri};
 
 use crate::autospawn;
 
+/// The HTTP/2 flow-control window for the daemon's replies (see `try_connect`).
+const REPLY_WINDOW_BYTES: u32 = 8 << 20;
+
 /// Why the daemon cannot be used. The text is shown to agents and people as is.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the ssh-mcp daemon is not reachable{at}: {reason}. {fix}")]
@@ -165,6 +168,11 @@ impl DaemonLink {
         let connects = self.connects.clone();
         let channel = Endpoint::from_static("http://ssh-mcpd.invalid")
             .connect_timeout(Duration::from_secs(3))
+            // HTTP/2's default 64 KiB windows make a 1 MiB reply wait for 16 window updates;
+            // replies are bounded by each client's decoding limit, so larger windows cost no memory
+            // beyond the reply being read.
+            .initial_stream_window_size(REPLY_WINDOW_BYTES)
+            .initial_connection_window_size(REPLY_WINDOW_BYTES)
             .connect_with_connector(tower::service_fn(move |_: Uri| {
                 let path = path.clone();
                 let connects = connects.clone();

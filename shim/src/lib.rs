@@ -9,6 +9,7 @@ pub mod autospawn;
 pub mod cli;
 pub mod daemon_link;
 pub mod forward_list;
+pub mod heap;
 pub mod mcp;
 pub mod people;
 pub mod stdio;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use rmcp::ServiceExt;
-use ssh_mcp::{cli, daemon_link, forward_list, mcp, people, stdio};
+use ssh_mcp::{cli, daemon_link, forward_list, heap, mcp, people, stdio};
 
 /// ssh-mcp gives AI agents SSH access through your own OpenSSH client.
 #[derive(Debug, Parser)]
@@ -63,6 +63,9 @@ fn main() -> ExitCode {
         .with_ansi(false)
         .with_env_filter(filter)
         .try_init();
+    if matches!(cli.command, None | Some(Command::Serve)) {
+        heap::keep_freed_heap();
+    }
     // One thread: the shim only relays, and hops between worker threads cost more than they
     // save on a path of a few hundred microseconds (measured with scripts/bench.sh).
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -348,7 +348,28 @@ fn to_line(value: &Value) -> Vec<u8> {
 
 /// The transport on the process's stdin and stdout.
 pub fn transport() -> StdioTransport<tokio::io::Stdin, tokio::io::Stdout> {
+    widen_stdout_pipe();
     StdioTransport::new(tokio::io::stdin(), tokio::io::stdout())
+}
+
+/// A pipe holds 64 KiB by default, so a reply of megabytes (a session read) would wake the client
+/// and this process back and forth dozens of times; 1 MiB (the unprivileged maximum) cuts that to
+/// a few. Nothing happens when stdout is not a pipe or the size cannot be changed.
+fn widen_stdout_pipe() {
+    const PIPE_BYTES: libc::c_int = 1 << 20;
+    // SAFETY: fstat and fcntl on fd 1 only read or change the pipe's kernel buffer size.
+    unsafe {
+        let mut stat: libc::stat = std::mem::zeroed();
+        if libc::fstat(1, &mut stat) == 0
+            && stat.st_mode & libc::S_IFMT == libc::S_IFIFO
+            && libc::fcntl(1, libc::F_SETPIPE_SZ, PIPE_BYTES) < 0
+        {
+            tracing::debug!(
+                "stdout's pipe keeps its size: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
 }
 
 #[cfg(test)]

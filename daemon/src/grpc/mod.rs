@@ -46,9 +46,16 @@ fn raw_connection(
     (raw, c.ssh_auth_sock)
 }
 
+/// The HTTP/2 flow-control window for requests (see `router`).
+const REQUEST_WINDOW_BYTES: u32 = 4 << 20;
+
 /// The router with every service, ready to serve on the daemon's listener.
 pub fn router(daemon: Daemon) -> Router {
     tonic::transport::Server::builder()
+        // HTTP/2's default 64 KiB windows make a large request (an `ssh_create` of megabytes) wait
+        // for a window update per 64 KiB; requests are bounded by the decoding limits below.
+        .initial_stream_window_size(REQUEST_WINDOW_BYTES)
+        .initial_connection_window_size(REQUEST_WINDOW_BYTES)
         .add_service(ControlServer::new(control::ControlService::new(
             daemon.clone(),
         )))

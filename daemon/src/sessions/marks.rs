@@ -44,16 +44,19 @@ impl MarkFilter {
     /// Appends the bytes of `chunk` to keep to `kept`, and each mark with the length `kept` had
     /// where it stood.
     pub fn feed(&mut self, chunk: &[u8], kept: &mut Vec<u8>, marks: &mut Vec<(usize, Mark)>) {
-        let data = if self.held.is_empty() {
-            chunk.to_vec()
+        if self.held.is_empty() {
+            self.scan(chunk, kept, marks);
         } else {
-            let mut d = std::mem::take(&mut self.held);
-            d.extend_from_slice(chunk);
-            d
-        };
+            let mut data = std::mem::take(&mut self.held);
+            data.extend_from_slice(chunk);
+            self.scan(&data, kept, marks);
+        }
+    }
+
+    fn scan(&mut self, data: &[u8], kept: &mut Vec<u8>, marks: &mut Vec<(usize, Mark)>) {
         let mut i = 0;
         while i < data.len() {
-            let Some(esc) = data[i..].iter().position(|&b| b == 0x1b) else {
+            let Some(esc) = memchr::memchr(0x1b, &data[i..]) else {
                 kept.extend_from_slice(&data[i..]);
                 return;
             };
@@ -67,7 +70,8 @@ impl MarkFilter {
                 }
             } else if rest.starts_with(&self.prefix) {
                 let body = &rest[self.prefix.len()..];
-                match body.iter().take(MAX_BODY + 1).position(|&b| b == 0x07) {
+                let window = &body[..body.len().min(MAX_BODY + 1)];
+                match memchr::memchr(0x07, window) {
                     Some(end) => {
                         if let Some(mark) = parse(&body[..end]) {
                             marks.push((kept.len(), mark));

@@ -86,17 +86,15 @@ impl Owner {
     }
 
     fn feed(&mut self, n: usize, buf: &[u8]) {
-        let mut kept = Vec::with_capacity(n);
-        if let Some(pid) = self
-            .filter
-            .feed(&buf[..n], &mut |b: &[u8]| kept.extend_from_slice(b))
-        {
+        let mut clean = Vec::with_capacity(n);
+        let mut marks = Vec::new();
+        let mark_filter = &mut self.marks;
+        if let Some(pid) = self.filter.feed(&buf[..n], &mut |b: &[u8]| {
+            mark_filter.feed(b, &mut clean, &mut marks)
+        }) {
             self.pgid = Some(pid);
             self.journal.pgid(pid);
         }
-        let mut clean = Vec::with_capacity(kept.len());
-        let mut marks = Vec::new();
-        self.marks.feed(&kept, &mut clean, &mut marks);
         // Only this task pushes, so the marks' offsets count from the end before this push; they
         // are published after it, so that a run woken by its end mark finds all its output.
         let base = self.session.output.end_offset();

@@ -59,7 +59,7 @@ impl From<pb::RunInSessionReply> for RunResult {
     fn from(r: pb::RunInSessionReply) -> Self {
         Self {
             session_id: r.snapshot.map(|s| s.session_id).unwrap_or_default(),
-            output: String::from_utf8_lossy(&r.output).into_owned(),
+            output: super::session_result::text_of(r.output),
             ok: r.exit_code == Some(0) && !r.still_running,
             exit_code: r.exit_code,
             still_running: r.still_running,
