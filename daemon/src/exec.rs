@@ -4,13 +4,13 @@
 //! the grace) before ending the local ssh.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
+use ssh_mcp_core::ssh::connection::Connection;
 use ssh_mcp_core::ssh::quote::{EnvVar, RemoteDir, RemoteShell};
 use ssh_mcp_core::ssh::remote::{self, RemoteCommand};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::capture::{Capture, Captured};
 use crate::config::{DEFAULT_MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES_LIMIT};
+use crate::door::Common;
 use crate::error::DaemonError;
 use crate::journal::{self, Journal};
 use crate::masters::Lease;
@@ -27,8 +28,6 @@ use crate::state::Daemon;
 use crate::stop::{self, StopReason};
 use crate::{late_session, mux_client};
 
-/// The longest timeout a request may ask for (a week); beyond it, leave `timeout` out.
-const MAX_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
 /// The longest remote command sent, wrapper and pid report included: sshd hands it to the login
 /// shell as one argument, and Linux takes at most 128 KiB per argument, its NUL included.
 const MAX_REMOTE_COMMAND_BYTES: usize = 128 * 1024 - 1;
@@ -42,13 +41,10 @@ const LOCAL_EXIT_GRACE: Duration = Duration::from_secs(2);
 /// An exec request as the agent sent it (plain fields, no wire types).
 #[derive(Debug, Clone, Default)]
 pub struct RawExec {
-    pub connection: RawConnection,
-    pub ssh_auth_sock: Option<String>,
     pub command: String,
     pub cwd: Option<String>,
     pub env: Vec<(String, String)>,
     pub shell: Option<String>,
-    pub timeout_seconds: Option<f64>,
     pub tty: bool,
     pub max_output_bytes: u64,
 }
@@ -68,8 +64,7 @@ pub struct ExecSpec {
 }
 
 impl ExecSpec {
-    pub fn parse(raw: RawExec, home: Option<&Path>) -> Result<Self, InvalidInput> {
-        let conn = Connection::parse(&raw.connection, home)?;
+    pub fn parse(common: Common, raw: RawExec) -> Result<Self, InvalidInput> {
         if raw.command.trim().is_empty() {
             return Err(InvalidInput::new("'command' must be a non-empty string"));
         }
@@ -83,17 +78,6 @@ impl ExecSpec {
             .iter()
             .map(|(k, v)| EnvVar::parse(k, v))
             .collect::<Result<Vec<_>, _>>()?;
-        let timeout = match raw.timeout_seconds {
-            None => None,
-            Some(t) if t.is_finite() && t > 0.0 && t <= MAX_TIMEOUT_SECS => {
-                Some(Duration::from_secs_f64(t))
-            }
-            Some(t) => {
-                return Err(InvalidInput(format!(
-                    "'timeout' must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS} (got {t}); leave it out for no limit"
-                )));
-            }
-        };
         let max_output = match raw.max_output_bytes {
             0 => DEFAULT_MAX_OUTPUT_BYTES,
             n if n as usize <= MAX_OUTPUT_BYTES_LIMIT && n >= 64 => n as usize,
@@ -103,10 +87,6 @@ impl ExecSpec {
                 )));
             }
         };
-        let auth_sock = raw
-            .ssh_auth_sock
-            .filter(|s| !s.is_empty() && !s.contains('\0'))
-            .map(PathBuf::from);
         let remote_command = remote::wrap_command(&raw.command, shell.as_ref(), cwd.as_ref(), &env);
         // With cwd, env or shell, quotes, `$`, `%`, newlines and non-ASCII bytes are sent as
         // four-byte escapes, so such a command takes more room.
@@ -121,12 +101,12 @@ impl ExecSpec {
             )));
         }
         Ok(Self {
-            conn,
-            auth_sock,
+            conn: common.conn,
+            auth_sock: common.auth_sock,
             command: raw.command,
             remote_command,
             tty: raw.tty,
-            timeout,
+            timeout: common.timeout,
             max_output,
         })
     }

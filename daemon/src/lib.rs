@@ -26,6 +26,7 @@
 pub mod capture;
 pub mod config;
 pub mod control_paths;
+pub mod door;
 pub mod error;
 pub mod exec;
 pub mod files;

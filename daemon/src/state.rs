@@ -14,6 +14,8 @@ pub struct Daemon(Arc<Inner>);
 
 pub struct Inner {
     pub config: Config,
+    /// Where every call comes in (counts, common fields, admission).
+    pub door: crate::door::Door,
     pub shutdown: Shutdown,
     pub masters: MasterPool,
     pub sessions: crate::sessions::registry::SessionRegistry,
@@ -41,7 +43,12 @@ impl Daemon {
         let shutdown = Shutdown::default();
         let masters = MasterPool::new(&config, shutdown.clone());
         let sessions = crate::sessions::registry::SessionRegistry::new(config.state_dir.clone());
+        let door = crate::door::Door::new(
+            std::env::var_os("HOME").map(std::path::PathBuf::from),
+            shutdown.clone(),
+        );
         Self(Arc::new(Inner {
+            door,
             config,
             shutdown,
             masters,

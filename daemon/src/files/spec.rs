@@ -2,11 +2,13 @@
 //! validation into a [`FileCall`], with the seed's messages where the seed had one. A refusal
 //! is an `InvalidInput` (the agent's `validation_error`) and nothing is sent to the host.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
+use ssh_mcp_core::ssh::connection::Connection;
+
+use crate::door::Common;
 
 use super::edit::{EditRequest, MAX_EDIT_BYTES};
 use super::replace::Edit;
@@ -14,21 +16,9 @@ use super::view::{MAX_CONTENT_BYTES, Mode, ViewRequest};
 
 /// The seed's default cut-off for a view without a range or `force_read_large_files`.
 pub const DEFAULT_MAX_BYTES: u64 = 20_480;
-/// The longest timeout a request may ask for (a week), as for commands.
-const MAX_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
-
-/// What every file request carries.
-#[derive(Debug, Clone, Default)]
-pub struct RawCommon {
-    pub connection: RawConnection,
-    pub ssh_auth_sock: Option<String>,
-    pub path: String,
-    pub timeout_seconds: Option<f64>,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct RawView {
-    pub common: RawCommon,
+    pub path: String,
     pub view_range: Vec<i64>,
     pub force_read_large_files: bool,
     pub max_bytes: Option<i64>,
@@ -37,14 +27,14 @@ pub struct RawView {
 
 #[derive(Debug, Clone, Default)]
 pub struct RawCreate {
-    pub common: RawCommon,
+    pub path: String,
     pub content: Vec<u8>,
     pub make_parents: bool,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct RawEdit {
-    pub common: RawCommon,
+    pub path: String,
     pub edits: Vec<Edit>,
 }
 
@@ -69,7 +59,7 @@ pub struct FileCall {
 }
 
 impl FileCall {
-    pub fn view(raw: RawView, home: Option<&Path>) -> Result<Self, InvalidInput> {
+    pub fn view(common: Common, raw: RawView) -> Result<Self, InvalidInput> {
         let mode = match raw.view_range.as_slice() {
             [] if raw.force_read_large_files => Mode::Full,
             [] => Mode::Auto {
@@ -83,7 +73,7 @@ impl FileCall {
             }
         };
         let line_numbers = raw.line_numbers;
-        Self::new(raw.common, home, |path| {
+        Self::new(common, &raw.path, |path| {
             Op::View(ViewRequest {
                 path,
                 mode,
@@ -92,7 +82,7 @@ impl FileCall {
         })
     }
 
-    pub fn create(raw: RawCreate, home: Option<&Path>) -> Result<Self, InvalidInput> {
+    pub fn create(common: Common, raw: RawCreate) -> Result<Self, InvalidInput> {
         if raw.content.len() as u64 > MAX_EDIT_BYTES {
             return Err(InvalidInput(format!(
                 "'content' is {} bytes; a file created in one call holds at most {} MiB. Create \
@@ -102,14 +92,14 @@ impl FileCall {
             )));
         }
         let (content, make_parents) = (raw.content, raw.make_parents);
-        Self::new(raw.common, home, |path| Op::Create {
+        Self::new(common, &raw.path, |path| Op::Create {
             path,
             content,
             make_parents,
         })
     }
 
-    pub fn edit(raw: RawEdit, home: Option<&Path>) -> Result<Self, InvalidInput> {
+    pub fn edit(common: Common, raw: RawEdit) -> Result<Self, InvalidInput> {
         if raw.edits.is_empty() {
             return Err(InvalidInput::new(
                 "'edits' is required and must be a non-empty array of {old_str, new_str} objects.",
@@ -121,25 +111,21 @@ impl FileCall {
             )));
         }
         let edits = raw.edits;
-        Self::new(raw.common, home, |path| {
+        Self::new(common, &raw.path, |path| {
             Op::Edit(EditRequest { path, edits })
         })
     }
 
     fn new(
-        raw: RawCommon,
-        home: Option<&Path>,
+        common: Common,
+        path: &str,
         op: impl FnOnce(String) -> Op,
     ) -> Result<Self, InvalidInput> {
-        let conn = Connection::parse(&raw.connection, home)?;
-        let path = remote_path(&raw.path)?;
+        let path = remote_path(path)?;
         Ok(Self {
-            conn,
-            auth_sock: raw
-                .ssh_auth_sock
-                .filter(|s| !s.is_empty() && !s.contains('\0'))
-                .map(PathBuf::from),
-            timeout: timeout(raw.timeout_seconds)?,
+            conn: common.conn,
+            auth_sock: common.auth_sock,
+            timeout: common.timeout,
             op: op(path),
         })
     }
@@ -196,40 +182,21 @@ fn max_bytes(raw: Option<i64>) -> Result<u64, InvalidInput> {
     }
 }
 
-fn timeout(raw: Option<f64>) -> Result<Option<Duration>, InvalidInput> {
-    match raw {
-        None => Ok(None),
-        Some(t) if t.is_finite() && t > 0.0 && t <= MAX_TIMEOUT_SECS => {
-            Ok(Some(Duration::from_secs_f64(t)))
-        }
-        Some(t) => Err(InvalidInput(format!(
-            "'timeout' must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS} (got {t}); leave it out for no limit"
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn common(path: &str) -> RawCommon {
-        RawCommon {
-            connection: RawConnection {
-                target: "h".into(),
-                ..Default::default()
-            },
-            path: path.into(),
-            ..Default::default()
-        }
+    fn common() -> Common {
+        crate::door::test_common("h")
     }
 
     fn view(f: impl FnOnce(&mut RawView)) -> Result<Mode, String> {
         let mut raw = RawView {
-            common: common(" a.txt "),
+            path: " a.txt ".into(),
             ..Default::default()
         };
         f(&mut raw);
-        match FileCall::view(raw, None).map_err(|e| e.to_string())?.op {
+        match FileCall::view(common(), raw).map_err(|e| e.to_string())?.op {
             Op::View(v) => Ok(v.mode),
             other => panic!("{other:?}"),
         }
@@ -295,12 +262,12 @@ mod tests {
     #[test]
     fn the_path_is_trimmed_and_checked() {
         let call = FileCall::create(
+            common(),
             RawCreate {
-                common: common("  -x y\n "),
+                path: "  -x y\n ".into(),
                 content: b"c".to_vec(),
                 make_parents: false,
             },
-            None,
         )
         .unwrap();
         assert_eq!(call.path(), "-x y");
@@ -309,12 +276,12 @@ mod tests {
             ("a\0b", "'path' cannot contain NUL bytes."),
         ] {
             let e = FileCall::create(
+                common(),
                 RawCreate {
-                    common: common(bad),
+                    path: bad.into(),
                     content: vec![],
                     make_parents: false,
                 },
-                None,
             )
             .unwrap_err();
             assert_eq!(e.to_string(), message);
@@ -325,11 +292,11 @@ mod tests {
     fn edits_must_be_there_with_an_old_str() {
         let edit = |edits: Vec<Edit>| {
             FileCall::edit(
+                common(),
                 RawEdit {
-                    common: common("f"),
+                    path: "f".into(),
                     edits,
                 },
-                None,
             )
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -354,31 +321,14 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_and_connections_are_checked() {
-        let mut raw = RawCreate {
-            common: common("f"),
-            content: vec![],
-            make_parents: false,
-        };
-        raw.common.timeout_seconds = Some(1.5);
-        let call = FileCall::create(raw.clone(), None).unwrap();
-        assert_eq!(call.timeout, Some(Duration::from_millis(1500)));
-        raw.common.timeout_seconds = Some(f64::NAN);
-        assert!(FileCall::create(raw.clone(), None).is_err());
-        raw.common.timeout_seconds = None;
-        raw.common.connection.target = "-oProxyCommand=x".into();
-        assert!(FileCall::create(raw, None).is_err());
-    }
-
-    #[test]
     fn created_content_is_capped_with_the_figure() {
         let raw = |len: usize| RawCreate {
-            common: common("f"),
+            path: "f".into(),
             content: vec![b'x'; len],
             make_parents: false,
         };
-        assert!(FileCall::create(raw(32 << 20), None).is_ok());
-        let e = FileCall::create(raw((32 << 20) + 1), None).unwrap_err();
+        assert!(FileCall::create(common(), raw(32 << 20)).is_ok());
+        let e = FileCall::create(common(), raw((32 << 20) + 1)).unwrap_err();
         assert!(
             e.to_string().starts_with(
                 "'content' is 33554433 bytes; a file created in one call holds at most 32 MiB."

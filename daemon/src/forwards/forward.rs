@@ -6,14 +6,14 @@
 //! pool, so failed connections through a forward never stall it.
 
 use std::net::{IpAddr, TcpListener};
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
+use ssh_mcp_core::ssh::connection::Connection;
 use ssh_mcp_core::ssh::forward::{Direction, ForwardSpec, RawForward};
 
 use super::control::{ForwardControl, ForwardError};
 use super::registry::{Clash, ForwardInfo, Snapshot};
+use crate::door::Common;
 use crate::error::DaemonError;
 use crate::masters::LongLived;
 use crate::state::Daemon;
@@ -24,8 +24,6 @@ const STOP_PATIENCE: Duration = Duration::from_secs(5);
 /// An open request as the agent sent it.
 #[derive(Debug, Clone, Default)]
 pub struct RawOpen {
-    pub connection: RawConnection,
-    pub ssh_auth_sock: Option<String>,
     pub forward: RawForward,
     pub name: Option<String>,
 }
@@ -77,15 +75,10 @@ fn check_local_port(spec: &ForwardSpec) -> Result<(), DaemonError> {
 }
 
 /// Opens a forward, or returns the running one of the same name and fields.
-pub async fn open(daemon: &Daemon, raw: RawOpen) -> Result<Opened, DaemonError> {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let conn = Connection::parse(&raw.connection, home.as_deref())?;
+pub async fn open(daemon: &Daemon, common: Common, raw: RawOpen) -> Result<Opened, DaemonError> {
+    let (conn, auth_sock) = (common.conn, common.auth_sock);
     let spec = ForwardSpec::parse(&raw.forward)?;
     let name = name(raw.name)?;
-    let auth_sock = raw
-        .ssh_auth_sock
-        .filter(|s| !s.is_empty() && !s.contains('\0'))
-        .map(PathBuf::from);
     let registry = &daemon.forwards;
     let _one_at_a_time = registry.opening.lock().await;
     match registry.check(name.as_deref(), &conn.pool_key(), &spec) {

@@ -11,6 +11,7 @@ use ssh_mcp_core::pb::{self, RunEvent, RunRequest, exec_server::Exec, run_event:
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::door::{Method, RawCommon};
 use crate::exec::{self, Counters, ExecOutcome, ExecSpec, Phase, RawExec};
 use crate::state::Daemon;
 
@@ -26,19 +27,17 @@ impl ExecService {
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<RunEvent, Status>> + Send + 'static>>;
 
-pub(super) fn raw_exec(req: RunRequest) -> RawExec {
-    let (connection, ssh_auth_sock) = super::raw_connection(req.connection);
-    RawExec {
-        connection,
-        ssh_auth_sock,
+pub(super) fn raw_exec(req: RunRequest) -> (RawCommon, RawExec) {
+    let common = super::raw_common(req.connection, req.timeout_seconds);
+    let exec = RawExec {
         command: req.command,
         cwd: req.cwd,
         env: req.env.into_iter().map(|e| (e.name, e.value)).collect(),
         shell: req.shell,
-        timeout_seconds: req.timeout_seconds,
         tty: req.tty,
         max_output_bytes: req.max_output_bytes,
-    }
+    };
+    (common, exec)
 }
 
 fn finished(spec: &ExecSpec, o: ExecOutcome) -> RunEvent {
@@ -82,14 +81,13 @@ impl Exec for ExecService {
     type RunStream = EventStream;
 
     async fn run(&self, req: Request<RunRequest>) -> Result<Response<Self::RunStream>, Status> {
-        if self.daemon.shutdown.is_requested() {
-            return Err(crate::error::DaemonError::ShuttingDown.into());
-        }
+        let entry = self.daemon.door.enter(Method::ExecRun, &req)?;
         let req = req.into_inner();
         let interval_ms = req.progress_interval_ms;
-        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-        let spec = ExecSpec::parse(raw_exec(req), home.as_deref())
+        let (common, raw) = raw_exec(req);
+        let spec = ExecSpec::parse(entry.common(&common)?, raw)
             .map_err(crate::error::DaemonError::from)?;
+        entry.admit(Some(&spec.conn.target.to_string()), spec.command.clone());
         let spec = Arc::new(spec);
         let counters = Arc::new(Counters::default());
         let started = Instant::now();

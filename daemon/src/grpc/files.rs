@@ -6,11 +6,12 @@
 use ssh_mcp_core::pb::{self, files_server::Files};
 use tonic::{Request, Response, Status};
 
+use crate::door::{Entry, Method};
 use crate::error::DaemonError;
 use crate::files::call::{self, Done};
 use crate::files::listing::Kind;
 use crate::files::replace::Edit;
-use crate::files::spec::{FileCall, RawCommon, RawCreate, RawEdit, RawView};
+use crate::files::spec::{FileCall, RawCreate, RawEdit, RawView};
 use crate::files::view::Viewed;
 use crate::state::Daemon;
 
@@ -27,15 +28,19 @@ impl FilesService {
         Self { daemon }
     }
 
-    /// Runs a validated call to its end in a tracked task.
+    /// Admits a validated call (see `door::Entry::admit`) and runs it to its end in a tracked
+    /// task.
     async fn run(
         &self,
+        entry: &Entry,
         parsed: Result<FileCall, ssh_mcp_core::ssh::InvalidInput>,
+        verb: &str,
     ) -> Result<(FileCall, Done), Status> {
-        if self.daemon.shutdown.is_requested() {
-            return Err(DaemonError::ShuttingDown.into());
-        }
         let call = parsed.map_err(DaemonError::from)?;
+        entry.admit(
+            Some(&call.conn.target.to_string()),
+            format!("{verb} {}", call.path()),
+        );
         let daemon = self.daemon.clone();
         let task = self.daemon.shutdown.commands.spawn(async move {
             let done = call::run(&daemon, &call).await;
@@ -48,39 +53,25 @@ impl FilesService {
     }
 }
 
-fn home() -> Option<std::path::PathBuf> {
-    std::env::var_os("HOME").map(std::path::PathBuf::from)
-}
-
-fn common(
-    connection: Option<pb::Connection>,
-    path: String,
-    timeout_seconds: Option<f64>,
-) -> RawCommon {
-    let (connection, ssh_auth_sock) = super::raw_connection(connection);
-    RawCommon {
-        connection,
-        ssh_auth_sock,
-        path,
-        timeout_seconds,
-    }
-}
-
 #[tonic::async_trait]
 impl Files for FilesService {
     async fn view(
         &self,
         req: Request<pb::ViewRequest>,
     ) -> Result<Response<pb::ViewResult>, Status> {
+        let entry = self.daemon.door.enter(Method::FilesView, &req)?;
         let r = req.into_inner();
+        let common = entry.common(&super::raw_common(r.connection, r.timeout_seconds))?;
         let raw = RawView {
-            common: common(r.connection, r.path, r.timeout_seconds),
+            path: r.path,
             view_range: r.view_range,
             force_read_large_files: r.force_read_large_files,
             max_bytes: r.max_bytes,
             line_numbers: r.line_numbers,
         };
-        let (call, done) = self.run(FileCall::view(raw, home().as_deref())).await?;
+        let (call, done) = self
+            .run(&entry, FileCall::view(common, raw), "view")
+            .await?;
         let mut out = pb::ViewResult {
             target: call.conn.target.to_string(),
             path: call.path().to_owned(),
@@ -117,13 +108,17 @@ impl Files for FilesService {
         &self,
         req: Request<pb::CreateRequest>,
     ) -> Result<Response<pb::CreateResult>, Status> {
+        let entry = self.daemon.door.enter(Method::FilesCreate, &req)?;
         let r = req.into_inner();
+        let common = entry.common(&super::raw_common(r.connection, r.timeout_seconds))?;
         let raw = RawCreate {
-            common: common(r.connection, r.path, r.timeout_seconds),
+            path: r.path,
             content: r.content,
             make_parents: r.make_parents,
         };
-        let (call, done) = self.run(FileCall::create(raw, home().as_deref())).await?;
+        let (call, done) = self
+            .run(&entry, FileCall::create(common, raw), "create")
+            .await?;
         let Done::Created(c) = done else {
             return Err(Status::internal("a create answered with another result"));
         };
@@ -139,9 +134,11 @@ impl Files for FilesService {
         &self,
         req: Request<pb::EditRequest>,
     ) -> Result<Response<pb::EditResult>, Status> {
+        let entry = self.daemon.door.enter(Method::FilesEdit, &req)?;
         let r = req.into_inner();
+        let common = entry.common(&super::raw_common(r.connection, r.timeout_seconds))?;
         let raw = RawEdit {
-            common: common(r.connection, r.path, r.timeout_seconds),
+            path: r.path,
             edits: r
                 .edits
                 .into_iter()
@@ -152,7 +149,9 @@ impl Files for FilesService {
                 })
                 .collect(),
         };
-        let (call, done) = self.run(FileCall::edit(raw, home().as_deref())).await?;
+        let (call, done) = self
+            .run(&entry, FileCall::edit(common, raw), "edit")
+            .await?;
         let Done::Edited(e) = done else {
             return Err(Status::internal("an edit answered with another result"));
         };

@@ -7,7 +7,7 @@ use ssh_mcp_core::pb::{self, forwards_server::Forwards};
 use ssh_mcp_core::ssh::forward::RawForward;
 use tonic::{Request, Response, Status};
 
-use crate::error::DaemonError;
+use crate::door::Method;
 use crate::forwards::forward::{self, RawOpen};
 use crate::forwards::registry::Snapshot;
 use crate::state::Daemon;
@@ -53,20 +53,31 @@ fn wire(s: Snapshot) -> pb::ForwardSnapshot {
     }
 }
 
+/// A port as a summary shows it (`-` when not given).
+fn shown(port: Option<u32>) -> String {
+    port.map_or_else(|| "-".into(), |p| p.to_string())
+}
+
 #[tonic::async_trait]
 impl Forwards for ForwardsService {
     async fn open(
         &self,
         req: Request<pb::OpenForwardRequest>,
     ) -> Result<Response<pb::OpenForwardReply>, Status> {
-        if self.daemon.shutdown.is_requested() {
-            return Err(DaemonError::ShuttingDown.into());
-        }
+        let entry = self.daemon.door.enter(Method::ForwardsOpen, &req)?;
         let req = req.into_inner();
-        let (connection, ssh_auth_sock) = super::raw_connection(req.connection);
+        let common = entry.common(&super::raw_common(req.connection, None))?;
+        entry.admit(
+            Some(&common.conn.target.to_string()),
+            format!(
+                "{} forward: local port {}, remote {}:{}",
+                req.direction,
+                shown(req.local_port),
+                req.remote_host.as_deref().unwrap_or("-"),
+                shown(req.remote_port)
+            ),
+        );
         let raw = RawOpen {
-            connection,
-            ssh_auth_sock,
             forward: RawForward {
                 direction: req.direction,
                 local_port: req.local_port,
@@ -77,7 +88,7 @@ impl Forwards for ForwardsService {
             },
             name: req.forward_name,
         };
-        let opened = forward::open(&self.daemon, raw).await?;
+        let opened = forward::open(&self.daemon, common, raw).await?;
         Ok(Response::new(pb::OpenForwardReply {
             forward: Some(wire(opened.forward)),
             created: opened.created,
@@ -88,6 +99,7 @@ impl Forwards for ForwardsService {
         &self,
         req: Request<pb::ListForwardsRequest>,
     ) -> Result<Response<pb::ListForwardsReply>, Status> {
+        self.daemon.door.enter(Method::ForwardsList, &req)?;
         let req = req.into_inner();
         let target = req
             .target
@@ -108,7 +120,17 @@ impl Forwards for ForwardsService {
         &self,
         req: Request<pb::StopForwardRequest>,
     ) -> Result<Response<pb::StopForwardReply>, Status> {
+        let entry = self.daemon.door.enter(Method::ForwardsStop, &req)?;
         let req = req.into_inner();
+        let target = self
+            .daemon
+            .forwards
+            .get(&req.forward_id)
+            .map(|f| f.info.target);
+        entry.admit(
+            target.as_deref(),
+            format!("stop forward {}", req.forward_id),
+        );
         let (snapshot, was_running) = forward::stop(&self.daemon, &req.forward_id).await?;
         Ok(Response::new(pb::StopForwardReply {
             forward: Some(wire(snapshot)),

@@ -13,6 +13,7 @@ mod sessions;
 pub mod status;
 mod transfers;
 
+use ssh_mcp_core::pb;
 use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
 use ssh_mcp_core::pb::files_server::FilesServer;
@@ -20,7 +21,10 @@ use ssh_mcp_core::pb::forwards_server::ForwardsServer;
 use ssh_mcp_core::pb::search_server::SearchServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
 use ssh_mcp_core::pb::transfers_server::TransfersServer;
+use ssh_mcp_core::ssh::connection::RawConnection;
 use tonic::transport::server::Router;
+
+use crate::door::RawCommon;
 
 use crate::state::Daemon;
 
@@ -30,20 +34,22 @@ use crate::state::Daemon;
 /// error names the field and its limit, instead of failing as an undecodable message.
 const MAX_REQUEST_BYTES: usize = 17 << 20;
 
-/// A wire `Connection` as the agent sent it, and the caller's agent socket.
-fn raw_connection(
-    c: Option<ssh_mcp_core::pb::Connection>,
-) -> (ssh_mcp_core::ssh::connection::RawConnection, Option<String>) {
+/// The common fields of a call on a host as the wire carries them: the `Connection` (with the
+/// caller's agent socket) and the tool's timeout. The door validates them (`door::Common`).
+fn raw_common(c: Option<pb::Connection>, timeout_seconds: Option<f64>) -> RawCommon {
     let c = c.unwrap_or_default();
-    let raw = ssh_mcp_core::ssh::connection::RawConnection {
-        target: c.target,
-        port: c.port,
-        identity_file: c.identity_file,
-        known_hosts_file: c.known_hosts_file,
-        strict_host_key_checking: c.strict_host_key_checking,
-        extra_ssh_args: c.extra_ssh_args,
-    };
-    (raw, c.ssh_auth_sock)
+    RawCommon {
+        connection: RawConnection {
+            target: c.target,
+            port: c.port,
+            identity_file: c.identity_file,
+            known_hosts_file: c.known_hosts_file,
+            strict_host_key_checking: c.strict_host_key_checking,
+            extra_ssh_args: c.extra_ssh_args,
+        },
+        ssh_auth_sock: c.ssh_auth_sock,
+        timeout_seconds,
+    }
 }
 
 /// The HTTP/2 flow-control window for requests (see `router`).

@@ -8,6 +8,7 @@ use ssh_mcp_core::pb::{
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use crate::door::{Method, RawCommon};
 use crate::error::DaemonError;
 use crate::search::glob::{self, GlobSpec, RawGlob};
 use crate::search::grep::{self, GrepOutcome};
@@ -25,15 +26,9 @@ impl SearchService {
     }
 }
 
-fn home() -> Option<std::path::PathBuf> {
-    std::env::var_os("HOME").map(std::path::PathBuf::from)
-}
-
-pub(super) fn raw_grep(req: GrepRequest) -> RawGrep {
-    let (connection, ssh_auth_sock) = super::raw_connection(req.connection);
-    RawGrep {
-        connection,
-        ssh_auth_sock,
+pub(super) fn raw_grep(req: GrepRequest) -> (RawCommon, RawGrep) {
+    let common = super::raw_common(req.connection, req.timeout_seconds);
+    let grep = RawGrep {
         pattern: req.pattern,
         path: req.path,
         glob: req.glob,
@@ -43,20 +38,18 @@ pub(super) fn raw_grep(req: GrepRequest) -> RawGrep {
         context_before: req.context_before,
         context_after: req.context_after,
         head_limit: req.head_limit,
-        timeout_seconds: req.timeout_seconds,
-    }
+    };
+    (common, grep)
 }
 
-pub(super) fn raw_glob(req: GlobRequest) -> RawGlob {
-    let (connection, ssh_auth_sock) = super::raw_connection(req.connection);
-    RawGlob {
-        connection,
-        ssh_auth_sock,
+pub(super) fn raw_glob(req: GlobRequest) -> (RawCommon, RawGlob) {
+    let common = super::raw_common(req.connection, req.timeout_seconds);
+    let glob = RawGlob {
         pattern: req.pattern,
         path: req.path,
         head_limit: req.head_limit,
-        timeout_seconds: req.timeout_seconds,
-    }
+    };
+    (common, glob)
 }
 
 fn grep_match(r: Record) -> pb::GrepMatch {
@@ -109,11 +102,13 @@ fn grep_reply(spec: &GrepSpec, o: GrepOutcome) -> GrepReply {
 #[tonic::async_trait]
 impl Search for SearchService {
     async fn grep(&self, req: Request<GrepRequest>) -> Result<Response<GrepReply>, Status> {
-        if self.daemon.shutdown.is_requested() {
-            return Err(DaemonError::ShuttingDown.into());
-        }
-        let spec = GrepSpec::parse(raw_grep(req.into_inner()), home().as_deref())
-            .map_err(DaemonError::from)?;
+        let entry = self.daemon.door.enter(Method::SearchGrep, &req)?;
+        let (common, raw) = raw_grep(req.into_inner());
+        let spec = GrepSpec::parse(entry.common(&common)?, raw).map_err(DaemonError::from)?;
+        entry.admit(
+            Some(&spec.conn.target.to_string()),
+            format!("grep {:?} in {}", spec.pattern, spec.path),
+        );
         let cancel = CancellationToken::new();
         // Dropped with this call (the client went away): the task stops the remote grep.
         let _stop_on_drop = cancel.clone().drop_guard();
@@ -129,11 +124,13 @@ impl Search for SearchService {
     }
 
     async fn glob(&self, req: Request<GlobRequest>) -> Result<Response<GlobReply>, Status> {
-        if self.daemon.shutdown.is_requested() {
-            return Err(DaemonError::ShuttingDown.into());
-        }
-        let spec = GlobSpec::parse(raw_glob(req.into_inner()), home().as_deref())
-            .map_err(DaemonError::from)?;
+        let entry = self.daemon.door.enter(Method::SearchGlob, &req)?;
+        let (common, raw) = raw_glob(req.into_inner());
+        let spec = GlobSpec::parse(entry.common(&common)?, raw).map_err(DaemonError::from)?;
+        entry.admit(
+            Some(&spec.conn.target.to_string()),
+            format!("glob {:?} in {}", spec.pattern, spec.path),
+        );
         let o = glob::run(&self.daemon, &spec).await?;
         Ok(Response::new(GlobReply {
             target: spec.conn.target.to_string(),

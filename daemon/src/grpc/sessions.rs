@@ -1,11 +1,10 @@
 //! `sshmcp.v1.Sessions`: Open, Read, Write, Stop, List, Run, Attach. Turns wire types into the session
 //! specs of `sessions::spec`, calls the registry and the session, and turns snapshots back.
 
-use std::path::PathBuf;
-
 use ssh_mcp_core::pb::{self, sessions_server::Sessions};
 use tonic::{Request, Response, Status};
 
+use crate::door::Method;
 use crate::error::DaemonError;
 use crate::sessions::attach::{self, FromPerson, ToPerson};
 use crate::sessions::limits::{self, DEFAULT_STOP_WAIT_SECONDS, DEFAULT_WAIT_SECONDS};
@@ -118,11 +117,21 @@ impl Sessions for SessionsService {
         &self,
         req: Request<tonic::Streaming<pb::AttachInput>>,
     ) -> Result<Response<Self::AttachStream>, Status> {
+        let entry = self.daemon.door.enter(Method::SessionsAttach, &req)?;
         let mut inbound = req.into_inner();
         let first = inbound.message().await?.ok_or_else(|| {
             Status::invalid_argument("attach: the first message names the session")
         })?;
         let session = self.daemon.sessions.get(&first.session_id)?;
+        let how = if first.read_only {
+            "watch"
+        } else {
+            "attach to"
+        };
+        entry.admit(
+            Some(&session.target),
+            format!("{how} session {}", session.id),
+        );
         if !first.read_only && (first.rows > 0 || first.cols > 0) && session.is_running() {
             attach::resize(&session, first.rows, first.cols).await?;
         }
@@ -163,15 +172,11 @@ impl Sessions for SessionsService {
         &self,
         req: Request<pb::OpenSessionRequest>,
     ) -> Result<Response<pb::SessionReply>, Status> {
-        if self.daemon.shutdown.is_requested() {
-            return Err(DaemonError::ShuttingDown.into());
-        }
+        let entry = self.daemon.door.enter(Method::SessionsOpen, &req)?;
         let req = req.into_inner();
         let read = read_spec(req.read, DEFAULT_WAIT_SECONDS)?;
-        let (connection, ssh_auth_sock) = super::raw_connection(req.connection);
+        let common = entry.common(&super::raw_common(req.connection, None))?;
         let raw = RawOpen {
-            connection,
-            ssh_auth_sock,
             session_name: req.session_name,
             cwd: req.cwd,
             env: req.env.into_iter().map(|e| (e.name, e.value)).collect(),
@@ -182,8 +187,10 @@ impl Sessions for SessionsService {
             rows: (req.rows > 0).then_some(req.rows),
             cols: (req.cols > 0).then_some(req.cols),
         };
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let spec = OpenSpec::parse(raw, home.as_deref()).map_err(DaemonError::from)?;
+        let spec = OpenSpec::parse(common, raw).map_err(DaemonError::from)?;
+        let verb = if spec.ensure { "ensure" } else { "start" };
+        let name = spec.name.as_deref().unwrap_or("(unnamed)");
+        entry.admit(Some(&spec.target), format!("{verb} session {name}"));
         let opened = self.daemon.sessions.open(&self.daemon, &spec).await?;
         let snap = snapshot::take(&opened.session, &read, Wait::ForUnread).await;
         Ok(Response::new(pb::SessionReply {
@@ -199,9 +206,14 @@ impl Sessions for SessionsService {
         &self,
         req: Request<pb::ReadSessionRequest>,
     ) -> Result<Response<pb::SessionReply>, Status> {
+        let entry = self.daemon.door.enter(Method::SessionsRead, &req)?;
         let req = req.into_inner();
         let read = read_spec(req.read, DEFAULT_WAIT_SECONDS)?;
         let session = self.daemon.sessions.get(&req.session_id)?;
+        entry.admit(
+            Some(&session.target),
+            format!("read session {}", session.id),
+        );
         Ok(Response::new(reply(
             snapshot::take(&session, &read, Wait::ForUnread).await,
         )))
@@ -211,6 +223,7 @@ impl Sessions for SessionsService {
         &self,
         req: Request<pb::WriteSessionRequest>,
     ) -> Result<Response<pb::SessionReply>, Status> {
+        let entry = self.daemon.door.enter(Method::SessionsWrite, &req)?;
         let req = req.into_inner();
         let read = read_spec(req.read, DEFAULT_WAIT_SECONDS)?;
         limits::input_len("input", req.input.len()).map_err(DaemonError::from)?;
@@ -222,6 +235,14 @@ impl Sessions for SessionsService {
         });
         let resize = resize.transpose().map_err(DaemonError::from)?;
         let session = self.daemon.sessions.get(&req.session_id)?;
+        entry.admit(
+            Some(&session.target),
+            format!(
+                "write {:?} to session {}",
+                String::from_utf8_lossy(&req.input),
+                session.id
+            ),
+        );
         if let Some(size) = resize {
             // An absent dimension keeps its current value.
             let now = session.size();
@@ -247,6 +268,7 @@ impl Sessions for SessionsService {
         &self,
         req: Request<pb::StopSessionRequest>,
     ) -> Result<Response<pb::SessionReply>, Status> {
+        let entry = self.daemon.door.enter(Method::SessionsStop, &req)?;
         let req = req.into_inner();
         let wait =
             limits::wait_seconds("wait_seconds", req.wait_seconds, DEFAULT_STOP_WAIT_SECONDS)
@@ -254,6 +276,10 @@ impl Sessions for SessionsService {
         let mut read = read_spec(req.read, 0.25)?;
         read.wait = read.wait.min(std::time::Duration::from_millis(250));
         let session = self.daemon.sessions.get(&req.session_id)?;
+        entry.admit(
+            Some(&session.target),
+            format!("stop session {}", session.id),
+        );
         let was_running = session.is_running();
         if was_running {
             session.stop(req.force, wait).await;
@@ -279,7 +305,9 @@ impl Sessions for SessionsService {
         &self,
         req: Request<pb::RunInSessionRequest>,
     ) -> Result<Response<pb::RunInSessionReply>, Status> {
+        let entry = self.daemon.door.enter(Method::SessionsRun, &req)?;
         let req = req.into_inner();
+        let summary = format!("run {:?} in session {}", req.command, req.session_id);
         let spec = RunSpec::parse(RawRun {
             command: req.command,
             continue_previous: req.continue_previous,
@@ -289,6 +317,7 @@ impl Sessions for SessionsService {
         })
         .map_err(DaemonError::from)?;
         let session = self.daemon.sessions.get(&req.session_id)?;
+        entry.admit(Some(&session.target), summary);
         let outcome = run::run(&session, &spec).await?;
         let status = read_spec(None, 0.0)?;
         let snap = snapshot::take(&session, &status, Wait::No).await;
@@ -311,6 +340,7 @@ impl Sessions for SessionsService {
         &self,
         req: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsReply>, Status> {
+        self.daemon.door.enter(Method::SessionsList, &req)?;
         let req = req.into_inner();
         let read = read_spec(None, 0.0)?;
         let mut sessions = Vec::new();

@@ -14,10 +14,11 @@ use ssh_mcp_core::pb::{
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::door::{Method, RawCommon};
 use crate::error::DaemonError;
 use crate::state::Daemon;
 use crate::transfers::run::{self, Counters, Phase, TransferOutcome};
-use crate::transfers::spec::{RawCommon, RawScp, RawSync, TransferSpec};
+use crate::transfers::spec::{RawScp, RawShared, RawSync, TransferSpec};
 
 pub struct TransfersService {
     daemon: Daemon,
@@ -31,15 +32,13 @@ impl TransfersService {
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<TransferEvent, Status>> + Send + 'static>>;
 
-fn raw_common(c: Option<pb::TransferCommon>) -> (RawCommon, u32) {
+/// The door's common fields, what scp and rsync share, and the progress interval.
+fn raw_parts(c: Option<pb::TransferCommon>) -> (RawCommon, RawShared, u32) {
     let c = c.unwrap_or_default();
-    let (connection, ssh_auth_sock) = super::raw_connection(c.connection);
     (
-        RawCommon {
-            connection,
-            ssh_auth_sock,
+        super::raw_common(c.connection, c.timeout_seconds),
+        RawShared {
             direction: c.direction,
-            timeout_seconds: c.timeout_seconds,
             checksum: c.checksum,
             local_cwd: c.local_cwd,
             progress: c.progress_interval_ms > 0,
@@ -123,13 +122,6 @@ impl TransfersService {
         );
         Response::new(Box::pin(stream))
     }
-
-    fn check_running(&self) -> Result<Option<std::path::PathBuf>, Status> {
-        if self.daemon.shutdown.is_requested() {
-            return Err(DaemonError::ShuttingDown.into());
-        }
-        Ok(std::env::var_os("HOME").map(std::path::PathBuf::from))
-    }
 }
 
 #[tonic::async_trait]
@@ -138,26 +130,39 @@ impl Transfers for TransfersService {
     type SyncStream = EventStream;
 
     async fn scp(&self, req: Request<ScpRequest>) -> Result<Response<Self::ScpStream>, Status> {
-        let home = self.check_running()?;
+        let entry = self.daemon.door.enter(Method::TransfersScp, &req)?;
         let req = req.into_inner();
-        let (common, interval_ms) = raw_common(req.common);
+        let (common, shared, interval_ms) = raw_parts(req.common);
+        let common = entry.common(&common)?;
+        let summary = format!(
+            "scp {} {} to {}",
+            shared.direction,
+            req.sources.join(" "),
+            req.destination
+        );
         let raw = RawScp {
-            common,
+            shared,
             sources: req.sources,
             destination: req.destination,
             recursive: req.recursive,
             preserve_times: req.preserve_times,
         };
-        let spec = TransferSpec::scp(raw, home.as_deref()).map_err(DaemonError::from)?;
+        let spec = TransferSpec::scp(common, raw, entry.home()).map_err(DaemonError::from)?;
+        entry.admit(Some(&spec.conn.target.to_string()), summary);
         Ok(self.start(spec, interval_ms))
     }
 
     async fn sync(&self, req: Request<SyncRequest>) -> Result<Response<Self::SyncStream>, Status> {
-        let home = self.check_running()?;
+        let entry = self.daemon.door.enter(Method::TransfersSync, &req)?;
         let req = req.into_inner();
-        let (common, interval_ms) = raw_common(req.common);
+        let (common, shared, interval_ms) = raw_parts(req.common);
+        let common = entry.common(&common)?;
+        let summary = format!(
+            "rsync {} {} to {}",
+            shared.direction, req.source, req.destination
+        );
         let raw = RawSync {
-            common,
+            shared,
             source: req.source,
             destination: req.destination,
             delete: req.delete,
@@ -166,7 +171,8 @@ impl Transfers for TransfersService {
             exclude: req.exclude,
             extra_rsync_args: req.extra_rsync_args,
         };
-        let spec = TransferSpec::sync(raw, home.as_deref()).map_err(DaemonError::from)?;
+        let spec = TransferSpec::sync(common, raw, entry.home()).map_err(DaemonError::from)?;
+        entry.admit(Some(&spec.conn.target.to_string()), summary);
         Ok(self.start(spec, interval_ms))
     }
 }

@@ -7,12 +7,12 @@
 //! workers, and the timeout ends the walk, matching included. A walk whose SFTP session breaks
 //! (a name that is not UTF-8) is done again by `find` on the host (`glob_find.rs`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use openssh_sftp_client::fs::Fs;
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
+use ssh_mcp_core::ssh::connection::Connection;
 use tokio::task::JoinSet;
 use tokio_stream::StreamExt;
 
@@ -24,6 +24,7 @@ pub use super::glob_walk::GlobOutcome;
 use super::glob_walk::{Entry, Kind, Walk};
 use super::offload::{self, OffloadError};
 use super::search_args;
+use crate::door::Common;
 use crate::error::DaemonError;
 use crate::exec;
 use crate::files::remote_fs::{RemoteFs, file_error};
@@ -37,12 +38,9 @@ const PARALLEL_LISTINGS: usize = 16;
 /// An ssh_glob request as the agent sent it.
 #[derive(Debug, Clone, Default)]
 pub struct RawGlob {
-    pub connection: RawConnection,
-    pub ssh_auth_sock: Option<String>,
     pub pattern: String,
     pub path: Option<String>,
     pub head_limit: Option<u32>,
-    pub timeout_seconds: Option<f64>,
 }
 
 /// A validated ssh_glob request.
@@ -59,23 +57,19 @@ pub struct GlobSpec {
 }
 
 impl GlobSpec {
-    pub fn parse(raw: RawGlob, home: Option<&Path>) -> Result<Self, InvalidInput> {
-        let conn = Connection::parse(&raw.connection, home)?;
+    pub fn parse(common: Common, raw: RawGlob) -> Result<Self, InvalidInput> {
         let pattern = search_args::required("pattern", &raw.pattern)?;
         let glob = GlobPattern::parse(&pattern)?;
         let path =
             search_args::optional("path", raw.path.as_deref())?.unwrap_or_else(|| ".".into());
         Ok(Self {
-            conn,
-            auth_sock: raw
-                .ssh_auth_sock
-                .filter(|s| !s.is_empty() && !s.contains('\0'))
-                .map(PathBuf::from),
+            conn: common.conn,
+            auth_sock: common.auth_sock,
             pattern,
             glob,
             path,
             head_limit: search_args::head_limit(raw.head_limit)?,
-            timeout: search_args::timeout(raw.timeout_seconds)?,
+            timeout: common.timeout,
         })
     }
 }
@@ -311,20 +305,20 @@ mod tests {
     #[test]
     fn the_request_is_validated() {
         let raw = |pattern: &str, head_limit| RawGlob {
-            connection: RawConnection {
-                target: "h".into(),
-                ..Default::default()
-            },
             pattern: pattern.into(),
             head_limit,
             ..Default::default()
         };
-        let s = GlobSpec::parse(raw("**/*.rs", None), None).unwrap();
+        let s = GlobSpec::parse(crate::door::test_common("h"), raw("**/*.rs", None)).unwrap();
         assert_eq!(s.path, ".");
         assert!(s.glob.matches("a/b.rs"));
-        assert!(GlobSpec::parse(raw(" ", None), None).is_err());
-        assert!(GlobSpec::parse(raw("*", Some(0)), None).is_err());
-        let e = GlobSpec::parse(raw(&"{a,b}".repeat(12), None), None).unwrap_err();
+        assert!(GlobSpec::parse(crate::door::test_common("h"), raw(" ", None)).is_err());
+        assert!(GlobSpec::parse(crate::door::test_common("h"), raw("*", Some(0))).is_err());
+        let e = GlobSpec::parse(
+            crate::door::test_common("h"),
+            raw(&"{a,b}".repeat(12), None),
+        )
+        .unwrap_err();
         assert!(e.0.contains("alternatives"), "{e}");
     }
 }

@@ -58,25 +58,19 @@ pub fn script(spec: &GrepSpec, byte_cap: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use ssh_mcp_core::ssh::connection::RawConnection;
-
     use super::*;
     use crate::search::grep_spec::RawGrep;
 
     fn spec(pattern: &str, path: &str, mode: &str, head_limit: Option<u32>) -> GrepSpec {
         GrepSpec::parse(
+            crate::door::test_common("h"),
             RawGrep {
-                connection: RawConnection {
-                    target: "h".into(),
-                    ..Default::default()
-                },
                 pattern: pattern.into(),
                 path: Some(path.into()),
                 output_mode: mode.into(),
                 head_limit,
                 ..Default::default()
             },
-            None,
         )
         .unwrap()
     }

@@ -3,14 +3,15 @@
 //! two forms (a name glob goes to grep's `--include`; a glob with `/` is matched against the
 //! path under `path` here, with ssh_glob's matcher).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
+use ssh_mcp_core::ssh::connection::Connection;
 
 use super::glob_pattern::{GlobPattern, expand_braces, without_dot_slash};
 use super::search_args;
+use crate::door::Common;
 
 /// The most bytes `pattern`, `path` and `glob` may hold together: the script goes to the host as
 /// one argument of at most 128 KiB, and bytes that some login shell would change travel as
@@ -20,8 +21,6 @@ pub const MAX_ARGUMENT_BYTES: usize = 24 * 1024;
 /// An ssh_grep request as the agent sent it (plain fields, no wire types).
 #[derive(Debug, Clone, Default)]
 pub struct RawGrep {
-    pub connection: RawConnection,
-    pub ssh_auth_sock: Option<String>,
     pub pattern: String,
     pub path: Option<String>,
     pub glob: Option<String>,
@@ -32,7 +31,6 @@ pub struct RawGrep {
     pub context_before: Option<u32>,
     pub context_after: Option<u32>,
     pub head_limit: Option<u32>,
-    pub timeout_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,8 +127,7 @@ pub struct GrepSpec {
 }
 
 impl GrepSpec {
-    pub fn parse(raw: RawGrep, home: Option<&Path>) -> Result<Self, InvalidInput> {
-        let conn = Connection::parse(&raw.connection, home)?;
+    pub fn parse(common: Common, raw: RawGrep) -> Result<Self, InvalidInput> {
         let pattern = search_args::required("pattern", &raw.pattern)?;
         let path =
             search_args::optional("path", raw.path.as_deref())?.unwrap_or_else(|| ".".into());
@@ -156,13 +153,9 @@ impl GrepSpec {
                 "'context'/'context_before'/'context_after' only apply when output_mode is 'content'.",
             ));
         }
-        let auth_sock = raw
-            .ssh_auth_sock
-            .filter(|s| !s.is_empty() && !s.contains('\0'))
-            .map(PathBuf::from);
         Ok(Self {
-            conn,
-            auth_sock,
+            conn: common.conn,
+            auth_sock: common.auth_sock,
             pattern,
             path,
             glob,
@@ -172,7 +165,7 @@ impl GrepSpec {
             before,
             after,
             head_limit: search_args::head_limit(raw.head_limit)?,
-            timeout: search_args::timeout(raw.timeout_seconds)?,
+            timeout: common.timeout,
         })
     }
 
@@ -217,10 +210,6 @@ mod tests {
 
     fn raw(mode: &str) -> RawGrep {
         RawGrep {
-            connection: RawConnection {
-                target: "h".into(),
-                ..Default::default()
-            },
             pattern: "x".into(),
             output_mode: mode.into(),
             ..Default::default()
@@ -228,7 +217,7 @@ mod tests {
     }
 
     fn spec(r: RawGrep) -> Result<GrepSpec, InvalidInput> {
-        GrepSpec::parse(r, None)
+        GrepSpec::parse(crate::door::test_common("h"), r)
     }
 
     #[test]

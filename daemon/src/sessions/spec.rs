@@ -2,14 +2,15 @@
 //! ([`OpenSpec`], [`ReadSpec`]): a refusal names the field and what to send instead, and nothing
 //! starts.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
+use ssh_mcp_core::ssh::connection::Connection;
 use ssh_mcp_core::ssh::quote::{EnvVar, RemoteDir, RemoteShell};
 
 use super::limits::{self, TermSize};
+use crate::door::Common;
 
 /// The longest quiet time a read may ask for.
 const MAX_SETTLE_MS: u32 = 10_000;
@@ -45,8 +46,6 @@ impl ObserverMode {
 /// A start or ensure request, as sent.
 #[derive(Debug, Clone, Default)]
 pub struct RawOpen {
-    pub connection: RawConnection,
-    pub ssh_auth_sock: Option<String>,
     pub session_name: Option<String>,
     pub cwd: Option<String>,
     pub env: Vec<(String, String)>,
@@ -76,8 +75,7 @@ pub struct OpenSpec {
 }
 
 impl OpenSpec {
-    pub fn parse(raw: RawOpen, home: Option<&Path>) -> Result<Self, InvalidInput> {
-        let conn = Connection::parse(&raw.connection, home)?;
+    pub fn parse(common: Common, raw: RawOpen) -> Result<Self, InvalidInput> {
         let name = match raw.session_name.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(name) => {
@@ -95,14 +93,10 @@ impl OpenSpec {
             .iter()
             .map(|(k, v)| EnvVar::parse(k, v))
             .collect::<Result<Vec<_>, _>>()?;
-        let auth_sock = raw
-            .ssh_auth_sock
-            .filter(|s| !s.is_empty() && !s.contains('\0'))
-            .map(PathBuf::from);
         Ok(Self {
-            target: raw.connection.target.trim().to_owned(),
-            conn,
-            auth_sock,
+            target: common.written_target,
+            conn: common.conn,
+            auth_sock: common.auth_sock,
             name,
             cwd: raw.cwd.as_deref().map(RemoteDir::parse).transpose()?,
             env,
@@ -177,40 +171,42 @@ impl ReadSpec {
 mod tests {
     use super::*;
 
-    fn raw(target: &str) -> RawOpen {
-        RawOpen {
-            connection: RawConnection {
-                target: target.into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        }
+    fn parse(target: &str, raw: RawOpen) -> Result<OpenSpec, InvalidInput> {
+        OpenSpec::parse(crate::door::test_common(target), raw)
     }
 
     #[test]
     fn names_are_trimmed_and_empty_means_none() {
-        let mut r = raw(" web ");
-        r.session_name = Some("  build ".into());
-        let spec = OpenSpec::parse(r, None).unwrap();
+        let r = RawOpen {
+            session_name: Some("  build ".into()),
+            ..Default::default()
+        };
+        let spec = parse(" web ", r).unwrap();
         assert_eq!(spec.name.as_deref(), Some("build"));
         assert_eq!(spec.target, "web");
-        let mut r = raw("web");
-        r.session_name = Some("   ".into());
-        assert_eq!(OpenSpec::parse(r, None).unwrap().name, None);
-        let mut r = raw("web");
-        r.session_name = Some("a\nb".into());
-        assert!(OpenSpec::parse(r, None).is_err());
+        let r = RawOpen {
+            session_name: Some("   ".into()),
+            ..Default::default()
+        };
+        assert_eq!(parse("web", r).unwrap().name, None);
+        let r = RawOpen {
+            session_name: Some("a\nb".into()),
+            ..Default::default()
+        };
+        assert!(parse("web", r).is_err());
     }
 
     #[test]
     fn observer_mode_defaults_to_tmux_and_refuses_others() {
         assert_eq!(
-            OpenSpec::parse(raw("web"), None).unwrap().observer,
+            parse("web", RawOpen::default()).unwrap().observer,
             ObserverMode::Tmux
         );
-        let mut r = raw("web");
-        r.observer_mode = Some("screen".into());
-        assert!(OpenSpec::parse(r, None).is_err());
+        let r = RawOpen {
+            observer_mode: Some("screen".into()),
+            ..Default::default()
+        };
+        assert!(parse("web", r).is_err());
     }
 
     #[test]

@@ -187,10 +187,9 @@ pub fn pairs(spec: &TransferSpec, before: Before, items: &[Item]) -> Vec<Pair> {
 
 #[cfg(test)]
 mod tests {
-    use ssh_mcp_core::ssh::connection::RawConnection;
 
     use super::*;
-    use crate::transfers::spec::{RawCommon, RawSync};
+    use crate::transfers::spec::{RawShared, RawSync};
 
     #[test]
     fn itemized_lines_are_read_and_everything_else_skipped() {
@@ -270,12 +269,9 @@ cd+++++++++ sub/\n";
 
     fn spec(direction: &str, source: &str, destination: &str) -> TransferSpec {
         TransferSpec::sync(
+            crate::door::test_common("h"),
             RawSync {
-                common: RawCommon {
-                    connection: RawConnection {
-                        target: "h".into(),
-                        ..Default::default()
-                    },
+                shared: RawShared {
                     direction: direction.into(),
                     local_cwd: Some("/".into()),
                     ..Default::default()

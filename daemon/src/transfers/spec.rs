@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use ssh_mcp_core::ssh::InvalidInput;
 use ssh_mcp_core::ssh::argv::{Operands, RsyncFlags};
-use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
+use ssh_mcp_core::ssh::connection::Connection;
 use ssh_mcp_core::ssh::rsync_args::ExtraRsyncArgs;
 use ssh_mcp_core::ssh::transfer_paths::{LocalOperand, RemotePath};
 
-/// The longest timeout a request may ask for (a week), as for exec.
-const MAX_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
+use crate::door::Common;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -40,13 +39,10 @@ impl Direction {
     }
 }
 
-/// What the request shares between scp and rsync, as the agent sent it.
+/// What scp and rsync requests share beyond the door's common fields, as the agent sent it.
 #[derive(Debug, Clone, Default)]
-pub struct RawCommon {
-    pub connection: RawConnection,
-    pub ssh_auth_sock: Option<String>,
+pub struct RawShared {
     pub direction: String,
-    pub timeout_seconds: Option<f64>,
     pub checksum: bool,
     pub local_cwd: Option<String>,
     /// The client follows progress (so a download's total is worth a stat first).
@@ -55,7 +51,7 @@ pub struct RawCommon {
 
 #[derive(Debug, Clone, Default)]
 pub struct RawScp {
-    pub common: RawCommon,
+    pub shared: RawShared,
     pub sources: Vec<String>,
     pub destination: String,
     pub recursive: bool,
@@ -64,7 +60,7 @@ pub struct RawScp {
 
 #[derive(Debug, Clone, Default)]
 pub struct RawSync {
-    pub common: RawCommon,
+    pub shared: RawShared,
     pub source: String,
     pub destination: String,
     pub delete: bool,
@@ -100,7 +96,7 @@ pub struct TransferSpec {
     pub progress: bool,
 }
 
-struct Common {
+struct Shared {
     conn: Connection,
     auth_sock: Option<PathBuf>,
     direction: Direction,
@@ -111,38 +107,18 @@ struct Common {
     cwd: Option<PathBuf>,
 }
 
-fn common(raw: &RawCommon, home: Option<&Path>) -> Result<Common, InvalidInput> {
-    let conn = Connection::parse(&raw.connection, home)?;
+fn shared(common: Common, raw: &RawShared, home: Option<&Path>) -> Result<Shared, InvalidInput> {
     let direction = Direction::parse(&raw.direction)?;
-    let timeout = match raw.timeout_seconds {
-        None => None,
-        Some(t) if t.is_finite() && t > 0.0 && t <= MAX_TIMEOUT_SECS => {
-            Some(Duration::from_secs_f64(t))
-        }
-        Some(t) if t.is_finite() && t <= 0.0 => {
-            return Err(InvalidInput::new("'timeout' must be > 0.0."));
-        }
-        Some(t) => {
-            return Err(InvalidInput(format!(
-                "'timeout' must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS} (got {t}); leave it out for no limit"
-            )));
-        }
-    };
-    let auth_sock = raw
-        .ssh_auth_sock
-        .as_deref()
-        .filter(|s| !s.is_empty() && !s.contains('\0'))
-        .map(PathBuf::from);
     let cwd = raw
         .local_cwd
         .as_deref()
         .filter(|c| c.starts_with('/') && !c.contains('\0'))
         .map(PathBuf::from);
-    Ok(Common {
-        conn,
-        auth_sock,
+    Ok(Shared {
+        conn: common.conn,
+        auth_sock: common.auth_sock,
         direction,
-        timeout,
+        timeout: common.timeout,
         checksum: raw.checksum,
         progress: raw.progress,
         home: home.map(Path::to_path_buf),
@@ -150,7 +126,7 @@ fn common(raw: &RawCommon, home: Option<&Path>) -> Result<Common, InvalidInput> 
     })
 }
 
-impl Common {
+impl Shared {
     fn local(&self, field: &str, raw: &str) -> Result<LocalOperand, InvalidInput> {
         LocalOperand::parse(field, raw, self.home.as_deref(), self.cwd.as_deref())
     }
@@ -194,8 +170,8 @@ fn check_local_parent(p: &LocalOperand) -> Result<(), InvalidInput> {
 }
 
 impl TransferSpec {
-    pub fn scp(raw: RawScp, home: Option<&Path>) -> Result<Self, InvalidInput> {
-        let c = common(&raw.common, home)?;
+    pub fn scp(common: Common, raw: RawScp, home: Option<&Path>) -> Result<Self, InvalidInput> {
+        let c = shared(common, &raw.shared, home)?;
         if raw.sources.is_empty() {
             return Err(InvalidInput::new(
                 "'sources' must contain at least 1 item(s).",
@@ -257,8 +233,8 @@ impl TransferSpec {
         })
     }
 
-    pub fn sync(raw: RawSync, home: Option<&Path>) -> Result<Self, InvalidInput> {
-        let c = common(&raw.common, home)?;
+    pub fn sync(common: Common, raw: RawSync, home: Option<&Path>) -> Result<Self, InvalidInput> {
+        let c = shared(common, &raw.shared, home)?;
         let extra = ExtraRsyncArgs::parse(&raw.extra_rsync_args)?;
         for (i, p) in raw.exclude.iter().enumerate() {
             if p.contains('\0') {
@@ -319,11 +295,7 @@ mod tests {
 
     fn raw_scp(direction: &str, sources: &[&str], destination: &str) -> RawScp {
         RawScp {
-            common: RawCommon {
-                connection: RawConnection {
-                    target: "h".into(),
-                    ..Default::default()
-                },
+            shared: RawShared {
                 direction: direction.into(),
                 local_cwd: Some("/".into()),
                 ..Default::default()
@@ -335,7 +307,9 @@ mod tests {
     }
 
     fn scp_error(raw: RawScp) -> String {
-        TransferSpec::scp(raw, None).unwrap_err().0
+        TransferSpec::scp(crate::door::test_common("h"), raw, None)
+            .unwrap_err()
+            .0
     }
 
     #[test]
@@ -371,9 +345,13 @@ mod tests {
             scp_error(raw_scp("upload", &[], "b")),
             "'sources' must contain at least 1 item(s)."
         );
-        let mut zero = raw_scp("upload", &[&file], "x");
-        zero.common.timeout_seconds = Some(0.0);
-        assert_eq!(scp_error(zero), "'timeout' must be > 0.0.");
-        assert!(TransferSpec::scp(raw_scp("upload", &[&file], "-x"), None).is_ok());
+        assert!(
+            TransferSpec::scp(
+                crate::door::test_common("h"),
+                raw_scp("upload", &[&file], "-x"),
+                None
+            )
+            .is_ok()
+        );
     }
 }

@@ -64,8 +64,7 @@ impl From<pb::Screen> for Screen {
 /// Output bytes as text: moved without a copy when they are UTF-8 (as a flood's megabytes usually
 /// are), with invalid sequences replaced otherwise.
 pub fn text_of(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// One session's state and the output of this read.

@@ -1,0 +1,179 @@
+//! [`Method`]: every gRPC method the daemon serves, with the [`Class`] of what it does. The door
+//! counts calls per method and, in time, decides per class what a target allows.
+
+/// What a call does, as a policy speaks of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// Reads remote files (ssh_view, ssh_grep, ssh_glob).
+    Read,
+    /// Changes remote files (ssh_create, ssh_edit).
+    Write,
+    /// Runs a command (ssh_exec, ssh_run_in_session).
+    Exec,
+    /// Starts, drives or stops an interactive session.
+    Session,
+    /// Copies files between this machine and a host (ssh_scp, ssh_sync).
+    Transfer,
+    /// Opens or stops a port forward.
+    Forward,
+    /// Lists what the daemon holds (sessions, forwards); touches no host.
+    Listing,
+    /// The daemon's own status and stop; touches no host.
+    Control,
+}
+
+impl Class {
+    /// The class's name as policies and audit records write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Exec => "exec",
+            Self::Session => "session",
+            Self::Transfer => "transfer",
+            Self::Forward => "forward",
+            Self::Listing => "listing",
+            Self::Control => "control",
+        }
+    }
+}
+
+/// One gRPC method of the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    ControlStatus,
+    ControlStop,
+    ExecRun,
+    FilesView,
+    FilesCreate,
+    FilesEdit,
+    SearchGrep,
+    SearchGlob,
+    SessionsOpen,
+    SessionsRead,
+    SessionsWrite,
+    SessionsStop,
+    SessionsList,
+    SessionsRun,
+    SessionsAttach,
+    TransfersScp,
+    TransfersSync,
+    ForwardsOpen,
+    ForwardsList,
+    ForwardsStop,
+}
+
+impl Method {
+    /// Every method, in the order of the proto files.
+    pub const ALL: [Method; 20] = [
+        Self::ControlStatus,
+        Self::ControlStop,
+        Self::ExecRun,
+        Self::FilesView,
+        Self::FilesCreate,
+        Self::FilesEdit,
+        Self::SearchGrep,
+        Self::SearchGlob,
+        Self::SessionsOpen,
+        Self::SessionsRead,
+        Self::SessionsWrite,
+        Self::SessionsStop,
+        Self::SessionsList,
+        Self::SessionsRun,
+        Self::SessionsAttach,
+        Self::TransfersScp,
+        Self::TransfersSync,
+        Self::ForwardsOpen,
+        Self::ForwardsList,
+        Self::ForwardsStop,
+    ];
+
+    /// The method's gRPC name, `Service/Method`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ControlStatus => "Control/Status",
+            Self::ControlStop => "Control/Stop",
+            Self::ExecRun => "Exec/Run",
+            Self::FilesView => "Files/View",
+            Self::FilesCreate => "Files/Create",
+            Self::FilesEdit => "Files/Edit",
+            Self::SearchGrep => "Search/Grep",
+            Self::SearchGlob => "Search/Glob",
+            Self::SessionsOpen => "Sessions/Open",
+            Self::SessionsRead => "Sessions/Read",
+            Self::SessionsWrite => "Sessions/Write",
+            Self::SessionsStop => "Sessions/Stop",
+            Self::SessionsList => "Sessions/List",
+            Self::SessionsRun => "Sessions/Run",
+            Self::SessionsAttach => "Sessions/Attach",
+            Self::TransfersScp => "Transfers/Scp",
+            Self::TransfersSync => "Transfers/Sync",
+            Self::ForwardsOpen => "Forwards/Open",
+            Self::ForwardsList => "Forwards/List",
+            Self::ForwardsStop => "Forwards/Stop",
+        }
+    }
+
+    pub fn class(self) -> Class {
+        match self {
+            Self::ControlStatus | Self::ControlStop => Class::Control,
+            Self::ExecRun | Self::SessionsRun => Class::Exec,
+            Self::FilesView | Self::SearchGrep | Self::SearchGlob => Class::Read,
+            Self::FilesCreate | Self::FilesEdit => Class::Write,
+            Self::SessionsOpen
+            | Self::SessionsRead
+            | Self::SessionsWrite
+            | Self::SessionsStop
+            | Self::SessionsAttach => Class::Session,
+            Self::SessionsList | Self::ForwardsList => Class::Listing,
+            Self::TransfersScp | Self::TransfersSync => Class::Transfer,
+            Self::ForwardsOpen | Self::ForwardsStop => Class::Forward,
+        }
+    }
+
+    /// Whether the call starts new work on a host (a command, a file operation, a search, a
+    /// session, a transfer, a forward): such calls are refused once the daemon shuts down,
+    /// while the rest (reads, stops, lists, status) still answer about what is ending.
+    pub fn starts_work(self) -> bool {
+        matches!(
+            self,
+            Self::ExecRun
+                | Self::FilesView
+                | Self::FilesCreate
+                | Self::FilesEdit
+                | Self::SearchGrep
+                | Self::SearchGlob
+                | Self::SessionsOpen
+                | Self::TransfersScp
+                | Self::TransfersSync
+                | Self::ForwardsOpen
+        )
+    }
+
+    /// The method's place in [`Method::ALL`] (the index of its counter).
+    pub fn index(self) -> usize {
+        Self::ALL.iter().position(|m| *m == self).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_method_has_its_own_index_and_name() {
+        for (i, m) in Method::ALL.iter().enumerate() {
+            assert_eq!(m.index(), i, "{m:?}");
+        }
+        let names: std::collections::HashSet<_> = Method::ALL.iter().map(|m| m.name()).collect();
+        assert_eq!(names.len(), Method::ALL.len());
+    }
+
+    #[test]
+    fn running_a_command_is_exec_wherever_it_happens() {
+        assert_eq!(Method::ExecRun.class(), Class::Exec);
+        assert_eq!(Method::SessionsRun.class(), Class::Exec);
+        assert_eq!(Method::SessionsWrite.class(), Class::Session);
+        assert_eq!(Method::SessionsList.class(), Class::Listing);
+    }
+}
