@@ -12,8 +12,8 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use ssh_mcp_core::pb::exec_client::ExecClient;
-use ssh_mcp_core::pb::{self, RunRequest, run_event::Event};
+use ssh_mcp_wire::pb::exec_client::ExecClient;
+use ssh_mcp_wire::pb::{self, RunRequest, run_event::Event};
 
 use super::connection::remote_args;
 use crate::mcp::{SshMcp, result, schema};

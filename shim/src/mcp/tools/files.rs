@@ -10,8 +10,8 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use ssh_mcp_core::pb;
-use ssh_mcp_core::pb::files_client::FilesClient;
+use ssh_mcp_wire::pb;
+use ssh_mcp_wire::pb::files_client::FilesClient;
 use tonic::transport::Channel;
 
 use super::connection::remote_args;

@@ -9,7 +9,7 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use ssh_mcp_core::pb::{self, forwards_client::ForwardsClient};
+use ssh_mcp_wire::pb::{self, forwards_client::ForwardsClient};
 use tonic::transport::Channel;
 
 use super::connection::remote_args;

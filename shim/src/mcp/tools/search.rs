@@ -12,8 +12,8 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use ssh_mcp_core::pb::search_client::SearchClient;
-use ssh_mcp_core::pb::{self, GlobRequest, GrepRequest};
+use ssh_mcp_wire::pb::search_client::SearchClient;
+use ssh_mcp_wire::pb::{self, GlobRequest, GrepRequest};
 use tonic::transport::Channel;
 
 use super::connection::remote_args;

@@ -9,7 +9,7 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use ssh_mcp_core::pb;
+use ssh_mcp_wire::pb;
 
 use crate::mcp::{SshMcp, result, schema};
 

@@ -14,8 +14,8 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::Deserialize;
-use ssh_mcp_core::pb::sessions_client::SessionsClient;
-use ssh_mcp_core::pb::{self, ReadOptions};
+use ssh_mcp_wire::pb::sessions_client::SessionsClient;
+use ssh_mcp_wire::pb::{self, ReadOptions};
 use tonic::transport::Channel;
 
 use super::connection::{doc, remote_args};

@@ -11,8 +11,8 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use ssh_mcp_core::pb::transfers_client::TransfersClient;
-use ssh_mcp_core::pb::{self, ScpRequest, SyncRequest, TransferCommon, transfer_event::Event};
+use ssh_mcp_wire::pb::transfers_client::TransfersClient;
+use ssh_mcp_wire::pb::{self, ScpRequest, SyncRequest, TransferCommon, transfer_event::Event};
 
 use super::connection::remote_args;
 use crate::mcp::{SshMcp, result, schema};
