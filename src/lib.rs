@@ -1,16 +1,15 @@
-//! ssh-mcp-core: what the daemon (`ssh-mcpd`) and the shim (`ssh-mcp`) share, and nothing that
-//! holds state.
+//! ssh-mcp-core: the stateless half of the daemon (`ssh-mcpd`): agent input checked and turned
+//! into ssh command lines and mux requests, pure functions that hold no state.
 //!
-//! - [`pb`]: the generated gRPC types of `proto/sshmcp/v1`.
-//! - [`protocol`]: the wire protocol number and the compatibility rule.
-//! - [`paths`]: where the socket, locks, control sockets and state live, and the owner/mode checks.
+//! - [`pb`], [`protocol`], [`paths`]: the wire crate (`ssh-mcp-wire`, `wire/`), re-exported so
+//!   that the daemon reaches everything it shares through this one crate. The shim depends on the
+//!   wire crate alone.
 //! - [`ssh`]: agent input → validated types → the one argv builder for ssh.
 //! - `fuzzing` (feature `fuzzing`, and in tests): what the fuzz targets of `fuzz/` call.
 
-pub mod paths;
-pub mod pb;
-pub mod protocol;
 pub mod ssh;
+
+pub use ssh_mcp_wire::{paths, pb, protocol};
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

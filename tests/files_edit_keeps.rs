@@ -20,7 +20,7 @@ use crate::support::daemon::Daemon;
 use crate::support::sshd::Sshd;
 use crate::support::wait_until_async;
 
-/// The shim's limit on a Files answer (shim/src/mcp/tools/files.rs).
+/// The shim's limit on a Files answer (`Files` in shim/src/mcp/tools/services.rs).
 const SHIM_MESSAGE_LIMIT: usize = 40 << 20;
 
 /// The editor on the test sshd, with a fresh directory of its own in its home.

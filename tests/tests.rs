@@ -24,4 +24,5 @@ mod sessions;
 mod sessions_run;
 mod shim;
 mod tidy;
+mod tools_list;
 mod transfers;

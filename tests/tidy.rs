@@ -1,5 +1,5 @@
-//! Checks that keep the architecture true: every source file says what it owns, the shim knows
-//! nothing of PTYs or ssh, and only the argv module builds ssh command lines.
+//! Checks that keep the architecture true: every source file says what it owns, the shim links
+//! nothing of PTYs or ssh (by the crate graph), and only the argv module builds ssh command lines.
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +20,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn sources() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in ["src", "daemon/src", "shim/src"] {
+    for dir in ["src", "wire/src", "daemon/src", "shim/src"] {
         rust_files(&root().join(dir), &mut files);
     }
     files
@@ -39,21 +39,42 @@ fn every_source_file_opens_with_a_module_doc() {
     assert!(missing.is_empty(), "files without a //! doc: {missing:?}");
 }
 
+/// The shim's crates as `cargo tree` lists them: what is linked into `ssh-mcp`, read from the
+/// crate graph rather than from the source text.
+fn shim_dependencies() -> Vec<String> {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["tree", "--offline", "--locked", "--manifest-path"])
+        .arg(root().join("Cargo.toml"))
+        .args(["-p", "ssh-mcp", "--edges", "normal", "--prefix", "none"])
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
 fn the_shim_depends_on_no_pty_or_ssh_code() {
-    let manifest = std::fs::read_to_string(root().join("shim/Cargo.toml")).unwrap();
+    let crates = shim_dependencies();
     assert!(
-        !manifest.contains("pty-process"),
-        "shim/Cargo.toml names pty-process"
+        crates.iter().any(|c| c == "ssh-mcp-wire"),
+        "cargo tree does not list the wire crate under the shim: {crates:?}"
     );
-    let mut files = Vec::new();
-    rust_files(&root().join("shim/src"), &mut files);
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap();
+    // ssh-mcp-core holds the ssh argument allowlists and the argv builder; pty-process is the
+    // daemon's terminal handling. The shim carries MCP to gRPC and needs neither.
+    for forbidden in ["ssh-mcp-core", "ssh-mcpd", "pty-process"] {
         assert!(
-            !text.contains("ssh_mcp_core::ssh"),
-            "{} uses the ssh module",
-            f.display()
+            !crates.iter().any(|c| c == forbidden),
+            "the shim (package ssh-mcp) depends on {forbidden}: `cargo tree -p ssh-mcp -e normal \
+             -i {forbidden}` shows the path; the shim may use ssh-mcp-wire only"
         );
     }
 }

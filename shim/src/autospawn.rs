@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ssh_mcp_core::paths;
+use ssh_mcp_wire::paths;
 
 /// How long a freshly started daemon gets to say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use clap::Subcommand;
-use ssh_mcp_core::pb::StopRequest;
-use ssh_mcp_core::pb::control_client::ControlClient;
-use ssh_mcp_core::protocol;
+use ssh_mcp_wire::pb::StopRequest;
+use ssh_mcp_wire::pb::control_client::ControlClient;
+use ssh_mcp_wire::protocol;
 
 use crate::daemon_link::{DaemonLink, process_alive};
 

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hyper_util::rt::TokioIo;
-use ssh_mcp_core::pb::control_client::ControlClient;
-use ssh_mcp_core::pb::{StatusReply, StatusRequest, StopRequest};
-use ssh_mcp_core::{paths, protocol};
+use ssh_mcp_wire::pb::control_client::ControlClient;
+use ssh_mcp_wire::pb::{StatusReply, StatusRequest, StopRequest};
+use ssh_mcp_wire::{paths, protocol};
 use tokio::net::UnixStream;
 use tonic::transport::{Channel, Endpoint, Uri};
 

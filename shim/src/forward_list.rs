@@ -6,7 +6,7 @@
     reason = "this subcommand writes its table to the terminal"
 )]
 
-use ssh_mcp_core::pb::{self, forwards_client::ForwardsClient};
+use ssh_mcp_wire::pb::{self, forwards_client::ForwardsClient};
 
 use crate::daemon_link::DaemonLink;
 

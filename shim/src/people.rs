@@ -7,7 +7,7 @@
 use std::io::Write;
 
 use anyhow::{Context, bail};
-use ssh_mcp_core::pb::{self, sessions_client::SessionsClient};
+use ssh_mcp_wire::pb::{self, sessions_client::SessionsClient};
 use tokio::io::AsyncReadExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;

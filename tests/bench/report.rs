@@ -306,17 +306,16 @@ fn revision() -> String {
                 "--porcelain",
                 "--",
                 "src",
+                "wire",
                 "daemon",
                 "shim",
-                "proto",
-                "build.rs",
                 "Cargo.toml",
                 "Cargo.lock",
             ])
             .is_some_and(|s| !s.is_empty());
             if dirty {
                 format!(
-                    "{head} (with uncommitted changes under src, daemon, shim, proto or the manifests)"
+                    "{head} (with uncommitted changes under src, wire, daemon, shim or the manifests)"
                 )
             } else {
                 head

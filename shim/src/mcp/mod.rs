@@ -1,6 +1,7 @@
 //! The MCP server: an rmcp handler whose tools turn calls into gRPC requests to the daemon.
-//! Each tool family lives in `tools/` with its own router; `result.rs` turns daemon answers and
-//! failures into tool results.
+//! Each tool lives in a file of its own under `tools/`, with its own router; `unary.rs` is the
+//! call to the daemon (retry, cancellation); `result.rs` turns daemon answers and failures into
+//! tool results.
 
 mod result;
 mod schema;
@@ -45,15 +46,7 @@ impl SshMcp {
         Self {
             link,
             reader_id: tools::new_reader_id().into(),
-            tool_router: without_dialect(
-                Self::exec_tools()
-                    + Self::session_tools()
-                    + Self::session_run_tools()
-                    + Self::file_tools()
-                    + Self::transfer_tools()
-                    + Self::forward_tools()
-                    + Self::search_tools(),
-            ),
+            tool_router: without_dialect(Self::tools()),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use rmcp::schemars::{self, JsonSchema};
 use serde::Deserialize;
-use ssh_mcp_core::pb;
+use ssh_mcp_wire::pb;
 
 /// The descriptions of the shared parameters, for `#[schemars(description = ...)]`. Every tool
 /// shows them to the model, so they stay short.
@@ -43,7 +43,7 @@ macro_rules! remote_args {
 
         impl $name {
             /// The wire `Connection` of these arguments (the daemon validates it).
-            pub fn connection(&self) -> ssh_mcp_core::pb::Connection {
+            pub fn connection(&self) -> ssh_mcp_wire::pb::Connection {
                 $crate::mcp::tools::connection::connection(
                     self.target.clone(),
                     self.port,

@@ -1,26 +1,25 @@
 //! `ssh_exec`: one remote command (drop-in for the seed's tool, plus output caps, progress and
-//! cancellation). Arguments become a `RunRequest`; the daemon's event stream becomes progress
-//! notifications and, at the end, the result.
+//! cancellation). Arguments become a `RunRequest` (`Exec.Run`); the daemon's event stream becomes
+//! progress notifications and, at the end, the result.
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ProgressNotificationParam};
+use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use ssh_mcp_core::pb::exec_client::ExecClient;
-use ssh_mcp_core::pb::{self, RunRequest, run_event::Event};
-
-use super::connection::remote_args;
-use crate::mcp::{SshMcp, result, schema};
+use ssh_mcp_wire::pb::exec_client::ExecClient;
+use ssh_mcp_wire::pb::{self, RunRequest, run_event::Event};
 use tonic::transport::Channel;
 
-/// The largest result message accepted from the daemon (two streams at the 64 MiB cap, plus room).
-const MAX_RESULT_BYTES: usize = 160 * 1024 * 1024;
+use super::call::{Caller, Step, Streamed, Tool};
+use super::connection::remote_args;
+use super::services::Exec;
+use super::text::text_and_exact;
+use crate::mcp::{SshMcp, result, schema};
 
 /// How often the daemon reports progress when the client asked for it.
 const PROGRESS_INTERVAL_MS: u32 = 1000;
@@ -86,20 +85,6 @@ pub struct ExecResult {
     pub reused_connection: bool,
 }
 
-/// Bytes as text (lossy), plus their exact base64 when they are not valid UTF-8.
-pub(super) fn text_and_exact(bytes: Vec<u8>) -> (String, Option<String>) {
-    match String::from_utf8(bytes) {
-        Ok(s) => (s, None),
-        Err(e) => {
-            let bytes = e.into_bytes();
-            (
-                String::from_utf8_lossy(&bytes).into_owned(),
-                Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),
-            )
-        }
-    }
-}
-
 impl From<pb::Finished> for ExecResult {
     fn from(f: pb::Finished) -> Self {
         let (stdout, stdout_base64) = text_and_exact(f.stdout);
@@ -134,7 +119,7 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// The daemon's request for these arguments (progress events only when the client wants them).
-pub(super) fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
+fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
     RunRequest {
         connection: Some(args.connection()),
         command: args.command,
@@ -153,7 +138,52 @@ pub(super) fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
     }
 }
 
-#[tool_router(router = exec_tools, vis = "pub(crate)")]
+/// `ssh_exec` on the one generic path (`call.rs`).
+pub(crate) struct SshExec;
+
+impl Tool for SshExec {
+    type Args = ExecArgs;
+    type Service = Exec;
+    type Request = RunRequest;
+    type Reply = tonic::Streaming<pb::RunEvent>;
+
+    fn request(args: ExecArgs, caller: Caller<'_>) -> RunRequest {
+        run_request(args, caller.progress)
+    }
+
+    async fn send(
+        mut client: ExecClient<Channel>,
+        request: RunRequest,
+    ) -> Result<tonic::Response<Self::Reply>, tonic::Status> {
+        client.run(request).await
+    }
+}
+
+impl Streamed for SshExec {
+    type Event = pb::RunEvent;
+
+    const WHAT: &'static str = "the remote command";
+
+    fn step(request: &RunRequest, event: pb::RunEvent) -> Step {
+        match event.event {
+            Some(Event::Progress(p)) => Step::Progress {
+                progress: p.elapsed_ms as f64 / 1000.0,
+                total: request.timeout_seconds,
+                message: format!(
+                    "{} {:.0}s, stdout {}, stderr {}",
+                    p.phase,
+                    p.elapsed_ms as f64 / 1000.0,
+                    human_bytes(p.stdout_bytes),
+                    human_bytes(p.stderr_bytes)
+                ),
+            },
+            Some(Event::Finished(f)) => Step::Done(result::success(&ExecResult::from(f))),
+            None => Step::Nothing,
+        }
+    }
+}
+
+#[tool_router(router = ssh_exec_router, vis = "pub(crate)")]
 impl SshMcp {
     /// One non-interactive remote command; `timeout` and cancellation end it.
     #[tool(
@@ -168,49 +198,7 @@ impl SshMcp {
         Parameters(args): Parameters<ExecArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
-        let progress_token = ctx.meta.get_progress_token();
-        let timeout = args.timeout;
-        let request = run_request(args, progress_token.is_some());
-        // A result holds up to two capped streams of 64 MiB each; tonic's default limit is 4 MiB.
-        let client = |channel| ExecClient::new(channel).max_decoding_message_size(MAX_RESULT_BYTES);
-        let call = |mut c: ExecClient<Channel>| {
-            let r = request.clone();
-            async move { c.run(r).await }
-        };
-        let mut stream = match self.unary(&ctx, client, call, result::from_status).await {
-            Ok(stream) => stream,
-            Err(failure) => return Ok(failure),
-        };
-        loop {
-            let event = match self
-                .next_event(&ctx, &mut stream, "the remote command")
-                .await
-            {
-                Ok(event) => event,
-                Err(failure) => return Ok(failure),
-            };
-            match event.event {
-                Some(Event::Progress(p)) => {
-                    if let Some(token) = progress_token.clone() {
-                        let mut note =
-                            ProgressNotificationParam::new(token, p.elapsed_ms as f64 / 1000.0)
-                                .with_message(format!(
-                                    "{} {:.0}s, stdout {}, stderr {}",
-                                    p.phase,
-                                    p.elapsed_ms as f64 / 1000.0,
-                                    human_bytes(p.stdout_bytes),
-                                    human_bytes(p.stderr_bytes)
-                                ));
-                        if let Some(t) = timeout {
-                            note = note.with_total(t);
-                        }
-                        let _ = ctx.peer.notify_progress(note).await;
-                    }
-                }
-                Some(Event::Finished(f)) => return Ok(result::success(&ExecResult::from(f))),
-                None => {}
-            }
-        }
+        self.call_streamed::<SshExec>(args, ctx).await
     }
 }
 

@@ -11,13 +11,22 @@ use rmcp::schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{exec, files, forwards, search, session_run, sessions, transfers};
+use super::call::{Caller, Tool};
+use super::exec::SshExec;
+use super::files::{create::SshCreate, edit::SshEdit, view::SshView};
+use super::forwards::{forward::SshForward, list::SshListForwards, stop::SshStopForward};
+use super::search::{glob::SshGlob, grep::SshGrep};
+use super::sessions::{
+    list::SshListSessions, open::Open, read::SshReadSession, run::SshRunInSession,
+    stop::SshStopSession, write::SshWriteSession,
+};
+use super::transfers::{scp::SshScp, sync::SshSync};
 
 /// A reader id as the shim makes them (16 hex digits).
 const READER_ID: &str = "00112233445566ff";
 
-/// What one tool call becomes: the tool's name and its daemon request as protobuf bytes (`None`
-/// for the tools that send a request built inline from one or two fields).
+/// What one tool call becomes: the tool's name and its daemon request as protobuf bytes (every
+/// tool sends one; `None` is kept for a tool that would send none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolRequest {
     pub tool: String,
@@ -33,32 +42,24 @@ pub fn tool_call(json: &[u8]) -> Option<ToolRequest> {
     let args = params.arguments.unwrap_or_default();
     let tool = params.name.into_owned();
     let request = match tool.as_str() {
-        "ssh_exec" => Some(exec::run_request(decode(&args)?, true).encode_to_vec()),
-        "ssh_view" => Some(files::view_request(decode(&args)?).encode_to_vec()),
-        "ssh_create" => Some(files::create_request(decode(&args)?).encode_to_vec()),
-        "ssh_edit" => Some(files::edit_request(decode(&args)?).encode_to_vec()),
-        "ssh_forward" => Some(forwards::open_request(decode(&args)?).encode_to_vec()),
-        "ssh_list_forwards" => decode::<forwards::ListArgs>(&args).map(|_| None)?,
-        "ssh_stop_forward" => decode::<forwards::StopArgs>(&args).map(|_| None)?,
-        "ssh_grep" => Some(search::grep_request(decode(&args)?).encode_to_vec()),
-        "ssh_glob" => Some(search::glob_request(decode(&args)?).encode_to_vec()),
-        "ssh_run_in_session" => Some(session_run::run_request(decode(&args)?).encode_to_vec()),
-        "ssh_start_session" | "ssh_ensure_session" => Some(
-            sessions::open_request(decode(&args)?, tool == "ssh_ensure_session", READER_ID)
-                .encode_to_vec(),
-        ),
-        "ssh_read_session" => {
-            Some(sessions::read_request(decode(&args)?, READER_ID).encode_to_vec())
-        }
-        "ssh_write_session" => {
-            Some(sessions::write_request(decode(&args)?, READER_ID).encode_to_vec())
-        }
-        "ssh_stop_session" => {
-            Some(sessions::stop_request(decode(&args)?, READER_ID).encode_to_vec())
-        }
-        "ssh_list_sessions" => Some(sessions::list_request(decode(&args)?).encode_to_vec()),
-        "ssh_scp" => Some(transfers::scp_request(decode(&args)?, true).encode_to_vec()),
-        "ssh_sync" => Some(transfers::sync_request(decode(&args)?, true).encode_to_vec()),
+        "ssh_exec" => encode::<SshExec>(&args)?,
+        "ssh_view" => encode::<SshView>(&args)?,
+        "ssh_create" => encode::<SshCreate>(&args)?,
+        "ssh_edit" => encode::<SshEdit>(&args)?,
+        "ssh_forward" => encode::<SshForward>(&args)?,
+        "ssh_list_forwards" => encode::<SshListForwards>(&args)?,
+        "ssh_stop_forward" => encode::<SshStopForward>(&args)?,
+        "ssh_grep" => encode::<SshGrep>(&args)?,
+        "ssh_glob" => encode::<SshGlob>(&args)?,
+        "ssh_run_in_session" => encode::<SshRunInSession>(&args)?,
+        "ssh_start_session" => encode::<Open<false>>(&args)?,
+        "ssh_ensure_session" => encode::<Open<true>>(&args)?,
+        "ssh_read_session" => encode::<SshReadSession>(&args)?,
+        "ssh_write_session" => encode::<SshWriteSession>(&args)?,
+        "ssh_stop_session" => encode::<SshStopSession>(&args)?,
+        "ssh_list_sessions" => encode::<SshListSessions>(&args)?,
+        "ssh_scp" => encode::<SshScp>(&args)?,
+        "ssh_sync" => encode::<SshSync>(&args)?,
         _ => return None,
     };
     Some(ToolRequest { tool, request })
@@ -85,6 +86,21 @@ pub const TOOLS: &[&str] = &[
     "ssh_scp",
     "ssh_sync",
 ];
+
+/// The request tool `T` sends for `args` (with progress asked for), encoded as on the wire;
+/// `None` when its arguments are refused.
+fn encode<T>(args: &JsonObject) -> Option<Option<Vec<u8>>>
+where
+    T: Tool,
+    T::Args: DeserializeOwned + JsonSchema + 'static,
+    T::Request: Message,
+{
+    let caller = Caller {
+        reader_id: READER_ID,
+        progress: true,
+    };
+    Some(Some(T::request(decode(args)?, caller).encode_to_vec()))
+}
 
 /// `args` as rmcp hands them to a tool taking `Parameters<T>`, checked against `T`'s schema.
 fn decode<T: DeserializeOwned + JsonSchema + 'static>(args: &JsonObject) -> Option<T> {

@@ -5,7 +5,7 @@
 
 use rmcp::schemars::{self, JsonSchema};
 use serde::Serialize;
-use ssh_mcp_core::pb;
+use ssh_mcp_wire::pb;
 
 use crate::mcp::schema;
 

@@ -1,9 +1,4 @@
-//! `ssh_grep` and `ssh_glob`: drop-in for the seed's tools (parameters, defaults, result shape),
-//! plus what the seed lacks: grep keeps its matches when some files are unreadable (`errors`),
-//! says which regex flavour it used, takes path globs, and stops on the host at `head_limit`;
-//! glob walks the tree over SFTP (no remote shell). Arguments become `Search` requests.
-
-use std::future::Future;
+//! `ssh_grep`: `grep -r` on the host (`Search.Grep`), its matches in the seed's three shapes.
 
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
@@ -12,16 +7,14 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use ssh_mcp_core::pb::search_client::SearchClient;
-use ssh_mcp_core::pb::{self, GlobRequest, GrepRequest};
+use ssh_mcp_wire::pb::search_client::SearchClient;
+use ssh_mcp_wire::pb::{self, GrepRequest};
 use tonic::transport::Channel;
 
-use super::connection::remote_args;
+use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::connection::remote_args;
+use crate::mcp::tools::services::Search;
 use crate::mcp::{SshMcp, result, schema};
-
-/// The largest reply accepted from the daemon (grep's output cap, as JSON-ready records, and
-/// glob's entry limit of paths, with room).
-const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -68,23 +61,7 @@ pub struct GrepArgs {
 }
 }
 
-remote_args! {
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(transform = schema::portable)]
-pub struct GlobArgs {
-    /// Glob relative to path, e.g. **/*.ts or src/*.{ts,tsx}.
-    pub pattern: String,
-    /// Directory (default .).
-    pub path: Option<String>,
-    #[schemars(range(min = 1))]
-    pub head_limit: Option<u32>,
-    /// Seconds; default none.
-    pub timeout: Option<f64>,
-}
-}
-
-pub(super) fn grep_request(a: GrepArgs) -> GrepRequest {
+fn grep_request(a: GrepArgs) -> GrepRequest {
     GrepRequest {
         connection: Some(a.connection()),
         pattern: a.pattern,
@@ -99,16 +76,6 @@ pub(super) fn grep_request(a: GrepArgs) -> GrepRequest {
         context: a.context,
         context_before: a.context_before,
         context_after: a.context_after,
-        head_limit: a.head_limit,
-        timeout_seconds: a.timeout,
-    }
-}
-
-pub(super) fn glob_request(a: GlobArgs) -> GlobRequest {
-    GlobRequest {
-        connection: Some(a.connection()),
-        pattern: a.pattern,
-        path: a.path,
         head_limit: a.head_limit,
         timeout_seconds: a.timeout,
     }
@@ -203,61 +170,34 @@ impl From<pb::GrepReply> for GrepResult {
     }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
-struct GlobResult {
-    ok: bool,
-    target: String,
-    path: String,
-    pattern: String,
-    /// Regular files matching the pattern, relative to path, sorted.
-    matches: Vec<String>,
-    /// head_limit cut the list.
-    truncated: bool,
-    /// The walk stopped at its entry limit (200,000): files past it were not looked at.
-    walk_limited: bool,
-    /// Directories that could not be listed (sent only when there are some).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    unreadable_dirs: Vec<String>,
-}
+/// `ssh_grep` on the one generic path (`call.rs`).
+pub(crate) struct SshGrep;
 
-impl From<pb::GlobReply> for GlobResult {
-    fn from(r: pb::GlobReply) -> Self {
-        Self {
-            ok: true,
-            target: r.target,
-            path: r.path,
-            pattern: r.pattern,
-            matches: r.matches,
-            truncated: r.truncated,
-            walk_limited: r.walk_limited,
-            unreadable_dirs: r.unreadable_dirs,
-        }
+impl Tool for SshGrep {
+    type Args = GrepArgs;
+    type Service = Search;
+    type Request = GrepRequest;
+    type Reply = pb::GrepReply;
+
+    fn request(args: GrepArgs, _caller: Caller<'_>) -> GrepRequest {
+        grep_request(args)
+    }
+
+    async fn send(
+        mut client: SearchClient<Channel>,
+        request: GrepRequest,
+    ) -> Result<tonic::Response<pb::GrepReply>, tonic::Status> {
+        client.grep(request).await
     }
 }
 
-impl SshMcp {
-    /// One unary call to the Search service (`SshMcp::unary`), with the general error types
-    /// (`remote_file_error` for a refused path).
-    async fn search_call<T, F, Fut>(
-        &self,
-        ctx: &RequestContext<RoleServer>,
-        call: F,
-    ) -> Result<T, CallToolResult>
-    where
-        F: Fn(SearchClient<Channel>) -> Fut,
-        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-    {
-        self.unary(
-            ctx,
-            |channel| SearchClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES),
-            call,
-            result::from_status,
-        )
-        .await
+impl Unary for SshGrep {
+    fn result(reply: pb::GrepReply) -> CallToolResult {
+        result::success(&GrepResult::from(reply))
     }
 }
 
-#[tool_router(router = search_tools, vis = "pub(crate)")]
+#[tool_router(router = ssh_grep_router, vis = "pub(crate)")]
 impl SshMcp {
     #[tool(
         name = "ssh_grep",
@@ -271,46 +211,7 @@ impl SshMcp {
         Parameters(args): Parameters<GrepArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
-        let request = grep_request(args);
-        Ok(
-            match self
-                .search_call(&ctx, |mut c| {
-                    let r = request.clone();
-                    async move { c.grep(r).await }
-                })
-                .await
-            {
-                Ok(reply) => result::success(&GrepResult::from(reply)),
-                Err(failed) => failed,
-            },
-        )
-    }
-
-    #[tool(
-        name = "ssh_glob",
-        description = "Find remote regular files by glob: * ? [..] {a,b}, ** across directories; hidden names only by a pattern starting with '.'; .git/.hg/.svn skipped. Sorted paths relative to path.",
-        title = "Find remote files",
-        output_schema = schema_for_output::<GlobResult>(),
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
-    )]
-    async fn ssh_glob(
-        &self,
-        Parameters(args): Parameters<GlobArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        let request = glob_request(args);
-        Ok(
-            match self
-                .search_call(&ctx, |mut c| {
-                    let r = request.clone();
-                    async move { c.glob(r).await }
-                })
-                .await
-            {
-                Ok(reply) => result::success(&GlobResult::from(reply)),
-                Err(failed) => failed,
-            },
-        )
+        self.call_unary::<SshGrep>(args, ctx).await
     }
 }
 
@@ -360,7 +261,6 @@ mod tests {
             )
             .is_err()
         );
-        assert!(serde_json::from_value::<GlobArgs>(json!({"target": "h"})).is_err());
     }
 
     #[test]
@@ -391,17 +291,5 @@ mod tests {
                 {"path": "a", "line_number": 2, "line": "y"},
             ])
         );
-    }
-
-    #[test]
-    fn glob_parameters_reach_the_request() {
-        let a: GlobArgs = serde_json::from_value(json!({
-            "target": "h", "pattern": "**/*.rs", "path": "src", "head_limit": 2, "timeout": 1.0
-        }))
-        .unwrap();
-        let r = glob_request(a);
-        assert_eq!(r.pattern, "**/*.rs");
-        assert_eq!(r.path.as_deref(), Some("src"));
-        assert_eq!((r.head_limit, r.timeout_seconds), (Some(2), Some(1.0)));
     }
 }

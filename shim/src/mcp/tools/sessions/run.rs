@@ -9,8 +9,12 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use ssh_mcp_core::pb;
+use ssh_mcp_wire::pb;
+use ssh_mcp_wire::pb::sessions_client::SessionsClient;
+use tonic::transport::Channel;
 
+use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::services::Sessions;
 use crate::mcp::{SshMcp, result, schema};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -73,7 +77,7 @@ impl From<pb::RunInSessionReply> for RunResult {
     }
 }
 
-pub(super) fn run_request(args: RunArgs) -> pb::RunInSessionRequest {
+fn run_request(args: RunArgs) -> pb::RunInSessionRequest {
     pb::RunInSessionRequest {
         session_id: args.session_id,
         command: args.command.unwrap_or_default(),
@@ -84,7 +88,34 @@ pub(super) fn run_request(args: RunArgs) -> pb::RunInSessionRequest {
     }
 }
 
-#[tool_router(router = session_run_tools, vis = "pub(crate)")]
+/// `ssh_run_in_session` on the one generic path (`call.rs`).
+pub(crate) struct SshRunInSession;
+
+impl Tool for SshRunInSession {
+    type Args = RunArgs;
+    type Service = Sessions;
+    type Request = pb::RunInSessionRequest;
+    type Reply = pb::RunInSessionReply;
+
+    fn request(args: RunArgs, _caller: Caller<'_>) -> pb::RunInSessionRequest {
+        run_request(args)
+    }
+
+    async fn send(
+        mut client: SessionsClient<Channel>,
+        request: pb::RunInSessionRequest,
+    ) -> Result<tonic::Response<pb::RunInSessionReply>, tonic::Status> {
+        client.run(request).await
+    }
+}
+
+impl Unary for SshRunInSession {
+    fn result(reply: pb::RunInSessionReply) -> CallToolResult {
+        result::success(&RunResult::from(reply))
+    }
+}
+
+#[tool_router(router = ssh_run_in_session_router, vis = "pub(crate)")]
 impl SshMcp {
     #[tool(
         name = "ssh_run_in_session",
@@ -98,17 +129,7 @@ impl SshMcp {
         Parameters(args): Parameters<RunArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
-        let request = run_request(args);
-        let reply = self
-            .sessions_call(&ctx, |mut c| {
-                let r = request.clone();
-                async move { c.run(r).await }
-            })
-            .await;
-        Ok(match reply {
-            Ok(reply) => result::success(&RunResult::from(reply)),
-            Err(failure) => failure,
-        })
+        self.call_unary::<SshRunInSession>(args, ctx).await
     }
 }
 

@@ -1,0 +1,163 @@
+//! The one path from a tool's arguments to the daemon and back. A tool says what is its own
+//! ([`Tool`]: the request its arguments make, the daemon method it calls; [`Unary`] or
+//! [`Streamed`]: how the answer reads) and `SshMcp::call_unary` or `SshMcp::call_streamed`
+//! does the rest the same way for all: the channel, the retry and cancellation of `unary.rs`,
+//! the service's error types, and for a long call its progress notifications.
+
+use std::future::Future;
+
+use rmcp::model::{CallToolResult, ProgressNotificationParam};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer};
+use tonic::transport::Channel;
+
+use crate::mcp::{SshMcp, result};
+
+/// A daemon service: its client over the daemon channel (with the message sizes its answers
+/// need) and how its error statuses read as tool errors.
+pub(crate) trait Service {
+    type Client: Send;
+
+    fn client(channel: Channel) -> Self::Client;
+
+    /// The tool result for an error status (the general mapping unless the service has its own
+    /// error types).
+    fn on_status(status: &tonic::Status) -> CallToolResult {
+        result::from_status(status)
+    }
+}
+
+/// What a request may take from the call besides the arguments.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caller<'a> {
+    /// This shim's reader id (session reads keep one cursor per reader).
+    pub reader_id: &'a str,
+    /// The client asked for progress notifications.
+    pub progress: bool,
+}
+
+/// A tool: its arguments become one request to one method of a daemon service.
+pub(crate) trait Tool {
+    type Args;
+    type Service: Service;
+    type Request: Clone + Send + Sync + 'static;
+    type Reply: Send;
+
+    /// The daemon request for these arguments (defaults filled, as the seed's tools had them).
+    fn request(args: Self::Args, caller: Caller<'_>) -> Self::Request;
+
+    /// Sends `request` to the tool's method.
+    fn send(
+        client: <Self::Service as Service>::Client,
+        request: Self::Request,
+    ) -> impl Future<Output = Result<tonic::Response<Self::Reply>, tonic::Status>> + Send;
+}
+
+/// A tool whose method answers once.
+pub(crate) trait Unary: Tool {
+    /// The tool result for the daemon's answer.
+    fn result(reply: Self::Reply) -> CallToolResult;
+}
+
+/// A tool whose method streams events (progress, then the result): a command, a transfer.
+pub(crate) trait Streamed: Tool<Reply = tonic::Streaming<Self::Event>> {
+    type Event: Send;
+
+    /// What runs on the host, for the messages of a call that ends early ("the transfer").
+    const WHAT: &'static str;
+
+    /// What one event of the stream means for the call.
+    fn step(request: &Self::Request, event: Self::Event) -> Step;
+}
+
+/// One event of a long call, read.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Progress to report (when the client asked for it): done so far, out of `total` if known.
+    Progress {
+        progress: f64,
+        total: Option<f64>,
+        message: String,
+    },
+    /// The call ended with this result.
+    Done(CallToolResult),
+    /// Nothing to report.
+    Nothing,
+}
+
+impl SshMcp {
+    fn caller(&self, ctx: &RequestContext<RoleServer>) -> Caller<'_> {
+        Caller {
+            reader_id: &self.reader_id,
+            progress: ctx.meta.get_progress_token().is_some(),
+        }
+    }
+
+    /// Runs tool `T` whose daemon method answers once.
+    pub(crate) async fn call_unary<T: Unary>(
+        &self,
+        args: T::Args,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        let request = T::request(args, self.caller(&ctx));
+        let reply = self
+            .unary(
+                &ctx,
+                <T::Service as Service>::client,
+                |client| T::send(client, request.clone()),
+                <T::Service as Service>::on_status,
+            )
+            .await;
+        Ok(match reply {
+            Ok(reply) => T::result(reply),
+            Err(failure) => failure,
+        })
+    }
+
+    /// Runs tool `T` whose daemon method streams: progress becomes MCP progress notifications
+    /// when the client sent a token, and the last event the result.
+    pub(crate) async fn call_streamed<T: Streamed>(
+        &self,
+        args: T::Args,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        let progress_token = ctx.meta.get_progress_token();
+        let request = T::request(args, self.caller(&ctx));
+        let opened = self
+            .unary(
+                &ctx,
+                <T::Service as Service>::client,
+                |client| T::send(client, request.clone()),
+                <T::Service as Service>::on_status,
+            )
+            .await;
+        let mut stream = match opened {
+            Ok(stream) => stream,
+            Err(failure) => return Ok(failure),
+        };
+        loop {
+            let event = match self.next_event(&ctx, &mut stream, T::WHAT).await {
+                Ok(event) => event,
+                Err(failure) => return Ok(failure),
+            };
+            match T::step(&request, event) {
+                Step::Progress {
+                    progress,
+                    total,
+                    message,
+                } => {
+                    if let Some(token) = progress_token.clone() {
+                        let mut note =
+                            ProgressNotificationParam::new(token, progress).with_message(message);
+                        if let Some(total) = total {
+                            note = note.with_total(total);
+                        }
+                        let _ = ctx.peer.notify_progress(note).await;
+                    }
+                }
+                Step::Done(result) => return Ok(result),
+                Step::Nothing => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! `ssh_create`: a new remote file with exactly the given content, made by an exclusive open
+//! (`Files.Create`).
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::schemars::{self, JsonSchema};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use serde::{Deserialize, Serialize};
+use ssh_mcp_wire::pb;
+use ssh_mcp_wire::pb::files_client::FilesClient;
+use tonic::transport::Channel;
+
+use super::fdoc;
+use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::connection::remote_args;
+use crate::mcp::tools::services::Files;
+use crate::mcp::{SshMcp, result, schema};
+
+remote_args! {
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = schema::portable)]
+pub struct CreateArgs {
+    #[schemars(description = fdoc::PATH)]
+    pub path: String,
+    /// The whole content, written as is.
+    pub content: String,
+    /// Make missing parent directories.
+    pub make_parents: Option<bool>,
+    #[schemars(description = fdoc::TIMEOUT)]
+    pub timeout: Option<f64>,
+}
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(transform = schema::portable)]
+pub struct CreateResult {
+    pub ok: bool,
+    pub target: String,
+    pub path: String,
+    pub bytes_written: u64,
+    /// Parent directories made (make_parents); absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directories_created: Option<u32>,
+}
+
+fn create_request(a: CreateArgs) -> pb::CreateRequest {
+    pb::CreateRequest {
+        connection: Some(a.connection()),
+        path: a.path,
+        content: a.content.into_bytes(),
+        timeout_seconds: a.timeout,
+        make_parents: a.make_parents.unwrap_or(false),
+    }
+}
+
+/// `ssh_create` on the one generic path (`call.rs`).
+pub(crate) struct SshCreate;
+
+impl Tool for SshCreate {
+    type Args = CreateArgs;
+    type Service = Files;
+    type Request = pb::CreateRequest;
+    type Reply = pb::CreateResult;
+
+    fn request(args: CreateArgs, _caller: Caller<'_>) -> pb::CreateRequest {
+        create_request(args)
+    }
+
+    async fn send(
+        mut client: FilesClient<Channel>,
+        request: pb::CreateRequest,
+    ) -> Result<tonic::Response<pb::CreateResult>, tonic::Status> {
+        client.create(request).await
+    }
+}
+
+impl Unary for SshCreate {
+    fn result(reply: pb::CreateResult) -> CallToolResult {
+        result::success(&CreateResult {
+            ok: true,
+            target: reply.target,
+            path: reply.path,
+            bytes_written: reply.bytes_written,
+            directories_created: (reply.directories_created > 0)
+                .then_some(reply.directories_created),
+        })
+    }
+}
+
+#[tool_router(router = ssh_create_router, vis = "pub(crate)")]
+impl SshMcp {
+    #[tool(
+        name = "ssh_create",
+        description = "Create a new remote file with exactly this content. Fails if the path exists or its directory does not.",
+        title = "Create a remote file",
+        output_schema = schema_for_output::<CreateResult>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn ssh_create(
+        &self,
+        Parameters(args): Parameters<CreateArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        self.call_unary::<SshCreate>(args, ctx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(
+            serde_json::from_value::<CreateArgs>(
+                json!({"target": "h", "path": "p", "content": "", "mode": 1})
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn create_content_goes_as_its_utf8_bytes() {
+        let a: CreateArgs =
+            serde_json::from_value(json!({"target": "h", "path": "p", "content": "caf\u{e9}\r\n"}))
+                .unwrap();
+        let r = create_request(a);
+        assert_eq!(r.content, b"caf\xc3\xa9\r\n");
+        assert!(!r.make_parents);
+        let a: CreateArgs = serde_json::from_value(
+            json!({"target": "h", "path": "p", "content": "", "make_parents": true}),
+        )
+        .unwrap();
+        assert!(create_request(a).make_parents);
+    }
+}

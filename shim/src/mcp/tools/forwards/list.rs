@@ -1,0 +1,85 @@
+//! `ssh_list_forwards`: the daemon's forwards, running or ended (`Forwards.List`).
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::schemars::{self, JsonSchema};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use serde::{Deserialize, Serialize};
+use ssh_mcp_wire::pb;
+use ssh_mcp_wire::pb::forwards_client::ForwardsClient;
+use tonic::transport::Channel;
+
+use super::Forward;
+use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::services::Forwards;
+use crate::mcp::{SshMcp, result, schema};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = schema::portable)]
+pub struct ListArgs {
+    /// Also list ended forwards (kept an hour).
+    pub include_stopped: Option<bool>,
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(transform = schema::portable)]
+pub struct ForwardList {
+    pub count: usize,
+    pub forwards: Vec<Forward>,
+}
+
+/// `ssh_list_forwards` on the one generic path (`call.rs`).
+pub(crate) struct SshListForwards;
+
+impl Tool for SshListForwards {
+    type Args = ListArgs;
+    type Service = Forwards;
+    type Request = pb::ListForwardsRequest;
+    type Reply = pb::ListForwardsReply;
+
+    fn request(args: ListArgs, _caller: Caller<'_>) -> pb::ListForwardsRequest {
+        pb::ListForwardsRequest {
+            include_stopped: args.include_stopped.unwrap_or(false),
+            target: args.target,
+        }
+    }
+
+    async fn send(
+        mut client: ForwardsClient<Channel>,
+        request: pb::ListForwardsRequest,
+    ) -> Result<tonic::Response<pb::ListForwardsReply>, tonic::Status> {
+        client.list(request).await
+    }
+}
+
+impl Unary for SshListForwards {
+    fn result(reply: pb::ListForwardsReply) -> CallToolResult {
+        let forwards: Vec<Forward> = reply.forwards.into_iter().map(Forward::from).collect();
+        result::success(&ForwardList {
+            count: forwards.len(),
+            forwards,
+        })
+    }
+}
+
+#[tool_router(router = ssh_list_forwards_router, vis = "pub(crate)")]
+impl SshMcp {
+    #[tool(
+        name = "ssh_list_forwards",
+        description = "List the daemon's port forwards, with whether each runs and why it ended.",
+        title = "List port forwards",
+        output_schema = schema_for_output::<ForwardList>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn ssh_list_forwards(
+        &self,
+        Parameters(args): Parameters<ListArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        self.call_unary::<SshListForwards>(args, ctx).await
+    }
+}

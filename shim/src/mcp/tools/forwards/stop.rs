@@ -1,0 +1,86 @@
+//! `ssh_stop_forward`: a forward closed; its port is free when the call returns
+//! (`Forwards.Stop`).
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::schemars::{self, JsonSchema};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use serde::{Deserialize, Serialize};
+use ssh_mcp_wire::pb;
+use ssh_mcp_wire::pb::forwards_client::ForwardsClient;
+use tonic::transport::Channel;
+
+use super::Forward;
+use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::services::Forwards;
+use crate::mcp::{SshMcp, result, schema};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopArgs {
+    pub forward_id: String,
+}
+
+/// ssh_stop_forward's answer.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(transform = schema::portable)]
+pub struct Stopped {
+    #[serde(flatten)]
+    pub forward: Forward,
+    pub was_running: bool,
+}
+
+/// `ssh_stop_forward` on the one generic path (`call.rs`).
+pub(crate) struct SshStopForward;
+
+impl Tool for SshStopForward {
+    type Args = StopArgs;
+    type Service = Forwards;
+    type Request = pb::StopForwardRequest;
+    type Reply = pb::StopForwardReply;
+
+    fn request(args: StopArgs, _caller: Caller<'_>) -> pb::StopForwardRequest {
+        pb::StopForwardRequest {
+            forward_id: args.forward_id,
+        }
+    }
+
+    async fn send(
+        mut client: ForwardsClient<Channel>,
+        request: pb::StopForwardRequest,
+    ) -> Result<tonic::Response<pb::StopForwardReply>, tonic::Status> {
+        client.stop(request).await
+    }
+}
+
+impl Unary for SshStopForward {
+    fn result(reply: pb::StopForwardReply) -> CallToolResult {
+        match reply.forward {
+            Some(f) => result::success(&Stopped {
+                forward: f.into(),
+                was_running: reply.was_running,
+            }),
+            None => result::failure("internal_error", "the daemon sent no forward".into()),
+        }
+    }
+}
+
+#[tool_router(router = ssh_stop_forward_router, vis = "pub(crate)")]
+impl SshMcp {
+    #[tool(
+        name = "ssh_stop_forward",
+        description = "Stop a port forward: its port is closed when this returns.",
+        title = "Stop a port forward",
+        output_schema = schema_for_output::<Stopped>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn ssh_stop_forward(
+        &self,
+        Parameters(args): Parameters<StopArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        self.call_unary::<SshStopForward>(args, ctx).await
+    }
+}

@@ -1,0 +1,142 @@
+//! `ssh_write_session`: input typed into a session, then the output that follows
+//! (`Sessions.Write`).
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::schemars::{self, JsonSchema};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use serde::Deserialize;
+use ssh_mcp_wire::pb::sessions_client::SessionsClient;
+use ssh_mcp_wire::pb::{self, ReadOptions};
+use tonic::transport::Channel;
+
+use super::{read_options, sdoc, session_result};
+use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::services::Sessions;
+use crate::mcp::tools::session_result::SessionResult;
+use crate::mcp::{SshMcp, schema};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = schema::portable)]
+pub struct WriteArgs {
+    pub session_id: String,
+    /// Sent as is: \n is Enter, \u0003 Ctrl-C, \u0004 Ctrl-D.
+    pub input: String,
+    #[schemars(description = sdoc::WAIT_SECONDS, range(min = 0))]
+    pub wait_seconds: Option<f64>,
+    #[schemars(description = sdoc::MAX_OUTPUT_CHARS, range(min = 1))]
+    pub max_output_chars: Option<u64>,
+    #[schemars(description = sdoc::STRIP_ANSI)]
+    pub strip_ansi: Option<bool>,
+    #[schemars(description = sdoc::SCREEN)]
+    pub screen: Option<bool>,
+    #[schemars(description = sdoc::SETTLE_MS, range(max = 10000))]
+    pub settle_ms: Option<u32>,
+    /// Resize the terminal first.
+    pub rows: Option<u32>,
+    pub cols: Option<u32>,
+}
+
+fn write_request(args: WriteArgs, reader_id: &str) -> pb::WriteSessionRequest {
+    pb::WriteSessionRequest {
+        session_id: args.session_id,
+        input: args.input.into_bytes(),
+        read: Some(ReadOptions {
+            strip_ansi: args.strip_ansi.unwrap_or(false),
+            screen: args.screen.unwrap_or(false),
+            settle_ms: args.settle_ms,
+            ..read_options(reader_id, args.wait_seconds, args.max_output_chars)
+        }),
+        rows: args.rows.unwrap_or(0),
+        cols: args.cols.unwrap_or(0),
+    }
+}
+
+/// `ssh_write_session` on the one generic path (`call.rs`).
+pub(crate) struct SshWriteSession;
+
+impl Tool for SshWriteSession {
+    type Args = WriteArgs;
+    type Service = Sessions;
+    type Request = pb::WriteSessionRequest;
+    type Reply = pb::SessionReply;
+
+    fn request(args: WriteArgs, caller: Caller<'_>) -> pb::WriteSessionRequest {
+        write_request(args, caller.reader_id)
+    }
+
+    async fn send(
+        mut client: SessionsClient<Channel>,
+        request: pb::WriteSessionRequest,
+    ) -> Result<tonic::Response<pb::SessionReply>, tonic::Status> {
+        client.write(request).await
+    }
+}
+
+impl Unary for SshWriteSession {
+    fn result(reply: pb::SessionReply) -> CallToolResult {
+        session_result(reply, SessionResult::of)
+    }
+}
+
+#[tool_router(router = ssh_write_session_router, vis = "pub(crate)")]
+impl SshMcp {
+    #[tool(
+        name = "ssh_write_session",
+        description = "Type into a session (end commands with \\n), then return the output that follows.",
+        title = "Write to a session",
+        output_schema = schema_for_output::<SessionResult>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn ssh_write_session(
+        &self,
+        Parameters(args): Parameters<WriteArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        self.call_unary::<SshWriteSession>(args, ctx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::mcp::tools::sessions::parse;
+
+    #[test]
+    fn a_write_carries_the_reader_and_the_extras() {
+        let w = write_request(
+            parse(json!({"session_id": "s", "input": ""})).unwrap(),
+            "me",
+        );
+        assert!(w.input.is_empty(), "empty input is allowed");
+        assert_eq!(
+            (w.rows, w.cols),
+            (0, 0),
+            "0 leaves the terminal size as it is"
+        );
+        let read = w.read.unwrap();
+        assert_eq!(
+            (read.wait_seconds, read.reader_id.as_str()),
+            (Some(1.0), "me")
+        );
+        let w = write_request(
+            parse(json!({"session_id": "s", "input": "é\u{3}", "rows": 24, "cols": 80})).unwrap(),
+            "me",
+        );
+        assert_eq!(w.input, "é\u{3}".as_bytes());
+        assert_eq!((w.rows, w.cols), (24, 80));
+    }
+
+    #[test]
+    fn input_is_required() {
+        assert!(
+            parse::<WriteArgs>(json!({"session_id": "s"})).is_err(),
+            "input is required"
+        );
+    }
+}
