@@ -58,6 +58,13 @@ pub async fn daemon(action: DaemonAction) -> anyhow::Result<i32> {
                     "masters:   {} open, {} connecting, {} channels in use, {} calls waiting",
                     s.control_masters, s.masters_opening, s.connections_busy, s.calls_waiting
                 );
+                let calls: Vec<String> = s
+                    .door_calls
+                    .iter()
+                    .filter(|c| c.calls > 0)
+                    .map(|c| format!("{} {}", c.method, c.calls))
+                    .collect();
+                println!("calls:     {}", calls.join(", "));
                 println!("state dir: {}", s.state_dir);
                 if !s.log_path.is_empty() {
                     println!("log:       {}", s.log_path);

@@ -4,11 +4,12 @@ use std::sync::atomic::Ordering;
 
 use ssh_mcp_core::paths;
 use ssh_mcp_core::pb::{
-    StatusReply, StatusRequest, StopReply, StopRequest, control_server::Control,
+    MethodCalls, StatusReply, StatusRequest, StopReply, StopRequest, control_server::Control,
 };
 use ssh_mcp_core::protocol::{PACKAGE_VERSION, PROTOCOL_VERSION};
 use tonic::{Request, Response, Status};
 
+use crate::door::Method;
 use crate::state::Daemon;
 
 pub struct ControlService {
@@ -23,8 +24,9 @@ impl ControlService {
 
 #[tonic::async_trait]
 impl Control for ControlService {
-    async fn status(&self, _req: Request<StatusRequest>) -> Result<Response<StatusReply>, Status> {
+    async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusReply>, Status> {
         let d = &self.daemon;
+        d.door.enter(Method::ControlStatus, &req)?;
         let pool = d.masters.stats();
         let log = paths::daemon_log_path(&d.config.state_dir);
         Ok(Response::new(StatusReply {
@@ -46,10 +48,21 @@ impl Control for ControlService {
             connections_busy: pool.busy,
             calls_waiting: pool.waiting,
             masters_opening: pool.opening,
+            door_calls: d
+                .door
+                .calls()
+                .into_iter()
+                .map(|(method, calls)| MethodCalls {
+                    method: method.name().to_owned(),
+                    calls,
+                })
+                .collect(),
         }))
     }
 
-    async fn stop(&self, _req: Request<StopRequest>) -> Result<Response<StopReply>, Status> {
+    async fn stop(&self, req: Request<StopRequest>) -> Result<Response<StopReply>, Status> {
+        let entry = self.daemon.door.enter(Method::ControlStop, &req)?;
+        entry.admit(None, "stop the daemon");
         tracing::info!("Stop requested by a client");
         self.daemon.shutdown.begin();
         Ok(Response::new(StopReply {}))

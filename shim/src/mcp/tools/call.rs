@@ -49,7 +49,7 @@ pub(crate) trait Tool {
     /// Sends `request` to the tool's method.
     fn send(
         client: <Self::Service as Service>::Client,
-        request: Self::Request,
+        request: tonic::Request<Self::Request>,
     ) -> impl Future<Output = Result<tonic::Response<Self::Reply>, tonic::Status>> + Send;
 }
 
@@ -85,7 +85,24 @@ pub(crate) enum Step {
     Nothing,
 }
 
+/// The header naming the MCP client (the daemon's `door::caller` reads it).
+const CLIENT_HEADER: &str = "ssh-mcp-client";
+
 impl SshMcp {
+    /// A request to the daemon, naming the MCP client this shim serves (the daemon's door
+    /// records it as the caller).
+    fn outgoing<R>(ctx: &RequestContext<RoleServer>, message: R) -> tonic::Request<R> {
+        let mut request = tonic::Request::new(message);
+        if let Some(info) = ctx.peer.peer_info() {
+            let client = format!("{}/{}", info.client_info.name, info.client_info.version);
+            // A name that is not a valid header value (non-ASCII) is left out.
+            if let Ok(value) = client.parse() {
+                request.metadata_mut().insert(CLIENT_HEADER, value);
+            }
+        }
+        request
+    }
+
     fn caller(&self, ctx: &RequestContext<RoleServer>) -> Caller<'_> {
         Caller {
             reader_id: &self.reader_id,
@@ -104,7 +121,7 @@ impl SshMcp {
             .unary(
                 &ctx,
                 <T::Service as Service>::client,
-                |client| T::send(client, request.clone()),
+                |client| T::send(client, Self::outgoing(&ctx, request.clone())),
                 <T::Service as Service>::on_status,
             )
             .await;
@@ -127,7 +144,7 @@ impl SshMcp {
             .unary(
                 &ctx,
                 <T::Service as Service>::client,
-                |client| T::send(client, request.clone()),
+                |client| T::send(client, Self::outgoing(&ctx, request.clone())),
                 <T::Service as Service>::on_status,
             )
             .await;

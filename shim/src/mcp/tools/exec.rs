@@ -153,7 +153,7 @@ impl Tool for SshExec {
 
     async fn send(
         mut client: ExecClient<Channel>,
-        request: RunRequest,
+        request: tonic::Request<RunRequest>,
     ) -> Result<tonic::Response<Self::Reply>, tonic::Status> {
         client.run(request).await
     }

@@ -61,12 +61,6 @@ impl From<pb::Screen> for Screen {
     }
 }
 
-/// Output bytes as text: moved without a copy when they are UTF-8 (as a flood's megabytes usually
-/// are), with invalid sequences replaced otherwise.
-pub fn text_of(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
 /// One session's state and the output of this read.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(inline, transform = schema::portable)]
@@ -133,7 +127,7 @@ impl From<pb::SessionSnapshot> for Snapshot {
             exit_code: s.exit_code,
             signal: s.signal,
             exit_reason: s.exit_reason,
-            output: text_of(s.output),
+            output: super::text::lossy(s.output),
             truncated: s.truncated,
             pending_output_chars: s.pending_output_chars,
             uptime_seconds: tenths(s.uptime_seconds),

@@ -15,3 +15,9 @@ pub(crate) fn text_and_exact(bytes: Vec<u8>) -> (String, Option<String>) {
         }
     }
 }
+
+/// Bytes as text: moved without a copy when they are UTF-8 (as a flood's megabytes usually are),
+/// with invalid sequences replaced otherwise.
+pub(crate) fn lossy(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}

@@ -71,7 +71,7 @@ impl Tool for SshCreate {
 
     async fn send(
         mut client: FilesClient<Channel>,
-        request: pb::CreateRequest,
+        request: tonic::Request<pb::CreateRequest>,
     ) -> Result<tonic::Response<pb::CreateResult>, tonic::Status> {
         client.create(request).await
     }

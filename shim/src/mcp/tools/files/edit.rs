@@ -93,7 +93,7 @@ impl Tool for SshEdit {
 
     async fn send(
         mut client: FilesClient<Channel>,
-        request: pb::EditRequest,
+        request: tonic::Request<pb::EditRequest>,
     ) -> Result<tonic::Response<pb::EditResult>, tonic::Status> {
         client.edit(request).await
     }

@@ -149,7 +149,7 @@ impl Tool for SshView {
 
     async fn send(
         mut client: FilesClient<Channel>,
-        request: pb::ViewRequest,
+        request: tonic::Request<pb::ViewRequest>,
     ) -> Result<tonic::Response<pb::ViewResult>, tonic::Status> {
         client.view(request).await
     }

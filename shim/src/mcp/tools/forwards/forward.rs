@@ -97,7 +97,7 @@ impl Tool for SshForward {
 
     async fn send(
         mut client: ForwardsClient<Channel>,
-        request: pb::OpenForwardRequest,
+        request: tonic::Request<pb::OpenForwardRequest>,
     ) -> Result<tonic::Response<pb::OpenForwardReply>, tonic::Status> {
         client.open(request).await
     }

@@ -50,7 +50,7 @@ impl Tool for SshListForwards {
 
     async fn send(
         mut client: ForwardsClient<Channel>,
-        request: pb::ListForwardsRequest,
+        request: tonic::Request<pb::ListForwardsRequest>,
     ) -> Result<tonic::Response<pb::ListForwardsReply>, tonic::Status> {
         client.list(request).await
     }

@@ -49,7 +49,7 @@ impl Tool for SshStopForward {
 
     async fn send(
         mut client: ForwardsClient<Channel>,
-        request: pb::StopForwardRequest,
+        request: tonic::Request<pb::StopForwardRequest>,
     ) -> Result<tonic::Response<pb::StopForwardReply>, tonic::Status> {
         client.stop(request).await
     }

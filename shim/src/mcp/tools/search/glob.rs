@@ -89,7 +89,7 @@ impl Tool for SshGlob {
 
     async fn send(
         mut client: SearchClient<Channel>,
-        request: GlobRequest,
+        request: tonic::Request<GlobRequest>,
     ) -> Result<tonic::Response<pb::GlobReply>, tonic::Status> {
         client.glob(request).await
     }

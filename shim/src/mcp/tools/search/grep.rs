@@ -185,7 +185,7 @@ impl Tool for SshGrep {
 
     async fn send(
         mut client: SearchClient<Channel>,
-        request: GrepRequest,
+        request: tonic::Request<GrepRequest>,
     ) -> Result<tonic::Response<pb::GrepReply>, tonic::Status> {
         client.grep(request).await
     }

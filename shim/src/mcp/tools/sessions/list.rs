@@ -51,7 +51,7 @@ impl Tool for SshListSessions {
 
     async fn send(
         mut client: SessionsClient<Channel>,
-        request: pb::ListSessionsRequest,
+        request: tonic::Request<pb::ListSessionsRequest>,
     ) -> Result<tonic::Response<pb::ListSessionsReply>, tonic::Status> {
         client.list(request).await
     }

@@ -107,7 +107,7 @@ impl<const ENSURE: bool> Tool for Open<ENSURE> {
 
     async fn send(
         mut client: SessionsClient<Channel>,
-        request: pb::OpenSessionRequest,
+        request: tonic::Request<pb::OpenSessionRequest>,
     ) -> Result<tonic::Response<pb::SessionReply>, tonic::Status> {
         client.open(request).await
     }

@@ -64,7 +64,7 @@ impl Tool for SshReadSession {
 
     async fn send(
         mut client: SessionsClient<Channel>,
-        request: pb::ReadSessionRequest,
+        request: tonic::Request<pb::ReadSessionRequest>,
     ) -> Result<tonic::Response<pb::SessionReply>, tonic::Status> {
         client.read(request).await
     }

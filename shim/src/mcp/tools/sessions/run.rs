@@ -63,7 +63,7 @@ impl From<pb::RunInSessionReply> for RunResult {
     fn from(r: pb::RunInSessionReply) -> Self {
         Self {
             session_id: r.snapshot.map(|s| s.session_id).unwrap_or_default(),
-            output: super::session_result::text_of(r.output),
+            output: crate::mcp::tools::text::lossy(r.output),
             ok: r.exit_code == Some(0) && !r.still_running,
             exit_code: r.exit_code,
             still_running: r.still_running,
@@ -103,7 +103,7 @@ impl Tool for SshRunInSession {
 
     async fn send(
         mut client: SessionsClient<Channel>,
-        request: pb::RunInSessionRequest,
+        request: tonic::Request<pb::RunInSessionRequest>,
     ) -> Result<tonic::Response<pb::RunInSessionReply>, tonic::Status> {
         client.run(request).await
     }

@@ -64,7 +64,7 @@ impl Tool for SshStopSession {
 
     async fn send(
         mut client: SessionsClient<Channel>,
-        request: pb::StopSessionRequest,
+        request: tonic::Request<pb::StopSessionRequest>,
     ) -> Result<tonic::Response<pb::SessionReply>, tonic::Status> {
         client.stop(request).await
     }

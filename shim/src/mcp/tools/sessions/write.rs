@@ -70,7 +70,7 @@ impl Tool for SshWriteSession {
 
     async fn send(
         mut client: SessionsClient<Channel>,
-        request: pb::WriteSessionRequest,
+        request: tonic::Request<pb::WriteSessionRequest>,
     ) -> Result<tonic::Response<pb::SessionReply>, tonic::Status> {
         client.write(request).await
     }

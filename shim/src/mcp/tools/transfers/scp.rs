@@ -71,7 +71,7 @@ impl Tool for SshScp {
 
     async fn send(
         mut client: TransfersClient<Channel>,
-        request: ScpRequest,
+        request: tonic::Request<ScpRequest>,
     ) -> Result<tonic::Response<tonic::Streaming<pb::TransferEvent>>, tonic::Status> {
         client.scp(request).await
     }

@@ -77,7 +77,7 @@ impl Tool for SshSync {
 
     async fn send(
         mut client: TransfersClient<Channel>,
-        request: SyncRequest,
+        request: tonic::Request<SyncRequest>,
     ) -> Result<tonic::Response<tonic::Streaming<pb::TransferEvent>>, tonic::Status> {
         client.sync(request).await
     }

@@ -1,0 +1,121 @@
+"""Every tool call enters the daemon through its one door: each of the 18 tools, called through
+a real MCP client, moves the door's counter of exactly the gRPC method that serves it (as
+`ssh-mcp daemon status` reports the counters), and nothing else's."""
+
+from __future__ import annotations
+
+import socket
+
+import anyio
+import pytest
+
+from mcptest import ok_result
+
+pytestmark = pytest.mark.anyio
+
+TARGET = "testhost"
+
+# Each tool and the daemon method behind it (the daemon's door::Method names).
+METHOD = {
+    "ssh_exec": "Exec/Run",
+    "ssh_view": "Files/View",
+    "ssh_create": "Files/Create",
+    "ssh_edit": "Files/Edit",
+    "ssh_grep": "Search/Grep",
+    "ssh_glob": "Search/Glob",
+    "ssh_start_session": "Sessions/Open",
+    "ssh_ensure_session": "Sessions/Open",
+    "ssh_write_session": "Sessions/Write",
+    "ssh_read_session": "Sessions/Read",
+    "ssh_run_in_session": "Sessions/Run",
+    "ssh_list_sessions": "Sessions/List",
+    "ssh_stop_session": "Sessions/Stop",
+    "ssh_scp": "Transfers/Scp",
+    "ssh_sync": "Transfers/Sync",
+    "ssh_forward": "Forwards/Open",
+    "ssh_list_forwards": "Forwards/List",
+    "ssh_stop_forward": "Forwards/Stop",
+}
+
+
+def door_calls(harness) -> dict[str, int]:
+    """The door's counters from `ssh-mcp daemon status` ("calls: Exec/Run 2, ..."), without
+    Control/Status (which the status command itself moves)."""
+    line = harness.status().get("calls", "")
+    calls = {}
+    for item in filter(None, (part.strip() for part in line.split(","))):
+        method, count = item.rsplit(" ", 1)
+        calls[method] = int(count)
+    calls.pop("Control/Status", None)
+    return calls
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_each_tool_goes_through_the_door_to_its_own_method(harness, tmp_path):
+    local = tmp_path / "up.txt"
+    local.write_text("door\n")
+    remote_dir = f"/tmp/door-{tmp_path.name}"
+    seen: set[str] = set()
+    with anyio.fail_after(120):
+        async with harness.client() as client:
+            ok_result(await client.call_tool("ssh_list_sessions", {}))  # the daemon is up
+            before = door_calls(harness)
+
+            async def call(tool: str, args: dict) -> dict:
+                nonlocal before
+                result = ok_result(await client.call_tool(tool, args))
+                after = door_calls(harness)
+                moved = {m: after.get(m, 0) - before.get(m, 0) for m in after}
+                moved = {m: d for m, d in moved.items() if d}
+                assert moved == {METHOD[tool]: 1}, f"{tool}: door counters moved {moved}"
+                before = after
+                seen.add(tool)
+                return result
+
+            await call("ssh_exec", {"target": TARGET, "command": f"mkdir -p {remote_dir}"})
+            await call("ssh_create", {"target": TARGET, "path": f"{remote_dir}/f", "content": "a\n"})
+            await call("ssh_edit", {"target": TARGET, "path": f"{remote_dir}/f",
+                                    "edits": [{"old_str": "a", "new_str": "b"}]})
+            await call("ssh_view", {"target": TARGET, "path": f"{remote_dir}/f"})
+            await call("ssh_grep", {"target": TARGET, "pattern": "b", "path": remote_dir})
+            await call("ssh_glob", {"target": TARGET, "pattern": "*", "path": remote_dir})
+            started = await call("ssh_start_session", {"target": TARGET, "session_name": "door"})
+            sid = started["session_id"]
+            await call("ssh_ensure_session", {"target": TARGET, "session_name": "door"})
+            await call("ssh_write_session", {"session_id": sid, "input": "echo hi\n"})
+            await call("ssh_read_session", {"session_id": sid})
+            await call("ssh_run_in_session", {"session_id": sid, "command": "true"})
+            await call("ssh_list_sessions", {})
+            await call("ssh_stop_session", {"session_id": sid})
+            await call("ssh_scp", {"target": TARGET, "direction": "upload",
+                                   "sources": [str(local)], "destination": f"{remote_dir}/up.txt"})
+            await call("ssh_sync", {"target": TARGET, "direction": "download",
+                                    "source": f"{remote_dir}/", "destination": str(tmp_path / "down")})
+            fwd = await call("ssh_forward", {"target": TARGET, "direction": "local",
+                                             "local_port": free_port(), "remote_host": "127.0.0.1",
+                                             "remote_port": 22})
+            await call("ssh_list_forwards", {})
+            await call("ssh_stop_forward", {"forward_id": fwd["forward_id"]})
+            await call("ssh_exec", {"target": TARGET, "command": f"rm -rf {remote_dir}"})
+    tools = {t.name for t in (await _list_tools(harness))}
+    assert seen == tools == set(METHOD), f"not called: {tools - seen}"
+
+
+async def test_a_refused_call_still_came_through_the_door(harness):
+    with anyio.fail_after(60):
+        async with harness.client() as client:
+            ok_result(await client.call_tool("ssh_list_sessions", {}))
+            before = door_calls(harness).get("Exec/Run", 0)
+            r = await client.call_tool("ssh_exec", {"target": "-oProxyCommand=x", "command": "id"})
+            assert r.is_error, r
+            assert door_calls(harness).get("Exec/Run", 0) == before + 1
+
+
+async def _list_tools(harness):
+    async with harness.client() as client:
+        return (await client.list_tools()).tools
