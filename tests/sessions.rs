@@ -847,3 +847,52 @@ async fn tmux_observers_of_look_alike_names_do_not_collide() {
     let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
     assert_eq!(distinct.len(), names.len(), "{names:?}");
 }
+
+/// A restarted daemon shows an ended session's last output from its transcript: it reads that
+/// tail only, not the whole file. Two 48 MiB transcript parts once cost it 96 MiB at start-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_sessions_big_transcript_is_not_read_whole_at_start_up() {
+    use crate::support::daemon::DaemonOptions;
+    let state = crate::support::Scratch::new("state");
+    let dir = state.join("s");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let id = "00000000000000b1";
+    let folder = dir.join(id);
+    std::fs::create_dir(&folder).unwrap();
+    let part = vec![b'x'; 48 << 20];
+    std::fs::write(folder.join("transcript.log.1"), &part).unwrap();
+    let mut current = part;
+    current.extend_from_slice(b"\nthe last line\n");
+    std::fs::write(folder.join("transcript.log"), &current).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let records = serde_json::json!([{
+        "id": id, "name": null, "target": "web", "auto_close": false,
+        "started_ms": now_ms - 2000, "ended_ms": now_ms - 1000, "exit_code": 0, "signal": null,
+        "exit_reason": "clean-exit", "transcript_path": folder.join("transcript.log"),
+    }]);
+    std::fs::write(dir.join("sessions.json"), records.to_string()).unwrap();
+
+    let d = Daemon::start_with(DaemonOptions {
+        state_dir: Some(dir.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let out = read_until(&d, id, "r", "the last line").await;
+    assert!(
+        out.ends_with("the last line\n"),
+        "{:?}",
+        &out[out.len() - 40..]
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    // The tail kept is 4 MiB; the whole transcript is 96 MiB.
+    assert!(peak_kib < 40 << 10, "the daemon peaked at {peak_kib} KiB");
+}

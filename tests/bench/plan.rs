@@ -18,8 +18,9 @@ pub struct Plan {
     /// Benchmark 5: timed `ssh_run_in_session` echoes, and timed write-then-read echoes.
     pub session_run_rounds: usize,
     pub session_write_rounds: usize,
-    /// Benchmark 6: bytes the flood prints.
+    /// Benchmark 6: bytes the flood prints, and floods (each with its bare `ssh -tt` run).
     pub flood_bytes: u64,
+    pub flood_runs: usize,
     /// Benchmark 7: sessions opened at once.
     pub idle_sessions: usize,
     /// Benchmark 8: the file each transfer moves, and rounds of the eight transfers.
@@ -43,6 +44,9 @@ impl Plan {
         session_run_rounds: 100,
         session_write_rounds: 20,
         flood_bytes: 200_000_000,
+        // Five: one flood's ratio swings by about 0.1x from run to run (0.68x to 0.82x in five
+        // runs on one quiet machine), as much as the distance to its target.
+        flood_runs: 5,
         idle_sessions: 100,
         transfer_bytes: 200_000_000,
         // Eleven: a 200 MB copy over loopback swings by tens of milliseconds from one copy to the
@@ -64,6 +68,7 @@ impl Plan {
         session_run_rounds: 20,
         session_write_rounds: 5,
         flood_bytes: 50_000_000,
+        flood_runs: 1,
         idle_sessions: 30,
         transfer_bytes: 20_000_000,
         // Three: one 20 MB sample is at the mercy of the page cache and the other tenants.

@@ -76,17 +76,56 @@ pub fn load(state_dir: &Path) -> Vec<SessionRecord> {
 
 /// The last `limit` bytes a transcript holds (its rotated part first), for a session that no
 /// longer runs.
+/// Only those bytes are read: a transcript may be far larger than the tail kept.
 pub fn transcript_tail(path: &Path, limit: usize) -> Vec<u8> {
+    let current = file_tail(path, limit);
+    if current.len() >= limit {
+        return current;
+    }
     let rotated = path.with_file_name(super::transcript::ROTATED_TRANSCRIPT_FILE);
-    let mut all = std::fs::read(&rotated).unwrap_or_default();
-    all.extend(std::fs::read(path).unwrap_or_default());
-    let start = all.len().saturating_sub(limit);
-    all.split_off(start)
+    let mut tail = file_tail(&rotated, limit - current.len());
+    tail.extend_from_slice(&current);
+    tail
+}
+
+/// The last `limit` bytes of the file at `path` (fewer when it is shorter; none when it cannot
+/// be read).
+fn file_tail(path: &Path, limit: usize) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let start = len.saturating_sub(limit as u64);
+    let mut tail = Vec::with_capacity((len - start) as usize);
+    let read = file
+        .seek(SeekFrom::Start(start))
+        .and_then(|_| file.take(limit as u64).read_to_end(&mut tail));
+    if read.is_err() {
+        tail.clear();
+    }
+    tail
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transcript_tail_reads_the_rotated_part_only_when_the_current_is_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(super::super::transcript::TRANSCRIPT_FILE);
+        let rotated = dir
+            .path()
+            .join(super::super::transcript::ROTATED_TRANSCRIPT_FILE);
+        assert_eq!(transcript_tail(&path, 4), b"");
+        std::fs::write(&rotated, b"0123456789").unwrap();
+        std::fs::write(&path, b"abc").unwrap();
+        assert_eq!(transcript_tail(&path, 2), b"bc");
+        assert_eq!(transcript_tail(&path, 3), b"abc");
+        assert_eq!(transcript_tail(&path, 6), b"789abc");
+        assert_eq!(transcript_tail(&path, 100), b"0123456789abc");
+    }
 
     #[test]
     fn records_round_trip_through_a_private_file() {
