@@ -36,7 +36,7 @@ impl Config {
         connect_timeout_secs: u32,
     ) -> anyhow::Result<Self> {
         let control_dir = paths::control_dir(&socket_path);
-        let longest = control_dir.join(crate::control_paths::LONGEST_NAME);
+        let longest = control_dir.join(crate::connection::control_paths::LONGEST_NAME);
         paths::check_socket_path_len(&longest)?;
         if let Some(cfg) = &ssh_config {
             anyhow::ensure!(
@@ -54,7 +54,7 @@ impl Config {
             connect_timeout_secs: connect_timeout_secs.max(1),
             keepalive_interval_secs: 4,
             kill_grace: Duration::from_secs(2),
-            max_long_lived: crate::masters::DEFAULT_MAX_LONG_LIVED,
+            max_long_lived: crate::connection::masters::DEFAULT_MAX_LONG_LIVED,
         })
     }
 }

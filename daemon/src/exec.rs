@@ -17,15 +17,16 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::capture::{Capture, Captured};
 use crate::config::{DEFAULT_MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES_LIMIT};
+use crate::connection::capture::{Capture, Captured};
+use crate::connection::masters::Lease;
+use crate::connection::mux_client;
+use crate::connection::pid_report::PidReportFilter;
 use crate::error::DaemonError;
 use crate::journal::{self, Journal};
-use crate::masters::Lease;
-use crate::pid_report::PidReportFilter;
+use crate::late_session;
 use crate::state::Daemon;
 use crate::stop::{self, StopReason};
-use crate::{late_session, mux_client};
 
 /// The longest timeout a request may ask for (a week); beyond it, leave `timeout` out.
 const MAX_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;

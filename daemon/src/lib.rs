@@ -5,15 +5,14 @@
 //! - [`grpc`]: one thin service per proto service; `grpc/status.rs` maps errors to the wire.
 //! - [`exec`]: one remote command, from lease to outcome, with timeouts and cancellation;
 //!   [`late_session`]: ending commands whose session opened after their call stopped.
-//! - [`masters`]: the ControlMaster pool (one or more per connection, never more than sshd allows);
-//!   [`killer`]: ending remote process groups over a master, in batches.
-//! - [`mux_client`]: a session on our own master, spoken over its control socket (no ssh client).
-//! - [`capture`]: bounded output buffers; [`pid_report`]: finding the remote pid in stderr.
+//! - [`connection`]: the layer every capability stands on: the ControlMaster pool (one or more
+//!   per connection, never more than sshd allows), sessions over a master's control socket (no
+//!   ssh client), SFTP channels, ending remote process groups in batches, bounded output and the
+//!   pid report, and the only place that starts a local process.
 //! - [`sessions`]: persistent sessions (a terminal channel each), their output, reads and people.
 //! - [`files`]: remote files over SFTP on the pool's masters (view, create, edit).
 //! - [`search`]: ssh_grep (grep on the host) and ssh_glob (a walk over SFTP).
 //! - [`forwards`]: port forwards kept by the pool's masters (mux OPEN_FWD), outliving clients.
-//! - [`spawn`]: the only place that starts a local process.
 //! - [`journal`]: the remote commands and session shells running now, on disk;
 //!   [`orphans`]: ending, at start-up, those a crashed daemon left running.
 //! - `fuzzing` (feature `fuzzing`, and in tests): what the fuzz targets of `fuzz/` call.
@@ -23,28 +22,21 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod capture;
 pub mod config;
-pub mod control_paths;
+pub mod connection;
 pub mod error;
 pub mod exec;
 pub mod files;
 pub mod forwards;
 pub mod grpc;
 pub mod journal;
-pub mod killer;
 pub mod late_session;
 pub mod listener;
 pub mod logging;
-pub mod masters;
-pub mod mux_client;
 pub mod orphans;
-pub mod pid_report;
-pub mod pipes;
 pub mod search;
 pub mod sessions;
 pub mod shutdown;
-pub mod spawn;
 pub mod state;
 pub mod stop;
 pub mod transfers;
@@ -65,7 +57,7 @@ pub async fn run(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     ssh_mcp_core::paths::ensure_private_dir(&config.control_dir)?;
-    control_paths::sweep_stale(&config.control_dir);
+    connection::control_paths::sweep_stale(&config.control_dir);
     let activated = bound.activated();
     let socket_path = bound.socket_path().to_path_buf();
     if let Err(e) = ssh_mcp_core::paths::ensure_private_dir(&config.state_dir) {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::masters::MasterPool;
+use crate::connection::masters::MasterPool;
 use crate::shutdown::Shutdown;
 
 #[derive(Clone)]

@@ -33,10 +33,10 @@ use super::host_facts::Probe;
 use super::in_place::{self, mode_of};
 use super::not_atomic::NotAtomic;
 use super::path_locks::PathLocks;
-use super::remote_fs::brief;
 use super::replace::{self, Edit};
+use super::sftp_errors::brief;
 use super::write::{self, Opening};
-use super::{binary, messages, read, remote_fs, remote_path};
+use super::{binary, messages, read, remote_path, sftp_errors};
 use crate::error::DaemonError;
 
 /// The largest file an edit reads, and the largest it writes.
@@ -181,14 +181,14 @@ async fn real_file(sftp: &Sftp, path: &str) -> Result<PathBuf, DaemonError> {
     // A dangling link gets the seed's "does not exist" here.
     fs.symlink_metadata(&remote)
         .await
-        .map_err(|e| remote_fs::file_error(path, &e))?;
+        .map_err(|e| sftp_errors::file_error(path, &e))?;
     fs.canonicalize(&remote).await.map_err(|e| match e {
         // The client reads paths as UTF-8; another target ends its session.
         openssh_sftp_client::Error::BackgroundTaskFailure(_) => messages::failed(
             path,
             "it resolves to a path that is not valid UTF-8, which the SFTP client cannot read",
         ),
-        e => remote_fs::file_error(path, &e),
+        e => sftp_errors::file_error(path, &e),
     })
 }
 
@@ -235,7 +235,7 @@ async fn attempt<'a>(
     let meta = fs
         .metadata(target)
         .await
-        .map_err(|e| remote_fs::file_error(path, &e))?;
+        .map_err(|e| sftp_errors::file_error(path, &e))?;
     match meta.file_type() {
         Some(t) if t.is_dir() => return Err(messages::is_directory(path)),
         Some(t) if t.is_file() => {}
@@ -301,7 +301,7 @@ impl Seen<'_> {
         let now = match sftp.fs().metadata(self.target).await {
             Ok(m) => m,
             Err(e) if messages::is_missing(&e) => return Ok(false),
-            Err(e) => return Err(remote_fs::file_error(self.path, &e)),
+            Err(e) => return Err(sftp_errors::file_error(self.path, &e)),
         };
         if stamp(&now) != self.before {
             return Ok(false);
@@ -517,12 +517,12 @@ async fn read_with_stamp(
         .read(true)
         .open(target)
         .await
-        .map_err(|e| remote_fs::file_error(path, &e))?;
+        .map_err(|e| sftp_errors::file_error(path, &e))?;
     let content = read::all(&file, size_hint.unwrap_or(0), MAX_EDIT_BYTES, path).await?;
     let m = file
         .metadata()
         .await
-        .map_err(|e| remote_fs::file_error(path, &e))?;
+        .map_err(|e| sftp_errors::file_error(path, &e))?;
     Ok((content, stamp(&m)))
 }
 

@@ -14,7 +14,7 @@ use tokio_stream::StreamExt;
 
 use super::listing::{self, Entry, Kind, Listing};
 use super::render::{self, LineRange};
-use super::{messages, read, remote_fs, remote_path};
+use super::{messages, read, remote_path, sftp_errors};
 use crate::error::DaemonError;
 
 /// The most a view returns (and a full or range read reads): more than any agent can use.
@@ -78,7 +78,7 @@ pub async fn view(sftp: &Sftp, req: &ViewRequest) -> Result<Viewed, DaemonError>
     let meta = fs
         .metadata(&remote)
         .await
-        .map_err(|e| remote_fs::file_error(path, &e))?;
+        .map_err(|e| sftp_errors::file_error(path, &e))?;
     let kind = meta.file_type();
     if kind.is_some_and(|k| k.is_dir()) {
         return match list(sftp, path).await {
@@ -96,7 +96,7 @@ pub async fn view(sftp: &Sftp, req: &ViewRequest) -> Result<Viewed, DaemonError>
         .read(true)
         .open(&remote)
         .await
-        .map_err(|e| remote_fs::file_error(path, &e))?;
+        .map_err(|e| sftp_errors::file_error(path, &e))?;
     let view = match req.mode {
         Mode::Auto { max_bytes } => {
             auto(&mut file, max_bytes, size, req.line_numbers, path).await?
@@ -268,7 +268,7 @@ async fn list(sftp: &Sftp, path: &str) -> Result<Listing, ListError> {
         let handle = match fs.open_dir(&remote).await {
             Ok(h) => h,
             // The top must open; a subdirectory we may not read is listed but not entered.
-            Err(e) if depth == 1 => return Err(remote_fs::file_error(path, &e).into()),
+            Err(e) if depth == 1 => return Err(sftp_errors::file_error(path, &e).into()),
             Err(_) => continue,
         };
         let stream = handle.read_dir();
@@ -277,7 +277,7 @@ async fn list(sftp: &Sftp, path: &str) -> Result<Listing, ListError> {
             let entry = entry.map_err(|e| match e {
                 // The client reads names as UTF-8; another name fails its reader task.
                 openssh_sftp_client::Error::BackgroundTaskFailure(_) => ListError::NotUtf8,
-                e => ListError::Failed(remote_fs::file_error(path, &e)),
+                e => ListError::Failed(sftp_errors::file_error(path, &e)),
             })?;
             let name = entry.filename().to_string_lossy().into_owned();
             if !listing::is_listed(&name) {

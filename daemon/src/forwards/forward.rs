@@ -14,8 +14,8 @@ use ssh_mcp_core::ssh::forward::{Direction, ForwardSpec, RawForward};
 
 use super::control::{ForwardControl, ForwardError};
 use super::registry::{Clash, ForwardInfo, Snapshot};
+use crate::connection::masters::LongLived;
 use crate::error::DaemonError;
-use crate::masters::LongLived;
 use crate::state::Daemon;
 
 /// How long a stop waits for the master to confirm that the listener is closed.

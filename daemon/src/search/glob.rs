@@ -24,9 +24,10 @@ pub use super::glob_walk::GlobOutcome;
 use super::glob_walk::{Entry, Kind, Walk};
 use super::offload::{self, OffloadError};
 use super::search_args;
+use crate::connection::sftp::RemoteFs;
 use crate::error::DaemonError;
 use crate::exec;
-use crate::files::remote_fs::{RemoteFs, file_error};
+use crate::files::sftp_errors::file_error;
 use crate::state::Daemon;
 
 /// The most directory entries a walk looks at before it stops.

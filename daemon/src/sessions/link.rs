@@ -13,11 +13,11 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use super::limits::TermSize;
 use super::spec::OpenSpec;
+use crate::connection::killer::GroupKiller;
+use crate::connection::masters::{Lease, LongLived, MasterPool};
+use crate::connection::mux_client;
+use crate::connection::spawn;
 use crate::error::DaemonError;
-use crate::killer::GroupKiller;
-use crate::masters::{Lease, LongLived, MasterPool};
-use crate::mux_client;
-use crate::spawn;
 use crate::state::Daemon;
 
 /// The words in ssh's error that mean it needed an answer nobody could give in batch mode.

@@ -25,8 +25,8 @@ use super::run::RunState;
 use super::screen::Screen;
 use super::spec::OpenSpec;
 use super::transcript::{DEFAULT_TRANSCRIPT_CAP, Transcript};
+use crate::connection::pid_report::PidReportFilter;
 use crate::error::DaemonError;
-use crate::pid_report::PidReportFilter;
 use crate::state::Daemon;
 
 mod owner;

@@ -26,12 +26,12 @@ use super::spec::{Direction, Tool, TransferSpec};
 use super::stage::{self, Landed, WholeSizes};
 use super::stage_local::LocalStage;
 use super::stage_remote::RemoteStage;
-use crate::capture::Capture;
+use crate::connection::capture::Capture;
+use crate::connection::sftp::RemoteFs;
+use crate::connection::spawn;
 use crate::error::DaemonError;
 use crate::exec;
-use crate::files::remote_fs::RemoteFs;
 use crate::files::remote_path;
-use crate::spawn;
 use crate::state::Daemon;
 use crate::stop::{self, StopReason};
 

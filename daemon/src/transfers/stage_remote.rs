@@ -15,8 +15,8 @@ use tokio_util::task::TaskTracker;
 
 use super::spec::TransferSpec;
 use super::stage::{self, DestKind, Landed, Shape, WholeSizes};
+use crate::connection::sftp::RemoteFs;
 use crate::files::messages::is_missing;
-use crate::files::remote_fs::RemoteFs;
 use crate::files::remote_path;
 use crate::state::Daemon;
 

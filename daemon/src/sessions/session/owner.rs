@@ -14,7 +14,7 @@ use super::super::observer;
 use super::super::registry::SessionRegistry;
 use super::super::transcript::Transcript;
 use super::{Exit, Session, StopBy, lock};
-use crate::pid_report::PidReportFilter;
+use crate::connection::pid_report::PidReportFilter;
 use crate::state::Daemon;
 
 /// How long the output may take to drain after the channel has closed.

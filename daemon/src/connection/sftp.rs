@@ -4,18 +4,17 @@
 //! Nothing runs in a remote shell, so paths need no quoting and the account's login shell does
 //! not matter. The channel is borrowed from the pool like a command's and given back on drop.
 //!
-//! Also here: [`file_error`], the one translation of SFTP failures into the seed's messages, and
-//! [`brief`], the same in a few words for a longer sentence.
+//! Files, search and transfers use it; the translation of SFTP failures into the seed's messages
+//! is `files::sftp_errors`.
 
 use std::path::Path;
 
-use openssh_sftp_client::error::SftpErrorKind;
-use openssh_sftp_client::{Error as SftpError, Sftp, SftpOptions};
+use openssh_sftp_client::{Sftp, SftpOptions};
 use ssh_mcp_core::ssh::connection::Connection;
 
+use super::masters::Lease;
+use super::mux_client::{self, OpenError};
 use crate::error::DaemonError;
-use crate::masters::Lease;
-use crate::mux_client::{self, OpenError};
 use crate::state::Daemon;
 
 /// How many channels to try when sshd refuses one (MaxSessions) before giving up.
@@ -91,46 +90,5 @@ impl RemoteFs {
         if let Err(e) = self.sftp.close().await {
             tracing::debug!("closing an sftp session: {e}");
         }
-    }
-}
-
-/// The seed's wording for a failed operation on `path`, from an SFTP failure.
-pub fn file_error(path: &str, e: &SftpError) -> DaemonError {
-    DaemonError::RemoteFile(match e {
-        SftpError::SftpError(SftpErrorKind::NoSuchFile, _) => {
-            format!("Remote path does not exist: {path}")
-        }
-        SftpError::SftpError(SftpErrorKind::PermDenied, _) => {
-            format!("Remote operation on '{path}' failed: permission denied.")
-        }
-        SftpError::SftpError(_, msg) => {
-            format!("Remote operation on '{path}' failed: {msg}.")
-        }
-        other => format!("Remote operation on '{path}' failed: {other}"),
-    })
-}
-
-/// An SFTP failure in a few words, for a sentence that says what was being done.
-pub fn brief(e: &SftpError) -> String {
-    match e {
-        SftpError::SftpError(SftpErrorKind::PermDenied, _) => "permission denied".into(),
-        SftpError::SftpError(kind, msg) => format!("{kind:?}: {msg}"),
-        other => other.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failure_names_the_path() {
-        let e = SftpError::IOError(std::io::Error::other("broken pipe"));
-        let text = file_error("a b", &e).to_string();
-        assert!(
-            text.starts_with("Remote operation on 'a b' failed: "),
-            "{text}"
-        );
-        assert!(text.contains("broken pipe"), "{text}");
     }
 }
