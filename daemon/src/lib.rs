@@ -3,8 +3,9 @@
 //!
 //! - [`listener`]: bind or take the systemd socket, the single-instance lock, the peer-UID check.
 //! - [`grpc`]: one thin service per proto service; `grpc/status.rs` maps errors to the wire.
-//! - [`exec`]: one remote command, from lease to outcome, with timeouts and cancellation;
-//!   [`late_session`]: ending commands whose session opened after their call stopped.
+//! - [`exec`]: one remote command, from lease to outcome, with timeouts and cancellation, in
+//!   named phases; ending commands whose session opened after their call stopped; why a long
+//!   call stops early.
 //! - [`connection`]: the layer every capability stands on: the ControlMaster pool (one or more
 //!   per connection, never more than sshd allows), sessions over a master's control socket (no
 //!   ssh client), SFTP channels, ending remote process groups in batches, bounded output and the
@@ -30,7 +31,6 @@ pub mod files;
 pub mod forwards;
 pub mod grpc;
 pub mod journal;
-pub mod late_session;
 pub mod listener;
 pub mod logging;
 pub mod orphans;
@@ -38,7 +38,6 @@ pub mod search;
 pub mod sessions;
 pub mod shutdown;
 pub mod state;
-pub mod stop;
 pub mod transfers;
 
 #[cfg(any(test, feature = "fuzzing"))]

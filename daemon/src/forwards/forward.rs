@@ -108,7 +108,10 @@ pub async fn open(daemon: &Daemon, raw: RawOpen) -> Result<Opened, DaemonError> 
     let (control, _allocated) = ForwardControl::open(&lease.control_path, spec.mux_request())
         .await
         .map_err(|e| refused(&conn, &spec, e))?;
-    let id: String = crate::exec::nonce().chars().take(12).collect();
+    let id: String = crate::connection::pid_report::nonce()
+        .chars()
+        .take(12)
+        .collect();
     let info = ForwardInfo {
         id: id.clone(),
         name,

@@ -116,7 +116,7 @@ impl Session {
             Transcript::off(&dir, e.to_string())
         });
         let transcript_path = transcript.path().to_path_buf();
-        let nonce = crate::exec::nonce();
+        let nonce = crate::connection::pid_report::nonce();
         let command =
             remote::session_command(&nonce, spec.shell.as_ref(), spec.cwd.as_ref(), &spec.env);
         // In the journal before the shell can start: a daemon that dies from here on leaves a

@@ -31,9 +31,9 @@ use crate::connection::sftp::RemoteFs;
 use crate::connection::spawn;
 use crate::error::DaemonError;
 use crate::exec;
+use crate::exec::stop::{self, StopReason};
 use crate::files::remote_path;
 use crate::state::Daemon;
-use crate::stop::{self, StopReason};
 
 /// Bytes kept of scp's or rsync's stdout and of its stderr.
 const OUTPUT_CAP: usize = 1024 * 1024;
