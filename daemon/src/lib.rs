@@ -14,8 +14,8 @@
 //! - [`files`]: remote files over SFTP on the pool's masters (view, create, edit).
 //! - [`search`]: ssh_grep (grep on the host) and ssh_glob (a walk over SFTP).
 //! - [`forwards`]: port forwards kept by the pool's masters (mux OPEN_FWD), outliving clients.
-//! - [`journal`]: the remote commands and session shells running now, on disk;
-//!   [`orphans`]: ending, at start-up, those a crashed daemon left running.
+//! - [`recovery`]: the remote commands and session shells running now, on disk (the journal),
+//!   and ending, at start-up, those a crashed daemon left running (orphans).
 //! - `fuzzing` (feature `fuzzing`, and in tests): what the fuzz targets of `fuzz/` call.
 
 #![cfg_attr(
@@ -30,10 +30,11 @@ pub mod exec;
 pub mod files;
 pub mod forwards;
 pub mod grpc;
-pub mod journal;
+
 pub mod listener;
 pub mod logging;
-pub mod orphans;
+pub mod recovery;
+
 pub mod search;
 pub mod sessions;
 pub mod shutdown;
@@ -63,7 +64,7 @@ pub async fn run(
         // Commands still run; sessions and the journal report their own errors.
         tracing::warn!("the state directory: {e}");
     }
-    let (journal, left_running) = journal::Journal::open(&config.state_dir);
+    let (journal, left_running) = recovery::journal::Journal::open(&config.state_dir);
     let daemon = Daemon::new(config, activated, journal);
     daemon.sessions.restore();
     // The journal's last lines are the ends of the commands that shutdown stopped: its sync
@@ -85,7 +86,10 @@ pub async fn run(
     daemon
         .shutdown
         .commands
-        .spawn(orphans::end_left_running(daemon.clone(), left_running));
+        .spawn(recovery::orphans::end_left_running(
+            daemon.clone(),
+            left_running,
+        ));
     let server = grpc::router(daemon.clone()).serve_with_incoming_shutdown(incoming, {
         let s = daemon.shutdown.clone();
         async move { s.requested().await }

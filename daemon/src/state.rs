@@ -19,7 +19,7 @@ pub struct Inner {
     pub sessions: crate::sessions::registry::SessionRegistry,
     pub forwards: crate::forwards::registry::ForwardRegistry,
     /// The remote commands and session shells running now, on disk for the next daemon.
-    pub journal: crate::journal::Journal,
+    pub journal: crate::recovery::journal::Journal,
     pub started: Instant,
     pub activated: bool,
     /// Commands running now (incremented and decremented by exec::run's guard).
@@ -37,7 +37,11 @@ impl std::ops::Deref for Daemon {
 }
 
 impl Daemon {
-    pub fn new(config: Config, activated: bool, journal: crate::journal::Journal) -> Self {
+    pub fn new(
+        config: Config,
+        activated: bool,
+        journal: crate::recovery::journal::Journal,
+    ) -> Self {
         let shutdown = Shutdown::default();
         let masters = MasterPool::new(&config, shutdown.clone());
         let sessions = crate::sessions::registry::SessionRegistry::new(config.state_dir.clone());

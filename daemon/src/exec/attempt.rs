@@ -14,7 +14,7 @@ use super::{Counters, ExecOutcome, ExecSpec, Phase, account, end_remote, open, p
 use crate::connection::masters::Lease;
 use crate::connection::mux_client;
 use crate::error::DaemonError;
-use crate::journal::Journal;
+use crate::recovery::journal::Journal;
 
 pub(super) enum Attempt {
     Done(ExecOutcome),

@@ -12,7 +12,7 @@ use tokio::io::AsyncReadExt;
 use crate::connection::masters::Lease;
 use crate::connection::mux_client::{OpenError, Session};
 use crate::connection::pid_report::PidReportFilter;
-use crate::journal::Entry;
+use crate::recovery::journal::Entry;
 
 /// How long an abandoned open, and then its pid report, may take before we stop watching.
 const PATIENCE: Duration = Duration::from_secs(120);

@@ -1,6 +1,6 @@
 //! [`PidSlot`]: where a command's remote pid lands once a reader finds its report.
 
-use crate::journal::Entry;
+use crate::recovery::journal::Entry;
 
 /// The remote pid, filled in once by whichever reader finds the report, and recorded in the
 /// command's journal entry (which records the command's end when the slot is dropped, after the

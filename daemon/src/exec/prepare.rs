@@ -3,7 +3,7 @@
 
 use super::ExecSpec;
 use crate::connection::pid_report::nonce;
-use crate::journal::{self, Journal};
+use crate::recovery::journal::{self, Journal};
 
 /// What an attempt sends, and the record that outlives the daemon should it die meanwhile.
 pub(super) struct Prepared {

@@ -122,7 +122,7 @@ impl Session {
         // In the journal before the shell can start: a daemon that dies from here on leaves a
         // record the next one ends the shell by (`orphans`).
         let journal = daemon.journal.begin(
-            crate::journal::Kind::Session,
+            crate::recovery::journal::Kind::Session,
             &nonce,
             &spec.conn,
             spec.auth_sock.as_deref(),

@@ -39,7 +39,7 @@ pub(super) struct Owner {
     pub(super) marks: MarkFilter,
     pub(super) pgid: Option<u32>,
     /// The shell's journal entry: its process group once reported, its end when the owner ends.
-    pub(super) journal: crate::journal::Entry,
+    pub(super) journal: crate::recovery::journal::Entry,
 }
 
 impl Owner {
