@@ -16,7 +16,8 @@
 //! - [`forwards`]: port forwards kept by the pool's masters (mux OPEN_FWD), outliving clients.
 //! - [`recovery`]: the remote commands and session shells running now, on disk (the journal),
 //!   and ending, at start-up, those a crashed daemon left running (orphans).
-//! - `fuzzing` (feature `fuzzing`, and in tests): what the fuzz targets of `fuzz/` call.
+//! - `search::fuzzing` and `grpc::fuzzing` (feature `fuzzing`, and in tests): what the fuzz
+//!   targets of `fuzz/` call.
 
 #![cfg_attr(
     not(test),
@@ -40,9 +41,6 @@ pub mod sessions;
 pub mod shutdown;
 pub mod state;
 pub mod transfers;
-
-#[cfg(any(test, feature = "fuzzing"))]
-pub mod fuzzing;
 
 use std::future::Future;
 
