@@ -27,6 +27,13 @@ pub struct Config {
     pub max_long_lived: usize,
 }
 
+/// The daemon's home directory (`$HOME`), against which an agent's `~/` in a local path (an
+/// identity file, a config file, a transfer's local side) is expanded. The one place the daemon
+/// reads it.
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}
+
 impl Config {
     pub fn new(
         socket_path: PathBuf,

@@ -14,6 +14,7 @@ use ssh_mcp_core::ssh::forward::{Direction, ForwardSpec, RawForward};
 
 use super::control::{ForwardControl, ForwardError};
 use super::registry::{Clash, ForwardInfo, Snapshot};
+use crate::config::home_dir;
 use crate::connection::masters::LongLived;
 use crate::error::DaemonError;
 use crate::state::Daemon;
@@ -78,7 +79,7 @@ fn check_local_port(spec: &ForwardSpec) -> Result<(), DaemonError> {
 
 /// Opens a forward, or returns the running one of the same name and fields.
 pub async fn open(daemon: &Daemon, raw: RawOpen) -> Result<Opened, DaemonError> {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let home = home_dir();
     let conn = Connection::parse(&raw.connection, home.as_deref())?;
     let spec = ForwardSpec::parse(&raw.forward)?;
     let name = name(raw.name)?;

@@ -11,6 +11,7 @@ use ssh_mcp_core::pb::{self, RunEvent, RunRequest, exec_server::Exec, run_event:
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::config::home_dir;
 use crate::exec::{self, Counters, ExecOutcome, ExecSpec, Phase, RawExec};
 use crate::state::Daemon;
 
@@ -87,7 +88,7 @@ impl Exec for ExecService {
         }
         let req = req.into_inner();
         let interval_ms = req.progress_interval_ms;
-        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let home = home_dir();
         let spec = ExecSpec::parse(raw_exec(req), home.as_deref())
             .map_err(crate::error::DaemonError::from)?;
         let spec = Arc::new(spec);

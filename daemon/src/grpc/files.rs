@@ -6,6 +6,7 @@
 use ssh_mcp_core::pb::{self, files_server::Files};
 use tonic::{Request, Response, Status};
 
+use crate::config::home_dir;
 use crate::error::DaemonError;
 use crate::files::call::{self, Done};
 use crate::files::listing::Kind;
@@ -48,10 +49,6 @@ impl FilesService {
     }
 }
 
-fn home() -> Option<std::path::PathBuf> {
-    std::env::var_os("HOME").map(std::path::PathBuf::from)
-}
-
 fn common(
     connection: Option<pb::Connection>,
     path: String,
@@ -80,7 +77,7 @@ impl Files for FilesService {
             max_bytes: r.max_bytes,
             line_numbers: r.line_numbers,
         };
-        let (call, done) = self.run(FileCall::view(raw, home().as_deref())).await?;
+        let (call, done) = self.run(FileCall::view(raw, home_dir().as_deref())).await?;
         let mut out = pb::ViewResult {
             target: call.conn.target.to_string(),
             path: call.path().to_owned(),
@@ -123,7 +120,9 @@ impl Files for FilesService {
             content: r.content,
             make_parents: r.make_parents,
         };
-        let (call, done) = self.run(FileCall::create(raw, home().as_deref())).await?;
+        let (call, done) = self
+            .run(FileCall::create(raw, home_dir().as_deref()))
+            .await?;
         let Done::Created(c) = done else {
             return Err(Status::internal("a create answered with another result"));
         };
@@ -152,7 +151,7 @@ impl Files for FilesService {
                 })
                 .collect(),
         };
-        let (call, done) = self.run(FileCall::edit(raw, home().as_deref())).await?;
+        let (call, done) = self.run(FileCall::edit(raw, home_dir().as_deref())).await?;
         let Done::Edited(e) = done else {
             return Err(Status::internal("an edit answered with another result"));
         };

@@ -8,6 +8,7 @@ use ssh_mcp_core::pb::{
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use crate::config::home_dir;
 use crate::error::DaemonError;
 use crate::search::glob::{self, GlobSpec, RawGlob};
 use crate::search::grep::{self, GrepOutcome};
@@ -23,10 +24,6 @@ impl SearchService {
     pub fn new(daemon: Daemon) -> Self {
         Self { daemon }
     }
-}
-
-fn home() -> Option<std::path::PathBuf> {
-    std::env::var_os("HOME").map(std::path::PathBuf::from)
 }
 
 pub(super) fn raw_grep(req: GrepRequest) -> RawGrep {
@@ -112,7 +109,7 @@ impl Search for SearchService {
         if self.daemon.shutdown.is_requested() {
             return Err(DaemonError::ShuttingDown.into());
         }
-        let spec = GrepSpec::parse(raw_grep(req.into_inner()), home().as_deref())
+        let spec = GrepSpec::parse(raw_grep(req.into_inner()), home_dir().as_deref())
             .map_err(DaemonError::from)?;
         let cancel = CancellationToken::new();
         // Dropped with this call (the client went away): the task stops the remote grep.
@@ -132,7 +129,7 @@ impl Search for SearchService {
         if self.daemon.shutdown.is_requested() {
             return Err(DaemonError::ShuttingDown.into());
         }
-        let spec = GlobSpec::parse(raw_glob(req.into_inner()), home().as_deref())
+        let spec = GlobSpec::parse(raw_glob(req.into_inner()), home_dir().as_deref())
             .map_err(DaemonError::from)?;
         let o = glob::run(&self.daemon, &spec).await?;
         Ok(Response::new(GlobReply {

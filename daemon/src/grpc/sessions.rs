@@ -1,11 +1,10 @@
 //! `sshmcp.v1.Sessions`: Open, Read, Write, Stop, List, Run, Attach. Turns wire types into the session
 //! specs of `sessions::spec`, calls the registry and the session, and turns snapshots back.
 
-use std::path::PathBuf;
-
 use ssh_mcp_core::pb::{self, sessions_server::Sessions};
 use tonic::{Request, Response, Status};
 
+use crate::config::home_dir;
 use crate::error::DaemonError;
 use crate::sessions::attach::{self, FromPerson, ToPerson};
 use crate::sessions::limits::{self, DEFAULT_STOP_WAIT_SECONDS, DEFAULT_WAIT_SECONDS};
@@ -182,7 +181,7 @@ impl Sessions for SessionsService {
             rows: (req.rows > 0).then_some(req.rows),
             cols: (req.cols > 0).then_some(req.cols),
         };
-        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let home = home_dir();
         let spec = OpenSpec::parse(raw, home.as_deref()).map_err(DaemonError::from)?;
         let opened = self.daemon.sessions.open(&self.daemon, &spec).await?;
         let snap = snapshot::take(&opened.session, &read, Wait::ForUnread).await;

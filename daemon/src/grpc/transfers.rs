@@ -14,6 +14,7 @@ use ssh_mcp_core::pb::{
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::config::home_dir;
 use crate::error::DaemonError;
 use crate::state::Daemon;
 use crate::transfers::run::{self, Counters, Phase, TransferOutcome};
@@ -128,7 +129,7 @@ impl TransfersService {
         if self.daemon.shutdown.is_requested() {
             return Err(DaemonError::ShuttingDown.into());
         }
-        Ok(std::env::var_os("HOME").map(std::path::PathBuf::from))
+        Ok(home_dir())
     }
 }
 
