@@ -14,5 +14,6 @@ pub mod masters;
 pub mod mux_client;
 pub mod pid_report;
 pub mod pipes;
+pub mod retry;
 pub mod sftp;
 pub mod spawn;

@@ -14,6 +14,7 @@ use ssh_mcp_core::ssh::connection::Connection;
 
 use super::masters::Lease;
 use super::mux_client::{self, OpenError};
+use super::retry::{ChannelOpener, Tried, nothing_ran, open_with_retries};
 use crate::error::DaemonError;
 use crate::state::Daemon;
 
@@ -35,49 +36,12 @@ impl RemoteFs {
         conn: &Connection,
         auth_sock: Option<&Path>,
     ) -> Result<Self, DaemonError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let lease = daemon.masters.acquire(conn, auth_sock).await?;
-            match mux_client::open_subsystem(&lease.control_path, "sftp").await {
-                Ok((channel, socket)) => {
-                    let (read, write) = socket.into_split();
-                    // Requests go out at once: a tool call is a short chain of dependent
-                    // requests, so batching them would only add latency.
-                    let options = SftpOptions::new().flush_interval(std::time::Duration::ZERO);
-                    let sftp = Sftp::new(write, read, options).await.map_err(|e| {
-                        DaemonError::RemoteFile(format!(
-                            "{} has no working SFTP server ({e}); the file tools need sshd's \
-                             `Subsystem sftp` (on by default in OpenSSH)",
-                            conn.target
-                        ))
-                    })?;
-                    return Ok(Self {
-                        sftp,
-                        _channel: channel,
-                        _lease: lease,
-                    });
-                }
-                Err(e @ (OpenError::Refused(_) | OpenError::MasterGone(_)))
-                    if attempt < MAX_OPEN_ATTEMPTS =>
-                {
-                    tracing::debug!(attempt, %e, "retrying the sftp channel on another one");
-                    if matches!(e, OpenError::Refused(_)) {
-                        lease.session_refused();
-                    }
-                    drop(lease);
-                    tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt)))
-                        .await;
-                }
-                Err(e) => {
-                    return Err(DaemonError::Connect {
-                        target: conn.target.to_string(),
-                        detail: format!("no SFTP channel could be opened ({e})"),
-                        hint: "Check MaxSessions in the server's sshd_config",
-                    });
-                }
-            }
-        }
+        let mut opener = SftpOpener {
+            daemon,
+            conn,
+            auth_sock,
+        };
+        open_with_retries(MAX_OPEN_ATTEMPTS, &mut opener, |e| no_channel(conn, e)).await
     }
 
     /// The SFTP session.
@@ -90,5 +54,54 @@ impl RemoteFs {
         if let Err(e) = self.sftp.close().await {
             tracing::debug!("closing an sftp session: {e}");
         }
+    }
+}
+
+/// Takes a lease and opens the `sftp` subsystem on it.
+struct SftpOpener<'a> {
+    daemon: &'a Daemon,
+    conn: &'a Connection,
+    auth_sock: Option<&'a Path>,
+}
+
+impl ChannelOpener for SftpOpener<'_> {
+    type Opened = RemoteFs;
+
+    async fn try_once(&mut self) -> Result<Tried<RemoteFs>, DaemonError> {
+        let lease = self
+            .daemon
+            .masters
+            .acquire(self.conn, self.auth_sock)
+            .await?;
+        let (channel, socket) = match mux_client::open_subsystem(&lease.control_path, "sftp").await
+        {
+            Ok(opened) => opened,
+            Err(why) if nothing_ran(&why) => return Ok(Tried::Refused { lease, why }),
+            Err(e) => return Err(no_channel(self.conn, e)),
+        };
+        let (read, write) = socket.into_split();
+        // Requests go out at once: a tool call is a short chain of dependent requests, so
+        // batching them would only add latency.
+        let options = SftpOptions::new().flush_interval(std::time::Duration::ZERO);
+        let sftp = Sftp::new(write, read, options).await.map_err(|e| {
+            DaemonError::RemoteFile(format!(
+                "{} has no working SFTP server ({e}); the file tools need sshd's \
+                 `Subsystem sftp` (on by default in OpenSSH)",
+                self.conn.target
+            ))
+        })?;
+        Ok(Tried::Done(RemoteFs {
+            sftp,
+            _channel: channel,
+            _lease: lease,
+        }))
+    }
+}
+
+fn no_channel(conn: &Connection, e: OpenError) -> DaemonError {
+    DaemonError::Connect {
+        target: conn.target.to_string(),
+        detail: format!("no SFTP channel could be opened ({e})"),
+        hint: "Check MaxSessions in the server's sshd_config",
     }
 }

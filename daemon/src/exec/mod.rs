@@ -8,6 +8,7 @@
 //! `readers` and `pid_slot`), `end_remote` and `account`. [`late_session`] ends commands whose
 //! session opened after their call stopped; [`stop`] says why a command or a transfer stops early.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -21,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{DEFAULT_MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES_LIMIT};
 use crate::connection::capture::Captured;
-use crate::connection::mux_client;
 use crate::connection::pid_report::NONCE_BYTES;
+use crate::connection::retry::{ChannelOpener, Tried, open_with_retries};
 use crate::error::DaemonError;
 use crate::state::Daemon;
 use attempt::Attempt;
@@ -216,42 +217,59 @@ pub async fn run(
     let started = Instant::now();
     let stop = stop::first_reason(daemon, cancel, started, spec.timeout);
     tokio::pin!(stop);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        counters.set_phase(Phase::Connecting);
+    let mut opener = Attempts {
+        daemon,
+        spec,
+        counters,
+        stop,
+        started,
+    };
+    open_with_retries(MAX_SESSION_ATTEMPTS, &mut opener, |why| {
+        DaemonError::Connect {
+            target: spec.conn.target.to_string(),
+            detail: format!("no session could be opened on its connections ({why})"),
+            hint: "Check MaxSessions in the server's sshd_config",
+        }
+    })
+    .await
+}
+
+/// Attempts at running one command: each takes a lease (unless the call stops first) and runs
+/// the command on it ([`attempt::run_once`]).
+struct Attempts<'a, S> {
+    daemon: &'a Daemon,
+    spec: &'a ExecSpec,
+    counters: &'a Counters,
+    stop: std::pin::Pin<&'a mut S>,
+    started: Instant,
+}
+
+impl<S: Future<Output = StopReason> + Send> ChannelOpener for Attempts<'_, S> {
+    type Opened = ExecOutcome;
+
+    async fn try_once(&mut self) -> Result<Tried<ExecOutcome>, DaemonError> {
+        let spec = self.spec;
+        self.counters.set_phase(Phase::Connecting);
         let lease = tokio::select! {
-            lease = daemon.masters.acquire(&spec.conn, spec.auth_sock.as_deref()) => lease?,
-            reason = &mut stop => return stopped_before_start(reason, started),
+            lease = self.daemon.masters.acquire(&spec.conn, spec.auth_sock.as_deref()) => lease?,
+            reason = &mut self.stop => {
+                return stopped_before_start(reason, self.started).map(Tried::Done);
+            }
         };
-        counters.set_phase(Phase::Running);
+        self.counters.set_phase(Phase::Running);
         match attempt::run_once(
-            &daemon.shutdown.commands,
-            &daemon.journal,
+            &self.daemon.shutdown.commands,
+            &self.daemon.journal,
             spec,
             &lease,
-            counters,
-            &mut stop,
-            started,
+            self.counters,
+            &mut self.stop,
+            self.started,
         )
         .await?
         {
-            Attempt::Done(outcome) => return Ok(outcome),
-            Attempt::Retry(why) if attempt < MAX_SESSION_ATTEMPTS => {
-                tracing::debug!(attempt, %why, "retrying on another channel");
-                if matches!(why, mux_client::OpenError::Refused(_)) {
-                    lease.session_refused();
-                }
-                drop(lease);
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
-            }
-            Attempt::Retry(why) => {
-                return Err(DaemonError::Connect {
-                    target: spec.conn.target.to_string(),
-                    detail: format!("no session could be opened on its connections ({why})"),
-                    hint: "Check MaxSessions in the server's sshd_config",
-                });
-            }
+            Attempt::Done(outcome) => Ok(Tried::Done(outcome)),
+            Attempt::Retry(why) => Ok(Tried::Refused { lease, why }),
         }
     }
 }
