@@ -105,7 +105,7 @@ pub async fn run(
         }
     };
     listener::notify_stopping();
-    daemon.shutdown.drain(&daemon).await;
+    daemon.shutdown.drain().await;
     if !activated {
         listener::remove_socket(&socket_path);
     }

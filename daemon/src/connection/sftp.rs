@@ -12,11 +12,10 @@ use std::path::Path;
 use openssh_sftp_client::{Sftp, SftpOptions};
 use ssh_mcp_core::ssh::connection::Connection;
 
-use super::masters::Lease;
+use super::masters::{Lease, MasterPool};
 use super::mux_client::{self, OpenError};
 use super::retry::{ChannelOpener, Tried, nothing_ran, open_with_retries};
 use crate::error::DaemonError;
-use crate::state::Daemon;
 
 /// How many channels to try when sshd refuses one (MaxSessions) before giving up.
 const MAX_OPEN_ATTEMPTS: u32 = 5;
@@ -32,12 +31,12 @@ pub struct RemoteFs {
 impl RemoteFs {
     /// Opens the `sftp` subsystem for `conn` on a pooled master (starting one if needed).
     pub async fn open(
-        daemon: &Daemon,
+        pool: &MasterPool,
         conn: &Connection,
         auth_sock: Option<&Path>,
     ) -> Result<Self, DaemonError> {
         let mut opener = SftpOpener {
-            daemon,
+            pool,
             conn,
             auth_sock,
         };
@@ -59,7 +58,7 @@ impl RemoteFs {
 
 /// Takes a lease and opens the `sftp` subsystem on it.
 struct SftpOpener<'a> {
-    daemon: &'a Daemon,
+    pool: &'a MasterPool,
     conn: &'a Connection,
     auth_sock: Option<&'a Path>,
 }
@@ -68,11 +67,7 @@ impl ChannelOpener for SftpOpener<'_> {
     type Opened = RemoteFs;
 
     async fn try_once(&mut self) -> Result<Tried<RemoteFs>, DaemonError> {
-        let lease = self
-            .daemon
-            .masters
-            .acquire(self.conn, self.auth_sock)
-            .await?;
+        let lease = self.pool.acquire(self.conn, self.auth_sock).await?;
         let (channel, socket) = match mux_client::open_subsystem(&lease.control_path, "sftp").await
         {
             Ok(opened) => opened,

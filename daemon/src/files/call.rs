@@ -44,7 +44,7 @@ fn timed_out_before_writing(path: &str) -> DaemonError {
 pub async fn run(daemon: &Daemon, call: &FileCall) -> Result<Done, DaemonError> {
     let path = call.path();
     let deadline = call.timeout.map(|t| Instant::now() + t);
-    let open = RemoteFs::open(daemon, &call.conn, call.auth_sock.as_deref());
+    let open = RemoteFs::open(&daemon.masters, &call.conn, call.auth_sock.as_deref());
     let fs = match deadline {
         Some(at) => tokio::time::timeout_at(at, open)
             .await

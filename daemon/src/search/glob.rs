@@ -84,7 +84,7 @@ impl GlobSpec {
 /// Runs the glob of `spec`, within its timeout; daemon shutdown stops it.
 pub async fn run(daemon: &Daemon, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError> {
     let work = async {
-        let fs = RemoteFs::open(daemon, &spec.conn, spec.auth_sock.as_deref()).await?;
+        let fs = RemoteFs::open(&daemon.masters, &spec.conn, spec.auth_sock.as_deref()).await?;
         let walked = walk(daemon, &fs, spec).await;
         fs.close().await;
         match walked? {

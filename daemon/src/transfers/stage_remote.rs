@@ -56,7 +56,7 @@ impl RemoteStage {
         sources: usize,
         keep_mode: bool,
     ) -> Option<Self> {
-        let remote = RemoteFs::open(daemon, &spec.conn, spec.auth_sock.as_deref())
+        let remote = RemoteFs::open(&daemon.masters, &spec.conn, spec.auth_sock.as_deref())
             .await
             .map_err(|e| tracing::debug!("no SFTP session for staging: {e}"))
             .ok()?;

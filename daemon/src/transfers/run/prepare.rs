@@ -115,7 +115,7 @@ pub(super) async fn remote_sizes(daemon: &Daemon, spec: &TransferSpec) -> Option
     let Operands::Download { sources, .. } = &spec.operands else {
         return None;
     };
-    let remote = RemoteFs::open(daemon, &spec.conn, spec.auth_sock.as_deref())
+    let remote = RemoteFs::open(&daemon.masters, &spec.conn, spec.auth_sock.as_deref())
         .await
         .ok()?;
     let mut fs = remote.sftp().fs();
