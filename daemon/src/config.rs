@@ -23,7 +23,7 @@ pub struct Config {
     pub keepalive_interval_secs: u32,
     /// Time a command gets between SIGTERM and SIGKILL when it is stopped.
     pub kill_grace: Duration,
-    /// Sessions and forwards one connection may hold at once (`masters.rs`).
+    /// Sessions and forwards one connection may hold at once (`connection/masters`).
     pub max_long_lived: usize,
 }
 
