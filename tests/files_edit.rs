@@ -4,7 +4,7 @@
 //! with a space, a quote, a leading dash and a newline, bytes that are not UTF-8 and the mode
 //! kept by an edit, and an account whose login shell is fish. An edit of a file changed between
 //! its read and its write (done again on the new content, or refused) is tested
-//! deterministically in daemon/src/files/edit.rs (a step injected between the two, against
+//! deterministically in daemon/src/files/edit/tests.rs (a step injected between the two, against
 //! OpenSSH's sftp-server); what an edit keeps of a file is in files_edit_keeps.rs.
 
 use std::os::unix::ffi::OsStrExt;

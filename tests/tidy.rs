@@ -135,3 +135,33 @@ fn every_daemon_task_is_spawned_on_a_shutdown_tracker() {
         }
     }
 }
+
+/// The connection layer sits below every capability and below the daemon's wiring: it is handed
+/// the pool, never the whole `Daemon`, so that it can be read (and changed) on its own.
+#[test]
+fn the_connection_layer_uses_no_capability_and_no_daemon_state() {
+    let mut files = Vec::new();
+    rust_files(&root().join("daemon/src/connection"), &mut files);
+    assert!(!files.is_empty(), "daemon/src/connection holds no files");
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for layer in [
+            "state",
+            "exec",
+            "sessions",
+            "files",
+            "search",
+            "transfers",
+            "forwards",
+            "recovery",
+            "grpc",
+        ] {
+            let needle = format!("crate::{layer}::");
+            assert!(
+                !text.contains(&needle),
+                "{} uses {needle}: the connection layer takes what it needs as arguments",
+                f.display()
+            );
+        }
+    }
+}

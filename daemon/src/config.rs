@@ -23,8 +23,15 @@ pub struct Config {
     pub keepalive_interval_secs: u32,
     /// Time a command gets between SIGTERM and SIGKILL when it is stopped.
     pub kill_grace: Duration,
-    /// Sessions and forwards one connection may hold at once (`masters.rs`).
+    /// Sessions and forwards one connection may hold at once (`connection/masters`).
     pub max_long_lived: usize,
+}
+
+/// The daemon's home directory (`$HOME`), against which an agent's `~/` in a local path (an
+/// identity file, a config file, a transfer's local side) is expanded. The one place the daemon
+/// reads it.
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
 }
 
 impl Config {
@@ -36,7 +43,7 @@ impl Config {
         connect_timeout_secs: u32,
     ) -> anyhow::Result<Self> {
         let control_dir = paths::control_dir(&socket_path);
-        let longest = control_dir.join(crate::control_paths::LONGEST_NAME);
+        let longest = control_dir.join(crate::connection::control_paths::LONGEST_NAME);
         paths::check_socket_path_len(&longest)?;
         if let Some(cfg) = &ssh_config {
             anyhow::ensure!(
@@ -54,7 +61,7 @@ impl Config {
             connect_timeout_secs: connect_timeout_secs.max(1),
             keepalive_interval_secs: 4,
             kill_grace: Duration::from_secs(2),
-            max_long_lived: crate::masters::DEFAULT_MAX_LONG_LIVED,
+            max_long_lived: crate::connection::masters::DEFAULT_MAX_LONG_LIVED,
         })
     }
 }

@@ -3,55 +3,45 @@
 //!
 //! - [`listener`]: bind or take the systemd socket, the single-instance lock, the peer-UID check.
 //! - [`grpc`]: one thin service per proto service; `grpc/status.rs` maps errors to the wire.
-//! - [`exec`]: one remote command, from lease to outcome, with timeouts and cancellation;
-//!   [`late_session`]: ending commands whose session opened after their call stopped.
-//! - [`masters`]: the ControlMaster pool (one or more per connection, never more than sshd allows);
-//!   [`killer`]: ending remote process groups over a master, in batches.
-//! - [`mux_client`]: a session on our own master, spoken over its control socket (no ssh client).
-//! - [`capture`]: bounded output buffers; [`pid_report`]: finding the remote pid in stderr.
+//! - [`exec`]: one remote command, from lease to outcome, with timeouts and cancellation, in
+//!   named phases; ending commands whose session opened after their call stopped; why a long
+//!   call stops early.
+//! - [`connection`]: the layer every capability stands on: the ControlMaster pool (one or more
+//!   per connection, never more than sshd allows), sessions over a master's control socket (no
+//!   ssh client), SFTP channels, ending remote process groups in batches, bounded output and the
+//!   pid report, and the only place that starts a local process.
 //! - [`sessions`]: persistent sessions (a terminal channel each), their output, reads and people.
 //! - [`files`]: remote files over SFTP on the pool's masters (view, create, edit).
 //! - [`search`]: ssh_grep (grep on the host) and ssh_glob (a walk over SFTP).
 //! - [`forwards`]: port forwards kept by the pool's masters (mux OPEN_FWD), outliving clients.
-//! - [`spawn`]: the only place that starts a local process.
-//! - [`journal`]: the remote commands and session shells running now, on disk;
-//!   [`orphans`]: ending, at start-up, those a crashed daemon left running.
-//! - `fuzzing` (feature `fuzzing`, and in tests): what the fuzz targets of `fuzz/` call.
+//! - [`recovery`]: the remote commands and session shells running now, on disk (the journal),
+//!   and ending, at start-up, those a crashed daemon left running (orphans).
+//! - `search::fuzzing` and `grpc::fuzzing` (feature `fuzzing`, and in tests): what the fuzz
+//!   targets of `fuzz/` call.
 
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod capture;
 pub mod config;
-pub mod control_paths;
+pub mod connection;
 pub mod door;
 pub mod error;
 pub mod exec;
 pub mod files;
 pub mod forwards;
 pub mod grpc;
-pub mod journal;
-pub mod killer;
-pub mod late_session;
+
 pub mod listener;
 pub mod logging;
-pub mod masters;
-pub mod mux_client;
-pub mod orphans;
-pub mod pid_report;
-pub mod pipes;
+pub mod recovery;
+
 pub mod search;
 pub mod sessions;
 pub mod shutdown;
-pub mod spawn;
 pub mod state;
-pub mod stop;
 pub mod transfers;
-
-#[cfg(any(test, feature = "fuzzing"))]
-pub mod fuzzing;
 
 use std::future::Future;
 
@@ -66,14 +56,14 @@ pub async fn run(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     ssh_mcp_core::paths::ensure_private_dir(&config.control_dir)?;
-    control_paths::sweep_stale(&config.control_dir);
+    connection::control_paths::sweep_stale(&config.control_dir);
     let activated = bound.activated();
     let socket_path = bound.socket_path().to_path_buf();
     if let Err(e) = ssh_mcp_core::paths::ensure_private_dir(&config.state_dir) {
         // Commands still run; sessions and the journal report their own errors.
         tracing::warn!("the state directory: {e}");
     }
-    let (journal, left_running) = journal::Journal::open(&config.state_dir);
+    let (journal, left_running) = recovery::journal::Journal::open(&config.state_dir);
     let daemon = Daemon::new(config, activated, journal);
     daemon.sessions.restore();
     // The journal's last lines are the ends of the commands that shutdown stopped: its sync
@@ -95,7 +85,10 @@ pub async fn run(
     daemon
         .shutdown
         .commands
-        .spawn(orphans::end_left_running(daemon.clone(), left_running));
+        .spawn(recovery::orphans::end_left_running(
+            daemon.clone(),
+            left_running,
+        ));
     let server = grpc::router(daemon.clone()).serve_with_incoming_shutdown(incoming, {
         let s = daemon.shutdown.clone();
         async move { s.requested().await }
@@ -113,7 +106,7 @@ pub async fn run(
         }
     };
     listener::notify_stopping();
-    daemon.shutdown.drain(&daemon).await;
+    daemon.shutdown.drain().await;
     if !activated {
         listener::remove_socket(&socket_path);
     }

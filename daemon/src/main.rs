@@ -33,7 +33,7 @@ struct Args {
     keepalive_interval: u32,
     /// Sessions and forwards one connection (target and options) may hold at once; each keeps a
     /// channel for its life, and the rest stay for short calls.
-    #[arg(long, env = "SSH_MCP_MAX_LONG_LIVED", default_value_t = ssh_mcpd::masters::DEFAULT_MAX_LONG_LIVED)]
+    #[arg(long, env = "SSH_MCP_MAX_LONG_LIVED", default_value_t = ssh_mcpd::connection::masters::DEFAULT_MAX_LONG_LIVED)]
     max_long_lived: usize,
 }
 
@@ -81,7 +81,7 @@ fn start(args: Args) -> anyhow::Result<()> {
         args.connect_timeout,
     )?;
     config.keepalive_interval_secs = args.keepalive_interval.max(1);
-    let most = ssh_mcpd::masters::MAX_LONG_LIVED_LIMIT;
+    let most = ssh_mcpd::connection::masters::MAX_LONG_LIVED_LIMIT;
     anyhow::ensure!(
         (1..=most).contains(&args.max_long_lived),
         "--max-long-lived / SSH_MCP_MAX_LONG_LIVED must be between 1 and {most} (one master's \

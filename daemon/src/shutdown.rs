@@ -17,8 +17,6 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::state::Daemon;
-
 /// How long the gRPC server waits for clients after it stops accepting (commands end on their
 /// own within the kill grace, and step 3 waits for them anyway).
 pub const SERVER_GRACE: Duration = Duration::from_secs(5);
@@ -47,7 +45,7 @@ impl Shutdown {
     }
 
     /// Steps 3 and 4 of the order above.
-    pub async fn drain(&self, _daemon: &Daemon) {
+    pub async fn drain(&self) {
         self.requests.cancel();
         self.commands.close();
         if tokio::time::timeout(COMMANDS_DEADLINE, self.commands.wait())

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::masters::MasterPool;
+use crate::connection::masters::MasterPool;
 use crate::shutdown::Shutdown;
 
 #[derive(Clone)]
@@ -21,7 +21,7 @@ pub struct Inner {
     pub sessions: crate::sessions::registry::SessionRegistry,
     pub forwards: crate::forwards::registry::ForwardRegistry,
     /// The remote commands and session shells running now, on disk for the next daemon.
-    pub journal: crate::journal::Journal,
+    pub journal: crate::recovery::journal::Journal,
     pub started: Instant,
     pub activated: bool,
     /// Commands running now (incremented and decremented by exec::run's guard).
@@ -39,14 +39,15 @@ impl std::ops::Deref for Daemon {
 }
 
 impl Daemon {
-    pub fn new(config: Config, activated: bool, journal: crate::journal::Journal) -> Self {
+    pub fn new(
+        config: Config,
+        activated: bool,
+        journal: crate::recovery::journal::Journal,
+    ) -> Self {
         let shutdown = Shutdown::default();
         let masters = MasterPool::new(&config, shutdown.clone());
         let sessions = crate::sessions::registry::SessionRegistry::new(config.state_dir.clone());
-        let door = crate::door::Door::new(
-            std::env::var_os("HOME").map(std::path::PathBuf::from),
-            shutdown.clone(),
-        );
+        let door = crate::door::Door::new(crate::config::home_dir(), shutdown.clone());
         Self(Arc::new(Inner {
             door,
             config,

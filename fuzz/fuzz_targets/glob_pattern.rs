@@ -2,4 +2,4 @@
 
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| ssh_mcpd::fuzzing::glob_pattern(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ssh_mcpd::search::fuzzing::glob_pattern(data));

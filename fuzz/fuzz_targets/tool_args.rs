@@ -8,6 +8,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Some(call) = ssh_mcp::fuzzing::tool_call(data)
         && let Some(request) = &call.request
     {
-        ssh_mcpd::fuzzing::tool_request(&call.tool, request);
+        ssh_mcpd::grpc::fuzzing::tool_request(&call.tool, request);
     }
 });

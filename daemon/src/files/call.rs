@@ -16,10 +16,10 @@ use super::create::{self, Created};
 use super::edit::{self, Edited};
 use super::host_facts::{self, FileFacts, Probe};
 use super::listing::Listing;
-use super::remote_fs::RemoteFs;
 use super::spec::{FileCall, Op};
 use super::view::{self, Viewed};
 use super::{messages, remote_path, shell_listing};
+use crate::connection::sftp::RemoteFs;
 use crate::error::DaemonError;
 use crate::exec::{self, Counters};
 use crate::state::Daemon;
@@ -44,7 +44,7 @@ fn timed_out_before_writing(path: &str) -> DaemonError {
 pub async fn run(daemon: &Daemon, call: &FileCall) -> Result<Done, DaemonError> {
     let path = call.path();
     let deadline = call.timeout.map(|t| Instant::now() + t);
-    let open = RemoteFs::open(daemon, &call.conn, call.auth_sock.as_deref());
+    let open = RemoteFs::open(&daemon.masters, &call.conn, call.auth_sock.as_deref());
     let fs = match deadline {
         Some(at) => tokio::time::timeout_at(at, open)
             .await

@@ -17,7 +17,7 @@ use openssh_sftp_client::file::File;
 use tokio::time::Instant;
 
 use super::write::{self, Opening};
-use super::{messages, remote_fs, remote_path};
+use super::{messages, remote_path, sftp_errors};
 use crate::error::DaemonError;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -116,7 +116,7 @@ async fn make_dirs(sftp: &Sftp, dir: &Path, path: &str) -> Result<u32, DaemonErr
             Err(e) => match fs.metadata(&prefix).await {
                 Ok(m) if m.file_type().is_some_and(|t| t.is_dir()) => {}
                 Ok(_) => return Err(messages::no_parent(path)),
-                Err(_) => return Err(remote_fs::file_error(path, &e)),
+                Err(_) => return Err(sftp_errors::file_error(path, &e)),
             },
         }
     }
@@ -152,12 +152,12 @@ async fn write_new<'a>(
                     Some(parent) if !parent.as_os_str().is_empty() => {
                         match fs.metadata(parent).await {
                             Ok(m) if m.file_type().is_some_and(|t| t.is_dir()) => {
-                                remote_fs::file_error(path, &e)
+                                sftp_errors::file_error(path, &e)
                             }
                             _ => messages::no_parent(path),
                         }
                     }
-                    _ => remote_fs::file_error(path, &e),
+                    _ => sftp_errors::file_error(path, &e),
                 },
             });
         }
@@ -168,7 +168,7 @@ async fn write_new<'a>(
         // The file is ours (we created it): leave no half-written file behind.
         let _ = sftp.fs().remove_file(&remote).await;
         progress.created = false;
-        return Err(remote_fs::file_error(path, &e));
+        return Err(sftp_errors::file_error(path, &e));
     }
     progress.created = false;
     Ok(Created {

@@ -1,6 +1,6 @@
 //! The answers of the remote file tools when a path is not what the call needs, in the seed's
 //! words (its `RemoteFileError` table), as [`DaemonError::RemoteFile`]. SFTP failures are
-//! translated by `remote_fs::file_error`.
+//! translated by `sftp_errors::file_error`.
 
 use openssh_sftp_client::Error as SftpError;
 use openssh_sftp_client::error::SftpErrorKind;

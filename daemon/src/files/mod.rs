@@ -1,5 +1,6 @@
 //! The file tools' side of the daemon: remote files read and written over SFTP on the daemon's
-//! own masters (`remote_fs`), with no remote shell and no quoting.
+//! own masters (`connection::sftp`), with no remote shell and no quoting; `sftp_errors` words SFTP
+//! failures as the seed did.
 //!
 //! `ssh_view`, `ssh_create` and `ssh_edit` are flows on an open SFTP session ([`view`],
 //! [`create`], [`edit`]); the byte logic they use is pure, each concept in its own file
@@ -20,10 +21,10 @@ pub mod messages;
 pub mod not_atomic;
 pub mod path_locks;
 pub mod read;
-pub mod remote_fs;
 pub mod remote_path;
 pub mod render;
 pub mod replace;
+pub mod sftp_errors;
 pub mod shell_listing;
 pub mod spec;
 pub mod view;

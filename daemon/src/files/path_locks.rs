@@ -2,7 +2,7 @@
 //! key: target and options) and the file's resolved path on the host, so two spellings of one
 //! file (`~/f`, `/home/u/f`, a symlink to it) share a turn. Without it two edits of one file
 //! both read the old content and the later rename drops the earlier edit, while both report
-//! success. The check for changes made by others (`edit.rs`) remains, for writers outside this
+//! success. The check for changes made by others (`edit/`) remains, for writers outside this
 //! daemon.
 //!
 //! A turn is a tokio mutex per key, held for the whole edit (reads, writes and the rename).

@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 
 use tokio::io::AsyncSeek;
 
-use super::{messages, remote_fs};
+use super::{messages, sftp_errors};
 use crate::error::DaemonError;
 
 /// Up to `limit` bytes from the start of the file (fewer at its end): one request at a time
@@ -38,7 +38,7 @@ pub async fn prefix(
         match file.read(want, Default::default()).await {
             Ok(Some(chunk)) => out.extend_from_slice(&chunk),
             Ok(None) => break,
-            Err(e) => return Err(remote_fs::file_error(path, &e)),
+            Err(e) => return Err(sftp_errors::file_error(path, &e)),
         }
     }
     Ok(out)
@@ -82,7 +82,7 @@ pub async fn chunks(
             read_at(file, offset + 3 * step, chunk),
         );
         for got in [a, b, c, d] {
-            match got.map_err(|e| remote_fs::file_error(path, &e))? {
+            match got.map_err(|e| sftp_errors::file_error(path, &e))? {
                 Some(bytes) if !bytes.is_empty() => {
                     offset += bytes.len() as u64;
                     if offset > max_total {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use ssh_mcp_core::ssh::mux::{self, ForwardRequest, Reply};
 
-use crate::mux_client::{self, Control, OpenError};
+use crate::connection::mux_client::{self, Control, OpenError};
 
 /// Why the master did not open a forward.
 #[derive(Debug, thiserror::Error)]

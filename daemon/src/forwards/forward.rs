@@ -13,9 +13,9 @@ use ssh_mcp_core::ssh::forward::{Direction, ForwardSpec, RawForward};
 
 use super::control::{ForwardControl, ForwardError};
 use super::registry::{Clash, ForwardInfo, Snapshot};
+use crate::connection::masters::LongLived;
 use crate::door::Common;
 use crate::error::DaemonError;
-use crate::masters::LongLived;
 use crate::state::Daemon;
 
 /// How long a stop waits for the master to confirm that the listener is closed.
@@ -101,7 +101,10 @@ pub async fn open(daemon: &Daemon, common: Common, raw: RawOpen) -> Result<Opene
     let (control, _allocated) = ForwardControl::open(&lease.control_path, spec.mux_request())
         .await
         .map_err(|e| refused(&conn, &spec, e))?;
-    let id: String = crate::exec::nonce().chars().take(12).collect();
+    let id: String = crate::connection::pid_report::nonce()
+        .chars()
+        .take(12)
+        .collect();
     let info = ForwardInfo {
         id: id.clone(),
         name,

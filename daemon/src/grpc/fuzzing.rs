@@ -1,7 +1,8 @@
-//! The daemon's half of the `tool_args` fuzz target (see `crate::fuzzing` and `fuzz/`): a tool's
+//! The daemon's half of the `tool_args` fuzz target (see `fuzz/`): a tool's
 //! request as it arrives on the wire, converted and validated as the services here do, for the
 //! tools where that is a pure function (ssh_exec, ssh_grep, ssh_glob). What is accepted goes on
-//! to what the daemon builds from it: the remote command, the grep script.
+//! to what the daemon builds from it: the remote command, the grep script. The unit test below
+//! replays the target's committed corpus (`fuzz/corpus/tool_args/`) on stable Rust.
 
 #![allow(clippy::expect_used)]
 
@@ -44,5 +45,32 @@ pub fn tool_request(tool: &str, request: &[u8]) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ssh_mcp_core::fuzzing::replay_corpus;
+
+    use super::*;
+
+    #[test]
+    fn the_tool_args_corpus_replays_and_calls_every_tool() {
+        let mut called = std::collections::BTreeSet::new();
+        let files = replay_corpus("tool_args", |json| {
+            if let Some(call) = ssh_mcp::fuzzing::tool_call(json) {
+                if let Some(request) = &call.request {
+                    tool_request(&call.tool, request);
+                }
+                called.insert(call.tool);
+            }
+        });
+        assert!(files > 0);
+        for tool in ssh_mcp::fuzzing::TOOLS {
+            assert!(
+                called.contains(*tool),
+                "no file of fuzz/corpus/tool_args makes a valid call of {tool}"
+            );
+        }
     }
 }

@@ -6,7 +6,7 @@ mod exec;
 mod files;
 mod forwards;
 #[cfg(any(test, feature = "fuzzing"))]
-pub(crate) mod fuzzing;
+pub mod fuzzing;
 mod progress_stream;
 mod search;
 mod sessions;

@@ -24,10 +24,11 @@ pub use super::glob_walk::GlobOutcome;
 use super::glob_walk::{Entry, Kind, Walk};
 use super::offload::{self, OffloadError};
 use super::search_args;
+use crate::connection::sftp::RemoteFs;
 use crate::door::Common;
 use crate::error::DaemonError;
 use crate::exec;
-use crate::files::remote_fs::{RemoteFs, file_error};
+use crate::files::sftp_errors::file_error;
 use crate::state::Daemon;
 
 /// The most directory entries a walk looks at before it stops.
@@ -77,7 +78,7 @@ impl GlobSpec {
 /// Runs the glob of `spec`, within its timeout; daemon shutdown stops it.
 pub async fn run(daemon: &Daemon, spec: &GlobSpec) -> Result<GlobOutcome, DaemonError> {
     let work = async {
-        let fs = RemoteFs::open(daemon, &spec.conn, spec.auth_sock.as_deref()).await?;
+        let fs = RemoteFs::open(&daemon.masters, &spec.conn, spec.auth_sock.as_deref()).await?;
         let walked = walk(daemon, &fs, spec).await;
         fs.close().await;
         match walked? {

@@ -18,7 +18,7 @@ use super::grep_output::{self, FileError, Flavor, Record};
 use super::grep_script::{self, MISSING_PATH_EXIT};
 use super::grep_spec::GrepSpec;
 use super::offload::{self, OffloadError};
-use crate::capture::Captured;
+use crate::connection::capture::Captured;
 use crate::error::DaemonError;
 use crate::exec::{self, Counters};
 use crate::state::Daemon;

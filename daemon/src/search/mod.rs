@@ -16,3 +16,6 @@ pub mod grep_script;
 pub mod grep_spec;
 pub mod offload;
 pub mod search_args;
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;

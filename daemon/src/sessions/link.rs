@@ -13,11 +13,12 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use super::limits::TermSize;
 use super::spec::OpenSpec;
+use crate::connection::killer::GroupKiller;
+use crate::connection::masters::{Lease, LongLived, MasterPool};
+use crate::connection::mux_client;
+use crate::connection::retry::{ChannelOpener, Tried, nothing_ran, open_with_retries};
+use crate::connection::spawn;
 use crate::error::DaemonError;
-use crate::killer::GroupKiller;
-use crate::masters::{Lease, LongLived, MasterPool};
-use crate::mux_client;
-use crate::spawn;
 use crate::state::Daemon;
 
 /// The words in ssh's error that mean it needed an answer nobody could give in batch mode.
@@ -179,9 +180,29 @@ pub async fn connect(
     spec: &OpenSpec,
     command: &str,
 ) -> Result<Connected, DaemonError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    let mut opener = TerminalOpener {
+        daemon,
+        spec,
+        command,
+    };
+    open_with_retries(OPEN_ATTEMPTS, &mut opener, |e| {
+        DaemonError::Mux(e.to_string())
+    })
+    .await
+}
+
+/// Takes a session's lease and opens a terminal channel on it.
+struct TerminalOpener<'a> {
+    daemon: &'a Daemon,
+    spec: &'a OpenSpec,
+    command: &'a str,
+}
+
+impl ChannelOpener for TerminalOpener<'_> {
+    type Opened = Connected;
+
+    async fn try_once(&mut self) -> Result<Tried<Connected>, DaemonError> {
+        let (daemon, spec, command) = (self.daemon, self.spec, self.command);
         let acquired = tokio::time::timeout(
             CHANNEL_PATIENCE,
             daemon.masters.acquire_long_lived(
@@ -203,7 +224,7 @@ pub async fn connect(
             Ok(lease) => lease,
             Err(DaemonError::Connect { detail, .. }) if needs_terminal(&detail) => {
                 tracing::info!(target = %spec.target, "the host wants an answer: asking on the session's terminal");
-                return own_ssh(daemon, spec, command);
+                return own_ssh(daemon, spec, command).map(Tried::Done);
             }
             Err(e) => return Err(e),
         };
@@ -220,6 +241,7 @@ pub async fn connect(
         .await;
         // The master holds its own copy now; ours must close so that EOF can arrive.
         drop(theirs);
+        // `pts` closes when this returns: the master holds its own copies of the terminal.
         match opened {
             Ok(channel) => {
                 // The master read the modes it sends to sshd from the terminal; from now on
@@ -235,24 +257,15 @@ pub async fn connect(
                     lease,
                     channel: Some(channel),
                 };
-                return Ok(Connected {
+                Ok(Tried::Done(Connected {
                     link,
                     pty,
                     output: Some(output),
-                });
+                }))
             }
-            Err(e @ (mux_client::OpenError::Refused(_) | mux_client::OpenError::MasterGone(_)))
-                if attempt < OPEN_ATTEMPTS =>
-            {
-                if matches!(e, mux_client::OpenError::Refused(_)) {
-                    lease.session_refused();
-                }
-                drop(lease);
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
-            }
-            Err(e) => return Err(DaemonError::Mux(e.to_string())),
+            Err(why) if nothing_ran(&why) => Ok(Tried::Refused { lease, why }),
+            Err(e) => Err(DaemonError::Mux(e.to_string())),
         }
-        // `pts` closes here: the master holds its own copies of the terminal.
     }
 }
 

@@ -12,7 +12,7 @@ use ssh_mcp_core::ssh::binaries;
 use ssh_mcp_core::ssh::quote::sh_quote;
 
 use super::spec::ObserverMode;
-use crate::spawn;
+use crate::connection::spawn;
 
 /// How long a tmux command may take.
 const TMUX_LIMIT: Duration = Duration::from_secs(5);

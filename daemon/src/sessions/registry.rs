@@ -208,7 +208,7 @@ impl SessionRegistry {
                 spec.target
             )));
         }
-        let id = crate::exec::nonce();
+        let id = crate::connection::pid_report::nonce();
         let session = Session::open(daemon, spec, id).await?;
         lock(&self.sessions).push(session.clone());
         Self::save_off_workers(daemon).await;

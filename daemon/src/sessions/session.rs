@@ -25,8 +25,8 @@ use super::run::RunState;
 use super::screen::Screen;
 use super::spec::OpenSpec;
 use super::transcript::{DEFAULT_TRANSCRIPT_CAP, Transcript};
+use crate::connection::pid_report::PidReportFilter;
 use crate::error::DaemonError;
-use crate::pid_report::PidReportFilter;
 use crate::state::Daemon;
 
 mod owner;
@@ -116,13 +116,13 @@ impl Session {
             Transcript::off(&dir, e.to_string())
         });
         let transcript_path = transcript.path().to_path_buf();
-        let nonce = crate::exec::nonce();
+        let nonce = crate::connection::pid_report::nonce();
         let command =
             remote::session_command(&nonce, spec.shell.as_ref(), spec.cwd.as_ref(), &spec.env);
         // In the journal before the shell can start: a daemon that dies from here on leaves a
         // record the next one ends the shell by (`orphans`).
         let journal = daemon.journal.begin(
-            crate::journal::Kind::Session,
+            crate::recovery::journal::Kind::Session,
             &nonce,
             &spec.conn,
             spec.auth_sock.as_deref(),

@@ -2,7 +2,7 @@
 //! daemon's own ControlMaster for that host (no new handshake).
 //!
 //! - `spec.rs`: the request, validated with the seed's rules and messages.
-//! - `run.rs`: lease, process group, progress, stop, and what moved.
+//! - `run/`: lease, process group, progress, stop, and what moved, in named phases.
 //! - `proc_io.rs`: progress from the kernel's per-process I/O counters.
 //! - `rsync_stats.rs`: files and bytes from rsync's `--stats`.
 //! - `local_tree.rs`: files and bytes under local paths.

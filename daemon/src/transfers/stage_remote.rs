@@ -15,8 +15,8 @@ use tokio_util::task::TaskTracker;
 
 use super::spec::TransferSpec;
 use super::stage::{self, DestKind, Landed, Shape, WholeSizes};
+use crate::connection::sftp::RemoteFs;
 use crate::files::messages::is_missing;
-use crate::files::remote_fs::RemoteFs;
 use crate::files::remote_path;
 use crate::state::Daemon;
 
@@ -56,7 +56,7 @@ impl RemoteStage {
         sources: usize,
         keep_mode: bool,
     ) -> Option<Self> {
-        let remote = RemoteFs::open(daemon, &spec.conn, spec.auth_sock.as_deref())
+        let remote = RemoteFs::open(&daemon.masters, &spec.conn, spec.auth_sock.as_deref())
             .await
             .map_err(|e| tracing::debug!("no SFTP session for staging: {e}"))
             .ok()?;

@@ -14,7 +14,7 @@ use super::super::observer;
 use super::super::registry::SessionRegistry;
 use super::super::transcript::Transcript;
 use super::{Exit, Session, StopBy, lock};
-use crate::pid_report::PidReportFilter;
+use crate::connection::pid_report::PidReportFilter;
 use crate::state::Daemon;
 
 /// How long the output may take to drain after the channel has closed.
@@ -39,7 +39,7 @@ pub(super) struct Owner {
     pub(super) marks: MarkFilter,
     pub(super) pgid: Option<u32>,
     /// The shell's journal entry: its process group once reported, its end when the owner ends.
-    pub(super) journal: crate::journal::Entry,
+    pub(super) journal: crate::recovery::journal::Entry,
 }
 
 impl Owner {

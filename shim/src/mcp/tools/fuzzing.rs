@@ -1,7 +1,7 @@
 //! The fuzz targets' way into the tools (`fuzz/`, feature `fuzzing`): a `tools/call` params
 //! object decoded as rmcp decodes it (the `arguments` object, through `serde_json::from_value`,
 //! into the tool's argument struct), then turned into the request the tool sends to the daemon,
-//! encoded as it goes on the wire. The daemon's half (`ssh_mcpd::fuzzing::tool_request`) takes
+//! encoded as it goes on the wire. The daemon's half (`ssh_mcpd::grpc::fuzzing::tool_request`) takes
 //! it from there.
 
 use prost::Message;

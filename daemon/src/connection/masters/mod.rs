@@ -16,7 +16,8 @@
 //! stop), and the rest of its [`MAX_MASTERS_PER_HOST`] x [`LEASES_PER_MASTER`] channels stays for
 //! short calls.
 //!
-//! Each master is owned by one task on the `connections` tracker (see `run_master`). The pool's
+//! Each master is owned by one task on the `connections` tracker (`run.rs`); leases and the
+//! places of long-lived holders are in `lease.rs`. The pool's
 //! bookkeeping sits behind a std mutex that is never held across an await; waiters sleep on a
 //! `Notify` that every change wakes.
 
@@ -26,17 +27,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ssh_mcp_core::ssh::argv::{self, SshSettings};
+use ssh_mcp_core::ssh::argv::SshSettings;
 use ssh_mcp_core::ssh::binaries::Binaries;
 use ssh_mcp_core::ssh::connection::Connection;
-use tokio::io::AsyncReadExt;
 use tokio::sync::Notify;
 
+use super::control_paths;
+use super::killer::GroupKiller;
 use crate::config::Config;
-use crate::error::{DaemonError, connect_hint};
-use crate::killer::GroupKiller;
+use crate::error::DaemonError;
 use crate::shutdown::Shutdown;
-use crate::{control_paths, spawn};
+
+mod lease;
+mod run;
+
+use lease::LongLivedSlot;
+pub use lease::{Lease, LongLived};
 
 /// Channels a master lends to commands; sshd's default MaxSessions is 10 and one is kept free so
 /// that a command can always be stopped over its own master.
@@ -94,30 +100,6 @@ struct HostState {
     forwards: usize,
 }
 
-/// Who holds a channel for its whole life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LongLived {
-    Session,
-    Forward,
-}
-
-/// One of a connection's places for a long-lived holder, taken before its lease and given back
-/// when the lease is dropped (or when getting the lease failed).
-struct LongLivedSlot {
-    host: Arc<Host>,
-    holder: LongLived,
-}
-
-impl Drop for LongLivedSlot {
-    fn drop(&mut self) {
-        let mut st = lock(&self.host.state);
-        match self.holder {
-            LongLived::Session => st.sessions = st.sessions.saturating_sub(1),
-            LongLived::Forward => st.forwards = st.forwards.saturating_sub(1),
-        }
-    }
-}
-
 /// Why the last master of a key could not be opened, and with which agent it tried.
 #[derive(Clone)]
 struct OpenFailure {
@@ -137,78 +119,6 @@ struct Master {
     refusals: u32,
     ready_at: Instant,
     last_used: Instant,
-}
-
-/// One borrowed channel on a master. Dropping it gives the channel back.
-pub struct Lease {
-    host: Arc<Host>,
-    master_id: u64,
-    pub control_path: PathBuf,
-    /// Ends remote process groups over this master.
-    pub killer: GroupKiller,
-    /// The master was already up before this call asked for it.
-    pub reused: bool,
-    /// The master's ssh process: a terminal session's new window size reaches the server when
-    /// this process gets SIGWINCH.
-    pub master_pid: Option<u32>,
-    /// For a session's or a forward's lease: its place under the connection's limit.
-    long_lived: Option<LongLivedSlot>,
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        {
-            let mut st = lock(&self.host.state);
-            if let Some(m) = st.masters.iter_mut().find(|m| m.id == self.master_id) {
-                m.in_use = m.in_use.saturating_sub(1);
-                m.last_used = Instant::now();
-            }
-        }
-        self.host.changed.notify_waiters();
-    }
-}
-
-impl Lease {
-    /// A second lease on the same master, for work that outlives this one's holder on the same
-    /// channel (a session still opening after its call stopped): the channel stays counted as in
-    /// use until that work ends, so the pool never lends it twice and the killer's spare channel
-    /// stays free.
-    pub fn duplicate(&self) -> Lease {
-        {
-            let mut st = lock(&self.host.state);
-            if let Some(m) = st.masters.iter_mut().find(|m| m.id == self.master_id) {
-                m.in_use += 1;
-            }
-        }
-        Lease {
-            host: self.host.clone(),
-            master_id: self.master_id,
-            control_path: self.control_path.clone(),
-            killer: self.killer.clone(),
-            reused: self.reused,
-            master_pid: self.master_pid,
-            // The holder's place stays with the first lease.
-            long_lived: None,
-        }
-    }
-
-    /// sshd refused a session on this master although we counted a free one: it allows fewer
-    /// sessions than we assumed (or frees them late). After a few refusals, lend one fewer.
-    pub fn session_refused(&self) {
-        let mut st = lock(&self.host.state);
-        if let Some(m) = st.masters.iter_mut().find(|m| m.id == self.master_id) {
-            m.refusals += 1;
-            if m.refusals >= 3 && m.capacity > 1 {
-                m.capacity = m.in_use.saturating_sub(1).max(1);
-                m.refusals = 0;
-                tracing::info!(
-                    master = m.id,
-                    capacity = m.capacity,
-                    "server allows fewer sessions; lending fewer"
-                );
-            }
-        }
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -466,181 +376,6 @@ impl MasterPool {
         lock(&host.state).masters.retain(|m| m.id != id);
         host.changed.notify_waiters();
     }
-
-    /// Owns one master for its whole life: start, wait until its socket is up, lend it, and end
-    /// it when it dies, idles past the persist time, or the daemon shuts down.
-    async fn run_master(
-        &self,
-        host: Arc<Host>,
-        id: u64,
-        path: PathBuf,
-        settings: Result<SshSettings, DaemonError>,
-        auth_sock: Option<PathBuf>,
-    ) {
-        let _ = std::fs::remove_file(&path);
-        let settings = match settings {
-            Ok(s) => s,
-            Err(e) => {
-                return self.open_failed(
-                    &host,
-                    auth_sock.clone(),
-                    e.to_string(),
-                    "Install OpenSSH or set SSH_MCP_SSH_BIN",
-                );
-            }
-        };
-        let argv = argv::control_master(&settings, &host.conn, &path);
-        tracing::debug!(master = id, argv = %argv.display(), "starting control master");
-        let mut child = match spawn::master(&argv, auth_sock.as_deref()) {
-            Ok(c) => c,
-            Err(e) => {
-                return self.open_failed(
-                    &host,
-                    auth_sock.clone(),
-                    e.to_string(),
-                    "Install OpenSSH or set SSH_MCP_SSH_BIN",
-                );
-            }
-        };
-        let stderr_tail = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let stderr_task = child.stderr.take().map(|mut err| {
-            let tail = stderr_tail.clone();
-            self.inner.shutdown.connections.spawn(async move {
-                let mut buf = [0u8; 2048];
-                while let Ok(n) = err.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    let mut t = lock(&tail);
-                    t.extend_from_slice(&buf[..n]);
-                    let excess = t.len().saturating_sub(STDERR_KEEP);
-                    t.drain(..excess);
-                }
-            })
-        });
-        let ready_deadline = Instant::now()
-            + Duration::from_secs(settings.connect_timeout_secs.into())
-            + READY_MARGIN;
-        let mut poll = Duration::from_millis(2);
-        loop {
-            tokio::select! {
-                status = child.wait() => {
-                    if let Some(task) = stderr_task {
-                        let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
-                    }
-                    let text = String::from_utf8_lossy(&lock(&stderr_tail)).trim().to_owned();
-                    let detail = if text.is_empty() {
-                        format!("ssh exited with {}", status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()))
-                    } else {
-                        text
-                    };
-                    let hint = connect_hint(&detail);
-                    return self.open_failed(&host, auth_sock.clone(), detail, hint);
-                }
-                _ = tokio::time::sleep(poll) => {
-                    if path.exists() {
-                        break;
-                    }
-                    if Instant::now() > ready_deadline {
-                        terminate(&mut child).await;
-                        return self.open_failed(&host, auth_sock.clone(), "ssh did not finish connecting in time".into(), connect_hint("timed out"));
-                    }
-                    poll = (poll * 2).min(Duration::from_millis(25));
-                }
-                _ = self.inner.shutdown.masters.cancelled() => {
-                    terminate(&mut child).await;
-                    return self.open_failed(&host, auth_sock.clone(), "the daemon is shutting down".into(), "");
-                }
-            }
-        }
-        {
-            let mut st = lock(&host.state);
-            st.opening = st.opening.saturating_sub(1);
-            st.extra_not_before = None;
-            st.extra_backoff = Duration::ZERO;
-            let now = Instant::now();
-            st.masters.push(Master {
-                id,
-                path: path.clone(),
-                pid: child.id(),
-                killer: GroupKiller::spawn(
-                    path.clone(),
-                    self.inner.config.kill_grace,
-                    &self.inner.shutdown.connections,
-                ),
-                in_use: 0,
-                capacity: LEASES_PER_MASTER,
-                refusals: 0,
-                ready_at: now,
-                last_used: now,
-            });
-        }
-        host.changed.notify_waiters();
-        tracing::info!(master = id, target = %host.conn.target, "control master up");
-
-        let persist = self.inner.config.control_persist;
-        let check_every = (persist / 4).clamp(Duration::from_millis(250), Duration::from_secs(30));
-        loop {
-            tokio::select! {
-                status = child.wait() => {
-                    let text = String::from_utf8_lossy(&lock(&stderr_tail)).trim().to_owned();
-                    tracing::warn!(master = id, ?status, stderr = %text, "control master exited");
-                    break;
-                }
-                _ = tokio::time::sleep(check_every) => {
-                    let idle = {
-                        let mut st = lock(&host.state);
-                        let idle = st.masters.iter().any(|m| m.id == id && m.in_use == 0 && m.last_used.elapsed() >= persist);
-                        if idle {
-                            // Out of the list first, so that nobody leases it while it closes.
-                            st.masters.retain(|m| m.id != id);
-                        }
-                        idle
-                    };
-                    if idle {
-                        tracing::info!(master = id, "closing idle control master");
-                        terminate(&mut child).await;
-                        break;
-                    }
-                }
-                _ = self.inner.shutdown.masters.cancelled() => {
-                    terminate(&mut child).await;
-                    break;
-                }
-            }
-        }
-        lock(&host.state).masters.retain(|m| m.id != id);
-        host.changed.notify_waiters();
-        let _ = std::fs::remove_file(&path);
-    }
-
-    fn open_failed(
-        &self,
-        host: &Host,
-        auth_sock: Option<PathBuf>,
-        detail: String,
-        hint: &'static str,
-    ) {
-        tracing::warn!(target = %host.conn.target, %detail, "control master failed");
-        {
-            let mut st = lock(&host.state);
-            st.opening = st.opening.saturating_sub(1);
-            st.failures += 1;
-            if !st.masters.is_empty() {
-                // An extra master failed while another serves (the server may be at MaxStartups):
-                // lend the live one's channels and ask again later, less often each time.
-                st.extra_backoff =
-                    (st.extra_backoff * 2).clamp(EXTRA_BACKOFF_MIN, EXTRA_BACKOFF_MAX);
-                st.extra_not_before = Some(Instant::now() + st.extra_backoff);
-            }
-            st.last_failure = Some(OpenFailure {
-                detail,
-                hint,
-                auth_sock,
-            });
-        }
-        host.changed.notify_waiters();
-    }
 }
 
 struct WaitingGuard<'a>(&'a Host);
@@ -649,16 +384,5 @@ impl Drop for WaitingGuard<'_> {
     fn drop(&mut self) {
         let mut st = lock(&self.0.state);
         st.waiting = st.waiting.saturating_sub(1);
-    }
-}
-
-/// SIGTERM (ssh closes its connection and removes its socket), SIGKILL after two seconds.
-async fn terminate(child: &mut tokio::process::Child) {
-    spawn::signal(child, libc::SIGTERM);
-    if tokio::time::timeout(Duration::from_secs(2), child.wait())
-        .await
-        .is_err()
-    {
-        let _ = child.kill().await;
     }
 }

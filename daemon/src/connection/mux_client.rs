@@ -15,7 +15,7 @@ use ssh_mcp_core::ssh::mux::{self, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::UnixStream;
 
-use crate::pipes::{OutputPipe, PendingPipe};
+use super::pipes::{OutputPipe, PendingPipe};
 
 /// Why a session could not be opened.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
-use crate::mux_client::{self, OpenError};
+use super::mux_client::{self, OpenError};
 
 /// Extra time, beyond the grace, that one kill may take (a slow link, a busy master).
 const KILL_MARGIN: Duration = Duration::from_secs(10);

@@ -1,5 +1,7 @@
 //! [`PidReportFilter`]: finds the remote pid line that `ssh::remote::RemoteCommand::with_pid_report`
-//! puts before the command, removes it from the stream, and passes every other byte through.
+//! puts before the command, removes it from the stream, and passes every other byte through; and
+//! [`nonce`], the random part of the report that a command cannot forge (sessions and forwards
+//! take their ids from it too).
 
 use ssh_mcp_core::ssh::remote::PID_REPORT_PREFIX;
 
@@ -86,6 +88,23 @@ fn longest_marker_prefix_at_end(data: &[u8], marker: &[u8]) -> usize {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Random bytes in a pid report's nonce (it is sent as twice as many hex digits).
+pub const NONCE_BYTES: usize = 8;
+
+/// Hex digits from the kernel's random source, so a command cannot forge the pid report.
+pub fn nonce() -> String {
+    let mut bytes = [0u8; NONCE_BYTES];
+    let filled = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if filled.is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        bytes = (t.as_nanos() as u64 ^ u64::from(std::process::id())).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

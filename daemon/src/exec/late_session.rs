@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
-use crate::journal::Entry;
-use crate::masters::Lease;
-use crate::mux_client::{OpenError, Session};
-use crate::pid_report::PidReportFilter;
+use crate::connection::masters::Lease;
+use crate::connection::mux_client::{OpenError, Session};
+use crate::connection::pid_report::PidReportFilter;
+use crate::recovery::journal::Entry;
 
 /// How long an abandoned open, and then its pid report, may take before we stop watching.
 const PATIENCE: Duration = Duration::from_secs(120);

@@ -19,7 +19,7 @@ use ssh_mcp_core::ssh::remote_orphans::{
 use tokio_util::sync::CancellationToken;
 
 use crate::exec::{self, Counters};
-use crate::journal::{Running, SavedConnection, now_ms};
+use crate::recovery::journal::{Running, SavedConnection, now_ms};
 use crate::state::Daemon;
 
 /// How long an entry is kept while its host cannot be reached.
