@@ -1,6 +1,6 @@
-//! One file call on a host, from a validated [`FileCall`] to its answer: an SFTP session on a
-//! pooled master ([`RemoteFs`]), the flow the call asks for, then the session closed (after the
-//! answer). The timeout covers it all, the connection included. A directory SFTP cannot list is
+//! One file call on a host, from a validated [`FileCall`] to its answer, by a typed entry point
+//! per tool ([`view`], [`create`], [`edit`]): an SFTP session on a pooled master ([`RemoteFs`]),
+//! the flow the call asks for, then the session closed (after the answer). The timeout covers it all, the connection included. A directory SFTP cannot list is
 //! listed by `find` on the host (`shell_listing`), and what an edit must know that SFTP cannot
 //! say (hard links, ACL, extended attributes) is asked by a script through the exec path
 //! ([`ExecProbe`]).
@@ -12,12 +12,14 @@ use tokio::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
+use ssh_mcp_core::ssh::connection::Connection;
+
 use super::create::{self, Created};
-use super::edit::{self, Edited};
+use super::edit::{self, EditRequest, Edited};
 use super::host_facts::{self, FileFacts, Probe};
 use super::listing::Listing;
-use super::spec::{FileCall, Op};
-use super::view::{self, Viewed};
+use super::spec::{CreateRequest, FileCall, FileOp};
+use super::view::{self, FileView, ViewRequest, Viewed};
 use super::{messages, remote_path, shell_listing};
 use crate::connection::sftp::RemoteFs;
 use crate::error::DaemonError;
@@ -27,13 +29,6 @@ use crate::state::Daemon;
 /// How long closing the SFTP session may take before it is simply dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-#[derive(Debug)]
-pub enum Done {
-    Viewed(Viewed),
-    Created(Created),
-    Edited(Edited),
-}
-
 fn timed_out_before_writing(path: &str) -> DaemonError {
     DaemonError::RemoteFile(format!(
         "{} Nothing was written.",
@@ -41,61 +36,101 @@ fn timed_out_before_writing(path: &str) -> DaemonError {
     ))
 }
 
-pub async fn run(daemon: &Daemon, call: &FileCall) -> Result<Done, DaemonError> {
+/// What `ssh_view` shows.
+#[derive(Debug)]
+pub enum Shown {
+    File(FileView),
+    Directory(Listing),
+}
+
+/// `ssh_view`: the file's content, or the directory's listing (by `find` on the host when SFTP
+/// cannot list it).
+pub async fn view(daemon: &Daemon, call: &FileCall<ViewRequest>) -> Result<Shown, DaemonError> {
     let path = call.path();
-    let deadline = call.timeout.map(|t| Instant::now() + t);
+    let deadline = deadline_of(call);
+    let fs = open_session(daemon, call, deadline).await?;
+    let work = view::view(fs.sftp(), &call.op);
+    let viewed = match deadline {
+        Some(at) => tokio::time::timeout_at(at, work)
+            .await
+            .unwrap_or_else(|_| Err(messages::timed_out(path))),
+        None => work.await,
+    };
+    close_later(daemon, fs);
+    match viewed? {
+        Viewed::File(f) => Ok(Shown::File(f)),
+        Viewed::Directory(l) => Ok(Shown::Directory(l)),
+        Viewed::NeedsShellListing => list_by_shell(daemon, call, deadline)
+            .await
+            .map(Shown::Directory),
+    }
+}
+
+/// `ssh_create`: a new file (and its parents when asked).
+pub async fn create(
+    daemon: &Daemon,
+    call: &FileCall<CreateRequest>,
+) -> Result<Created, DaemonError> {
+    let deadline = deadline_of(call);
+    let req = &call.op;
+    let fs = open_session(daemon, call, deadline).await?;
+    let created = create::create(
+        fs.sftp(),
+        &req.path,
+        &req.content,
+        req.make_parents,
+        deadline,
+    )
+    .await;
+    close_later(daemon, fs);
+    created
+}
+
+/// `ssh_edit`: the edits applied, in turn with other edits of the file (`path_locks`).
+pub async fn edit(daemon: &Daemon, call: &FileCall<EditRequest>) -> Result<Edited, DaemonError> {
+    let deadline = deadline_of(call);
+    let host = call.conn.pool_key();
+    let ctx = edit::Context {
+        locks: &daemon.edit_turns,
+        host: &host,
+        probe: ExecProbe {
+            daemon,
+            conn: &call.conn,
+            auth_sock: call.auth_sock.as_deref(),
+            deadline,
+        },
+    };
+    let fs = open_session(daemon, call, deadline).await?;
+    let edited = edit::edit(fs.sftp(), &call.op, deadline, &ctx).await;
+    close_later(daemon, fs);
+    edited
+}
+
+/// When the call must be over (set by the door: see `FileCall::deadline`).
+fn deadline_of<O>(call: &FileCall<O>) -> Option<Instant> {
+    call.deadline.map(Instant::from_std)
+}
+
+/// An SFTP session on the call's connection, opened within the deadline.
+async fn open_session<O: FileOp>(
+    daemon: &Daemon,
+    call: &FileCall<O>,
+    deadline: Option<Instant>,
+) -> Result<RemoteFs, DaemonError> {
     let open = RemoteFs::open(&daemon.masters, &call.conn, call.auth_sock.as_deref());
-    let fs = match deadline {
+    match deadline {
         Some(at) => tokio::time::timeout_at(at, open)
             .await
-            .map_err(|_| timed_out_before_writing(path))??,
-        None => open.await?,
-    };
-    let sftp = fs.sftp();
-    let result = match &call.op {
-        Op::View(req) => {
-            let work = view::view(sftp, req);
-            match deadline {
-                Some(at) => tokio::time::timeout_at(at, work)
-                    .await
-                    .unwrap_or_else(|_| Err(messages::timed_out(path))),
-                None => work.await,
-            }
-        }
-        .map(Done::Viewed),
-        Op::Create {
-            path,
-            content,
-            make_parents,
-        } => create::create(sftp, path, content, *make_parents, deadline)
-            .await
-            .map(Done::Created),
-        Op::Edit(req) => {
-            let host = call.conn.pool_key();
-            let ctx = edit::Context {
-                locks: &daemon.edit_turns,
-                host: &host,
-                probe: ExecProbe {
-                    daemon,
-                    call,
-                    deadline,
-                },
-            };
-            edit::edit(sftp, req, deadline, &ctx)
-                .await
-                .map(Done::Edited)
-        }
-    };
-    // The answer is ready: the session closes after it, in the background.
+            .map_err(|_| timed_out_before_writing(call.path()))?,
+        None => open.await,
+    }
+}
+
+/// The answer is ready: the session closes after it, in the background.
+fn close_later(daemon: &Daemon, fs: RemoteFs) {
     daemon.shutdown.commands.spawn(async move {
         let _ = tokio::time::timeout(CLOSE_GRACE, fs.close()).await;
     });
-    match result {
-        Ok(Done::Viewed(Viewed::NeedsShellListing)) => list_by_shell(daemon, call, deadline)
-            .await
-            .map(|l| Done::Viewed(Viewed::Directory(l))),
-        other => other,
-    }
 }
 
 /// The longest a look at a file's links and attributes may take without a call deadline.
@@ -104,7 +139,8 @@ const PROBE_LIMIT: Duration = Duration::from_secs(30);
 /// [`Probe`] by `host_facts`' script, run through the exec path on the call's connection.
 struct ExecProbe<'a> {
     daemon: &'a Daemon,
-    call: &'a FileCall,
+    conn: &'a Connection,
+    auth_sock: Option<&'a Path>,
     deadline: Option<Instant>,
 }
 
@@ -114,8 +150,8 @@ impl Probe for ExecProbe<'_> {
             .deadline
             .map_or(PROBE_LIMIT, |d| d.saturating_duration_since(Instant::now()));
         let spec = exec::script_spec(
-            self.call.conn.clone(),
-            self.call.auth_sock.clone(),
+            self.conn.clone(),
+            self.auth_sock.map(Path::to_path_buf),
             host_facts::script(path),
             Some(left.min(PROBE_LIMIT)),
             host_facts::MAX_OUTPUT,
@@ -142,7 +178,7 @@ impl Probe for ExecProbe<'_> {
 /// Lists the call's directory with `find` on the host (`shell_listing`), within its deadline.
 async fn list_by_shell(
     daemon: &Daemon,
-    call: &FileCall,
+    call: &FileCall<ViewRequest>,
     deadline: Option<Instant>,
 ) -> Result<Listing, DaemonError> {
     let path = call.path();

@@ -3,7 +3,6 @@
 //! is an `InvalidInput` (the agent's `validation_error`) and nothing is sent to the host.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use ssh_mcp_core::ssh::InvalidInput;
 use ssh_mcp_core::ssh::connection::Connection;
@@ -38,27 +37,51 @@ pub struct RawEdit {
     pub edits: Vec<Edit>,
 }
 
+/// What `ssh_create` writes, validated.
 #[derive(Debug, Clone)]
-pub enum Op {
-    View(ViewRequest),
-    Create {
-        path: String,
-        content: Vec<u8>,
-        make_parents: bool,
-    },
-    Edit(EditRequest),
+pub struct CreateRequest {
+    pub path: String,
+    pub content: Vec<u8>,
+    pub make_parents: bool,
 }
 
-/// A validated file request.
+/// What each file operation knows of its path.
+pub trait FileOp {
+    /// The path as the agent gave it (trimmed), for messages.
+    fn path(&self) -> &str;
+}
+
+impl FileOp for ViewRequest {
+    fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl FileOp for CreateRequest {
+    fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl FileOp for EditRequest {
+    fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+/// A validated file request: where, and the operation (a [`ViewRequest`], [`CreateRequest`] or
+/// [`EditRequest`]).
 #[derive(Debug, Clone)]
-pub struct FileCall {
+pub struct FileCall<O> {
     pub conn: Connection,
     pub auth_sock: Option<PathBuf>,
-    pub timeout: Option<Duration>,
-    pub op: Op,
+    /// When the call must be over (its entry through the door plus the timeout): the connection,
+    /// the SFTP session and the operation all count.
+    pub deadline: Option<std::time::Instant>,
+    pub op: O,
 }
 
-impl FileCall {
+impl FileCall<ViewRequest> {
     pub fn view(common: Common, raw: RawView) -> Result<Self, InvalidInput> {
         let mode = match raw.view_range.as_slice() {
             [] if raw.force_read_large_files => Mode::Full,
@@ -73,15 +96,15 @@ impl FileCall {
             }
         };
         let line_numbers = raw.line_numbers;
-        Self::new(common, &raw.path, |path| {
-            Op::View(ViewRequest {
-                path,
-                mode,
-                line_numbers,
-            })
+        new(common, &raw.path, |path| ViewRequest {
+            path,
+            mode,
+            line_numbers,
         })
     }
+}
 
+impl FileCall<CreateRequest> {
     pub fn create(common: Common, raw: RawCreate) -> Result<Self, InvalidInput> {
         if raw.content.len() as u64 > MAX_EDIT_BYTES {
             return Err(InvalidInput(format!(
@@ -92,13 +115,15 @@ impl FileCall {
             )));
         }
         let (content, make_parents) = (raw.content, raw.make_parents);
-        Self::new(common, &raw.path, |path| Op::Create {
+        new(common, &raw.path, |path| CreateRequest {
             path,
             content,
             make_parents,
         })
     }
+}
 
+impl FileCall<EditRequest> {
     pub fn edit(common: Common, raw: RawEdit) -> Result<Self, InvalidInput> {
         if raw.edits.is_empty() {
             return Err(InvalidInput::new(
@@ -111,33 +136,29 @@ impl FileCall {
             )));
         }
         let edits = raw.edits;
-        Self::new(common, &raw.path, |path| {
-            Op::Edit(EditRequest { path, edits })
-        })
+        new(common, &raw.path, |path| EditRequest { path, edits })
     }
+}
 
-    fn new(
-        common: Common,
-        path: &str,
-        op: impl FnOnce(String) -> Op,
-    ) -> Result<Self, InvalidInput> {
-        let path = remote_path(path)?;
-        Ok(Self {
-            conn: common.conn,
-            auth_sock: common.auth_sock,
-            timeout: common.timeout,
-            op: op(path),
-        })
-    }
-
+impl<O: FileOp> FileCall<O> {
     /// The path as the agent gave it (trimmed), for messages.
     pub fn path(&self) -> &str {
-        match &self.op {
-            Op::View(v) => &v.path,
-            Op::Create { path, .. } => path,
-            Op::Edit(e) => &e.path,
-        }
+        self.op.path()
     }
+}
+
+fn new<O>(
+    common: Common,
+    path: &str,
+    op: impl FnOnce(String) -> O,
+) -> Result<FileCall<O>, InvalidInput> {
+    let path = remote_path(path)?;
+    Ok(FileCall {
+        conn: common.conn,
+        auth_sock: common.auth_sock,
+        deadline: common.deadline,
+        op: op(path),
+    })
 }
 
 /// The seed trims the path and refuses an empty one or one with NUL.
@@ -196,10 +217,10 @@ mod tests {
             ..Default::default()
         };
         f(&mut raw);
-        match FileCall::view(common(), raw).map_err(|e| e.to_string())?.op {
-            Op::View(v) => Ok(v.mode),
-            other => panic!("{other:?}"),
-        }
+        Ok(FileCall::view(common(), raw)
+            .map_err(|e| e.to_string())?
+            .op
+            .mode)
     }
 
     #[test]

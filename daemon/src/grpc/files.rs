@@ -8,11 +8,10 @@ use tonic::{Request, Response, Status};
 
 use crate::door::{Entry, Method};
 use crate::error::DaemonError;
-use crate::files::call::{self, Done};
+use crate::files::call::{self, Shown};
 use crate::files::listing::Kind;
 use crate::files::replace::Edit;
-use crate::files::spec::{FileCall, RawCreate, RawEdit, RawView};
-use crate::files::view::Viewed;
+use crate::files::spec::{FileCall, FileOp, RawCreate, RawEdit, RawView};
 use crate::state::Daemon;
 
 /// The largest request accepted: a create or an edit carries content up to the 32 MiB the file
@@ -28,24 +27,31 @@ impl FilesService {
         Self { daemon }
     }
 
-    /// Admits a validated call (see `door::Entry::admit`) and runs it to its end in a tracked
-    /// task.
-    async fn run(
+    /// Admits a validated call (see `door::Entry::admit`) and runs `work` on it to its end in a
+    /// tracked task; the call comes back with the answer.
+    async fn run<O, T, F, Fut>(
         &self,
         entry: &Entry,
-        parsed: Result<FileCall, ssh_mcp_core::ssh::InvalidInput>,
+        parsed: Result<FileCall<O>, ssh_mcp_core::ssh::InvalidInput>,
         verb: &str,
-    ) -> Result<(FileCall, Done), Status> {
+        work: F,
+    ) -> Result<(FileCall<O>, T), Status>
+    where
+        O: FileOp + Send + Sync + 'static,
+        T: Send + 'static,
+        F: FnOnce(Daemon, FileCall<O>) -> Fut,
+        Fut: Future<Output = Result<(FileCall<O>, T), DaemonError>> + Send + 'static,
+    {
         let call = parsed.map_err(DaemonError::from)?;
         entry.admit(
             Some(&call.conn.target.to_string()),
             format!("{verb} {}", call.path()),
         );
-        let daemon = self.daemon.clone();
-        let task = self.daemon.shutdown.commands.spawn(async move {
-            let done = call::run(&daemon, &call).await;
-            done.map(|d| (call, d))
-        });
+        let task = self
+            .daemon
+            .shutdown
+            .commands
+            .spawn(work(self.daemon.clone(), call));
         match task.await {
             Ok(result) => result.map_err(Status::from),
             Err(e) => Err(DaemonError::Internal(format!("the file call failed: {e}")).into()),
@@ -70,7 +76,15 @@ impl Files for FilesService {
             line_numbers: r.line_numbers,
         };
         let (call, done) = self
-            .run(&entry, FileCall::view(common, raw), "view")
+            .run(
+                &entry,
+                FileCall::view(common, raw),
+                "view",
+                |d, c| async move {
+                    let viewed = call::view(&d, &c).await?;
+                    Ok((c, viewed))
+                },
+            )
             .await?;
         let mut out = pb::ViewResult {
             target: call.conn.target.to_string(),
@@ -78,7 +92,7 @@ impl Files for FilesService {
             ..Default::default()
         };
         match done {
-            Done::Viewed(Viewed::File(f)) => {
+            Shown::File(f) => {
                 out.content = f.content;
                 out.size_bytes = f.size_bytes;
                 out.total_lines = f.total_lines;
@@ -87,7 +101,7 @@ impl Files for FilesService {
                 out.end_line = f.lines.map(|(_, e)| e);
                 out.note = f.note;
             }
-            Done::Viewed(Viewed::Directory(l)) => {
+            Shown::Directory(l) => {
                 out.is_directory = true;
                 out.entries_truncated = l.truncated;
                 out.entries = l
@@ -99,7 +113,6 @@ impl Files for FilesService {
                     })
                     .collect();
             }
-            _ => return Err(Status::internal("a view answered with another result")),
         }
         Ok(Response::new(out))
     }
@@ -117,11 +130,17 @@ impl Files for FilesService {
             make_parents: r.make_parents,
         };
         let (call, done) = self
-            .run(&entry, FileCall::create(common, raw), "create")
+            .run(
+                &entry,
+                FileCall::create(common, raw),
+                "create",
+                |d, c| async move {
+                    let created = call::create(&d, &c).await?;
+                    Ok((c, created))
+                },
+            )
             .await?;
-        let Done::Created(c) = done else {
-            return Err(Status::internal("a create answered with another result"));
-        };
+        let c = done;
         Ok(Response::new(pb::CreateResult {
             target: call.conn.target.to_string(),
             path: call.path().to_owned(),
@@ -150,11 +169,17 @@ impl Files for FilesService {
                 .collect(),
         };
         let (call, done) = self
-            .run(&entry, FileCall::edit(common, raw), "edit")
+            .run(
+                &entry,
+                FileCall::edit(common, raw),
+                "edit",
+                |d, c| async move {
+                    let edited = call::edit(&d, &c).await?;
+                    Ok((c, edited))
+                },
+            )
             .await?;
-        let Done::Edited(e) = done else {
-            return Err(Status::internal("an edit answered with another result"));
-        };
+        let e = done;
         Ok(Response::new(pb::EditResult {
             target: call.conn.target.to_string(),
             path: call.path().to_owned(),
