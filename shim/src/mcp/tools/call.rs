@@ -53,6 +53,19 @@ pub(crate) trait Tool {
     ) -> impl Future<Output = Result<tonic::Response<Self::Reply>, tonic::Status>> + Send;
 }
 
+/// `Tool::send` for a tool whose request goes to the method `$method` of its service's client.
+macro_rules! sends_to {
+    ($method:ident) => {
+        async fn send(
+            mut client: <Self::Service as $crate::mcp::tools::call::Service>::Client,
+            request: tonic::Request<Self::Request>,
+        ) -> Result<tonic::Response<Self::Reply>, tonic::Status> {
+            client.$method(request).await
+        }
+    };
+}
+pub(crate) use sends_to;
+
 /// A tool whose method answers once.
 pub(crate) trait Unary: Tool {
     /// The tool result for the daemon's answer.

@@ -11,11 +11,9 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use ssh_mcp_wire::pb::exec_client::ExecClient;
 use ssh_mcp_wire::pb::{self, RunRequest, run_event::Event};
-use tonic::transport::Channel;
 
-use super::call::{Caller, Step, Streamed, Tool};
+use super::call::{Caller, Step, Streamed, Tool, sends_to};
 use super::connection::remote_args;
 use super::services::Exec;
 use super::text::text_and_exact;
@@ -151,12 +149,7 @@ impl Tool for SshExec {
         run_request(args, caller.progress)
     }
 
-    async fn send(
-        mut client: ExecClient<Channel>,
-        request: tonic::Request<RunRequest>,
-    ) -> Result<tonic::Response<Self::Reply>, tonic::Status> {
-        client.run(request).await
-    }
+    sends_to!(run);
 }
 
 impl Streamed for SshExec {

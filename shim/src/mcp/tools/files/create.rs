@@ -9,11 +9,9 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
-use ssh_mcp_wire::pb::files_client::FilesClient;
-use tonic::transport::Channel;
 
 use super::fdoc;
-use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Files;
 use crate::mcp::{SshMcp, result, schema};
@@ -69,12 +67,7 @@ impl Tool for SshCreate {
         create_request(args)
     }
 
-    async fn send(
-        mut client: FilesClient<Channel>,
-        request: tonic::Request<pb::CreateRequest>,
-    ) -> Result<tonic::Response<pb::CreateResult>, tonic::Status> {
-        client.create(request).await
-    }
+    sends_to!(create);
 }
 
 impl Unary for SshCreate {

@@ -9,11 +9,9 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
-use ssh_mcp_wire::pb::files_client::FilesClient;
-use tonic::transport::Channel;
 
 use super::fdoc;
-use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Files;
 use crate::mcp::tools::text::text_and_exact;
@@ -147,12 +145,7 @@ impl Tool for SshView {
         view_request(args)
     }
 
-    async fn send(
-        mut client: FilesClient<Channel>,
-        request: tonic::Request<pb::ViewRequest>,
-    ) -> Result<tonic::Response<pb::ViewResult>, tonic::Status> {
-        client.view(request).await
-    }
+    sends_to!(view);
 }
 
 impl Unary for SshView {

@@ -8,11 +8,9 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
-use ssh_mcp_wire::pb::forwards_client::ForwardsClient;
-use tonic::transport::Channel;
 
 use super::Forward;
-use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Forwards;
 use crate::mcp::{SshMcp, result, schema};
@@ -95,12 +93,7 @@ impl Tool for SshForward {
         open_request(args)
     }
 
-    async fn send(
-        mut client: ForwardsClient<Channel>,
-        request: tonic::Request<pb::OpenForwardRequest>,
-    ) -> Result<tonic::Response<pb::OpenForwardReply>, tonic::Status> {
-        client.open(request).await
-    }
+    sends_to!(open);
 }
 
 impl Unary for SshForward {

@@ -8,11 +8,9 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
-use ssh_mcp_wire::pb::forwards_client::ForwardsClient;
-use tonic::transport::Channel;
 
 use super::Forward;
-use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
 use crate::mcp::tools::services::Forwards;
 use crate::mcp::{SshMcp, result, schema};
 
@@ -48,12 +46,7 @@ impl Tool for SshListForwards {
         }
     }
 
-    async fn send(
-        mut client: ForwardsClient<Channel>,
-        request: tonic::Request<pb::ListForwardsRequest>,
-    ) -> Result<tonic::Response<pb::ListForwardsReply>, tonic::Status> {
-        client.list(request).await
-    }
+    sends_to!(list);
 }
 
 impl Unary for SshListForwards {

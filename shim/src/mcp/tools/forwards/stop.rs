@@ -9,11 +9,9 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
-use ssh_mcp_wire::pb::forwards_client::ForwardsClient;
-use tonic::transport::Channel;
 
 use super::Forward;
-use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
 use crate::mcp::tools::services::Forwards;
 use crate::mcp::{SshMcp, result, schema};
 
@@ -47,12 +45,7 @@ impl Tool for SshStopForward {
         }
     }
 
-    async fn send(
-        mut client: ForwardsClient<Channel>,
-        request: tonic::Request<pb::StopForwardRequest>,
-    ) -> Result<tonic::Response<pb::StopForwardReply>, tonic::Status> {
-        client.stop(request).await
-    }
+    sends_to!(stop);
 }
 
 impl Unary for SshStopForward {

@@ -7,11 +7,9 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use ssh_mcp_wire::pb::search_client::SearchClient;
 use ssh_mcp_wire::pb::{self, GlobRequest};
-use tonic::transport::Channel;
 
-use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Search;
 use crate::mcp::{SshMcp, result, schema};
@@ -87,12 +85,7 @@ impl Tool for SshGlob {
         glob_request(args)
     }
 
-    async fn send(
-        mut client: SearchClient<Channel>,
-        request: tonic::Request<GlobRequest>,
-    ) -> Result<tonic::Response<pb::GlobReply>, tonic::Status> {
-        client.glob(request).await
-    }
+    sends_to!(glob);
 }
 
 impl Unary for SshGlob {

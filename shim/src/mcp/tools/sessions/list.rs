@@ -8,10 +8,8 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::Deserialize;
 use ssh_mcp_wire::pb;
-use ssh_mcp_wire::pb::sessions_client::SessionsClient;
-use tonic::transport::Channel;
 
-use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
 use crate::mcp::tools::connection::doc;
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionList;
@@ -49,12 +47,7 @@ impl Tool for SshListSessions {
         list_request(args)
     }
 
-    async fn send(
-        mut client: SessionsClient<Channel>,
-        request: tonic::Request<pb::ListSessionsRequest>,
-    ) -> Result<tonic::Response<pb::ListSessionsReply>, tonic::Status> {
-        client.list(request).await
-    }
+    sends_to!(list);
 }
 
 impl Unary for SshListSessions {

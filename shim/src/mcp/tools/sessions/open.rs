@@ -7,12 +7,10 @@ use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use serde::Deserialize;
 use ssh_mcp_wire::pb;
-use ssh_mcp_wire::pb::sessions_client::SessionsClient;
-use tonic::transport::Channel;
 
 use super::{read_options, sdoc, session_result};
 use crate::mcp::schema;
-use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionResult;
@@ -105,12 +103,7 @@ impl<const ENSURE: bool> Tool for Open<ENSURE> {
         open_request(args, ENSURE, caller.reader_id)
     }
 
-    async fn send(
-        mut client: SessionsClient<Channel>,
-        request: tonic::Request<pb::OpenSessionRequest>,
-    ) -> Result<tonic::Response<pb::SessionReply>, tonic::Status> {
-        client.open(request).await
-    }
+    sends_to!(open);
 }
 
 impl<const ENSURE: bool> Unary for Open<ENSURE> {

@@ -7,12 +7,10 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::Deserialize;
-use ssh_mcp_wire::pb::sessions_client::SessionsClient;
 use ssh_mcp_wire::pb::{self, ReadOptions};
-use tonic::transport::Channel;
 
 use super::{read_options, sdoc, session_result};
-use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionResult;
 use crate::mcp::{SshMcp, schema};
@@ -62,12 +60,7 @@ impl Tool for SshReadSession {
         read_request(args, caller.reader_id)
     }
 
-    async fn send(
-        mut client: SessionsClient<Channel>,
-        request: tonic::Request<pb::ReadSessionRequest>,
-    ) -> Result<tonic::Response<pb::SessionReply>, tonic::Status> {
-        client.read(request).await
-    }
+    sends_to!(read);
 }
 
 impl Unary for SshReadSession {

@@ -10,10 +10,8 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
-use ssh_mcp_wire::pb::sessions_client::SessionsClient;
-use tonic::transport::Channel;
 
-use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::{SshMcp, result, schema};
 
@@ -101,12 +99,7 @@ impl Tool for SshRunInSession {
         run_request(args)
     }
 
-    async fn send(
-        mut client: SessionsClient<Channel>,
-        request: tonic::Request<pb::RunInSessionRequest>,
-    ) -> Result<tonic::Response<pb::RunInSessionReply>, tonic::Status> {
-        client.run(request).await
-    }
+    sends_to!(run);
 }
 
 impl Unary for SshRunInSession {

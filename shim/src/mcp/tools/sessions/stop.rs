@@ -8,12 +8,10 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::Deserialize;
-use ssh_mcp_wire::pb::sessions_client::SessionsClient;
 use ssh_mcp_wire::pb::{self, ReadOptions};
-use tonic::transport::Channel;
 
 use super::{read_options, sdoc, session_result};
-use crate::mcp::tools::call::{Caller, Tool, Unary};
+use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionResult;
 use crate::mcp::{SshMcp, schema};
@@ -62,12 +60,7 @@ impl Tool for SshStopSession {
         stop_request(args, caller.reader_id)
     }
 
-    async fn send(
-        mut client: SessionsClient<Channel>,
-        request: tonic::Request<pb::StopSessionRequest>,
-    ) -> Result<tonic::Response<pb::SessionReply>, tonic::Status> {
-        client.stop(request).await
-    }
+    sends_to!(stop);
 }
 
 impl Unary for SshStopSession {

@@ -8,12 +8,10 @@ use rmcp::schemars::{self, JsonSchema};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use serde::Deserialize;
-use ssh_mcp_wire::pb::transfers_client::TransfersClient;
 use ssh_mcp_wire::pb::{self, ScpRequest};
-use tonic::transport::Channel;
 
 use super::{Direction, TransferResult, common};
-use crate::mcp::tools::call::{Caller, Step, Streamed, Tool};
+use crate::mcp::tools::call::{Caller, Step, Streamed, Tool, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Transfers;
 use crate::mcp::{SshMcp, schema};
@@ -69,12 +67,7 @@ impl Tool for SshScp {
         scp_request(args, caller.progress)
     }
 
-    async fn send(
-        mut client: TransfersClient<Channel>,
-        request: tonic::Request<ScpRequest>,
-    ) -> Result<tonic::Response<tonic::Streaming<pb::TransferEvent>>, tonic::Status> {
-        client.scp(request).await
-    }
+    sends_to!(scp);
 }
 
 impl Streamed for SshScp {
