@@ -17,6 +17,9 @@ use super::{Exit, Session, StopBy, lock};
 use crate::connection::pid_report::PidReportFilter;
 use crate::state::Daemon;
 
+/// The most output taken from the terminal at once: a flood arrives in fewer, larger pieces (each
+/// a read, a ring push and a transcript write), while a prompt still comes as soon as it is there.
+const READ_BYTES: usize = 256 * 1024;
 /// How long the output may take to drain after the channel has closed.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 /// How often a session's own ssh is checked for being in (its control socket).
@@ -44,7 +47,7 @@ pub(super) struct Owner {
 
 impl Owner {
     pub(super) async fn run(mut self) {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; READ_BYTES];
         let mut status: Option<u32> = None;
         let mut channel_closed = false;
         let mut drain_until: Option<tokio::time::Instant> = None;
@@ -99,7 +102,7 @@ impl Owner {
         // are published after it, so that a run woken by its end mark finds all its output.
         let base = self.session.output.end_offset();
         if !clean.is_empty() {
-            // Flushed per read of the terminal (up to 64 KiB), so that a daemon that dies leaves
+            // Flushed per read of the terminal (up to READ_BYTES), so that a daemon that dies leaves
             // everything shown so far on disk.
             self.transcript.write(&clean);
             self.transcript.flush();
