@@ -18,10 +18,10 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::connection::Connection;
-use super::options::SshOption;
-use super::rsync_args::ExtraRsyncArgs;
-use super::transfer_paths::{LocalOperand, RemotePath};
+use super::options::connection::Connection;
+use super::options::extra_ssh_args::SshOption;
+use super::transfers::extra_rsync_args::ExtraRsyncArgs;
+use super::transfers::paths::{LocalOperand, RemotePath};
 
 /// A program and its arguments, ready to spawn (never through a local shell).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -492,7 +492,7 @@ fn push_rsync_shell_and_operands(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ssh::connection::RawConnection;
+    use crate::ssh::options::connection::RawConnection;
 
     fn settings() -> SshSettings {
         SshSettings {

@@ -22,9 +22,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ssh_mcp_core::ssh::argv::{self, Operands, RsyncFlags, SshSettings};
-use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
-use ssh_mcp_core::ssh::rsync_args::ExtraRsyncArgs;
-use ssh_mcp_core::ssh::transfer_paths::{LocalOperand, RemotePath};
+use ssh_mcp_core::ssh::options::connection::{Connection, RawConnection};
+use ssh_mcp_core::ssh::transfers::extra_rsync_args::ExtraRsyncArgs;
+use ssh_mcp_core::ssh::transfers::paths::{LocalOperand, RemotePath};
 
 use super::Rng;
 use crate::support::Scratch;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::connection::Connection;
+use ssh_mcp_core::ssh::options::connection::Connection;
 
 use crate::door::Common;
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use ssh_mcp_core::ssh::InvalidInput;
 use ssh_mcp_core::ssh::argv::{Operands, RsyncFlags};
-use ssh_mcp_core::ssh::connection::Connection;
-use ssh_mcp_core::ssh::rsync_args::ExtraRsyncArgs;
-use ssh_mcp_core::ssh::transfer_paths::{LocalOperand, RemotePath};
+use ssh_mcp_core::ssh::options::connection::Connection;
+use ssh_mcp_core::ssh::transfers::extra_rsync_args::ExtraRsyncArgs;
+use ssh_mcp_core::ssh::transfers::paths::{LocalOperand, RemotePath};
 
 use crate::door::Common;
 

@@ -3,7 +3,7 @@
 //! runs through the exec path.
 
 use ssh_mcp_core::ssh::argv::{self, RsyncFlags};
-use ssh_mcp_core::ssh::rsync_args::ExtraRsyncArgs;
+use ssh_mcp_core::ssh::transfers::extra_rsync_args::ExtraRsyncArgs;
 use tokio_util::sync::CancellationToken;
 
 use super::{HELPER_TIMEOUT, OUTPUT_CAP, join_capped, program, read_capped};

@@ -4,8 +4,11 @@
 //! format (big-endian integers; strings as length + bytes; booleans as uint32).
 //!
 //! Only the requests the daemon needs are here: HELLO, NEW_SESSION (a command or a subsystem),
-//! and OPEN_FWD / CLOSE_FWD (port forwards kept by the master). The command inside a
-//! NEW_SESSION comes from [`super::remote`], built from validated parts like every argv.
+//! and OPEN_FWD / CLOSE_FWD (port forwards kept by the master; [`forward`] validates the
+//! agent's request for one). The command inside a NEW_SESSION comes from
+//! [`crate::ssh::remote::scripts`], built from validated parts like every argv.
+
+pub mod forward;
 
 /// The protocol version both sides announce.
 pub const MUX_VERSION: u32 = 4;

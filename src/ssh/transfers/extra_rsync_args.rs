@@ -1,5 +1,5 @@
 //! `extra_rsync_args` → [`ExtraRsyncArgs`], through an allowlist (`rsync_allowlist.rs`, as
-//! `allowlist.rs` and `options.rs` do for ssh).
+//! `options/allowlist.rs` and `options/extra_ssh_args.rs` do for ssh).
 //!
 //! rsync reads its options with popt: bundled short flags (`-avz`), a short flag's value attached
 //! or in the next element (`-ex`, `-e x`), `--name=value` or `--name value`. An option that names
@@ -11,11 +11,11 @@
 //! agent's spelling. Abbreviations (`--rs`), other letter cases, white space and control
 //! characters are refused with a message that names the option.
 
-use super::InvalidInput;
 use super::rsync_allowlist::{
     LONG_FLAGS, LONG_REFUSED, LONG_VALUED, NEGATABLE, SHORT_FLAGS, SHORT_REFUSED, SHORT_VALUED,
     VALUED_ALIASES, Value,
 };
+use crate::ssh::InvalidInput;
 
 /// One validated option, in the form the argv builder emits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

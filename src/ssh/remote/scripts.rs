@@ -241,7 +241,7 @@ pub fn parse_kill_report(output: &str) -> Vec<(u32, Option<i32>)> {
 )]
 mod tests {
     use super::*;
-    use crate::ssh::login_shell::tests::{LOGIN_SHELLS, run_as_login_shell};
+    use crate::ssh::remote::login_shell::tests::{LOGIN_SHELLS, run_as_login_shell};
 
     const NONCE: &str = "0123abcd";
 
