@@ -8,7 +8,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::ssh::argv::{SshSettings, control_master};
+use crate::ssh::argv::SshSettings;
+use crate::ssh::argv::master::control_master;
 use crate::ssh::mux::{self, MAX_MESSAGE, Reply};
 use crate::ssh::options::allowlist::takes_value;
 use crate::ssh::options::connection::{Connection, RawConnection};

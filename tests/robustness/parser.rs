@@ -10,7 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ssh_mcp_core::ssh::argv::{SshSettings, control_master};
+use ssh_mcp_core::ssh::argv::SshSettings;
+use ssh_mcp_core::ssh::argv::master::control_master;
 use ssh_mcp_core::ssh::options::connection::{Connection, RawConnection};
 use ssh_mcp_core::ssh::options::extra_ssh_args::{ExtraSshArgs, SshOption};
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ssh_mcp_core::ssh::argv::control_master;
+use ssh_mcp_core::ssh::argv::master::control_master;
 use ssh_mcp_core::ssh::options::connection::{Connection, RawConnection};
 use ssh_mcp_core::ssh::options::target::Target;
 

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::argv::{Operands, RsyncFlags};
+use ssh_mcp_core::ssh::argv::rsync::RsyncFlags;
+use ssh_mcp_core::ssh::argv::transfer::Operands;
 use ssh_mcp_core::ssh::options::connection::Connection;
 use ssh_mcp_core::ssh::transfers::extra_rsync_args::ExtraRsyncArgs;
 use ssh_mcp_core::ssh::transfers::paths::{LocalOperand, RemotePath};
