@@ -2,7 +2,8 @@
 //! types and only [`argv`] turns those types into a command line. Nothing here spawns a process.
 //!
 //! - [`options`]: what an ssh command line may carry ([`options::target::Target`],
-//!   [`options::extra_ssh_args::ExtraSshArgs`] and its allowlist, [`options::connection::Connection`]).
+//!   [`options::extra_ssh_args::ExtraSshArgs`] and its allowlist,
+//!   [`options::connection::Connection`]).
 //! - [`transfers`]: what a transfer may carry (its paths, `extra_rsync_args` and their allowlist).
 //! - [`argv`]: the only place that builds an ssh, scp or rsync command line.
 //! - [`mux`]: OpenSSH's multiplexing protocol, and the port forwards asked of a master through it.

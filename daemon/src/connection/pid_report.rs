@@ -1,5 +1,6 @@
-//! [`PidReportFilter`]: finds the remote pid line that `ssh::remote::scripts::RemoteCommand::with_pid_report`
-//! puts before the command, removes it from the stream, and passes every other byte through; and
+//! [`PidReportFilter`]: finds the remote pid line that
+//! `ssh::remote::scripts::RemoteCommand::with_pid_report` puts before the command, removes it from
+//! the stream, and passes every other byte through; and
 //! [`nonce`], the random part of the report that a command cannot forge (sessions and forwards
 //! take their ids from it too).
 

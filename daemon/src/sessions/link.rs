@@ -269,8 +269,8 @@ impl ChannelOpener for TerminalOpener<'_> {
     }
 }
 
-/// `ssh -tt -M` on the session's terminal (`argv::master::terminal_master`): ssh prompts there, and sets
-/// the terminal's modes itself, as it does in a person's terminal.
+/// `ssh -tt -M` on the session's terminal (`argv::master::terminal_master`): ssh prompts there,
+/// and sets the terminal's modes itself, as it does in a person's terminal.
 fn own_ssh(daemon: &Daemon, spec: &OpenSpec, command: &str) -> Result<Connected, DaemonError> {
     let settings = daemon.masters.settings()?;
     let (master_id, control_path) = daemon.masters.new_control_path(&spec.conn);

@@ -103,8 +103,8 @@ pub(super) async fn compare(
     }
 }
 
-/// The output of `argv::rsync::rsync_listing` for this sync: every file rsync selects, and whether it
-/// differs now. Its own process group, ended on `cancel` or after [`HELPER_TIMEOUT`].
+/// The output of `argv::rsync::rsync_listing` for this sync: every file rsync selects, and
+/// whether it differs now. Its own process group, ended on `cancel` or after [`HELPER_TIMEOUT`].
 async fn listing(
     daemon: &Daemon,
     spec: &TransferSpec,
