@@ -8,12 +8,13 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::ssh::allowlist::takes_value;
-use crate::ssh::argv::{SshSettings, control_master};
-use crate::ssh::connection::{Connection, RawConnection};
+use crate::ssh::argv::SshSettings;
+use crate::ssh::argv::master::control_master;
 use crate::ssh::mux::{self, MAX_MESSAGE, Reply};
-use crate::ssh::options::{ExtraSshArgs, SshOption};
-use crate::ssh::rsync_args::ExtraRsyncArgs;
+use crate::ssh::options::allowlist::takes_value;
+use crate::ssh::options::connection::{Connection, RawConnection};
+use crate::ssh::options::extra_ssh_args::{ExtraSshArgs, SshOption};
+use crate::ssh::transfers::extra_rsync_args::ExtraRsyncArgs;
 
 /// `fuzz_targets/mux_reply.rs`: bytes from a ControlMaster, read as the daemon reads its
 /// control socket: a 4-byte length, then that many bytes of message, again and again.

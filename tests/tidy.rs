@@ -81,8 +81,9 @@ fn the_shim_depends_on_no_pty_or_ssh_code() {
 
 #[test]
 fn only_the_argv_module_builds_ssh_command_lines() {
+    let argv_module = root().join("src/ssh/argv");
     for f in sources() {
-        if f.ends_with("src/ssh/argv.rs") {
+        if f.starts_with(&argv_module) {
             continue;
         }
         let text = std::fs::read_to_string(&f).unwrap();

@@ -1,22 +1,21 @@
 //! Everything about talking to OpenSSH, as pure functions: agent input is parsed into validated
-//! types ([`target::Target`], [`options::ExtraSshArgs`], [`connection::Connection`], …) and only
-//! [`argv`] turns those types into a command line. Nothing here spawns a process.
+//! types and only [`argv`] turns those types into a command line. Nothing here spawns a process.
+//!
+//! - [`options`]: what an ssh command line may carry ([`options::target::Target`],
+//!   [`options::extra_ssh_args::ExtraSshArgs`] and its allowlist,
+//!   [`options::connection::Connection`]).
+//! - [`transfers`]: what a transfer may carry (its paths, `extra_rsync_args` and their allowlist).
+//! - [`argv`]: the only place that builds an ssh, scp or rsync command line.
+//! - [`mux`]: OpenSSH's multiplexing protocol, and the port forwards asked of a master through it.
+//! - [`remote`]: what runs on the host: the command strings, the scripts and their quoting.
+//! - [`binaries`]: which local `ssh`, `scp`, `rsync` and `tmux` to run.
 
-pub mod allowlist;
 pub mod argv;
 pub mod binaries;
-pub mod connection;
-pub mod forward;
-pub mod login_shell;
 pub mod mux;
 pub mod options;
-pub mod quote;
 pub mod remote;
-pub mod remote_orphans;
-pub mod rsync_allowlist;
-pub mod rsync_args;
-pub mod target;
-pub mod transfer_paths;
+pub mod transfers;
 
 /// A refusal of agent input. The message says which field, what is wrong and what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use ssh_mcp_core::ssh::mux::{self, Reply};
-use ssh_mcp_core::ssh::remote;
+use ssh_mcp_core::ssh::remote::scripts;
 
 /// The nonce of the floor's pid report (the daemon draws a random one per call; the length is
 /// what matters for the cost).
@@ -49,7 +49,7 @@ impl Floor {
         })?;
         Ok(Self {
             control_path,
-            command: remote::wrap_command(command, None, None, &[]).with_pid_report(NONCE),
+            command: scripts::wrap_command(command, None, None, &[]).with_pid_report(NONCE),
             sockets_seen,
         })
     }
@@ -73,7 +73,7 @@ impl Floor {
             String::from_utf8_lossy(&stderr)
         );
         ensure!(
-            stderr.starts_with(remote::PID_REPORT_PREFIX),
+            stderr.starts_with(scripts::PID_REPORT_PREFIX),
             "the floor session's stderr lacks the pid report: {:?}",
             String::from_utf8_lossy(&stderr)
         );

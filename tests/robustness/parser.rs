@@ -10,9 +10,10 @@
 
 use std::path::{Path, PathBuf};
 
-use ssh_mcp_core::ssh::argv::{SshSettings, control_master};
-use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
-use ssh_mcp_core::ssh::options::{ExtraSshArgs, SshOption};
+use ssh_mcp_core::ssh::argv::SshSettings;
+use ssh_mcp_core::ssh::argv::master::control_master;
+use ssh_mcp_core::ssh::options::connection::{Connection, RawConnection};
+use ssh_mcp_core::ssh::options::extra_ssh_args::{ExtraSshArgs, SshOption};
 
 use super::Rng;
 

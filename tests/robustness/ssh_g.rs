@@ -2,7 +2,7 @@
 //! lists, hostile ones and near misses in every spelling ssh reads (`-oKey=v`, `-o Key v`,
 //! `-oKey v`, quoted keys, any letter case, `=` or white space, abbreviated keys, bundled flags,
 //! `-F`, `-J`, `-W`, `-L`, `-D`, …), go through `Connection::parse`. Each list it accepts is built
-//! into the real command line (`argv.rs`: a ControlMaster, a session's own ssh, scp's ssh, or the
+//! into the real command line (`ssh::argv`: a ControlMaster, a session's own ssh, scp's ssh, or the
 //! ssh in rsync's `-e`), and `ssh -G` with that command line says what ssh would do. Against the
 //! same command line without agent options, it must show no other ProxyCommand, LocalCommand,
 //! KnownHostsCommand, PKCS#11 or security key provider, forward, BatchMode, multiplexing or
@@ -21,10 +21,12 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ssh_mcp_core::ssh::argv::{self, Operands, RsyncFlags, SshSettings};
-use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
-use ssh_mcp_core::ssh::rsync_args::ExtraRsyncArgs;
-use ssh_mcp_core::ssh::transfer_paths::{LocalOperand, RemotePath};
+use ssh_mcp_core::ssh::argv::rsync::RsyncFlags;
+use ssh_mcp_core::ssh::argv::transfer::Operands;
+use ssh_mcp_core::ssh::argv::{self, SshSettings};
+use ssh_mcp_core::ssh::options::connection::{Connection, RawConnection};
+use ssh_mcp_core::ssh::transfers::extra_rsync_args::ExtraRsyncArgs;
+use ssh_mcp_core::ssh::transfers::paths::{LocalOperand, RemotePath};
 
 use super::Rng;
 use crate::support::Scratch;
@@ -80,7 +82,7 @@ const SENTINEL: &str = "smtsentinel";
 /// whose config says `BatchMode no`.
 const TARGETS: &[&str] = &["plain", "cfgproxy", "cfgbatch", "user@plain"];
 
-/// The command line kinds `argv.rs` builds whose ssh reads `extra_ssh_args`.
+/// The command line kinds `ssh::argv` builds whose ssh reads `extra_ssh_args`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Master,
@@ -168,12 +170,13 @@ impl Fixture {
             opts
         };
         match kind {
-            Kind::Master => argv::control_master(&self.settings, conn, &control_path).args,
+            Kind::Master => argv::master::control_master(&self.settings, conn, &control_path).args,
             Kind::TerminalMaster => {
-                argv::terminal_master(&self.settings, conn, &control_path, "exec sh -l").args
+                argv::master::terminal_master(&self.settings, conn, &control_path, "exec sh -l")
+                    .args
             }
             Kind::Scp => {
-                let a = argv::scp(
+                let a = argv::scp::scp(
                     &self.settings,
                     Path::new("scp"),
                     conn,
@@ -189,7 +192,7 @@ impl Fixture {
                 destination(a[3..end].to_vec())
             }
             Kind::Rsync => {
-                let a = argv::rsync(
+                let a = argv::rsync::rsync(
                     &self.settings,
                     Path::new("rsync"),
                     conn,
@@ -733,7 +736,7 @@ fn the_check_sees_what_the_guard_would_let_through() {
         &["-F", &hostile_config],
     ];
     for extra in smuggled {
-        // Agent options go where argv.rs puts them: after the daemon's, before the destination.
+        // Agent options go where `ssh::argv` puts them: after the daemon's, before the destination.
         let dash = base_args.iter().position(|a| a == "--").unwrap();
         let mut args = base_args[..dash].to_vec();
         args.extend(extra.iter().map(OsString::from));

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use ssh_mcp_core::ssh::argv::control_master;
-use ssh_mcp_core::ssh::connection::{Connection, RawConnection};
-use ssh_mcp_core::ssh::target::Target;
+use ssh_mcp_core::ssh::argv::master::control_master;
+use ssh_mcp_core::ssh::options::connection::{Connection, RawConnection};
+use ssh_mcp_core::ssh::options::target::Target;
 
 use super::Rng;
 use super::parser::settings;

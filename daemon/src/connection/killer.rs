@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ssh_mcp_core::ssh::remote;
+use ssh_mcp_core::ssh::remote::scripts;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
@@ -72,10 +72,10 @@ async fn run(control_path: PathBuf, grace: Duration, mut rx: mpsc::Receiver<Kill
                 continue;
             }
             let pgids: Vec<u32> = requests.iter().map(|r| r.pgid).collect();
-            let script = remote::kill_groups_script(&pgids, tenths);
+            let script = scripts::kill_groups_script(&pgids, tenths);
             let report = run_script(&control_path, &script, grace + KILL_MARGIN).await;
             let signals: HashMap<u32, Option<i32>> =
-                remote::parse_kill_report(&report).into_iter().collect();
+                scripts::parse_kill_report(&report).into_iter().collect();
             for request in requests {
                 let _ = request
                     .reply

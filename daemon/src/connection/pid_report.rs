@@ -1,9 +1,10 @@
-//! [`PidReportFilter`]: finds the remote pid line that `ssh::remote::RemoteCommand::with_pid_report`
-//! puts before the command, removes it from the stream, and passes every other byte through; and
+//! [`PidReportFilter`]: finds the remote pid line that
+//! `ssh::remote::scripts::RemoteCommand::with_pid_report` puts before the command, removes it from
+//! the stream, and passes every other byte through; and
 //! [`nonce`], the random part of the report that a command cannot forge (sessions and forwards
 //! take their ids from it too).
 
-use ssh_mcp_core::ssh::remote::PID_REPORT_PREFIX;
+use ssh_mcp_core::ssh::remote::scripts::PID_REPORT_PREFIX;
 
 /// How far to look for the report before giving up (login scripts may print first).
 const SEARCH_LIMIT: usize = 64 * 1024;

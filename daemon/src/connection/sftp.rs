@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use openssh_sftp_client::{Sftp, SftpOptions};
-use ssh_mcp_core::ssh::connection::Connection;
+use ssh_mcp_core::ssh::options::connection::Connection;
 
 use super::masters::{Lease, MasterPool};
 use super::mux_client::{self, OpenError};

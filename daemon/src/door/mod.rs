@@ -116,7 +116,7 @@ impl Entry {
 #[cfg(test)]
 pub fn test_common(target: &str) -> Common {
     let raw = RawCommon {
-        connection: ssh_mcp_core::ssh::connection::RawConnection {
+        connection: ssh_mcp_core::ssh::options::connection::RawConnection {
             target: target.into(),
             ..Default::default()
         },

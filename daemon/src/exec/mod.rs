@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::connection::Connection;
-use ssh_mcp_core::ssh::quote::{EnvVar, RemoteDir, RemoteShell};
-use ssh_mcp_core::ssh::remote::{self, RemoteCommand};
+use ssh_mcp_core::ssh::options::connection::Connection;
+use ssh_mcp_core::ssh::remote::quote::{EnvVar, RemoteDir, RemoteShell};
+use ssh_mcp_core::ssh::remote::scripts::{self, RemoteCommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{DEFAULT_MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES_LIMIT};
@@ -96,7 +96,8 @@ impl ExecSpec {
                 )));
             }
         };
-        let remote_command = remote::wrap_command(&raw.command, shell.as_ref(), cwd.as_ref(), &env);
+        let remote_command =
+            scripts::wrap_command(&raw.command, shell.as_ref(), cwd.as_ref(), &env);
         // With cwd, env or shell, quotes, `$`, `%`, newlines and non-ASCII bytes are sent as
         // four-byte escapes, so such a command takes more room.
         let sent = remote_command
@@ -123,7 +124,7 @@ impl ExecSpec {
 
 /// A spec for a POSIX sh script that ssh-mcp itself runs on the host (a file tool's helper, such
 /// as grep). The script reaches sh unchanged whatever the account's login shell is, and every
-/// agent value in it must already be quoted (`ssh_mcp_core::ssh::quote::sh_quote`).
+/// agent value in it must already be quoted (`ssh_mcp_core::ssh::remote::quote::sh_quote`).
 pub fn script_spec(
     conn: Connection,
     auth_sock: Option<PathBuf>,

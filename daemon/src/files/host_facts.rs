@@ -16,7 +16,7 @@
 use std::future::Future;
 use std::path::Path;
 
-use ssh_mcp_core::ssh::quote::sh_quote;
+use ssh_mcp_core::ssh::remote::quote::sh_quote;
 
 /// Output kept from the script: a link count, a tool's status and a few names.
 pub const MAX_OUTPUT: usize = 64 << 10;

@@ -4,7 +4,7 @@
 //! typed by what they point to and not entered); entries come NUL-separated, so any name
 //! survives, and are shown with invalid bytes replaced.
 
-use ssh_mcp_core::ssh::quote::sh_quote;
+use ssh_mcp_core::ssh::remote::quote::sh_quote;
 
 use super::listing::{self, Entry, Kind, Listing};
 

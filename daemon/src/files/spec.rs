@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::connection::Connection;
+use ssh_mcp_core::ssh::options::connection::Connection;
 
 use crate::door::Common;
 

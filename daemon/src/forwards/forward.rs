@@ -8,8 +8,8 @@
 use std::net::{IpAddr, TcpListener};
 use std::time::{Duration, Instant, SystemTime};
 
-use ssh_mcp_core::ssh::connection::Connection;
-use ssh_mcp_core::ssh::forward::{Direction, ForwardSpec, RawForward};
+use ssh_mcp_core::ssh::mux::forward::{Direction, ForwardSpec, RawForward};
+use ssh_mcp_core::ssh::options::connection::Connection;
 
 use super::control::{ForwardControl, ForwardError};
 use super::registry::{Clash, ForwardInfo, Snapshot};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use ssh_mcp_core::ssh::forward::ForwardSpec;
+use ssh_mcp_core::ssh::mux::forward::ForwardSpec;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -225,7 +225,7 @@ impl ForwardRegistry {
 
 #[cfg(test)]
 mod tests {
-    use ssh_mcp_core::ssh::forward::RawForward;
+    use ssh_mcp_core::ssh::mux::forward::RawForward;
 
     use super::*;
 

@@ -4,7 +4,7 @@
 use std::time::UNIX_EPOCH;
 
 use ssh_mcp_core::pb::{self, forwards_server::Forwards};
-use ssh_mcp_core::ssh::forward::RawForward;
+use ssh_mcp_core::ssh::mux::forward::RawForward;
 use tonic::{Request, Response, Status};
 
 use crate::door::Method;

@@ -21,7 +21,7 @@ use ssh_mcp_core::pb::forwards_server::ForwardsServer;
 use ssh_mcp_core::pb::search_server::SearchServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
 use ssh_mcp_core::pb::transfers_server::TransfersServer;
-use ssh_mcp_core::ssh::connection::RawConnection;
+use ssh_mcp_core::ssh::options::connection::RawConnection;
 use tonic::transport::server::Router;
 
 use crate::door::RawCommon;

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ssh_mcp_core::ssh::connection::Connection;
-use ssh_mcp_core::ssh::remote_orphans::{
+use ssh_mcp_core::ssh::options::connection::Connection;
+use ssh_mcp_core::ssh::remote::orphans::{
     Orphan, OrphanFate, end_orphans_script, parse_orphans_report,
 };
 use tokio_util::sync::CancellationToken;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use openssh_sftp_client::fs::Fs;
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::connection::Connection;
+use ssh_mcp_core::ssh::options::connection::Connection;
 use tokio::task::JoinSet;
 use tokio_stream::StreamExt;
 

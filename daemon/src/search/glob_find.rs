@@ -5,7 +5,7 @@
 //! files NUL-separated, `.git`, `.hg` and `.svn` pruned as in the seed, and the same matcher
 //! decides here. Names that are not UTF-8 come back with their invalid bytes replaced.
 
-use ssh_mcp_core::ssh::quote::sh_quote;
+use ssh_mcp_core::ssh::remote::quote::sh_quote;
 
 use super::glob_walk::Walk;
 

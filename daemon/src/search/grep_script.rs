@@ -9,7 +9,7 @@
 //!   more, to know there were more), counted by the NUL each record holds, and every request
 //!   stops at a byte cap, so a huge result never crosses the wire.
 
-use ssh_mcp_core::ssh::quote::sh_quote;
+use ssh_mcp_core::ssh::remote::quote::sh_quote;
 
 use super::grep_spec::{GrepSpec, OutputMode};
 

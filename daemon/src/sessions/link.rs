@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ssh_mcp_core::ssh::connection::Connection;
+use ssh_mcp_core::ssh::options::connection::Connection;
 
 use std::os::fd::{AsFd, AsRawFd};
 
@@ -40,7 +40,7 @@ pub enum Link {
         lease: Lease,
         channel: Option<mux_client::Session>,
     },
-    /// The session's own ssh (`argv::terminal_master`) on its terminal.
+    /// The session's own ssh (`argv::master::terminal_master`) on its terminal.
     OwnSsh {
         child: tokio::process::Child,
         conn: Connection,
@@ -269,14 +269,18 @@ impl ChannelOpener for TerminalOpener<'_> {
     }
 }
 
-/// `ssh -tt -M` on the session's terminal (`argv::terminal_master`): ssh prompts there, and sets
-/// the terminal's modes itself, as it does in a person's terminal.
+/// `ssh -tt -M` on the session's terminal (`argv::master::terminal_master`): ssh prompts there,
+/// and sets the terminal's modes itself, as it does in a person's terminal.
 fn own_ssh(daemon: &Daemon, spec: &OpenSpec, command: &str) -> Result<Connected, DaemonError> {
     let settings = daemon.masters.settings()?;
     let (master_id, control_path) = daemon.masters.new_control_path(&spec.conn);
     let _ = std::fs::remove_file(&control_path);
-    let argv =
-        ssh_mcp_core::ssh::argv::terminal_master(&settings, &spec.conn, &control_path, command);
+    let argv = ssh_mcp_core::ssh::argv::master::terminal_master(
+        &settings,
+        &spec.conn,
+        &control_path,
+        command,
+    );
     let (pty, pts) = new_terminal(spec.size)?;
     let child = spawn::on_terminal(&argv, pts.as_fd(), spec.auth_sock.as_deref())?;
     let link = Link::OwnSsh {

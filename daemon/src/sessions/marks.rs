@@ -1,7 +1,8 @@
 //! [`MarkFilter`]: finds the session's invisible marks (`ESC ] ssh-mcp;<nonce>;<mark> BEL`, see
-//! `ssh::remote::MARK_TAG`) in the terminal output, removes them from what readers, the screen and
-//! the transcript see, and says where in the kept stream each one was. [`MarkLog`] is what the
-//! session remembers of them: the shell's name and the recent runs' start and end offsets.
+//! `ssh::remote::scripts::MARK_TAG`) in the terminal output, removes them from what readers, the
+//! screen and the transcript see, and says where in the kept stream each one was. [`MarkLog`] is
+//! what the session remembers of them: the shell's name and the recent runs' start and end
+//! offsets.
 //!
 //! Only marks with this session's nonce count; anything else (other OSC sequences, a mark with
 //! another nonce, a malformed one) passes through untouched. A chunk that ends inside what may
@@ -9,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use ssh_mcp_core::ssh::remote::MARK_TAG;
+use ssh_mcp_core::ssh::remote::scripts::MARK_TAG;
 
 /// The longest mark body (after the prefix, up to the BEL) that is recognised.
 const MAX_BODY: usize = 96;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use ssh_mcp_core::ssh::binaries;
-use ssh_mcp_core::ssh::quote::sh_quote;
+use ssh_mcp_core::ssh::remote::quote::sh_quote;
 
 use super::spec::ObserverMode;
 use crate::connection::spawn;

@@ -1,8 +1,8 @@
 //! Running one command in a session's shell and returning when it has finished, with its output
 //! and exit code ([`run`]).
 //!
-//! How: the daemon types one line into the shell (`ssh::remote::run_in_session_line`): a start
-//! mark, the command through `eval`, and an end mark carrying the exit status. The marks are
+//! How: the daemon types one line into the shell (`ssh::remote::scripts::run_in_session_line`):
+//! a start mark, the command through `eval`, and an end mark carrying the exit status. The marks are
 //! private OSC sequences with the session's nonce (`ESC ] ssh-mcp;<nonce>;C;<run> BEL` and
 //! `…;D;<run>;<status> BEL`), as terminals' shell-integration marks (OSC 133) are; the session's
 //! [`super::marks::MarkFilter`] removes them from everything readers, the screen and the
@@ -35,7 +35,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::remote::{RunSyntax, run_in_session_line};
+use ssh_mcp_core::ssh::remote::scripts::{RunSyntax, run_in_session_line};
 
 use super::limits;
 use super::marks::RunMarks;

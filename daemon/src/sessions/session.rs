@@ -3,7 +3,7 @@
 //! owns both (`session/owner.rs`; [`Session::open`] starts it). What the calls do with a session
 //! (write, resize, stop, render, record) is here.
 //!
-//! The remote shell reports its pid first (`remote::session_command`), which is its process group:
+//! The remote shell reports its pid first (`scripts::session_command`), which is its process group:
 //! a stop closes the channel, so that sshd hangs up the terminal, then ends whatever is left of the
 //! group over the master's spare channel (SIGTERM, then SIGKILL after the grace).
 
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use pty_process::OwnedWritePty;
-use ssh_mcp_core::ssh::remote;
+use ssh_mcp_core::ssh::remote::scripts;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, watch};
 
@@ -118,7 +118,7 @@ impl Session {
         let transcript_path = transcript.path().to_path_buf();
         let nonce = crate::connection::pid_report::nonce();
         let command =
-            remote::session_command(&nonce, spec.shell.as_ref(), spec.cwd.as_ref(), &spec.env);
+            scripts::session_command(&nonce, spec.shell.as_ref(), spec.cwd.as_ref(), &spec.env);
         // In the journal before the shell can start: a daemon that dies from here on leaves a
         // record the next one ends the shell by (`orphans`).
         let journal = daemon.journal.begin(

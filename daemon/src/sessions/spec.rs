@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::connection::Connection;
-use ssh_mcp_core::ssh::quote::{EnvVar, RemoteDir, RemoteShell};
+use ssh_mcp_core::ssh::options::connection::Connection;
+use ssh_mcp_core::ssh::remote::quote::{EnvVar, RemoteDir, RemoteShell};
 
 use super::limits::{self, TermSize};
 use crate::door::Common;

@@ -8,8 +8,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use ssh_mcp_core::ssh::argv::Operands;
-use ssh_mcp_core::ssh::quote::sh_quote;
+use ssh_mcp_core::ssh::argv::transfer::Operands;
+use ssh_mcp_core::ssh::remote::quote::sh_quote;
 
 use super::local_tree;
 use super::spec::TransferSpec;

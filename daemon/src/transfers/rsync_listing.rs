@@ -1,4 +1,4 @@
-//! Which files a sync took, in rsync's own words: the output of `argv::rsync_listing` (a dry
+//! Which files a sync took, in rsync's own words: the output of `argv::rsync::rsync_listing` (a dry
 //! run of the same transfer with `--checksum` and every selected file itemized), read into
 //! [`Item`]s and paired with their paths on both ends ([`pairs`]). rsync applied the filters
 //! (`--include`, `--exclude`, `+`/`-` rules, `exclude`), size and time rules, so `checksum: true`
@@ -9,7 +9,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use ssh_mcp_core::ssh::argv::Operands;
+use ssh_mcp_core::ssh::argv::transfer::Operands;
 
 use super::checksum::{Before, Pair, base};
 use super::spec::{Tool, TransferSpec};

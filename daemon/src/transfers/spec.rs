@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ssh_mcp_core::ssh::InvalidInput;
-use ssh_mcp_core::ssh::argv::{Operands, RsyncFlags};
-use ssh_mcp_core::ssh::connection::Connection;
-use ssh_mcp_core::ssh::rsync_args::ExtraRsyncArgs;
-use ssh_mcp_core::ssh::transfer_paths::{LocalOperand, RemotePath};
+use ssh_mcp_core::ssh::argv::rsync::RsyncFlags;
+use ssh_mcp_core::ssh::argv::transfer::Operands;
+use ssh_mcp_core::ssh::options::connection::Connection;
+use ssh_mcp_core::ssh::transfers::extra_rsync_args::ExtraRsyncArgs;
+use ssh_mcp_core::ssh::transfers::paths::{LocalOperand, RemotePath};
 
 use crate::door::Common;
 

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use ssh_mcp_core::ssh::transfer_paths::LocalOperand;
+use ssh_mcp_core::ssh::transfers::paths::LocalOperand;
 
 use super::local_tree;
 use super::stage::{self, DestKind, Landed, Shape, WholeSizes};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use openssh_sftp_client::fs::Fs;
 use openssh_sftp_client::metadata::{MetaData, Permissions, RawPermissions};
 use openssh_sftp_client::{Error as SftpError, Sftp};
-use ssh_mcp_core::ssh::transfer_paths::RemotePath;
+use ssh_mcp_core::ssh::transfers::paths::RemotePath;
 use tokio_stream::StreamExt;
 use tokio_util::task::TaskTracker;
 

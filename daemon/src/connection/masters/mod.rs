@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use ssh_mcp_core::ssh::argv::SshSettings;
 use ssh_mcp_core::ssh::binaries::Binaries;
-use ssh_mcp_core::ssh::connection::Connection;
+use ssh_mcp_core::ssh::options::connection::Connection;
 use tokio::sync::Notify;
 
 use super::control_paths;

@@ -40,7 +40,7 @@ impl MasterPool {
                 );
             }
         };
-        let argv = argv::control_master(&settings, &host.conn, &path);
+        let argv = argv::master::control_master(&settings, &host.conn, &path);
         tracing::debug!(master = id, argv = %argv.display(), "starting control master");
         let mut child = match spawn::master(&argv, auth_sock.as_deref()) {
             Ok(c) => c,

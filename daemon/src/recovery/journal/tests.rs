@@ -1,7 +1,7 @@
 //! Tests of the journal: what a new daemon finds, compaction, and a state directory that
 //! cannot be written.
 
-use ssh_mcp_core::ssh::connection::RawConnection;
+use ssh_mcp_core::ssh::options::connection::RawConnection;
 
 use super::*;
 

@@ -1,6 +1,6 @@
 //! One transfer, from lease to outcome: lease a channel on the host's ControlMaster, start scp or
-//! rsync (argv from `argv::scp` / `argv::rsync`) in its own process group with its ssh riding
-//! on that master, report progress from the kernel's I/O counters, and on a timeout, a
+//! rsync (argv from `argv::scp::scp` / `argv::rsync::rsync`) in its own process group with its
+//! ssh riding on that master, report progress from the kernel's I/O counters, and on a timeout, a
 //! cancellation or shutdown end the whole group (SIGTERM, then SIGKILL after a grace). scp
 //! writes into a temporary directory beside the destination (`stage.rs`), put in place only
 //! when the copy is complete. Then count what moved and, when asked, compare checksums on both
@@ -225,7 +225,7 @@ fn start(
                 .staged
                 .as_ref()
                 .map_or_else(|| spec.operands.clone(), |s| s.operands(&spec.operands));
-            argv::scp(
+            argv::scp::scp(
                 settings,
                 program,
                 &spec.conn,
@@ -235,7 +235,7 @@ fn start(
                 *preserve_times,
             )
         }
-        Tool::Rsync { flags, extra } => argv::rsync(
+        Tool::Rsync { flags, extra } => argv::rsync::rsync(
             settings,
             program,
             &spec.conn,

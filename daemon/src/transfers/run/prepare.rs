@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use ssh_mcp_core::ssh::argv::Operands;
+use ssh_mcp_core::ssh::argv::transfer::Operands;
 
 use super::staged::Staged;
 use super::verify::remote_sh;

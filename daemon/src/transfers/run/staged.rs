@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-use ssh_mcp_core::ssh::argv::Operands;
+use ssh_mcp_core::ssh::argv::transfer::Operands;
 
 use super::prepare::remote_sizes;
 use crate::state::Daemon;

@@ -2,8 +2,9 @@
 //! naming rules or by rsync's own listing of what it selected; and the remote helper scripts it
 //! runs through the exec path.
 
-use ssh_mcp_core::ssh::argv::{self, RsyncFlags};
-use ssh_mcp_core::ssh::rsync_args::ExtraRsyncArgs;
+use ssh_mcp_core::ssh::argv;
+use ssh_mcp_core::ssh::argv::rsync::RsyncFlags;
+use ssh_mcp_core::ssh::transfers::extra_rsync_args::ExtraRsyncArgs;
 use tokio_util::sync::CancellationToken;
 
 use super::{HELPER_TIMEOUT, OUTPUT_CAP, join_capped, program, read_capped};
@@ -102,8 +103,8 @@ pub(super) async fn compare(
     }
 }
 
-/// The output of `argv::rsync_listing` for this sync: every file rsync selects, and whether it
-/// differs now. Its own process group, ended on `cancel` or after [`HELPER_TIMEOUT`].
+/// The output of `argv::rsync::rsync_listing` for this sync: every file rsync selects, and
+/// whether it differs now. Its own process group, ended on `cancel` or after [`HELPER_TIMEOUT`].
 async fn listing(
     daemon: &Daemon,
     spec: &TransferSpec,
@@ -118,7 +119,7 @@ async fn listing(
         .acquire(&spec.conn, spec.auth_sock.as_deref())
         .await
         .map_err(|e| e.to_string())?;
-    let argv = argv::rsync_listing(
+    let argv = argv::rsync::rsync_listing(
         &settings,
         &program,
         &spec.conn,

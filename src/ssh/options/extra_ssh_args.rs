@@ -7,11 +7,11 @@
 //! option and says why. What comes out is re-spelled canonically (`-o Key=value`) by the argv
 //! builder, so ssh never sees the agent's spelling.
 
-use super::InvalidInput;
 use super::allowlist::{
     ALLOWED_CONFIG, ALLOWED_FLAGS, ALLOWED_SHORT, REFUSED_CONFIG, ValueKind, allowed_summary,
     short_refusal, takes_value,
 };
+use crate::ssh::InvalidInput;
 use ValueKind::*;
 
 /// One validated option, in the form the argv builder emits.
@@ -37,7 +37,7 @@ impl ExtraSshArgs {
         while i < args.len() {
             let arg = &args[i];
             let at = format!("extra_ssh_args[{i}]");
-            super::reject_control_chars(&at, arg)?;
+            crate::ssh::reject_control_chars(&at, arg)?;
             if arg == "--" {
                 return Err(InvalidInput(format!(
                     "{at}: '--' ends ssh's options, so what follows would become the destination or \
@@ -74,7 +74,7 @@ impl ExtraSshArgs {
                     i += 1;
                     match args.get(i) {
                         Some(v) => {
-                            super::reject_control_chars(&format!("extra_ssh_args[{i}]"), v)?;
+                            crate::ssh::reject_control_chars(&format!("extra_ssh_args[{i}]"), v)?;
                             v.clone()
                         }
                         None => {

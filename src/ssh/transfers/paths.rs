@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use super::InvalidInput;
+use crate::ssh::InvalidInput;
 
 fn check_text(field: &str, raw: &str) -> Result<(), InvalidInput> {
     if raw.contains('\0') {

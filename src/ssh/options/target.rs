@@ -4,7 +4,7 @@
 //! local command), and user config may splice `%h`/`%r` into commands, so a target is held to a
 //! conservative character set. The argv builder also puts it after `--`.
 
-use super::InvalidInput;
+use crate::ssh::InvalidInput;
 
 /// A destination that is safe to hand to ssh after `--`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,7 +29,7 @@ impl Target {
                 "'target' is required: name a host, alias or user@host",
             ));
         }
-        super::reject_control_chars("target", t)?;
+        crate::ssh::reject_control_chars("target", t)?;
         if t.starts_with('-') {
             return Err(InvalidInput(format!(
                 "'target' {t:?} starts with '-', which ssh would read as an option; name a host, \

@@ -1,6 +1,6 @@
 //! The allowlist behind `extra_ssh_args`: which short flags and `-o` keys are allowed, what their
-//! values may look like, and why the dangerous ones are refused. `options.rs` reads agent input
-//! against these tables; changing what is allowed means changing this file only.
+//! values may look like, and why the dangerous ones are refused. `extra_ssh_args.rs` reads agent
+//! input against these tables; changing what is allowed means changing this file only.
 
 /// What a value may look like, per option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! A port forward as the agent asks for it, validated: [`ForwardSpec::parse`] checks the
 //! direction, the ports, the far host and the bind address, and [`ForwardSpec::mux_request`] is
-//! what the daemon's master is asked to open (`super::mux`). Nothing here touches a socket.
+//! what the daemon's master is asked to open (`ssh::mux`). Nothing here touches a socket.
 //!
 //! The directions keep the seed's meaning: `local` listens on this machine at
 //! `bind_address:local_port` and connects from the host to `remote_host:remote_port`; `remote`
@@ -11,8 +11,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use super::InvalidInput;
-use super::mux::{ForwardKind, ForwardRequest};
+use super::{ForwardKind, ForwardRequest};
+use crate::ssh::InvalidInput;
 
 /// Where a forward listens and where it connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,7 +4,7 @@
 //! sshd hands the remote command string to the user's login shell, so every piece of agent input
 //! that ends up in it is single-quoted here; nothing is spliced in raw except `command` itself.
 
-use super::{InvalidInput, reject_control_chars};
+use crate::ssh::{InvalidInput, reject_control_chars};
 
 /// Quotes `s` for a POSIX shell: as-is when it holds only characters no shell treats specially,
 /// else in single quotes with each `'` written as `'"'"'`.

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use super::options::{ExtraSshArgs, SshOption};
+use super::extra_ssh_args::{ExtraSshArgs, SshOption};
 use super::target::Target;
-use super::{InvalidInput, reject_control_chars};
+use crate::ssh::{InvalidInput, reject_control_chars};
 
 /// `StrictHostKeyChecking` as the seed accepted it (a boolean or one of these words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

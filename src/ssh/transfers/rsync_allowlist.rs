@@ -1,6 +1,7 @@
-//! The tables of `extra_rsync_args` (as `allowlist.rs` is for ssh's): the options that pass,
-//! with the kind of value each takes, and the options refused with the reason the agent reads.
-//! `rsync_args.rs` reads the agent's arguments against them the way rsync's popt would.
+//! The tables of `extra_rsync_args` (as `options/allowlist.rs` is for ssh's): the options that
+//! pass, with the kind of value each takes, and the options refused with the reason the agent
+//! reads.
+//! `extra_rsync_args.rs` reads the agent's arguments against them the way rsync's popt would.
 
 /// What a value may look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

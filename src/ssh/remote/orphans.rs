@@ -113,7 +113,7 @@ mod tests {
     use std::process::{Command, Stdio};
 
     use super::*;
-    use crate::ssh::login_shell::tests::LOGIN_SHELLS;
+    use crate::ssh::remote::login_shell::tests::LOGIN_SHELLS;
 
     fn run(login: &str, script: &str) -> String {
         let out = Command::new(login)
