@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use ssh_mcp_core::ssh::connection::Connection;
+use ssh_mcp_core::ssh::options::connection::Connection;
 
 use super::create::{self, Created};
 use super::edit::{self, EditRequest, Edited};

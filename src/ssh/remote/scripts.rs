@@ -199,21 +199,23 @@ fn printf_literal(text: &str) -> String {
 /// A script that ends the process groups `pgids` (and their sessions, where `pkill` exists):
 /// SIGTERM to each, up to `grace_tenths` tenths of a second for them to go, then SIGKILL to what
 /// is left. It prints one line per group: `<pgid> TERM` when SIGTERM was enough, `<pgid> KILL`
-/// when it was not, `<pgid> GONE` when nothing was left to signal. Ready to send: it runs in sh
-/// whatever the login shell is.
+/// when it was not, `<pgid> GONE` when nothing was left to signal. With no grace (a forced
+/// stop) it sends SIGKILL alone: a group that SIGTERM would also have ended is reported killed,
+/// as asked. Ready to send: it runs in sh whatever the login shell is.
 pub fn kill_groups_script(pgids: &[u32], grace_tenths: u32) -> String {
     let list = pgids
         .iter()
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(" ");
+    let first = if grace_tenths == 0 { "KILL" } else { "TERM" };
     let script = format!(
         "alive() {{ kill -s 0 -- -$1 2>/dev/null || {{ command -v pgrep >/dev/null 2>&1 && pgrep -s $1 >/dev/null 2>&1; }}; }}; \
          sig() {{ kill -s $1 -- -$2 2>/dev/null; command -v pkill >/dev/null 2>&1 && pkill -$1 -s $2 2>/dev/null; }}; \
-         T=; for p in {list}; do if alive $p; then T=\"$T $p\"; sig TERM $p; else echo \"$p GONE\"; fi; done; \
+         T=; for p in {list}; do if alive $p; then T=\"$T $p\"; sig {first} $p; else echo \"$p GONE\"; fi; done; \
          i=0; while [ $i -lt {grace_tenths} ]; do a=; for p in $T; do alive $p && a=1; done; [ -z \"$a\" ] && break; \
          sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done; \
-         for p in $T; do if alive $p; then sig KILL $p; echo \"$p KILL\"; else echo \"$p TERM\"; fi; done"
+         for p in $T; do if alive $p; then sig KILL $p; echo \"$p KILL\"; else echo \"$p {first}\"; fi; done"
     );
     format!("exec {}", for_any_login_shell(&script))
 }

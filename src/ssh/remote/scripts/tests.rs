@@ -250,3 +250,25 @@ fn kill_script_ends_groups_and_reports_each() {
         r.join().unwrap();
     }
 }
+
+#[test]
+fn without_grace_groups_get_sigkill_alone() {
+    // A group that SIGTERM would end: a forced stop still kills it, and says so.
+    let mut polite = std::process::Command::new("setsid")
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    let id = polite.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !std::path::Path::new(&format!("/proc/{id}")).exists()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::yield_now();
+    }
+    let reaper = std::thread::spawn(move || polite.wait().unwrap());
+    let (_, out) = run_as_login_shell("sh", &kill_groups_script(&[id], 0));
+    let report = parse_kill_report(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(report, [(id, Some(9))]);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(reaper.join().unwrap().signal(), Some(9));
+}
