@@ -1,12 +1,8 @@
 //! Argument rules ssh_grep and ssh_glob share, with the seed's wording: string arguments (not
-//! trimmed, no NUL, not blank), `head_limit` (at least 1) and `timeout` (seconds above 0).
-
-use std::time::Duration;
+//! trimmed, no NUL, not blank) and `head_limit` (at least 1); `timeout` is the door's
+//! (`door::Common`).
 
 use ssh_mcp_core::ssh::InvalidInput;
-
-/// The longest timeout a request may ask for (a week); beyond it, leave `timeout` out.
-const MAX_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
 
 /// A required string argument, kept as given (the seed does not trim `pattern`, `path`, `glob`).
 pub fn required(name: &str, value: &str) -> Result<String, InvalidInput> {
@@ -34,20 +30,6 @@ pub fn head_limit(value: Option<u32>) -> Result<Option<usize>, InvalidInput> {
     }
 }
 
-/// `timeout` in seconds: absent (no limit), or above 0 and at most a week.
-pub fn timeout(value: Option<f64>) -> Result<Option<Duration>, InvalidInput> {
-    match value {
-        None => Ok(None),
-        Some(t) if t.is_finite() && t > 0.0 && t <= MAX_TIMEOUT_SECS => {
-            Ok(Some(Duration::from_secs_f64(t)))
-        }
-        Some(t) if t.is_finite() && t > 0.0 => Err(InvalidInput(format!(
-            "'timeout' must be at most {MAX_TIMEOUT_SECS} seconds (got {t}); leave it out for no limit."
-        ))),
-        Some(_) => Err(InvalidInput::new("'timeout' must be > 0.0.")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,22 +50,12 @@ mod tests {
     }
 
     #[test]
-    fn head_limit_and_timeout_bounds() {
+    fn head_limit_bounds() {
         assert_eq!(
             head_limit(Some(0)).unwrap_err().0,
             "'head_limit' must be >= 1."
         );
         assert_eq!(head_limit(Some(3)).unwrap(), Some(3));
         assert_eq!(head_limit(None).unwrap(), None);
-        assert_eq!(
-            timeout(Some(0.0)).unwrap_err().0,
-            "'timeout' must be > 0.0."
-        );
-        assert!(timeout(Some(f64::NAN)).is_err());
-        assert!(timeout(Some(1e9)).is_err());
-        assert_eq!(
-            timeout(Some(1.5)).unwrap(),
-            Some(Duration::from_millis(1500))
-        );
     }
 }
