@@ -66,6 +66,26 @@ macro_rules! sends_to {
 }
 pub(crate) use sends_to;
 
+/// A tool's MCP entry: its router, the function rmcp calls, the `#[tool]` attributes (name,
+/// description, schemas, annotations) as the client sees them, and the generic path it takes
+/// (`call_unary` or `call_streamed`, below) with the tool's `Tool` type.
+macro_rules! mcp_entry {
+    ($router:ident: $name:ident($args:ty) => $path:ident::<$tool:ty>, $($attrs:tt)*) => {
+        #[tool_router(router = $router, vis = "pub(crate)")]
+        impl $crate::mcp::SshMcp {
+            #[tool($($attrs)*)]
+            async fn $name(
+                &self,
+                rmcp::handler::server::wrapper::Parameters(args): rmcp::handler::server::wrapper::Parameters<$args>,
+                ctx: rmcp::service::RequestContext<rmcp::RoleServer>,
+            ) -> Result<rmcp::model::CallToolResult, rmcp::ErrorData> {
+                self.$path::<$tool>(args, ctx).await
+            }
+        }
+    };
+}
+pub(crate) use mcp_entry;
+
 /// A tool whose method answers once.
 pub(crate) trait Unary: Tool {
     /// The tool result for the daemon's answer.

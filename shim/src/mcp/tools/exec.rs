@@ -5,19 +5,16 @@
 use std::collections::BTreeMap;
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb::{self, RunRequest, run_event::Event};
 
-use super::call::{Caller, Step, Streamed, Tool, sends_to};
+use super::call::{Caller, Step, Streamed, Tool, mcp_entry, sends_to};
 use super::connection::remote_args;
 use super::services::Exec;
 use super::text::text_and_exact;
-use crate::mcp::{SshMcp, result, schema};
+use crate::mcp::{result, schema};
 
 /// How often the daemon reports progress when the client asked for it.
 const PROGRESS_INTERVAL_MS: u32 = 1000;
@@ -176,23 +173,14 @@ impl Streamed for SshExec {
     }
 }
 
-#[tool_router(router = ssh_exec_router, vis = "pub(crate)")]
-impl SshMcp {
-    /// One non-interactive remote command; `timeout` and cancellation end it.
-    #[tool(
-        name = "ssh_exec",
-        description = "Run a non-interactive remote command. Give a timeout to anything that may hang: expiry or cancellation ends it.",
-        title = "Run a remote command",
-        output_schema = schema_for_output::<ExecResult>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
-    )]
-    async fn ssh_exec(
-        &self,
-        Parameters(args): Parameters<ExecArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_streamed::<SshExec>(args, ctx).await
-    }
+// One non-interactive remote command; `timeout` and cancellation end it.
+mcp_entry! {
+    ssh_exec_router: ssh_exec(ExecArgs) => call_streamed::<SshExec>,
+    name = "ssh_exec",
+    description = "Run a non-interactive remote command. Give a timeout to anything that may hang: expiry or cancellation ends it.",
+    title = "Run a remote command",
+    output_schema = schema_for_output::<ExecResult>(),
+    annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
 }
 
 #[cfg(test)]

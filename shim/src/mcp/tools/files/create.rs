@@ -2,19 +2,17 @@
 //! (`Files.Create`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::fdoc;
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Files;
-use crate::mcp::{SshMcp, result, schema};
+use crate::mcp::{result, schema};
 
 remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -83,22 +81,13 @@ impl Unary for SshCreate {
     }
 }
 
-#[tool_router(router = ssh_create_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_create",
-        description = "Create a new remote file with exactly this content. Fails if the path exists or its directory does not.",
-        title = "Create a remote file",
-        output_schema = schema_for_output::<CreateResult>(),
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
-    )]
-    async fn ssh_create(
-        &self,
-        Parameters(args): Parameters<CreateArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshCreate>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_create_router: ssh_create(CreateArgs) => call_unary::<SshCreate>,
+    name = "ssh_create",
+    description = "Create a new remote file with exactly this content. Fails if the path exists or its directory does not.",
+    title = "Create a remote file",
+    output_schema = schema_for_output::<CreateResult>(),
+    annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
 }
 
 #[cfg(test)]

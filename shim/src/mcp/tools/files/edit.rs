@@ -2,19 +2,17 @@
 //! owner, group, links and attributes allow (`Files.Edit`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::fdoc;
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Files;
-use crate::mcp::{SshMcp, result, schema};
+use crate::mcp::{result, schema};
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -107,22 +105,13 @@ impl Unary for SshEdit {
     }
 }
 
-#[tool_router(router = ssh_edit_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_edit",
-        description = "Replace exact text in a remote file. Each old_str must match once (after earlier edits) unless replace_all, else nothing is written. Other bytes, owner, group and mode kept; atomic unless the result says why not.",
-        title = "Edit a remote file",
-        output_schema = schema_for_output::<EditResult>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
-    )]
-    async fn ssh_edit(
-        &self,
-        Parameters(args): Parameters<EditArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshEdit>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_edit_router: ssh_edit(EditArgs) => call_unary::<SshEdit>,
+    name = "ssh_edit",
+    description = "Replace exact text in a remote file. Each old_str must match once (after earlier edits) unless replace_all, else nothing is written. Other bytes, owner, group and mode kept; atomic unless the result says why not.",
+    title = "Edit a remote file",
+    output_schema = schema_for_output::<EditResult>(),
+    annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
 }
 
 #[cfg(test)]

@@ -2,20 +2,18 @@
 //! directory listed two levels deep (`Files.View`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::fdoc;
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Files;
 use crate::mcp::tools::text::text_and_exact;
-use crate::mcp::{SshMcp, result, schema};
+use crate::mcp::{result, schema};
 
 remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -154,22 +152,13 @@ impl Unary for SshView {
     }
 }
 
-#[tool_router(router = ssh_view_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_view",
-        description = "Read a remote file or list a directory (2 levels, no hidden entries). Without view_range a file is cut at max_bytes; page with view_range.",
-        title = "View a remote file",
-        output_schema = schema_for_output::<ViewResult>(),
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
-    )]
-    async fn ssh_view(
-        &self,
-        Parameters(args): Parameters<ViewArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshView>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_view_router: ssh_view(ViewArgs) => call_unary::<SshView>,
+    name = "ssh_view",
+    description = "Read a remote file or list a directory (2 levels, no hidden entries). Without view_range a file is cut at max_bytes; page with view_range.",
+    title = "View a remote file",
+    output_schema = schema_for_output::<ViewResult>(),
+    annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
 }
 
 #[cfg(test)]

@@ -1,19 +1,17 @@
 //! `ssh_forward`: a port forward opened on one of the daemon's masters (`Forwards.Open`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::Forward;
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Forwards;
-use crate::mcp::{SshMcp, result, schema};
+use crate::mcp::{result, schema};
 
 remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -108,22 +106,13 @@ impl Unary for SshForward {
     }
 }
 
-#[tool_router(router = ssh_forward_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_forward",
-        description = "Open a port forward owned by the daemon: it outlives this client. A busy port fails at once.",
-        title = "Open a port forward",
-        output_schema = schema_for_output::<Opened>(),
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
-    )]
-    async fn ssh_forward(
-        &self,
-        Parameters(args): Parameters<ForwardArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshForward>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_forward_router: ssh_forward(ForwardArgs) => call_unary::<SshForward>,
+    name = "ssh_forward",
+    description = "Open a port forward owned by the daemon: it outlives this client. A busy port fails at once.",
+    title = "Open a port forward",
+    output_schema = schema_for_output::<Opened>(),
+    annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
 }
 
 #[cfg(test)]

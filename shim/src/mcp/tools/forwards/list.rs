@@ -1,18 +1,16 @@
 //! `ssh_list_forwards`: the daemon's forwards, running or ended (`Forwards.List`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::Forward;
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::services::Forwards;
-use crate::mcp::{SshMcp, result, schema};
+use crate::mcp::{result, schema};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -59,20 +57,11 @@ impl Unary for SshListForwards {
     }
 }
 
-#[tool_router(router = ssh_list_forwards_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_list_forwards",
-        description = "List the daemon's port forwards, with whether each runs and why it ended.",
-        title = "List port forwards",
-        output_schema = schema_for_output::<ForwardList>(),
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
-    )]
-    async fn ssh_list_forwards(
-        &self,
-        Parameters(args): Parameters<ListArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshListForwards>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_list_forwards_router: ssh_list_forwards(ListArgs) => call_unary::<SshListForwards>,
+    name = "ssh_list_forwards",
+    description = "List the daemon's port forwards, with whether each runs and why it ended.",
+    title = "List port forwards",
+    output_schema = schema_for_output::<ForwardList>(),
+    annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
 }

@@ -2,18 +2,16 @@
 //! (`Forwards.Stop`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::Forward;
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::services::Forwards;
-use crate::mcp::{SshMcp, result, schema};
+use crate::mcp::{result, schema};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -60,20 +58,11 @@ impl Unary for SshStopForward {
     }
 }
 
-#[tool_router(router = ssh_stop_forward_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_stop_forward",
-        description = "Stop a port forward: its port is closed when this returns.",
-        title = "Stop a port forward",
-        output_schema = schema_for_output::<Stopped>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
-    )]
-    async fn ssh_stop_forward(
-        &self,
-        Parameters(args): Parameters<StopArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshStopForward>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_stop_forward_router: ssh_stop_forward(StopArgs) => call_unary::<SshStopForward>,
+    name = "ssh_stop_forward",
+    description = "Stop a port forward: its port is closed when this returns.",
+    title = "Stop a port forward",
+    output_schema = schema_for_output::<Stopped>(),
+    annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
 }

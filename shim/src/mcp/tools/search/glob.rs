@@ -1,18 +1,16 @@
 //! `ssh_glob`: regular files matching a glob, found by a walk over SFTP (`Search.Glob`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb::{self, GlobRequest};
 
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Search;
-use crate::mcp::{SshMcp, result, schema};
+use crate::mcp::{result, schema};
 
 remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -94,22 +92,13 @@ impl Unary for SshGlob {
     }
 }
 
-#[tool_router(router = ssh_glob_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_glob",
-        description = "Find remote regular files by glob: * ? [..] {a,b}, ** across directories; hidden names only by a pattern starting with '.'; .git/.hg/.svn skipped. Sorted paths relative to path.",
-        title = "Find remote files",
-        output_schema = schema_for_output::<GlobResult>(),
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
-    )]
-    async fn ssh_glob(
-        &self,
-        Parameters(args): Parameters<GlobArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshGlob>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_glob_router: ssh_glob(GlobArgs) => call_unary::<SshGlob>,
+    name = "ssh_glob",
+    description = "Find remote regular files by glob: * ? [..] {a,b}, ** across directories; hidden names only by a pattern starting with '.'; .git/.hg/.svn skipped. Sorted paths relative to path.",
+    title = "Find remote files",
+    output_schema = schema_for_output::<GlobResult>(),
+    annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
 }
 
 #[cfg(test)]

@@ -1,18 +1,16 @@
 //! `ssh_grep`: `grep -r` on the host (`Search.Grep`), its matches in the seed's three shapes.
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb::{self, GrepRequest};
 
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Search;
-use crate::mcp::{SshMcp, result, schema};
+use crate::mcp::{result, schema};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -190,22 +188,13 @@ impl Unary for SshGrep {
     }
 }
 
-#[tool_router(router = ssh_grep_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_grep",
-        description = "grep -r on the host, skipping .git/.hg/.svn. Unreadable files go to errors; other matches are kept.",
-        title = "Search remote files",
-        output_schema = schema_for_output::<GrepResult>(),
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
-    )]
-    async fn ssh_grep(
-        &self,
-        Parameters(args): Parameters<GrepArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshGrep>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_grep_router: ssh_grep(GrepArgs) => call_unary::<SshGrep>,
+    name = "ssh_grep",
+    description = "grep -r on the host, skipping .git/.hg/.svn. Unreadable files go to errors; other matches are kept.",
+    title = "Search remote files",
+    output_schema = schema_for_output::<GrepResult>(),
+    annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
 }
 
 #[cfg(test)]

@@ -1,19 +1,17 @@
 //! `ssh_list_sessions`: every session of every client, running or ended (`Sessions.List`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::Deserialize;
 use ssh_mcp_wire::pb;
 
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::connection::doc;
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionList;
-use crate::mcp::{SshMcp, result, schema};
+use crate::mcp::{result, schema};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -56,22 +54,13 @@ impl Unary for SshListSessions {
     }
 }
 
-#[tool_router(router = ssh_list_sessions_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_list_sessions",
-        description = "List the sessions of all clients: session_id, session_name, target, state, observer.",
-        title = "List sessions",
-        output_schema = schema_for_output::<SessionList>(),
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
-    )]
-    async fn ssh_list_sessions(
-        &self,
-        Parameters(args): Parameters<ListArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshListSessions>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_list_sessions_router: ssh_list_sessions(ListArgs) => call_unary::<SshListSessions>,
+    name = "ssh_list_sessions",
+    description = "List the sessions of all clients: session_id, session_name, target, state, observer.",
+    title = "List sessions",
+    output_schema = schema_for_output::<SessionList>(),
+    annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
 }
 
 #[cfg(test)]

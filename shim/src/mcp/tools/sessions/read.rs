@@ -1,19 +1,17 @@
 //! `ssh_read_session`: the output of a session since this client's last read (`Sessions.Read`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::Deserialize;
 use ssh_mcp_wire::pb::{self, ReadOptions};
 
 use super::{read_options, sdoc, session_result};
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::schema;
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionResult;
-use crate::mcp::{SshMcp, schema};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -69,22 +67,13 @@ impl Unary for SshReadSession {
     }
 }
 
-#[tool_router(router = ssh_read_session_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_read_session",
-        description = "Output since this client's last read (each client has its own cursor). truncated: more is waiting. dropped_bytes: output lost before it was read. running: the shell is alive.",
-        title = "Read session output",
-        output_schema = schema_for_output::<SessionResult>(),
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
-    )]
-    async fn ssh_read_session(
-        &self,
-        Parameters(args): Parameters<ReadArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshReadSession>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_read_session_router: ssh_read_session(ReadArgs) => call_unary::<SshReadSession>,
+    name = "ssh_read_session",
+    description = "Output since this client's last read (each client has its own cursor). truncated: more is waiting. dropped_bytes: output lost before it was read. running: the shell is alive.",
+    title = "Read session output",
+    output_schema = schema_for_output::<SessionResult>(),
+    annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
 }
 
 #[cfg(test)]

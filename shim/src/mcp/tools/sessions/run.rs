@@ -3,17 +3,15 @@
 //! code without printing anything into the session, so the answer is the command's output alone.
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::services::Sessions;
-use crate::mcp::{SshMcp, result, schema};
+use crate::mcp::{result, schema};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -108,22 +106,13 @@ impl Unary for SshRunInSession {
     }
 }
 
-#[tool_router(router = ssh_run_in_session_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_run_in_session",
-        description = "Run one command in a session's shell and wait for it: its output alone and exit_code. Needs bash, sh, zsh or fish.",
-        title = "Run a command in a session",
-        output_schema = schema_for_output::<RunResult>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
-    )]
-    async fn ssh_run_in_session(
-        &self,
-        Parameters(args): Parameters<RunArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshRunInSession>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_run_in_session_router: ssh_run_in_session(RunArgs) => call_unary::<SshRunInSession>,
+    name = "ssh_run_in_session",
+    description = "Run one command in a session's shell and wait for it: its output alone and exit_code. Needs bash, sh, zsh or fish.",
+    title = "Run a command in a session",
+    output_schema = schema_for_output::<RunResult>(),
+    annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
 }
 
 #[cfg(test)]

@@ -2,19 +2,17 @@
 //! output and exit status (`Sessions.Stop`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::Deserialize;
 use ssh_mcp_wire::pb::{self, ReadOptions};
 
 use super::{read_options, sdoc, session_result};
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::schema;
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionResult;
-use crate::mcp::{SshMcp, schema};
 
 /// The seed's default wait for the exit.
 const DEFAULT_STOP_WAIT_SECONDS: f64 = 2.0;
@@ -69,22 +67,13 @@ impl Unary for SshStopSession {
     }
 }
 
-#[tool_router(router = ssh_stop_session_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_stop_session",
-        description = "End a session: hang up its shell, then SIGTERM (SIGKILL with force) to what is left. Returns the last output and exit status; it stays listed, its transcript on disk.",
-        title = "Stop a session",
-        output_schema = schema_for_output::<SessionResult>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
-    )]
-    async fn ssh_stop_session(
-        &self,
-        Parameters(args): Parameters<StopArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshStopSession>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_stop_session_router: ssh_stop_session(StopArgs) => call_unary::<SshStopSession>,
+    name = "ssh_stop_session",
+    description = "End a session: hang up its shell, then SIGTERM (SIGKILL with force) to what is left. Returns the last output and exit status; it stays listed, its transcript on disk.",
+    title = "Stop a session",
+    output_schema = schema_for_output::<SessionResult>(),
+    annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
 }
 
 #[cfg(test)]

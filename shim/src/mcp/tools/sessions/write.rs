@@ -2,19 +2,17 @@
 //! (`Sessions.Write`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::Deserialize;
 use ssh_mcp_wire::pb::{self, ReadOptions};
 
 use super::{read_options, sdoc, session_result};
-use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
+use crate::mcp::schema;
+use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionResult;
-use crate::mcp::{SshMcp, schema};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -75,22 +73,13 @@ impl Unary for SshWriteSession {
     }
 }
 
-#[tool_router(router = ssh_write_session_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_write_session",
-        description = "Type into a session (end commands with \\n), then return the output that follows.",
-        title = "Write to a session",
-        output_schema = schema_for_output::<SessionResult>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
-    )]
-    async fn ssh_write_session(
-        &self,
-        Parameters(args): Parameters<WriteArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_unary::<SshWriteSession>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_write_session_router: ssh_write_session(WriteArgs) => call_unary::<SshWriteSession>,
+    name = "ssh_write_session",
+    description = "Type into a session (end commands with \\n), then return the output that follows.",
+    title = "Write to a session",
+    output_schema = schema_for_output::<SessionResult>(),
+    annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
 }
 
 #[cfg(test)]

@@ -2,19 +2,16 @@
 //! complete.
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::Deserialize;
 use ssh_mcp_wire::pb::{self, ScpRequest};
 
 use super::{Direction, TransferResult, common};
-use crate::mcp::tools::call::{Caller, Step, Streamed, Tool, sends_to};
+use crate::mcp::schema;
+use crate::mcp::tools::call::{Caller, Step, Streamed, Tool, mcp_entry, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Transfers;
-use crate::mcp::{SshMcp, schema};
 
 remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -80,22 +77,13 @@ impl Streamed for SshScp {
     }
 }
 
-#[tool_router(router = ssh_scp_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_scp",
-        description = "Copy files to or from a host with scp.",
-        title = "scp",
-        output_schema = schema_for_output::<TransferResult>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
-    )]
-    async fn ssh_scp(
-        &self,
-        Parameters(args): Parameters<ScpArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_streamed::<SshScp>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_scp_router: ssh_scp(ScpArgs) => call_streamed::<SshScp>,
+    name = "ssh_scp",
+    description = "Copy files to or from a host with scp.",
+    title = "scp",
+    output_schema = schema_for_output::<TransferResult>(),
+    annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
 }
 
 #[cfg(test)]

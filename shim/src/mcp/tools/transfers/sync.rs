@@ -1,19 +1,16 @@
 //! `ssh_sync`: an incremental rsync to or from a host (`Transfers.Sync`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use serde::Deserialize;
 use ssh_mcp_wire::pb::{self, SyncRequest};
 
 use super::{Direction, TransferResult, common};
-use crate::mcp::tools::call::{Caller, Step, Streamed, Tool, sends_to};
+use crate::mcp::schema;
+use crate::mcp::tools::call::{Caller, Step, Streamed, Tool, mcp_entry, sends_to};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Transfers;
-use crate::mcp::{SshMcp, schema};
 
 remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -86,22 +83,13 @@ impl Streamed for SshSync {
     }
 }
 
-#[tool_router(router = ssh_sync_router, vis = "pub(crate)")]
-impl SshMcp {
-    #[tool(
-        name = "ssh_sync",
-        description = "Incremental rsync to or from a host.",
-        title = "rsync",
-        output_schema = schema_for_output::<TransferResult>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
-    )]
-    async fn ssh_sync(
-        &self,
-        Parameters(args): Parameters<SyncArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
-        self.call_streamed::<SshSync>(args, ctx).await
-    }
+mcp_entry! {
+    ssh_sync_router: ssh_sync(SyncArgs) => call_streamed::<SshSync>,
+    name = "ssh_sync",
+    description = "Incremental rsync to or from a host.",
+    title = "rsync",
+    output_schema = schema_for_output::<TransferResult>(),
+    annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
 }
 
 #[cfg(test)]
