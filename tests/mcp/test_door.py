@@ -119,3 +119,19 @@ async def test_a_refused_call_still_came_through_the_door(harness):
 async def _list_tools(harness):
     async with harness.client() as client:
         return (await client.list_tools()).tools
+
+
+async def test_the_door_knows_the_mcp_client_behind_a_call(harness):
+    """The shim names its MCP client (clientInfo from initialize) to the daemon, whose door logs
+    it with the call's summary before the call reaches the host."""
+    marker = f"door-{harness.dir.name}"
+    with anyio.fail_after(60):
+        async with harness.client(SSH_MCP_LOG="debug") as client:
+            ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command": f"echo {marker}"}))
+    admitted = [line for line in harness.log_tail().splitlines() if f"echo {marker}" in line]
+    assert admitted, harness.log_tail()
+    line = admitted[0]
+    assert 'method="Exec/Run"' in line and 'class="exec"' in line, line
+    assert 'target="testhost"' in line, line
+    assert "client=mcp/" in line, line
+    assert "pid=" in line, line
