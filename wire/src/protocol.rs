@@ -11,6 +11,11 @@ pub const PROTOCOL_VERSION: u32 = 3;
 /// The package version, shown by `--version` and by the Status call.
 pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The gRPC header in which the shim names the MCP client it serves (`name/version` from the
+/// client's `initialize`); the daemon records it as the caller of each call. Optional: a call
+/// without it is still served.
+pub const CLIENT_HEADER: &str = "ssh-mcp-client";
+
 /// Whether a peer that reports `peer_protocol` can be talked to by this build.
 pub fn is_compatible(peer_protocol: u32) -> bool {
     peer_protocol == PROTOCOL_VERSION

@@ -2,12 +2,11 @@
 //! socket (from the kernel) and the MCP client it serves (as the shim names it in the
 //! `ssh-mcp-client` header). Audit records and approval prompts show it.
 
+use ssh_mcp_core::protocol::CLIENT_HEADER;
 use tonic::Extensions;
 use tonic::metadata::MetadataMap;
 use tonic::transport::server::UdsConnectInfo;
 
-/// The header in which the shim names its MCP client (`name/version` from `initialize`).
-pub const CLIENT_HEADER: &str = "ssh-mcp-client";
 /// The longest client name kept; the rest is cut.
 const MAX_CLIENT_CHARS: usize = 80;
 

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-pub use caller::{CLIENT_HEADER, Caller};
+pub use caller::Caller;
 pub use common::{Common, MAX_TIMEOUT_SECS, RawCommon, parse_timeout};
 pub use method::{Class, Method};
 

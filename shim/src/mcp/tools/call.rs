@@ -9,6 +9,7 @@ use std::future::Future;
 use rmcp::model::{CallToolResult, ProgressNotificationParam};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer};
+use ssh_mcp_wire::protocol;
 use tonic::transport::Channel;
 
 use crate::mcp::{SshMcp, result};
@@ -118,9 +119,6 @@ pub(crate) enum Step {
     Nothing,
 }
 
-/// The header naming the MCP client (the daemon's `door::caller` reads it).
-const CLIENT_HEADER: &str = "ssh-mcp-client";
-
 impl SshMcp {
     /// A request to the daemon, naming the MCP client this shim serves (the daemon's door
     /// records it as the caller).
@@ -130,7 +128,9 @@ impl SshMcp {
             let client = format!("{}/{}", info.client_info.name, info.client_info.version);
             // A name that is not a valid header value (non-ASCII) is left out.
             if let Ok(value) = client.parse() {
-                request.metadata_mut().insert(CLIENT_HEADER, value);
+                request
+                    .metadata_mut()
+                    .insert(protocol::CLIENT_HEADER, value);
             }
         }
         request
