@@ -135,3 +135,19 @@ async def test_the_door_knows_the_mcp_client_behind_a_call(harness):
     assert 'target="testhost"' in line, line
     assert "client=mcp/" in line, line
     assert "pid=" in line, line
+
+
+async def test_a_sessions_typed_input_never_reaches_the_log(harness):
+    """What an agent types into a session may be a password: the door's line for a write gives
+    its length, never its bytes."""
+    secret = f"hunter2-{harness.dir.name}"
+    with anyio.fail_after(60):
+        async with harness.client(SSH_MCP_LOG="debug") as client:
+            sid = ok_result(await client.call_tool("ssh_start_session", {"target": TARGET}))["session_id"]
+            written = ok_result(await client.call_tool(
+                "ssh_write_session", {"session_id": sid, "input": f": {secret}\n"}))
+            assert written["bytes_written"] == len(secret) + 3, written
+            ok_result(await client.call_tool("ssh_stop_session", {"session_id": sid}))
+    log = (harness.state_dir / "ssh-mcpd.log").read_text(errors="replace")
+    assert f"write {len(secret) + 3} bytes to session {sid}" in log, log[-4000:]
+    assert secret not in log, "the typed input is in the daemon's log"

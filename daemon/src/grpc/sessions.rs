@@ -237,11 +237,8 @@ impl Sessions for SessionsService {
         let session = self.daemon.sessions.get(&req.session_id)?;
         entry.admit(
             Some(&session.target),
-            format!(
-                "write {:?} to session {}",
-                String::from_utf8_lossy(&req.input),
-                session.id
-            ),
+            // Never the input itself: a session's input may be a password.
+            format!("write {} bytes to session {}", req.input.len(), session.id),
         );
         if let Some(size) = resize {
             // An absent dimension keeps its current value.
