@@ -17,6 +17,7 @@ use tonic::Code;
 
 use crate::support::accounts::{Account, group_accounts};
 use crate::support::daemon::Daemon;
+use crate::support::peak_memory;
 use crate::support::sshd::Sshd;
 use crate::support::wait_until_async;
 
@@ -67,17 +68,6 @@ fn chmod(p: &Path, mode: u32) {
 fn owner_and_mode(p: &Path) -> (u32, u32, u32) {
     let m = std::fs::metadata(p).unwrap();
     (m.uid(), m.gid(), m.mode() & 0o7777)
-}
-
-/// Peak resident memory of a process (VmHWM), in bytes.
-fn peak_memory(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/<pid>/status");
-    kib << 10
 }
 
 impl Editing {

@@ -736,20 +736,31 @@ async fn parallel_starts_and_stops_leave_the_registry_file_as_the_registry() {
     );
 }
 
+/// A state directory for a daemon (0700), with the folder it lives in.
+fn private_state_dir() -> (crate::support::Scratch, std::path::PathBuf) {
+    let state = crate::support::Scratch::new("state");
+    let dir = state.join("s");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    (state, dir)
+}
+
+/// Now, in milliseconds since the Unix epoch (as the session registry records times).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
 /// Transcripts are kept as long as their sessions are listed: at start-up, a session that ended
 /// longer ago than an hour goes from the registry with its transcript folder, and so does an old
 /// folder no registry lists; a recent one stays, readable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_transcripts_go_at_start_up_and_recent_ones_stay() {
     use crate::support::daemon::DaemonOptions;
-    let state = crate::support::Scratch::new("state");
-    let dir = state.join("s");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let (_state, dir) = private_state_dir();
+    let now_ms = now_ms();
     let two_hours = Duration::from_secs(7200);
     let folder = |id: &str, age: Duration| {
         let d = dir.join(id);
@@ -853,10 +864,7 @@ async fn tmux_observers_of_look_alike_names_do_not_collide() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ended_sessions_big_transcript_is_not_read_whole_at_start_up() {
     use crate::support::daemon::DaemonOptions;
-    let state = crate::support::Scratch::new("state");
-    let dir = state.join("s");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let (_state, dir) = private_state_dir();
     let id = "00000000000000b1";
     let folder = dir.join(id);
     std::fs::create_dir(&folder).unwrap();
@@ -865,10 +873,7 @@ async fn an_ended_sessions_big_transcript_is_not_read_whole_at_start_up() {
     let mut current = part;
     current.extend_from_slice(b"\nthe last line\n");
     std::fs::write(folder.join("transcript.log"), &current).unwrap();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let now_ms = now_ms();
     let records = serde_json::json!([{
         "id": id, "name": null, "target": "web", "auto_close": false,
         "started_ms": now_ms - 2000, "ended_ms": now_ms - 1000, "exit_code": 0, "signal": null,
@@ -887,12 +892,7 @@ async fn an_ended_sessions_big_transcript_is_not_read_whole_at_start_up() {
         "{:?}",
         &out[out.len() - 40..]
     );
-    let status = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
-    let peak_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
     // The tail kept is 4 MiB; the whole transcript is 96 MiB.
-    assert!(peak_kib < 40 << 10, "the daemon peaked at {peak_kib} KiB");
+    let peak = crate::support::peak_memory(d.pid());
+    assert!(peak < 40 << 20, "the daemon peaked at {peak} bytes");
 }
