@@ -33,6 +33,20 @@ impl Control for OldDaemon {
         self.stop.notify_one();
         Ok(Response::new(StopReply {}))
     }
+
+    async fn check_policy(
+        &self,
+        _r: Request<ssh_mcp_core::pb::CheckPolicyRequest>,
+    ) -> Result<Response<ssh_mcp_core::pb::CheckPolicyReply>, Status> {
+        Err(Status::unimplemented("an old daemon"))
+    }
+
+    async fn explain_policy(
+        &self,
+        _r: Request<ssh_mcp_core::pb::ExplainPolicyRequest>,
+    ) -> Result<Response<ssh_mcp_core::pb::ExplainPolicyReply>, Status> {
+        Err(Status::unimplemented("an old daemon"))
+    }
 }
 
 fn shim(scratch: &Scratch, socket: &std::path::Path, args: &[&str]) -> std::process::Output {

@@ -25,6 +25,8 @@ pub struct Config {
     pub kill_grace: Duration,
     /// Sessions and forwards one connection may hold at once (`connection/masters`).
     pub max_long_lived: usize,
+    /// The user's policy (`trust::policy`): `$XDG_CONFIG_HOME/ssh-mcp/policy.toml`.
+    pub policy_path: PathBuf,
 }
 
 /// The daemon's home directory (`$HOME`), against which an agent's `~/` in a local path (an
@@ -34,7 +36,36 @@ pub fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(PathBuf::from)
 }
 
+/// Where the user's policy lives: `$XDG_CONFIG_HOME/ssh-mcp/policy.toml`, else
+/// `~/.config/ssh-mcp/policy.toml` (an XDG variable that is not an absolute path is ignored,
+/// as the XDG specification says).
+pub fn policy_path() -> PathBuf {
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| home_dir().map(|h| h.join(".config")))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent"));
+    config_home.join("ssh-mcp").join("policy.toml")
+}
+
 impl Config {
+    /// A configuration in `dir`, for unit tests.
+    #[cfg(test)]
+    pub fn for_tests(dir: &std::path::Path) -> Self {
+        Self {
+            socket_path: dir.join("s.sock"),
+            state_dir: dir.to_path_buf(),
+            control_dir: dir.join("c"),
+            ssh_config: None,
+            control_persist: Duration::from_secs(1),
+            connect_timeout_secs: 1,
+            keepalive_interval_secs: 1,
+            kill_grace: Duration::from_secs(1),
+            max_long_lived: 1,
+            policy_path: dir.join("policy.toml"),
+        }
+    }
+
     pub fn new(
         socket_path: PathBuf,
         state_dir: PathBuf,
@@ -62,6 +93,7 @@ impl Config {
             keepalive_interval_secs: 4,
             kill_grace: Duration::from_secs(2),
             max_long_lived: crate::connection::masters::DEFAULT_MAX_LONG_LIVED,
+            policy_path: policy_path(),
         })
     }
 }

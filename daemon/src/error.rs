@@ -49,6 +49,13 @@ pub enum DaemonError {
     /// A per-connection limit is reached (sessions and forwards holding their channels).
     #[error("{0}")]
     LimitReached(String),
+    /// The user's policy refuses the call (see `trust::policy`).
+    #[error("{0}")]
+    PolicyDenied(String),
+    /// The policy asks a person first: `question` is what the person is shown, `challenge`
+    /// what the approved retry must bring back (`trust::approval`).
+    #[error("{question}")]
+    ApprovalRequired { challenge: String, question: String },
     #[error("{0}")]
     Internal(String),
 }

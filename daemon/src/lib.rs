@@ -14,6 +14,10 @@
 //! - [`files`]: remote files over SFTP on the pool's masters (view, create, edit).
 //! - [`search`]: ssh_grep (grep on the host) and ssh_glob (a walk over SFTP).
 //! - [`forwards`]: port forwards kept by the pool's masters (mux OPEN_FWD), outliving clients.
+//! - [`door`]: where every call comes in: counted, its common fields validated, admitted by the
+//!   policy (and a person, when the policy asks), recorded in the audit trail.
+//! - [`trust`]: the user's policy (reloaded while running), the names a target is matched by,
+//!   approvals by a person, the audit trail.
 //! - [`recovery`]: the remote commands and session shells running now, on disk (the journal),
 //!   and ending, at start-up, those a crashed daemon left running (orphans).
 //! - `search::fuzzing` and `grpc::fuzzing` (feature `fuzzing`, and in tests): what the fuzz
@@ -42,6 +46,7 @@ pub mod sessions;
 pub mod shutdown;
 pub mod state;
 pub mod transfers;
+pub mod trust;
 
 use std::future::Future;
 
@@ -64,7 +69,13 @@ pub async fn run(
         tracing::warn!("the state directory: {e}");
     }
     let (journal, left_running) = recovery::journal::Journal::open(&config.state_dir);
-    let daemon = Daemon::new(config, activated, journal);
+    let trust = std::sync::Arc::new(trust::Trust::new(
+        config.policy_path.clone(),
+        config::home_dir(),
+        &config.state_dir,
+    )?);
+    let daemon = Daemon::new(config, activated, journal, trust.clone());
+    trust.watch(daemon.shutdown.clone());
     daemon.sessions.restore();
     // The journal's last lines are the ends of the commands that shutdown stopped: its sync
     // task runs until the masters go, after the commands.

@@ -43,11 +43,17 @@ impl Daemon {
         config: Config,
         activated: bool,
         journal: crate::recovery::journal::Journal,
+        trust: Arc<crate::trust::Trust>,
     ) -> Self {
         let shutdown = Shutdown::default();
         let masters = MasterPool::new(&config, shutdown.clone());
         let sessions = crate::sessions::registry::SessionRegistry::new(config.state_dir.clone());
-        let door = crate::door::Door::new(crate::config::home_dir(), shutdown.clone());
+        let door = crate::door::Door::new(
+            crate::config::home_dir(),
+            shutdown.clone(),
+            trust,
+            masters.clone(),
+        );
         Self(Arc::new(Inner {
             door,
             config,

@@ -65,6 +65,28 @@ pub async fn daemon(action: DaemonAction) -> anyhow::Result<i32> {
                     .map(|c| format!("{} {}", c.method, c.calls))
                     .collect();
                 println!("calls:     {}", calls.join(", "));
+                println!(
+                    "policy:    {} ({}){}",
+                    s.policy_path,
+                    s.policy_source,
+                    if s.policy_error.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" - its current text is NOT IN FORCE: {}", s.policy_error)
+                    }
+                );
+                println!(
+                    "audit:     {}{}",
+                    s.audit_path,
+                    if s.audit_failures == 0 {
+                        String::new()
+                    } else {
+                        format!(
+                            " - {} records NOT WRITTEN, the last because: {}",
+                            s.audit_failures, s.audit_error
+                        )
+                    }
+                );
                 println!("state dir: {}", s.state_dir);
                 if !s.log_path.is_empty() {
                     println!("log:       {}", s.log_path);

@@ -12,6 +12,7 @@ pub mod forward_list;
 pub mod heap;
 pub mod mcp;
 pub mod people;
+pub mod policy_cli;
 pub mod stdio;
 
 #[cfg(feature = "fuzzing")]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use rmcp::ServiceExt;
-use ssh_mcp::{cli, daemon_link, forward_list, heap, mcp, people, stdio};
+use ssh_mcp::{cli, daemon_link, forward_list, heap, mcp, people, policy_cli, stdio};
 
 /// ssh-mcp gives AI agents SSH access through your own OpenSSH client.
 #[derive(Debug, Parser)]
@@ -27,6 +27,11 @@ enum Command {
     Daemon {
         #[command(subcommand)]
         action: cli::DaemonAction,
+    },
+    /// Check the policy file, or explain what it allows on a target.
+    Policy {
+        #[command(subcommand)]
+        action: policy_cli::PolicyAction,
     },
     /// List the sessions (running and ended).
     Sessions,
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
         match cli.command {
             None | Some(Command::Serve) => serve().await,
             Some(Command::Daemon { action }) => cli::daemon(action).await,
+            Some(Command::Policy { action }) => policy_cli::policy(action).await,
             Some(Command::Sessions) => people::list().await,
             Some(Command::Forwards) => forward_list::list().await,
             Some(Command::Attach { name, target }) => {

@@ -14,6 +14,8 @@ pub struct BenchEnv {
     pub root: PathBuf,
     pub socket: PathBuf,
     pub state_dir: PathBuf,
+    /// `XDG_CONFIG_HOME` of the bench's shims and daemon: its policy lets transfers use /tmp.
+    pub config_home: PathBuf,
     /// Where the bench's own ControlMasters put their sockets.
     pub cm_dir: PathBuf,
     pub ssh_config: PathBuf,
@@ -46,8 +48,17 @@ impl BenchEnv {
             fs::create_dir(d)?;
             fs::set_permissions(d, fs::Permissions::from_mode(0o700))?;
         }
+        let config_home = root.join("config");
+        fs::create_dir_all(config_home.join("ssh-mcp"))?;
+        // The bench's transfer files live under /tmp, which the default policy lets
+        // downloads write but not uploads read.
+        fs::write(
+            config_home.join("ssh-mcp").join("policy.toml"),
+            "[local]\nread = [\"~\", \"/tmp\"]\nwrite = [\"~\", \"/tmp\"]\n",
+        )?;
         Ok(Self {
             _root: root_dir,
+            config_home,
             socket: run.join("ssh-mcpd.sock"),
             state_dir,
             cm_dir,
@@ -62,8 +73,9 @@ impl BenchEnv {
         self.root.join("sshd")
     }
 
-    fn vars(&self) -> [(&'static str, &Path); 3] {
+    fn vars(&self) -> [(&'static str, &Path); 4] {
         [
+            ("XDG_CONFIG_HOME", &self.config_home),
             ("SSH_MCP_SOCKET", &self.socket),
             ("SSH_MCP_STATE_DIR", &self.state_dir),
             ("SSH_MCP_SSH_CONFIG", &self.ssh_config),

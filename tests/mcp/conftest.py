@@ -298,7 +298,13 @@ def harness(sshd):
     d = Path(tempfile.mkdtemp(prefix="mcpt-", dir="/tmp"))  # mkdtemp: mode 0700, ours
     run = d / "run"
     run.mkdir(mode=0o700)
+    # The default policy lets uploads read only the home directory; the tests' files live in
+    # /tmp. Everything else is the default policy.
+    policy = d / "config" / "ssh-mcp" / "policy.toml"
+    policy.parent.mkdir(parents=True)
+    policy.write_text('[local]\nread = ["/"]\nwrite = ["/"]\nssh_files = ["/"]\n')
     env = {
+        "XDG_CONFIG_HOME": str(d / "config"),
         "SSH_MCP_SOCKET": str(run / "ssh-mcpd.sock"),
         "SSH_MCP_STATE_DIR": str(d / "state"),
         "SSH_MCP_SSH_CONFIG": str(sshd.config),

@@ -54,6 +54,7 @@ impl Daemon {
         notify
             .set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
+        super::write_test_policy(&dir.join("config"));
         let mut cmd = Command::new(super::daemon_bin());
         cmd.arg("--socket")
             .arg(&socket)
@@ -65,6 +66,7 @@ impl Daemon {
         cmd.args(&opts.extra_args)
             .env("NOTIFY_SOCKET", &notify_path)
             .env("SSH_MCP_LOG", "debug")
+            .env("XDG_CONFIG_HOME", dir.join("config"))
             .envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env_remove("SSH_MCP_SOCKET")
             .stdin(Stdio::null())

@@ -64,6 +64,18 @@ impl Scratch {
     }
 }
 
+/// The policy the test daemons run with: the default one, but for local paths, which live in
+/// scratch folders under /tmp (the default allows only the home directory, and /tmp for
+/// downloads). The protections of keys and start-up files stay as they are by default.
+pub const TEST_POLICY: &str = "[local]\nread = [\"/\"]\nwrite = [\"/\"]\nssh_files = [\"/\"]\n";
+
+/// Writes [`TEST_POLICY`] as `<config_home>/ssh-mcp/policy.toml`, for `XDG_CONFIG_HOME`.
+pub fn write_test_policy(config_home: &std::path::Path) {
+    let dir = config_home.join("ssh-mcp");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("policy.toml"), TEST_POLICY).unwrap();
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);

@@ -16,6 +16,36 @@ pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// without it is still served.
 pub const CLIENT_HEADER: &str = "ssh-mcp-client";
 
+/// The gRPC header in which the shim names the MCP tool a call serves (`ssh_exec`, …), for the
+/// audit trail. Optional: a call without it is recorded under its gRPC method.
+pub const TOOL_HEADER: &str = "ssh-mcp-tool";
+
+/// The gRPC header of a retried call that a person approved: the daemon's challenge, as the
+/// daemon issued it (see [`APPROVAL_CHALLENGE`]).
+pub const APPROVAL_HEADER: &str = "ssh-mcp-approval";
+
+/// The status metadata key with which the daemon asks for a person's approval: its value is a
+/// challenge bound to that one call (single use, expiring, signed by the daemon).
+pub const APPROVAL_CHALLENGE: &str = "ssh-mcp-approval-challenge";
+
+/// The tool error type of a daemon status code: the one mapping the shim answers agents with
+/// and the daemon's audit trail records.
+pub fn error_type(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::InvalidArgument => "validation_error",
+        Code::Unavailable => "connection_error",
+        Code::FailedPrecondition => "configuration_error",
+        Code::Cancelled => "cancelled",
+        Code::NotFound => "not_found",
+        Code::Aborted => "remote_file_error",
+        Code::ResourceExhausted => "limit_reached",
+        Code::PermissionDenied => "policy_denied",
+        Code::Unimplemented => "daemon_outdated",
+        _ => "internal_error",
+    }
+}
+
 /// Whether a peer that reports `peer_protocol` can be talked to by this build.
 pub fn is_compatible(peer_protocol: u32) -> bool {
     peer_protocol == PROTOCOL_VERSION

@@ -2,7 +2,7 @@
 //! socket (from the kernel) and the MCP client it serves (as the shim names it in the
 //! `ssh-mcp-client` header). Audit records and approval prompts show it.
 
-use ssh_mcp_core::protocol::CLIENT_HEADER;
+use ssh_mcp_core::protocol::{CLIENT_HEADER, TOOL_HEADER};
 use tonic::Extensions;
 use tonic::metadata::MetadataMap;
 use tonic::transport::server::UdsConnectInfo;
@@ -17,6 +17,8 @@ pub struct Caller {
     pub pid: Option<u32>,
     /// The MCP client as the shim named it; empty when it did not.
     pub client: String,
+    /// The MCP tool the call serves, as the shim named it; empty when it did not.
+    pub tool: String,
 }
 
 impl Caller {
@@ -32,7 +34,12 @@ impl Caller {
             .and_then(|v| v.to_str().ok())
             .map(clean)
             .unwrap_or_default();
-        Self { pid, client }
+        let tool = metadata
+            .get(TOOL_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(clean)
+            .unwrap_or_default();
+        Self { pid, client, tool }
     }
 }
 

@@ -43,6 +43,8 @@ impl Class {
 pub enum Method {
     ControlStatus,
     ControlStop,
+    ControlCheckPolicy,
+    ControlExplainPolicy,
     ExecRun,
     FilesView,
     FilesCreate,
@@ -65,9 +67,11 @@ pub enum Method {
 
 impl Method {
     /// Every method, in the order of the proto files.
-    pub const ALL: [Method; 20] = [
+    pub const ALL: [Method; 22] = [
         Self::ControlStatus,
         Self::ControlStop,
+        Self::ControlCheckPolicy,
+        Self::ControlExplainPolicy,
         Self::ExecRun,
         Self::FilesView,
         Self::FilesCreate,
@@ -93,6 +97,8 @@ impl Method {
         match self {
             Self::ControlStatus => "Control/Status",
             Self::ControlStop => "Control/Stop",
+            Self::ControlCheckPolicy => "Control/CheckPolicy",
+            Self::ControlExplainPolicy => "Control/ExplainPolicy",
             Self::ExecRun => "Exec/Run",
             Self::FilesView => "Files/View",
             Self::FilesCreate => "Files/Create",
@@ -116,7 +122,10 @@ impl Method {
 
     pub fn class(self) -> Class {
         match self {
-            Self::ControlStatus | Self::ControlStop => Class::Control,
+            Self::ControlStatus
+            | Self::ControlStop
+            | Self::ControlCheckPolicy
+            | Self::ControlExplainPolicy => Class::Control,
             Self::ExecRun | Self::SessionsRun => Class::Exec,
             Self::FilesView | Self::SearchGrep | Self::SearchGlob => Class::Read,
             Self::FilesCreate | Self::FilesEdit => Class::Write,

@@ -6,19 +6,26 @@
 //! That description is what a policy decides on, what a person approves and what an audit
 //! record keeps.
 
+mod admit;
 mod caller;
 mod common;
 mod method;
+mod record;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+pub use admit::{Call, LocalUse};
 pub use caller::Caller;
 pub use common::{Common, MAX_TIMEOUT_SECS, RawCommon, parse_timeout};
 pub use method::{Class, Method};
+pub use record::Ended;
 
+use crate::connection::masters::MasterPool;
 use crate::error::DaemonError;
+use crate::trust::Trust;
 
 /// The door of one daemon (see the module doc).
 pub struct Door {
@@ -27,35 +34,96 @@ pub struct Door {
     /// The daemon's home directory, for `~/` in local paths: looked up once, at start.
     home: Option<PathBuf>,
     shutting_down: crate::shutdown::Shutdown,
+    trust: Arc<Trust>,
+    /// For the ssh settings with which a target's names are resolved.
+    masters: MasterPool,
 }
 
 impl Door {
-    pub fn new(home: Option<PathBuf>, shutdown: crate::shutdown::Shutdown) -> Self {
+    pub fn new(
+        home: Option<PathBuf>,
+        shutdown: crate::shutdown::Shutdown,
+        trust: Arc<Trust>,
+        masters: MasterPool,
+    ) -> Self {
         Self {
             calls: Default::default(),
             home,
             shutting_down: shutdown,
+            trust,
+            masters,
         }
     }
 
+    pub fn trust(&self) -> &Arc<Trust> {
+        &self.trust
+    }
+
     /// A call of `method` comes in with these headers and connection extensions. Counted
-    /// whatever happens next; refused while the daemon shuts down when it would start new work
-    /// on a host ([`Method::starts_work`]).
-    pub fn enter<T>(
+    /// whatever happens next, and recorded in the audit trail when it ends; refused while the
+    /// daemon shuts down when it would start new work on a host ([`Method::starts_work`]).
+    pub fn enter<T: prost::Message>(
         &self,
         method: Method,
         request: &tonic::Request<T>,
     ) -> Result<Entry, DaemonError> {
+        self.enter_with(method, request, |r| request_hash(r))
+    }
+
+    /// [`Door::enter`] for a call whose request is a stream (a person attaching to a session):
+    /// nothing to bind an approval to, and nothing that asks for one.
+    pub fn enter_stream<T>(
+        &self,
+        method: Method,
+        request: &tonic::Request<T>,
+    ) -> Result<Entry, DaemonError> {
+        self.enter_with(method, request, |_| String::new())
+    }
+
+    fn enter_with<T>(
+        &self,
+        method: Method,
+        request: &tonic::Request<T>,
+        hash: impl FnOnce(&T) -> String,
+    ) -> Result<Entry, DaemonError> {
         self.calls[method.index()].fetch_add(1, Ordering::Relaxed);
-        if method.starts_work() && self.shutting_down.is_requested() {
-            return Err(DaemonError::ShuttingDown);
+        let entered = Instant::now();
+        let caller = Caller::of(request.metadata(), request.extensions());
+        let record = record::Pending::new(self.trust.clone(), &caller, method, entered);
+        if method == Method::ControlStatus {
+            // The handshake of every shim, not a tool call: not part of the trail.
+            record.silence();
         }
-        Ok(Entry {
+        let approval = request
+            .metadata()
+            .get(ssh_mcp_core::protocol::APPROVAL_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        // What an approval is bound to: only worth hashing when a person may be asked.
+        let request_hash = if approval.is_some() || self.trust.loaded().policy.asks_anything() {
+            hash(request.get_ref())
+        } else {
+            String::new()
+        };
+        let entry = Entry {
             method,
-            caller: Caller::of(request.metadata(), request.extensions()),
-            entered: Instant::now(),
+            caller,
+            entered,
             home: self.home.clone(),
-        })
+            trust: self.trust.clone(),
+            masters: self.masters.clone(),
+            record,
+            approval,
+            request_hash,
+        };
+        if method.starts_work() && self.shutting_down.is_requested() {
+            let e = DaemonError::ShuttingDown;
+            entry.finish(&Ended::failed(&tonic::Status::from(
+                DaemonError::ShuttingDown,
+            )));
+            return Err(e);
+        }
+        Ok(entry)
     }
 
     /// How many calls of each method have entered since the daemon started.
@@ -67,14 +135,27 @@ impl Door {
     }
 }
 
-/// A call that came through the door.
-#[derive(Debug, Clone)]
+fn request_hash<T: prost::Message>(request: &T) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(request.encode_to_vec());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A call that came through the door. Clones share one audit record.
+#[derive(Clone)]
 pub struct Entry {
     pub method: Method,
     pub caller: Caller,
     /// When it came in: its deadline counts from here.
     pub entered: Instant,
     home: Option<PathBuf>,
+    trust: Arc<Trust>,
+    masters: MasterPool,
+    record: Arc<record::Pending>,
+    /// The approval header of a retried call (`<answer> <challenge>`).
+    approval: Option<String>,
+    /// What an approval of this call is bound to (empty when no one can be asked).
+    request_hash: String,
 }
 
 impl Entry {
@@ -88,27 +169,32 @@ impl Entry {
         self.home.as_deref()
     }
 
-    pub fn class(&self) -> Class {
-        self.method.class()
+    /// Writes the call's audit record now, ending as `ended` (before the reply goes out).
+    pub fn finish(&self, ended: &Ended) {
+        self.record.finish(ended);
     }
 
-    /// Describes the call before it runs: `target` as the agent wrote it (none for a call that
-    /// touches no host) and what it will do, in one line. Every call on a host is admitted here
-    /// after its request is validated and before anything reaches the host.
-    pub fn admit(&self, target: Option<&str>, summary: impl Into<String>) -> Admitted {
-        let summary = one_line(summary.into());
-        tracing::debug!(
-            method = self.method.name(),
-            class = self.class().name(),
-            target = target.unwrap_or(""),
-            client = %self.caller.client,
-            pid = self.caller.pid,
-            "{summary}"
-        );
-        Admitted {
-            target: target.map(str::to_owned),
-            summary,
+    /// The answer of a unary call, recorded: ok, or the error's type.
+    pub fn settle<R>(
+        &self,
+        answer: Result<tonic::Response<R>, tonic::Status>,
+    ) -> Result<tonic::Response<R>, tonic::Status> {
+        match &answer {
+            Ok(_) => self.finish(&Ended::ok()),
+            Err(status) => self.finish(&Ended::failed(status)),
         }
+        answer
+    }
+
+    /// The answer of a streaming call: an error is recorded now; a stream records its own end.
+    pub fn settle_stream<R>(
+        &self,
+        answer: Result<tonic::Response<R>, tonic::Status>,
+    ) -> Result<tonic::Response<R>, tonic::Status> {
+        if let Err(status) = &answer {
+            self.finish(&Ended::failed(status));
+        }
+        answer
     }
 }
 
@@ -123,13 +209,6 @@ pub fn test_common(target: &str) -> Common {
         ..Default::default()
     };
     Common::parse(&raw, None, Instant::now()).expect("a valid test target")
-}
-
-/// A call's description as it was admitted (see [`Entry::admit`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Admitted {
-    pub target: Option<String>,
-    pub summary: String,
 }
 
 /// The longest summary kept; a command of kilobytes is cut, with an ellipsis.
@@ -152,13 +231,24 @@ fn one_line(text: String) -> String {
 mod tests {
     use super::*;
 
-    fn door() -> Door {
-        Door::new(Some("/home/u".into()), crate::shutdown::Shutdown::default())
+    fn door_with(shutdown: crate::shutdown::Shutdown) -> (Door, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let trust = Trust::new(dir.path().join("policy.toml"), None, dir.path()).unwrap();
+        let config = crate::config::Config::for_tests(dir.path());
+        let masters = MasterPool::new(&config, shutdown.clone());
+        (
+            Door::new(Some("/home/u".into()), shutdown, Arc::new(trust), masters),
+            dir,
+        )
+    }
+
+    fn door() -> (Door, tempfile::TempDir) {
+        door_with(crate::shutdown::Shutdown::default())
     }
 
     #[test]
     fn every_entry_is_counted_under_its_method() {
-        let d = door();
+        let (d, _dir) = door();
         let req = tonic::Request::new(());
         d.enter(Method::FilesView, &req).unwrap();
         d.enter(Method::FilesView, &req).unwrap();
@@ -172,7 +262,7 @@ mod tests {
     #[test]
     fn during_shutdown_no_new_work_comes_in() {
         let shutdown = crate::shutdown::Shutdown::default();
-        let d = Door::new(None, shutdown.clone());
+        let (d, _dir) = door_with(shutdown.clone());
         shutdown.begin();
         let req = tonic::Request::new(());
         assert!(matches!(

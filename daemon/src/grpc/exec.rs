@@ -11,9 +11,10 @@ use ssh_mcp_core::pb::{self, RunEvent, RunRequest, exec_server::Exec, run_event:
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use crate::door::{Method, RawCommon};
+use crate::door::{Call, Ended, Entry, Method, RawCommon};
 use crate::exec::{self, Counters, ExecOutcome, ExecSpec, Phase, RawExec};
 use crate::state::Daemon;
+use crate::trust::Subject;
 
 pub struct ExecService {
     daemon: Daemon,
@@ -82,18 +83,40 @@ impl Exec for ExecService {
 
     async fn run(&self, req: Request<RunRequest>) -> Result<Response<Self::RunStream>, Status> {
         let entry = self.daemon.door.enter(Method::ExecRun, &req)?;
+        entry.settle_stream(self.start(&entry, req).await)
+    }
+}
+
+impl super::progress_stream::Audited for ExecOutcome {
+    fn ended(&self) -> Ended {
+        Ended::exited(self.exit_code)
+    }
+}
+
+impl ExecService {
+    async fn start(
+        &self,
+        entry: &Entry,
+        req: Request<RunRequest>,
+    ) -> Result<Response<EventStream>, Status> {
         let req = req.into_inner();
         let interval_ms = req.progress_interval_ms;
         let (common, raw) = raw_exec(req);
         let spec = ExecSpec::parse(entry.common(&common)?, raw)
             .map_err(crate::error::DaemonError::from)?;
-        entry.admit(Some(&spec.conn.target.to_string()), spec.command.clone());
+        entry
+            .admit(Call::on(
+                Subject::Connection(&spec.conn),
+                spec.command.clone(),
+            ))
+            .await?;
         let spec = Arc::new(spec);
         let counters = Arc::new(Counters::default());
         let started = Instant::now();
         let daemon = self.daemon.clone();
         let stream = super::progress_stream::spawn(
             &self.daemon,
+            entry.clone(),
             format!("command on {}", spec.conn.target),
             interval_ms,
             {

@@ -6,13 +6,14 @@
 use ssh_mcp_core::pb::{self, files_server::Files};
 use tonic::{Request, Response, Status};
 
-use crate::door::{Entry, Method};
+use crate::door::{Call, Entry, Method};
 use crate::error::DaemonError;
 use crate::files::call::{self, Shown};
 use crate::files::listing::Kind;
 use crate::files::replace::Edit;
 use crate::files::spec::{FileCall, FileOp, RawCreate, RawEdit, RawView};
 use crate::state::Daemon;
+use crate::trust::Subject;
 
 /// The largest request accepted: a create or an edit carries content up to the 32 MiB the file
 /// tools handle, plus room (tonic's default is 4 MiB).
@@ -43,10 +44,12 @@ impl FilesService {
         Fut: Future<Output = Result<(FileCall<O>, T), DaemonError>> + Send + 'static,
     {
         let call = parsed.map_err(DaemonError::from)?;
-        entry.admit(
-            Some(&call.conn.target.to_string()),
-            format!("{verb} {}", call.path()),
-        );
+        entry
+            .admit(Call::on(
+                Subject::Connection(&call.conn),
+                format!("{verb} {}", call.path()),
+            ))
+            .await?;
         let task = self
             .daemon
             .shutdown
@@ -66,6 +69,32 @@ impl Files for FilesService {
         req: Request<pb::ViewRequest>,
     ) -> Result<Response<pb::ViewResult>, Status> {
         let entry = self.daemon.door.enter(Method::FilesView, &req)?;
+        entry.settle(self.view_call(&entry, req).await)
+    }
+
+    async fn create(
+        &self,
+        req: Request<pb::CreateRequest>,
+    ) -> Result<Response<pb::CreateResult>, Status> {
+        let entry = self.daemon.door.enter(Method::FilesCreate, &req)?;
+        entry.settle(self.create_call(&entry, req).await)
+    }
+
+    async fn edit(
+        &self,
+        req: Request<pb::EditRequest>,
+    ) -> Result<Response<pb::EditResult>, Status> {
+        let entry = self.daemon.door.enter(Method::FilesEdit, &req)?;
+        entry.settle(self.edit_call(&entry, req).await)
+    }
+}
+
+impl FilesService {
+    async fn view_call(
+        &self,
+        entry: &Entry,
+        req: Request<pb::ViewRequest>,
+    ) -> Result<Response<pb::ViewResult>, Status> {
         let r = req.into_inner();
         let common = entry.common(&super::raw_common(r.connection, r.timeout_seconds))?;
         let raw = RawView {
@@ -77,7 +106,7 @@ impl Files for FilesService {
         };
         let (call, done) = self
             .run(
-                &entry,
+                entry,
                 FileCall::view(common, raw),
                 "view",
                 |d, c| async move {
@@ -117,11 +146,11 @@ impl Files for FilesService {
         Ok(Response::new(out))
     }
 
-    async fn create(
+    async fn create_call(
         &self,
+        entry: &Entry,
         req: Request<pb::CreateRequest>,
     ) -> Result<Response<pb::CreateResult>, Status> {
-        let entry = self.daemon.door.enter(Method::FilesCreate, &req)?;
         let r = req.into_inner();
         let common = entry.common(&super::raw_common(r.connection, r.timeout_seconds))?;
         let raw = RawCreate {
@@ -131,7 +160,7 @@ impl Files for FilesService {
         };
         let (call, done) = self
             .run(
-                &entry,
+                entry,
                 FileCall::create(common, raw),
                 "create",
                 |d, c| async move {
@@ -149,11 +178,11 @@ impl Files for FilesService {
         }))
     }
 
-    async fn edit(
+    async fn edit_call(
         &self,
+        entry: &Entry,
         req: Request<pb::EditRequest>,
     ) -> Result<Response<pb::EditResult>, Status> {
-        let entry = self.daemon.door.enter(Method::FilesEdit, &req)?;
         let r = req.into_inner();
         let common = entry.common(&super::raw_common(r.connection, r.timeout_seconds))?;
         let raw = RawEdit {
@@ -170,7 +199,7 @@ impl Files for FilesService {
         };
         let (call, done) = self
             .run(
-                &entry,
+                entry,
                 FileCall::edit(common, raw),
                 "edit",
                 |d, c| async move {

@@ -7,10 +7,11 @@ use ssh_mcp_core::pb::{self, forwards_server::Forwards};
 use ssh_mcp_core::ssh::mux::forward::RawForward;
 use tonic::{Request, Response, Status};
 
-use crate::door::Method;
+use crate::door::{Call, Entry, Method};
 use crate::forwards::forward::{self, RawOpen};
 use crate::forwards::registry::Snapshot;
 use crate::state::Daemon;
+use crate::trust::Subject;
 
 pub struct ForwardsService {
     daemon: Daemon,
@@ -65,18 +66,46 @@ impl Forwards for ForwardsService {
         req: Request<pb::OpenForwardRequest>,
     ) -> Result<Response<pb::OpenForwardReply>, Status> {
         let entry = self.daemon.door.enter(Method::ForwardsOpen, &req)?;
+        entry.settle(self.open_call(&entry, req).await)
+    }
+
+    async fn list(
+        &self,
+        req: Request<pb::ListForwardsRequest>,
+    ) -> Result<Response<pb::ListForwardsReply>, Status> {
+        let entry = self.daemon.door.enter(Method::ForwardsList, &req)?;
+        entry.settle(self.list_call(req).await)
+    }
+
+    async fn stop(
+        &self,
+        req: Request<pb::StopForwardRequest>,
+    ) -> Result<Response<pb::StopForwardReply>, Status> {
+        let entry = self.daemon.door.enter(Method::ForwardsStop, &req)?;
+        entry.settle(self.stop_call(&entry, req).await)
+    }
+}
+
+impl ForwardsService {
+    async fn open_call(
+        &self,
+        entry: &Entry,
+        req: Request<pb::OpenForwardRequest>,
+    ) -> Result<Response<pb::OpenForwardReply>, Status> {
         let req = req.into_inner();
         let common = entry.common(&super::raw_common(req.connection, None))?;
-        entry.admit(
-            Some(&common.conn.target.to_string()),
-            format!(
-                "{} forward: local port {}, remote {}:{}",
-                req.direction,
-                shown(req.local_port),
-                req.remote_host.as_deref().unwrap_or("-"),
-                shown(req.remote_port)
-            ),
-        );
+        entry
+            .admit(Call::on(
+                Subject::Connection(&common.conn),
+                format!(
+                    "{} forward: local port {}, remote {}:{}",
+                    req.direction,
+                    shown(req.local_port),
+                    req.remote_host.as_deref().unwrap_or("-"),
+                    shown(req.remote_port)
+                ),
+            ))
+            .await?;
         let raw = RawOpen {
             forward: RawForward {
                 direction: req.direction,
@@ -95,11 +124,10 @@ impl Forwards for ForwardsService {
         }))
     }
 
-    async fn list(
+    async fn list_call(
         &self,
         req: Request<pb::ListForwardsRequest>,
     ) -> Result<Response<pb::ListForwardsReply>, Status> {
-        self.daemon.door.enter(Method::ForwardsList, &req)?;
         let req = req.into_inner();
         let target = req
             .target
@@ -116,21 +144,24 @@ impl Forwards for ForwardsService {
         Ok(Response::new(pb::ListForwardsReply { forwards }))
     }
 
-    async fn stop(
+    async fn stop_call(
         &self,
+        entry: &Entry,
         req: Request<pb::StopForwardRequest>,
     ) -> Result<Response<pb::StopForwardReply>, Status> {
-        let entry = self.daemon.door.enter(Method::ForwardsStop, &req)?;
         let req = req.into_inner();
         let target = self
             .daemon
             .forwards
             .get(&req.forward_id)
             .map(|f| f.info.target);
-        entry.admit(
-            target.as_deref(),
-            format!("stop forward {}", req.forward_id),
-        );
+        let summary = format!("stop forward {}", req.forward_id);
+        entry
+            .admit(match target.as_deref() {
+                Some(t) => Call::on(Subject::Written(t), summary),
+                None => Call::none(summary),
+            })
+            .await?;
         let (snapshot, was_running) = forward::stop(&self.daemon, &req.forward_id).await?;
         Ok(Response::new(pb::StopForwardReply {
             forward: Some(wire(snapshot)),

@@ -13,8 +13,14 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
+use crate::door::{Ended, Entry};
 use crate::error::DaemonError;
 use crate::state::Daemon;
+
+/// How a long call's outcome ends its audit record.
+pub(super) trait Audited {
+    fn ended(&self) -> Ended;
+}
 
 /// Counts a running call for Status, for as long as it lives.
 struct RunningGuard(Daemon);
@@ -27,9 +33,11 @@ impl Drop for RunningGuard {
 
 /// Starts `work` (given the token that cancels it) and returns the stream of its events:
 /// `progress()` every `interval_ms` (never, for 0; at least 100 ms apart), then `finished(outcome)`
-/// or the error's status. `what` names the work in the log.
+/// or the error's status. `what` names the work in the log. The call's audit record is written
+/// just before the last event goes out.
 pub(super) fn spawn<O, E, W, Fut, P, F>(
     daemon: &Daemon,
+    entry: Entry,
     what: String,
     interval_ms: u32,
     work: W,
@@ -37,7 +45,7 @@ pub(super) fn spawn<O, E, W, Fut, P, F>(
     finished: F,
 ) -> ReceiverStream<Result<E, Status>>
 where
-    O: Send + 'static,
+    O: Audited + Send + 'static,
     E: Send + 'static,
     W: FnOnce(CancellationToken) -> Fut + Send + 'static,
     Fut: Future<Output = Result<O, DaemonError>> + Send,
@@ -77,8 +85,15 @@ where
             }
         };
         let event = match result {
-            Ok(outcome) => Ok(finished(outcome)),
-            Err(e) => Err(Status::from(e)),
+            Ok(outcome) => {
+                entry.finish(&outcome.ended());
+                Ok(finished(outcome))
+            }
+            Err(e) => {
+                let status = Status::from(e);
+                entry.finish(&Ended::failed(&status));
+                Err(status)
+            }
         };
         let _ = tx.send(event).await;
     });

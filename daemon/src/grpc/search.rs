@@ -8,13 +8,14 @@ use ssh_mcp_core::pb::{
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use crate::door::{Method, RawCommon};
+use crate::door::{Call, Entry, Method, RawCommon};
 use crate::error::DaemonError;
 use crate::search::glob::{self, GlobSpec, RawGlob};
 use crate::search::grep::{self, GrepOutcome};
 use crate::search::grep_output::Record;
 use crate::search::grep_spec::{GrepSpec, RawGrep};
 use crate::state::Daemon;
+use crate::trust::Subject;
 
 pub struct SearchService {
     daemon: Daemon,
@@ -103,12 +104,29 @@ fn grep_reply(spec: &GrepSpec, o: GrepOutcome) -> GrepReply {
 impl Search for SearchService {
     async fn grep(&self, req: Request<GrepRequest>) -> Result<Response<GrepReply>, Status> {
         let entry = self.daemon.door.enter(Method::SearchGrep, &req)?;
+        entry.settle(self.grep_call(&entry, req).await)
+    }
+
+    async fn glob(&self, req: Request<GlobRequest>) -> Result<Response<GlobReply>, Status> {
+        let entry = self.daemon.door.enter(Method::SearchGlob, &req)?;
+        entry.settle(self.glob_call(&entry, req).await)
+    }
+}
+
+impl SearchService {
+    async fn grep_call(
+        &self,
+        entry: &Entry,
+        req: Request<GrepRequest>,
+    ) -> Result<Response<GrepReply>, Status> {
         let (common, raw) = raw_grep(req.into_inner());
         let spec = GrepSpec::parse(entry.common(&common)?, raw).map_err(DaemonError::from)?;
-        entry.admit(
-            Some(&spec.conn.target.to_string()),
-            format!("grep {:?} in {}", spec.pattern, spec.path),
-        );
+        entry
+            .admit(Call::on(
+                Subject::Connection(&spec.conn),
+                format!("grep {:?} in {}", spec.pattern, spec.path),
+            ))
+            .await?;
         let cancel = CancellationToken::new();
         // Dropped with this call (the client went away): the task stops the remote grep.
         let _stop_on_drop = cancel.clone().drop_guard();
@@ -123,14 +141,19 @@ impl Search for SearchService {
         }
     }
 
-    async fn glob(&self, req: Request<GlobRequest>) -> Result<Response<GlobReply>, Status> {
-        let entry = self.daemon.door.enter(Method::SearchGlob, &req)?;
+    async fn glob_call(
+        &self,
+        entry: &Entry,
+        req: Request<GlobRequest>,
+    ) -> Result<Response<GlobReply>, Status> {
         let (common, raw) = raw_glob(req.into_inner());
         let spec = GlobSpec::parse(entry.common(&common)?, raw).map_err(DaemonError::from)?;
-        entry.admit(
-            Some(&spec.conn.target.to_string()),
-            format!("glob {:?} in {}", spec.pattern, spec.path),
-        );
+        entry
+            .admit(Call::on(
+                Subject::Connection(&spec.conn),
+                format!("glob {:?} in {}", spec.pattern, spec.path),
+            ))
+            .await?;
         let o = glob::run(&self.daemon, &spec).await?;
         Ok(Response::new(GlobReply {
             target: spec.conn.target.to_string(),

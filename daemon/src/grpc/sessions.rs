@@ -4,7 +4,7 @@
 use ssh_mcp_core::pb::{self, sessions_server::Sessions};
 use tonic::{Request, Response, Status};
 
-use crate::door::Method;
+use crate::door::{Call, Ended, Entry, Method};
 use crate::error::DaemonError;
 use crate::sessions::attach::{self, FromPerson, ToPerson};
 use crate::sessions::limits::{self, DEFAULT_STOP_WAIT_SECONDS, DEFAULT_WAIT_SECONDS};
@@ -12,6 +12,7 @@ use crate::sessions::run::{self, RawRun, RunSpec};
 use crate::sessions::snapshot::{self, Snapshot, Wait};
 use crate::sessions::spec::{OpenSpec, RawOpen, RawRead, ReadSpec};
 use crate::state::Daemon;
+use crate::trust::Subject;
 
 pub struct SessionsService {
     daemon: Daemon,
@@ -117,7 +118,10 @@ impl Sessions for SessionsService {
         &self,
         req: Request<tonic::Streaming<pb::AttachInput>>,
     ) -> Result<Response<Self::AttachStream>, Status> {
-        let entry = self.daemon.door.enter(Method::SessionsAttach, &req)?;
+        let entry = self
+            .daemon
+            .door
+            .enter_stream(Method::SessionsAttach, &req)?;
         let mut inbound = req.into_inner();
         let first = inbound.message().await?.ok_or_else(|| {
             Status::invalid_argument("attach: the first message names the session")
@@ -128,10 +132,12 @@ impl Sessions for SessionsService {
         } else {
             "attach to"
         };
-        entry.admit(
-            Some(&session.target),
-            format!("{how} session {}", session.id),
-        );
+        entry
+            .admit(Call::on(
+                Subject::Written(&session.target),
+                format!("{how} session {}", session.id),
+            ))
+            .await?;
         if !first.read_only && (first.rows > 0 || first.cols > 0) && session.is_running() {
             attach::resize(&session, first.rows, first.cols).await?;
         }
@@ -173,6 +179,56 @@ impl Sessions for SessionsService {
         req: Request<pb::OpenSessionRequest>,
     ) -> Result<Response<pb::SessionReply>, Status> {
         let entry = self.daemon.door.enter(Method::SessionsOpen, &req)?;
+        entry.settle(self.open_call(&entry, req).await)
+    }
+
+    async fn read(
+        &self,
+        req: Request<pb::ReadSessionRequest>,
+    ) -> Result<Response<pb::SessionReply>, Status> {
+        let entry = self.daemon.door.enter(Method::SessionsRead, &req)?;
+        entry.settle(self.read_call(&entry, req).await)
+    }
+
+    async fn write(
+        &self,
+        req: Request<pb::WriteSessionRequest>,
+    ) -> Result<Response<pb::SessionReply>, Status> {
+        let entry = self.daemon.door.enter(Method::SessionsWrite, &req)?;
+        entry.settle(self.write_call(&entry, req).await)
+    }
+
+    async fn stop(
+        &self,
+        req: Request<pb::StopSessionRequest>,
+    ) -> Result<Response<pb::SessionReply>, Status> {
+        let entry = self.daemon.door.enter(Method::SessionsStop, &req)?;
+        entry.settle(self.stop_call(&entry, req).await)
+    }
+
+    async fn run(
+        &self,
+        req: Request<pb::RunInSessionRequest>,
+    ) -> Result<Response<pb::RunInSessionReply>, Status> {
+        let entry = self.daemon.door.enter(Method::SessionsRun, &req)?;
+        entry.settle(self.run_call(&entry, req).await)
+    }
+
+    async fn list(
+        &self,
+        req: Request<pb::ListSessionsRequest>,
+    ) -> Result<Response<pb::ListSessionsReply>, Status> {
+        let entry = self.daemon.door.enter(Method::SessionsList, &req)?;
+        entry.settle(self.list_call(req).await)
+    }
+}
+
+impl SessionsService {
+    async fn open_call(
+        &self,
+        entry: &Entry,
+        req: Request<pb::OpenSessionRequest>,
+    ) -> Result<Response<pb::SessionReply>, Status> {
         let req = req.into_inner();
         let read = read_spec(req.read, DEFAULT_WAIT_SECONDS)?;
         let common = entry.common(&super::raw_common(req.connection, None))?;
@@ -190,7 +246,12 @@ impl Sessions for SessionsService {
         let spec = OpenSpec::parse(common, raw).map_err(DaemonError::from)?;
         let verb = if spec.ensure { "ensure" } else { "start" };
         let name = spec.name.as_deref().unwrap_or("(unnamed)");
-        entry.admit(Some(&spec.target), format!("{verb} session {name}"));
+        entry
+            .admit(Call::on(
+                Subject::Connection(&spec.conn),
+                format!("{verb} session {name}"),
+            ))
+            .await?;
         let opened = self.daemon.sessions.open(&self.daemon, &spec).await?;
         let snap = snapshot::take(&opened.session, &read, Wait::ForUnread).await;
         Ok(Response::new(pb::SessionReply {
@@ -202,28 +263,30 @@ impl Sessions for SessionsService {
         }))
     }
 
-    async fn read(
+    async fn read_call(
         &self,
+        entry: &Entry,
         req: Request<pb::ReadSessionRequest>,
     ) -> Result<Response<pb::SessionReply>, Status> {
-        let entry = self.daemon.door.enter(Method::SessionsRead, &req)?;
         let req = req.into_inner();
         let read = read_spec(req.read, DEFAULT_WAIT_SECONDS)?;
         let session = self.daemon.sessions.get(&req.session_id)?;
-        entry.admit(
-            Some(&session.target),
-            format!("read session {}", session.id),
-        );
+        entry
+            .admit(Call::on(
+                Subject::Written(&session.target),
+                format!("read session {}", session.id),
+            ))
+            .await?;
         Ok(Response::new(reply(
             snapshot::take(&session, &read, Wait::ForUnread).await,
         )))
     }
 
-    async fn write(
+    async fn write_call(
         &self,
+        entry: &Entry,
         req: Request<pb::WriteSessionRequest>,
     ) -> Result<Response<pb::SessionReply>, Status> {
-        let entry = self.daemon.door.enter(Method::SessionsWrite, &req)?;
         let req = req.into_inner();
         let read = read_spec(req.read, DEFAULT_WAIT_SECONDS)?;
         limits::input_len("input", req.input.len()).map_err(DaemonError::from)?;
@@ -235,11 +298,12 @@ impl Sessions for SessionsService {
         });
         let resize = resize.transpose().map_err(DaemonError::from)?;
         let session = self.daemon.sessions.get(&req.session_id)?;
-        entry.admit(
-            Some(&session.target),
-            // Never the input itself: a session's input may be a password.
-            format!("write {} bytes to session {}", req.input.len(), session.id),
-        );
+        entry
+            .admit(Call::on(
+                Subject::Written(&session.target), // Never the input itself: a session's input may be a password.
+                format!("write {} bytes to session {}", req.input.len(), session.id),
+            ))
+            .await?;
         if let Some(size) = resize {
             // An absent dimension keeps its current value.
             let now = session.size();
@@ -261,11 +325,11 @@ impl Sessions for SessionsService {
         }))
     }
 
-    async fn stop(
+    async fn stop_call(
         &self,
+        entry: &Entry,
         req: Request<pb::StopSessionRequest>,
     ) -> Result<Response<pb::SessionReply>, Status> {
-        let entry = self.daemon.door.enter(Method::SessionsStop, &req)?;
         let req = req.into_inner();
         let wait =
             limits::wait_seconds("wait_seconds", req.wait_seconds, DEFAULT_STOP_WAIT_SECONDS)
@@ -273,10 +337,12 @@ impl Sessions for SessionsService {
         let mut read = read_spec(req.read, 0.25)?;
         read.wait = read.wait.min(std::time::Duration::from_millis(250));
         let session = self.daemon.sessions.get(&req.session_id)?;
-        entry.admit(
-            Some(&session.target),
-            format!("stop session {}", session.id),
-        );
+        entry
+            .admit(Call::on(
+                Subject::Written(&session.target),
+                format!("stop session {}", session.id),
+            ))
+            .await?;
         let was_running = session.is_running();
         if was_running {
             session.stop(req.force, wait).await;
@@ -298,13 +364,13 @@ impl Sessions for SessionsService {
         }))
     }
 
-    async fn run(
+    async fn run_call(
         &self,
+        entry: &Entry,
         req: Request<pb::RunInSessionRequest>,
     ) -> Result<Response<pb::RunInSessionReply>, Status> {
-        let entry = self.daemon.door.enter(Method::SessionsRun, &req)?;
         let req = req.into_inner();
-        let summary = format!("run {:?} in session {}", req.command, req.session_id);
+        let summary = format!("in session {}: {}", req.session_id, req.command);
         let spec = RunSpec::parse(RawRun {
             command: req.command,
             continue_previous: req.continue_previous,
@@ -314,8 +380,11 @@ impl Sessions for SessionsService {
         })
         .map_err(DaemonError::from)?;
         let session = self.daemon.sessions.get(&req.session_id)?;
-        entry.admit(Some(&session.target), summary);
+        entry
+            .admit(Call::on(Subject::Written(&session.target), summary))
+            .await?;
         let outcome = run::run(&session, &spec).await?;
+        entry.finish(&Ended::exited(outcome.exit_code));
         let status = read_spec(None, 0.0)?;
         let snap = snapshot::take(&session, &status, Wait::No).await;
         Ok(Response::new(pb::RunInSessionReply {
@@ -333,11 +402,10 @@ impl Sessions for SessionsService {
         }))
     }
 
-    async fn list(
+    async fn list_call(
         &self,
         req: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsReply>, Status> {
-        self.daemon.door.enter(Method::SessionsList, &req)?;
         let req = req.into_inner();
         let read = read_spec(None, 0.0)?;
         let mut sessions = Vec::new();

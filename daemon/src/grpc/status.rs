@@ -25,6 +25,17 @@ impl From<DaemonError> for Status {
             DaemonError::UnknownForward(_) => Status::not_found(message),
             DaemonError::Forward(_) => Status::failed_precondition(message),
             DaemonError::LimitReached(_) => Status::resource_exhausted(message),
+            DaemonError::PolicyDenied(_) => Status::permission_denied(message),
+            DaemonError::ApprovalRequired { challenge, .. } => {
+                let mut metadata = tonic::metadata::MetadataMap::new();
+                match challenge.parse() {
+                    Ok(value) => {
+                        metadata.insert(ssh_mcp_core::protocol::APPROVAL_CHALLENGE, value);
+                        Status::with_metadata(tonic::Code::PermissionDenied, message, metadata)
+                    }
+                    Err(_) => Status::internal("cannot encode an approval challenge"),
+                }
+            }
             DaemonError::Internal(_) => Status::internal(message),
         }
     }

@@ -14,11 +14,21 @@ use ssh_mcp_core::pb::{
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use crate::door::{Method, RawCommon};
+use ssh_mcp_core::ssh::argv::transfer::Operands;
+
+use crate::door::{Call, Ended, Entry, LocalUse, Method, RawCommon};
 use crate::error::DaemonError;
 use crate::state::Daemon;
 use crate::transfers::run::{self, Counters, Phase, TransferOutcome};
-use crate::transfers::spec::{RawScp, RawShared, RawSync, TransferSpec};
+use crate::transfers::spec::{RawScp, RawShared, RawSync, Tool, TransferSpec};
+use crate::trust::Subject;
+use crate::trust::policy::local::Landing;
+
+impl super::progress_stream::Audited for TransferOutcome {
+    fn ended(&self) -> Ended {
+        Ended::exited(self.exit_code)
+    }
+}
 
 pub struct TransfersService {
     daemon: Daemon,
@@ -104,13 +114,14 @@ fn progress(started: Instant, counters: &Counters) -> TransferEvent {
 }
 
 impl TransfersService {
-    fn start(&self, spec: TransferSpec, interval_ms: u32) -> Response<EventStream> {
+    fn start(&self, entry: &Entry, spec: TransferSpec, interval_ms: u32) -> Response<EventStream> {
         let spec = Arc::new(spec);
         let counters = Arc::new(Counters::default());
         let started = Instant::now();
         let daemon = self.daemon.clone();
         let stream = super::progress_stream::spawn(
             &self.daemon,
+            entry.clone(),
             format!("transfer with {}", spec.conn.target),
             interval_ms,
             {
@@ -131,6 +142,21 @@ impl Transfers for TransfersService {
 
     async fn scp(&self, req: Request<ScpRequest>) -> Result<Response<Self::ScpStream>, Status> {
         let entry = self.daemon.door.enter(Method::TransfersScp, &req)?;
+        entry.settle_stream(self.scp_call(&entry, req).await)
+    }
+
+    async fn sync(&self, req: Request<SyncRequest>) -> Result<Response<Self::SyncStream>, Status> {
+        let entry = self.daemon.door.enter(Method::TransfersSync, &req)?;
+        entry.settle_stream(self.sync_call(&entry, req).await)
+    }
+}
+
+impl TransfersService {
+    async fn scp_call(
+        &self,
+        entry: &Entry,
+        req: Request<ScpRequest>,
+    ) -> Result<Response<EventStream>, Status> {
         let req = req.into_inner();
         let (common, shared, interval_ms) = raw_parts(req.common);
         let common = entry.common(&common)?;
@@ -148,12 +174,17 @@ impl Transfers for TransfersService {
             preserve_times: req.preserve_times,
         };
         let spec = TransferSpec::scp(common, raw, entry.home()).map_err(DaemonError::from)?;
-        entry.admit(Some(&spec.conn.target.to_string()), summary);
-        Ok(self.start(spec, interval_ms))
+        entry
+            .admit(Call::on(Subject::Connection(&spec.conn), summary).local(local_uses(&spec)))
+            .await?;
+        Ok(self.start(entry, spec, interval_ms))
     }
 
-    async fn sync(&self, req: Request<SyncRequest>) -> Result<Response<Self::SyncStream>, Status> {
-        let entry = self.daemon.door.enter(Method::TransfersSync, &req)?;
+    async fn sync_call(
+        &self,
+        entry: &Entry,
+        req: Request<SyncRequest>,
+    ) -> Result<Response<EventStream>, Status> {
         let req = req.into_inner();
         let (common, shared, interval_ms) = raw_parts(req.common);
         let common = entry.common(&common)?;
@@ -172,7 +203,66 @@ impl Transfers for TransfersService {
             extra_rsync_args: req.extra_rsync_args,
         };
         let spec = TransferSpec::sync(common, raw, entry.home()).map_err(DaemonError::from)?;
-        entry.admit(Some(&spec.conn.target.to_string()), summary);
-        Ok(self.start(spec, interval_ms))
+        entry
+            .admit(Call::on(Subject::Connection(&spec.conn), summary).local(local_uses(&spec)))
+            .await?;
+        Ok(self.start(entry, spec, interval_ms))
+    }
+}
+
+/// The local paths a transfer reads (upload sources) or writes (where a download lands), for
+/// the policy's `[local]` rules. A download lands at the destination itself when it does not
+/// exist as a directory, or when the names it creates there are not known in advance (rsync's
+/// `src/`, a remote glob, `.`); else at `destination/<source's name>`. What lands as a tree
+/// must not reach a protected path either.
+fn local_uses(spec: &TransferSpec) -> Vec<LocalUse> {
+    let tree = match &spec.tool {
+        Tool::Scp { recursive, .. } => *recursive,
+        Tool::Rsync { .. } => true,
+    };
+    match &spec.operands {
+        Operands::Upload { sources, .. } => sources
+            .iter()
+            .map(|s| LocalUse::Read {
+                path: s.as_path().to_path_buf(),
+                tree: tree && s.as_path().is_dir(),
+            })
+            .collect(),
+        Operands::Download {
+            sources,
+            destination,
+        } => {
+            let dest = destination.as_path();
+            let into_dir = dest.is_dir();
+            sources
+                .iter()
+                .map(|s| {
+                    let raw = s.as_str();
+                    let contents_only =
+                        matches!(spec.tool, Tool::Rsync { .. }) && raw.ends_with('/');
+                    let name = raw.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+                    let unknown_names = name.is_empty()
+                        || name == "."
+                        || name == ".."
+                        || name.contains(['*', '?', '[', '{']);
+                    if !into_dir {
+                        LocalUse::Write(Landing {
+                            path: dest.to_path_buf(),
+                            tree,
+                        })
+                    } else if contents_only || unknown_names {
+                        LocalUse::Write(Landing {
+                            path: dest.to_path_buf(),
+                            tree: true,
+                        })
+                    } else {
+                        LocalUse::Write(Landing {
+                            path: dest.join(name),
+                            tree,
+                        })
+                    }
+                })
+                .collect()
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! call to the daemon (retry, cancellation); `result.rs` turns daemon answers and failures into
 //! tool results.
 
+mod approval;
 mod result;
 mod schema;
 mod tools;

@@ -55,17 +55,10 @@ pub fn from_status(status: &tonic::Status) -> CallToolResult {
                 .into(),
         );
     }
-    let error_type = match status.code() {
-        Code::InvalidArgument => "validation_error",
-        Code::Unavailable => "connection_error",
-        Code::FailedPrecondition => "configuration_error",
-        Code::Cancelled => "cancelled",
-        Code::NotFound => "not_found",
-        Code::Aborted => "remote_file_error",
-        Code::ResourceExhausted => "limit_reached",
-        _ => "internal_error",
-    };
-    failure(error_type, status.message().to_owned())
+    failure(
+        ssh_mcp_wire::protocol::error_type(status.code()),
+        status.message().to_owned(),
+    )
 }
 
 /// The daemon answered a session tool with an error status: the seed's error types for the

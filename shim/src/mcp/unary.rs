@@ -13,7 +13,7 @@ use rmcp::service::RequestContext;
 use tonic::transport::Channel;
 
 use crate::daemon_link::{is_broken_connection, is_transport_failure};
-use crate::mcp::{SshMcp, result};
+use crate::mcp::{SshMcp, approval, result};
 
 impl SshMcp {
     /// Calls `call` on a client that `client` makes from the daemon channel.
@@ -25,17 +25,19 @@ impl SshMcp {
         on_status: fn(&tonic::Status) -> CallToolResult,
     ) -> Result<T, CallToolResult>
     where
-        F: Fn(C) -> Fut,
+        F: Fn(C, Option<String>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         let mut retried = false;
+        // The person's answer to the daemon's question, sent with the call once more.
+        let mut approval: Option<String> = None;
         loop {
             let channel = match self.link.channel().await {
                 Ok(c) => c,
                 Err(e) => return Err(result::unreachable(&e)),
             };
             let answer = tokio::select! {
-                a = call(client(channel)) => a,
+                a = call(client(channel), approval.clone()) => a,
                 _ = ctx.ct.cancelled() => return Err(result::failure("cancelled", "the call was cancelled".into())),
             };
             match answer {
@@ -49,6 +51,13 @@ impl SshMcp {
                     self.link.reset().await;
                     return Err(result::daemon_stopped());
                 }
+                Err(status) if approval.is_none() => match approval::challenge(&status) {
+                    Some(challenge) => {
+                        let answer = approval::ask(ctx, status.message()).await;
+                        approval = Some(format!("{} {challenge}", answer.as_header()));
+                    }
+                    None => return Err(on_status(&status)),
+                },
                 Err(status) => return Err(on_status(&status)),
             }
         }

@@ -80,6 +80,29 @@ fn push_keepalive(argv: &mut Argv, settings: &SshSettings, conn: &Connection) {
     }
 }
 
+/// `ssh -G`: prints the configuration ssh would use for `conn` (its HostName, User, Port after
+/// the user's config, `Match` blocks and canonicalisation) and connects nowhere. The policy
+/// matches its rules on these names, so an alias cannot hide the host it leads to.
+pub fn resolved_config(settings: &SshSettings, conn: &Connection) -> Argv {
+    let mut argv = Argv::new(&settings.ssh);
+    argv.arg("-G");
+    push_common(&mut argv, settings, conn, Prompts::Never);
+    argv.arg("--").arg(conn.target.as_str());
+    argv
+}
+
+/// The names `ssh -G`'s output gives a host: its `hostname` and `user` lines (lower-case keys,
+/// one `key value` pair per line). `None` for a missing key.
+pub fn resolved_names(output: &str) -> (Option<&str>, Option<&str>) {
+    let value = |key: &str| {
+        output.lines().find_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            (k == key && !v.is_empty()).then_some(v.trim())
+        })
+    };
+    (value("hostname"), value("user"))
+}
+
 /// A session that authenticates on its own terminal: `ssh -tt` under the session's PTY, so that
 /// ssh's password, passphrase or host-key prompt shows in the session and the agent's answer
 /// reaches it; it is also a ControlMaster on `control_path`, so that once it is in, the pool lends

@@ -319,3 +319,46 @@ fn remote_operands_keep_their_meaning_whatever_the_path_starts_with() {
     assert_eq!(scp("h", "//"), "h:/");
     assert_eq!(scp("h", "~/x"), "h:~/x");
 }
+
+#[test]
+fn resolved_config_prints_config_for_the_target_after_double_dash() {
+    let conn = Connection::parse(
+        &RawConnection {
+            target: "-oProxyCommand=x".into(),
+            ..Default::default()
+        },
+        None,
+    );
+    assert!(
+        conn.is_err(),
+        "a target that is an option never gets this far"
+    );
+    let conn = Connection::parse(
+        &RawConnection {
+            target: "admin@web".into(),
+            port: Some(2222),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    let argv = super::master::resolved_config(&settings(), &conn);
+    let args: Vec<String> = argv
+        .args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(args[0], "-G");
+    assert!(args.contains(&"BatchMode=yes".to_string()));
+    assert_eq!(&args[args.len() - 2..], ["--", "admin@web"]);
+}
+
+#[test]
+fn resolved_names_reads_hostname_and_user() {
+    let out = "user admin\nhostname 10.0.0.5\nport 22\nhostkeyalias none\n";
+    assert_eq!(
+        super::master::resolved_names(out),
+        (Some("10.0.0.5"), Some("admin"))
+    );
+    assert_eq!(super::master::resolved_names("port 22\n"), (None, None));
+}

@@ -80,7 +80,7 @@ macro_rules! mcp_entry {
                 rmcp::handler::server::wrapper::Parameters(args): rmcp::handler::server::wrapper::Parameters<$args>,
                 ctx: rmcp::service::RequestContext<rmcp::RoleServer>,
             ) -> Result<rmcp::model::CallToolResult, rmcp::ErrorData> {
-                self.$path::<$tool>(args, ctx).await
+                self.$path::<$tool>(stringify!($name), args, ctx).await
             }
         }
     };
@@ -120,10 +120,24 @@ pub(crate) enum Step {
 }
 
 impl SshMcp {
-    /// A request to the daemon, naming the MCP client this shim serves (the daemon's door
-    /// records it as the caller).
-    fn outgoing<R>(ctx: &RequestContext<RoleServer>, message: R) -> tonic::Request<R> {
+    /// A request to the daemon, naming the MCP client this shim serves and the tool (the
+    /// daemon's door records both), with a person's answer to the daemon's question when the
+    /// call is sent again after one.
+    fn outgoing<R>(
+        ctx: &RequestContext<RoleServer>,
+        tool: &'static str,
+        message: R,
+        approval: Option<&str>,
+    ) -> tonic::Request<R> {
         let mut request = tonic::Request::new(message);
+        if let Ok(value) = tool.parse() {
+            request.metadata_mut().insert(protocol::TOOL_HEADER, value);
+        }
+        if let Some(value) = approval.and_then(|a| a.parse().ok()) {
+            request
+                .metadata_mut()
+                .insert(protocol::APPROVAL_HEADER, value);
+        }
         if let Some(info) = ctx.peer.peer_info() {
             let client = format!("{}/{}", info.client_info.name, info.client_info.version);
             // A name that is not a valid header value (non-ASCII) is left out.
@@ -146,6 +160,7 @@ impl SshMcp {
     /// Runs tool `T` whose daemon method answers once.
     pub(crate) async fn call_unary<T: Unary>(
         &self,
+        tool: &'static str,
         args: T::Args,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
@@ -154,7 +169,12 @@ impl SshMcp {
             .unary(
                 &ctx,
                 <T::Service as Service>::client,
-                |client| T::send(client, Self::outgoing(&ctx, request.clone())),
+                |client, approval| {
+                    T::send(
+                        client,
+                        Self::outgoing(&ctx, tool, request.clone(), approval.as_deref()),
+                    )
+                },
                 <T::Service as Service>::on_status,
             )
             .await;
@@ -168,6 +188,7 @@ impl SshMcp {
     /// when the client sent a token, and the last event the result.
     pub(crate) async fn call_streamed<T: Streamed>(
         &self,
+        tool: &'static str,
         args: T::Args,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
@@ -177,7 +198,12 @@ impl SshMcp {
             .unary(
                 &ctx,
                 <T::Service as Service>::client,
-                |client| T::send(client, Self::outgoing(&ctx, request.clone())),
+                |client, approval| {
+                    T::send(
+                        client,
+                        Self::outgoing(&ctx, tool, request.clone(), approval.as_deref()),
+                    )
+                },
                 <T::Service as Service>::on_status,
             )
             .await;

@@ -1,0 +1,231 @@
+"""The user's policy, through a real MCP client: each tool class allowed and refused per rule,
+`deny`, the first match winning, globs on the alias, on user@host and on the HostName that
+`ssh -G` resolves, a change picked up without a restart, an invalid file keeping the previous
+policy in force (and `ssh-mcp policy check` naming its line), and the defaults that protect keys,
+ssh files and start-up files whatever the file says."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from mcptest import await_until, ok_result, structured
+
+pytestmark = pytest.mark.anyio
+
+TARGET = "testhost"
+# Local paths of the tests live in /tmp; the default [local] allows only the home for uploads.
+WIDE_LOCAL = '[local]\nread = ["/"]\nwrite = ["/"]\nssh_files = ["/"]\n'
+
+
+def policy_path(harness) -> Path:
+    return harness.dir / "config" / "ssh-mcp" / "policy.toml"
+
+
+def write_policy(harness, text: str) -> None:
+    """Replaces the policy file in one step (as an editor that renames does)."""
+    path = policy_path(harness)
+    tmp = path.with_suffix(".new")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def denied(result) -> str:
+    sc = structured(result)
+    assert result.is_error, f"expected a refusal, got {sc}"
+    assert sc["error_type"] == "policy_denied", sc
+    return sc["message"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_each_class_is_allowed_or_refused_by_its_rule(harness, tmp_path):
+    write_policy(
+        harness,
+        '[[target]]\nmatch = ["testhost"]\nallow = ["read"]\n\n' + WIDE_LOCAL,
+    )
+    up = tmp_path / "up.txt"
+    up.write_text("x\n")
+    with anyio.fail_after(90):
+        async with harness.client() as client:
+            ok_result(await client.call_tool("ssh_view", {"target": TARGET, "path": "/etc/hostname"}))
+            ok_result(await client.call_tool("ssh_glob", {"target": TARGET, "pattern": "host*", "path": "/etc"}))
+            message = denied(await client.call_tool("ssh_exec", {"target": TARGET, "command": "touch /tmp/policy-ran"}))
+            assert str(policy_path(harness)) in message, message
+            assert "match = [testhost]" in message and "exec" in message, message
+            assert not Path("/tmp/policy-ran").exists()
+            for tool, args in [
+                ("ssh_create", {"target": TARGET, "path": "/tmp/policy-created", "content": "x"}),
+                ("ssh_start_session", {"target": TARGET, "session_name": "p"}),
+                ("ssh_scp", {"target": TARGET, "direction": "upload", "sources": [str(up)],
+                             "destination": "/tmp/policy-up"}),
+                ("ssh_forward", {"target": TARGET, "direction": "local", "local_port": free_port(),
+                                 "remote_host": "127.0.0.1", "remote_port": 22}),
+            ]:
+                message = denied(await client.call_tool(tool, args))
+                assert "match = [testhost]" in message, (tool, message)
+            assert not Path("/tmp/policy-created").exists()
+            assert not Path("/tmp/policy-up").exists()
+            # Listing tools are always allowed.
+            ok_result(await client.call_tool("ssh_list_sessions", {}))
+            ok_result(await client.call_tool("ssh_list_forwards", {}))
+
+
+async def test_deny_the_first_match_and_every_name_of_the_target(harness):
+    user = harness.sshd.user
+    # The alias `testhost` resolves (ssh -G) to HostName 127.0.0.1: a rule for that address
+    # comes first and refuses everything, though a later rule names the alias itself.
+    write_policy(
+        harness,
+        '[[target]]\nmatch = ["127.0.0.*"]\ndeny = true\n\n'
+        '[[target]]\nmatch = ["testhost"]\n\n' + WIDE_LOCAL,
+    )
+    with anyio.fail_after(90):
+        async with harness.client() as client:
+            message = denied(await client.call_tool("ssh_view", {"target": TARGET, "path": "/etc/hostname"}))
+            assert "match = [127.0.0.*]" in message, message
+            # The user@host form.
+            write_policy(
+                harness,
+                f'[[target]]\nmatch = ["{user}@testhost"]\nallow = ["exec"]\n\n' + WIDE_LOCAL,
+            )
+
+            async def view_refused() -> bool:
+                r = await client.call_tool("ssh_view", {"target": TARGET, "path": "/etc/hostname"})
+                return r.is_error and "@testhost" in structured(r)["message"]
+
+            await await_until_async(view_refused, 5, "the user@host rule in force")
+            ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command": "true"}))
+            # A target that matches no rule takes [default] (everything, without a file's say).
+            write_policy(harness, '[default]\nallow = ["read"]\n\n[[target]]\nmatch = ["other-*"]\ndeny = true\n\n' + WIDE_LOCAL)
+
+            async def exec_refused() -> bool:
+                r = await client.call_tool("ssh_exec", {"target": TARGET, "command": "true"})
+                return r.is_error and "[default]" in structured(r)["message"]
+
+            await await_until_async(exec_refused, 5, "the [default] rule in force")
+            ok_result(await client.call_tool("ssh_view", {"target": TARGET, "path": "/etc/hostname"}))
+
+
+async def await_until_async(cond, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if await cond():
+            return
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await anyio.sleep(0.1)
+
+
+async def test_a_change_is_in_force_within_two_seconds_and_a_bad_one_keeps_the_old(harness):
+    with anyio.fail_after(90):
+        async with harness.client() as client:
+            ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command": "true"}))
+            write_policy(harness, '[default]\nallow = ["read"]\n\n' + WIDE_LOCAL)
+            changed = time.monotonic()
+
+            async def refused() -> bool:
+                r = await client.call_tool("ssh_exec", {"target": TARGET, "command": "true"})
+                return r.is_error
+
+            await await_until_async(refused, 2.0, "the new policy within 2 s")
+            took = time.monotonic() - changed
+            assert took <= 2.0, took
+
+            # A file that does not parse: the previous policy stays in force, and says why.
+            write_policy(harness, '[default]\nallow = ["read", "exce"]\n')
+            status = await_until_status_error(harness)
+            assert "line 2" in status["policy"], status
+            assert structured(await client.call_tool("ssh_exec", {"target": TARGET, "command": "true"}))["error_type"] == "policy_denied"
+            ok_result(await client.call_tool("ssh_view", {"target": TARGET, "path": "/etc/hostname"}))
+
+    check = harness.cli("policy", "check")
+    assert check.returncode == 1, check
+    assert "line 2, column" in check.stdout and "exce" in check.stdout, check.stdout
+    other = harness.dir / "other.toml"
+    other.write_text('[[target]]\nmatch = ["a"]\n\n[[target]]\nallow = ["read"]\n')
+    check = harness.cli("policy", "check", str(other))
+    assert check.returncode == 1 and "line 4" in check.stdout, check.stdout
+    other.write_text('[[target]]\nmatch = ["a"]\ndeny = true\n')
+    check = harness.cli("policy", "check", str(other))
+    assert check.returncode == 0 and "valid (1 [[target]] rule)" in check.stdout, check.stdout
+    explain = harness.cli("policy", "explain", TARGET)
+    assert explain.returncode == 0, explain
+    assert "127.0.0.1" in explain.stdout, explain.stdout  # the resolved HostName
+    assert "exec      deny" in explain.stdout and "read      allow" in explain.stdout, explain.stdout
+
+
+def await_until_status_error(harness) -> dict:
+    deadline = time.monotonic() + 5
+    while True:
+        s = harness.status()
+        if "NOT IN FORCE" in s.get("policy", ""):
+            return s
+        assert time.monotonic() < deadline, f"the policy error never showed in status: {s}"
+        time.sleep(0.1)
+
+
+async def test_the_defaults_protect_keys_and_ssh_files(harness, tmp_path):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    key = home / ".ssh" / "id_ed25519"
+    key.write_text("PRIVATE KEY\n")
+    (home / "notes.txt").write_text("fine\n")
+    policy_path(harness).unlink()  # the default policy, with this home
+    remote = f"/tmp/policy-defaults-{tmp_path.name}"
+    with anyio.fail_after(90):
+        async with harness.client(HOME=str(home)) as client:
+            ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command": f"mkdir -p {remote}"}))
+            message = denied(await client.call_tool("ssh_scp", {
+                "target": TARGET, "direction": "upload", "sources": [str(key)], "destination": f"{remote}/k"}))
+            assert "upload_secrets" in message, message
+            # The whole home would include the keys.
+            denied(await client.call_tool("ssh_sync", {
+                "target": TARGET, "direction": "upload", "source": f"{home}/", "destination": f"{remote}/all"}))
+            ok_result(await client.call_tool("ssh_scp", {
+                "target": TARGET, "direction": "upload", "sources": [str(home / "notes.txt")],
+                "destination": f"{remote}/notes.txt"}))
+            # Downloads never write into ~/.ssh or start-up files.
+            for dest in [home / ".ssh" / "authorized_keys", home / ".bashrc"]:
+                message = denied(await client.call_tool("ssh_scp", {
+                    "target": TARGET, "direction": "download", "sources": [f"{remote}/notes.txt"],
+                    "destination": str(dest)}))
+                assert "download_into_protected" in message, message
+                assert not dest.exists()
+            # A known_hosts_file outside ~/.ssh: refused, nothing written.
+            kh = tmp_path / "kh"
+            message = denied(await client.call_tool("ssh_exec", {
+                "target": TARGET, "command": "true", "known_hosts_file": str(kh),
+                "strict_host_key_checking": "accept-new"}))
+            assert "known_hosts_file" in message and "ssh_files" in message, message
+            assert not kh.exists()
+            r = await client.call_tool("ssh_exec", {"target": TARGET, "command": "true",
+                                                    "identity_file": str(tmp_path / "id")})
+            assert "identity_file" in denied(r)
+
+            # Each can be allowed by the policy.
+            write_policy(harness, '[local]\nupload_secrets = true\ndownload_into_protected = true\n'
+                                  f'ssh_files = ["~/.ssh", "{tmp_path}"]\n')
+
+            async def key_upload_allowed() -> bool:
+                r = await client.call_tool("ssh_scp", {
+                    "target": TARGET, "direction": "upload", "sources": [str(key)], "destination": f"{remote}/k"})
+                return not r.is_error
+
+            await await_until_async(key_upload_allowed, 5, "upload_secrets in force")
+            ok_result(await client.call_tool("ssh_scp", {
+                "target": TARGET, "direction": "download", "sources": [f"{remote}/notes.txt"],
+                "destination": str(home / ".bashrc")}))
+            assert (home / ".bashrc").read_text() == "fine\n"
+            ok_result(await client.call_tool("ssh_exec", {
+                "target": TARGET, "command": "true", "known_hosts_file": str(kh),
+                "strict_host_key_checking": "accept-new"}))
+            ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command": f"rm -rf {remote}"}))
