@@ -8,6 +8,7 @@ mod support;
 
 mod argument_guard;
 mod attach;
+mod audit;
 mod daemon_lifecycle;
 mod disk_full;
 mod exec;

@@ -5,6 +5,7 @@
 
 #![deny(clippy::print_stdout, clippy::dbg_macro)]
 
+pub mod audit_view;
 pub mod autospawn;
 pub mod cli;
 pub mod daemon_link;

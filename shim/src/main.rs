@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use rmcp::ServiceExt;
-use ssh_mcp::{cli, daemon_link, forward_list, heap, mcp, people, policy_cli, stdio};
+use ssh_mcp::{audit_view, cli, daemon_link, forward_list, heap, mcp, people, policy_cli, stdio};
 
 /// ssh-mcp gives AI agents SSH access through your own OpenSSH client.
 #[derive(Debug, Parser)]
@@ -57,6 +57,12 @@ enum Command {
         #[arg(long)]
         target: Option<String>,
     },
+    /// Show the audit trail: each call the daemon took, who made it and what was decided.
+    ///
+    /// Reads audit.jsonl in the state directory (and its rotations audit.jsonl.1 to .3). Times
+    /// are in UTC; SUMMARY is cut to the terminal's width (160 columns when piped), and --json
+    /// gives whole records.
+    Audit(audit_view::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +103,7 @@ fn main() -> ExitCode {
                 people::attach(&name, target.as_deref(), true).await
             }
             Some(Command::Stop { name, target }) => people::stop(&name, target.as_deref()).await,
+            Some(Command::Audit(args)) => Ok(audit_view::run(args).await?),
         }
     });
     match result {

@@ -111,7 +111,7 @@ pub async fn stop(name: &str, target: Option<&str>) -> anyhow::Result<i32> {
 }
 
 /// The terminal's size, if stdout is one.
-fn terminal_size() -> Option<(u32, u32)> {
+pub(crate) fn terminal_size() -> Option<(u32, u32)> {
     // SAFETY: TIOCGWINSZ fills the winsize we own; on failure it is left zeroed and ignored.
     unsafe {
         let mut ws: libc::winsize = std::mem::zeroed();

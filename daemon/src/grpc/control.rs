@@ -13,8 +13,8 @@ use tonic::{Request, Response, Status};
 use crate::door::{Call, Class, Entry, Method};
 use crate::error::DaemonError;
 use crate::state::Daemon;
-use crate::trust::policy::Verdict;
 use crate::trust::Source;
+use crate::trust::policy::Verdict;
 
 pub struct ControlService {
     daemon: Daemon,
