@@ -4,6 +4,7 @@ a real MCP client, moves the door's counter of exactly the gRPC method that serv
 
 from __future__ import annotations
 
+import json
 import socket
 
 import anyio
@@ -61,6 +62,7 @@ async def test_each_tool_goes_through_the_door_to_its_own_method(harness, tmp_pa
     local.write_text("door\n")
     remote_dir = f"/tmp/door-{tmp_path.name}"
     seen: set[str] = set()
+    calls_made: list[str] = ["ssh_list_sessions"]  # the first call below, before `call`
     with anyio.fail_after(120):
         async with harness.client() as client:
             ok_result(await client.call_tool("ssh_list_sessions", {}))  # the daemon is up
@@ -75,6 +77,7 @@ async def test_each_tool_goes_through_the_door_to_its_own_method(harness, tmp_pa
                 assert moved == {METHOD[tool]: 1}, f"{tool}: door counters moved {moved}"
                 before = after
                 seen.add(tool)
+                calls_made.append(tool)
                 return result
 
             await call("ssh_exec", {"target": TARGET, "command": f"mkdir -p {remote_dir}"})
@@ -87,7 +90,7 @@ async def test_each_tool_goes_through_the_door_to_its_own_method(harness, tmp_pa
             started = await call("ssh_start_session", {"target": TARGET, "session_name": "door"})
             sid = started["session_id"]
             await call("ssh_ensure_session", {"target": TARGET, "session_name": "door"})
-            await call("ssh_write_session", {"session_id": sid, "input": "echo hi\n"})
+            await call("ssh_write_session", {"session_id": sid, "input": "echo typed-secret-4711\n"})
             await call("ssh_read_session", {"session_id": sid})
             await call("ssh_run_in_session", {"session_id": sid, "command": "true"})
             await call("ssh_list_sessions", {})
@@ -104,6 +107,35 @@ async def test_each_tool_goes_through_the_door_to_its_own_method(harness, tmp_pa
             await call("ssh_exec", {"target": TARGET, "command": f"rm -rf {remote_dir}"})
     tools = {t.name for t in (await _list_tools(harness))}
     assert seen == tools == set(METHOD), f"not called: {tools - seen}"
+    check_audit_trail(harness, calls_made)
+
+
+def check_audit_trail(harness, calls_made: list[str]) -> None:
+    """One audit line per tool call, in order, with every field; typed input never in it."""
+    path = harness.state_dir / "audit.jsonl"
+    assert path.stat().st_mode & 0o777 == 0o600
+    text = path.read_text()
+    assert "typed-secret-4711" not in text, "a session's typed input reached the audit trail"
+    records = [json.loads(line) for line in text.splitlines()]
+    assert [r["tool"] for r in records] == calls_made
+    for r in records:
+        assert set(r) >= {"time", "client", "pid", "tool", "class", "target", "decision", "rule",
+                          "summary", "outcome", "exit_code", "error_type", "duration_ms"}, r
+        assert r["client"].startswith("mcp/"), r
+        assert r["decision"] == "allowed" and r["outcome"] == "ok", r
+    by_tool = {r["tool"]: r for r in records}
+    assert by_tool["ssh_exec"]["exit_code"] == 0 and by_tool["ssh_exec"]["class"] == "exec"
+    assert by_tool["ssh_exec"]["target"] == TARGET
+    assert by_tool["ssh_write_session"]["summary"].startswith("write 23 bytes"), by_tool["ssh_write_session"]
+    assert by_tool["ssh_scp"]["class"] == "transfer" and "up.txt" in by_tool["ssh_scp"]["summary"]
+    assert by_tool["ssh_list_sessions"]["target"] is None
+    shown = harness.cli("audit", "-n", str(len(records)))
+    assert shown.returncode == 0, shown
+    table = shown.stdout.splitlines()
+    assert len(table) == len(records) + 1, shown.stdout  # a header, then one row per call
+    assert all(t in shown.stdout for t in set(calls_made))
+    as_json = harness.cli("audit", "-n", "3", "--json", "--tool", "ssh_exec")
+    assert [json.loads(line)["tool"] for line in as_json.stdout.splitlines()] == ["ssh_exec"] * 2
 
 
 async def test_a_refused_call_still_came_through_the_door(harness):

@@ -8,7 +8,7 @@
 use std::future::Future;
 
 use rmcp::RoleServer;
-use rmcp::model::CallToolResult;
+use rmcp::model::{CallToolResponse, CallToolResult};
 use rmcp::service::RequestContext;
 use tonic::transport::Channel;
 
@@ -17,28 +17,32 @@ use crate::mcp::{SshMcp, approval, result};
 
 impl SshMcp {
     /// Calls `call` on a client that `client` makes from the daemon channel.
+    /// When the daemon answers with a question for a person, the person is asked (see
+    /// `approval`) and the call sent again with the answer; `resumed` is the answer a client
+    /// brought back to a question asked in an `input_required` result.
     pub(crate) async fn unary<C, T, F, Fut>(
         &self,
         ctx: &RequestContext<RoleServer>,
+        resumed: Option<approval::Resumed>,
         client: impl Fn(Channel) -> C,
         call: F,
         on_status: fn(&tonic::Status) -> CallToolResult,
-    ) -> Result<T, CallToolResult>
+    ) -> Result<T, CallToolResponse>
     where
         F: Fn(C, Option<String>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         let mut retried = false;
         // The person's answer to the daemon's question, sent with the call once more.
-        let mut approval: Option<String> = None;
+        let mut approval: Option<String> = resumed.map(|r| r.header());
         loop {
             let channel = match self.link.channel().await {
                 Ok(c) => c,
-                Err(e) => return Err(result::unreachable(&e)),
+                Err(e) => return Err(result::unreachable(&e).into()),
             };
             let answer = tokio::select! {
                 a = call(client(channel), approval.clone()) => a,
-                _ = ctx.ct.cancelled() => return Err(result::failure("cancelled", "the call was cancelled".into())),
+                _ = ctx.ct.cancelled() => return Err(result::failure("cancelled", "the call was cancelled".into()).into()),
             };
             match answer {
                 Ok(response) => return Ok(response.into_inner()),
@@ -49,16 +53,21 @@ impl SshMcp {
                 }
                 Err(status) if !is_transport_failure(&status) && is_broken_connection(&status) => {
                     self.link.reset().await;
-                    return Err(result::daemon_stopped());
+                    return Err(result::daemon_stopped().into());
                 }
                 Err(status) if approval.is_none() => match approval::challenge(&status) {
-                    Some(challenge) => {
-                        let answer = approval::ask(ctx, status.message()).await;
-                        approval = Some(format!("{} {challenge}", answer.as_header()));
-                    }
-                    None => return Err(on_status(&status)),
+                    Some(challenge) => match approval::ask(ctx, status.message(), &challenge).await
+                    {
+                        approval::Asked::Answer(answer) => {
+                            approval = Some(answer.header(&challenge));
+                        }
+                        approval::Asked::Later(input_required) => {
+                            return Err(input_required.into());
+                        }
+                    },
+                    None => return Err(on_status(&status).into()),
                 },
-                Err(status) => return Err(on_status(&status)),
+                Err(status) => return Err(on_status(&status).into()),
             }
         }
     }

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 
-use rmcp::model::{CallToolResult, ProgressNotificationParam};
+use rmcp::model::{CallToolResponse, CallToolResult, ProgressNotificationParam};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer};
 use ssh_mcp_wire::protocol;
@@ -26,6 +26,15 @@ pub(crate) trait Service {
     fn on_status(status: &tonic::Status) -> CallToolResult {
         result::from_status(status)
     }
+}
+
+/// One MCP tool call as the generic path sees it besides its arguments.
+#[derive(Debug)]
+pub(crate) struct Call {
+    /// The tool's name, for the daemon's audit trail.
+    pub tool: &'static str,
+    /// The person's answer when this call is the retry of a question (2026-07-28).
+    pub resumed: Option<crate::mcp::approval::Resumed>,
 }
 
 /// What a request may take from the call besides the arguments.
@@ -78,9 +87,15 @@ macro_rules! mcp_entry {
             async fn $name(
                 &self,
                 rmcp::handler::server::wrapper::Parameters(args): rmcp::handler::server::wrapper::Parameters<$args>,
+                rmcp::handler::server::tool::RequestState(state): rmcp::handler::server::tool::RequestState,
+                rmcp::handler::server::tool::InputResponses(responses): rmcp::handler::server::tool::InputResponses,
                 ctx: rmcp::service::RequestContext<rmcp::RoleServer>,
-            ) -> Result<rmcp::model::CallToolResult, rmcp::ErrorData> {
-                self.$path::<$tool>(stringify!($name), args, ctx).await
+            ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+                let call = $crate::mcp::tools::call::Call {
+                    tool: stringify!($name),
+                    resumed: $crate::mcp::approval::Resumed::of(state, responses),
+                };
+                self.$path::<$tool>(call, args, ctx).await
             }
         }
     };
@@ -138,8 +153,8 @@ impl SshMcp {
                 .metadata_mut()
                 .insert(protocol::APPROVAL_HEADER, value);
         }
-        if let Some(info) = ctx.peer.peer_info() {
-            let client = format!("{}/{}", info.client_info.name, info.client_info.version);
+        if let Some(info) = ctx.client_info() {
+            let client = format!("{}/{}", info.name, info.version);
             // A name that is not a valid header value (non-ASCII) is left out.
             if let Ok(value) = client.parse() {
                 request
@@ -160,27 +175,28 @@ impl SshMcp {
     /// Runs tool `T` whose daemon method answers once.
     pub(crate) async fn call_unary<T: Unary>(
         &self,
-        tool: &'static str,
+        call: Call,
         args: T::Args,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Result<CallToolResponse, McpError> {
         let request = T::request(args, self.caller(&ctx));
         let reply = self
             .unary(
                 &ctx,
+                call.resumed,
                 <T::Service as Service>::client,
                 |client, approval| {
                     T::send(
                         client,
-                        Self::outgoing(&ctx, tool, request.clone(), approval.as_deref()),
+                        Self::outgoing(&ctx, call.tool, request.clone(), approval.as_deref()),
                     )
                 },
                 <T::Service as Service>::on_status,
             )
             .await;
         Ok(match reply {
-            Ok(reply) => T::result(reply),
-            Err(failure) => failure,
+            Ok(reply) => T::result(reply).into(),
+            Err(stopped) => stopped,
         })
     }
 
@@ -188,20 +204,21 @@ impl SshMcp {
     /// when the client sent a token, and the last event the result.
     pub(crate) async fn call_streamed<T: Streamed>(
         &self,
-        tool: &'static str,
+        call: Call,
         args: T::Args,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Result<CallToolResponse, McpError> {
         let progress_token = ctx.meta.get_progress_token();
         let request = T::request(args, self.caller(&ctx));
         let opened = self
             .unary(
                 &ctx,
+                call.resumed,
                 <T::Service as Service>::client,
                 |client, approval| {
                     T::send(
                         client,
-                        Self::outgoing(&ctx, tool, request.clone(), approval.as_deref()),
+                        Self::outgoing(&ctx, call.tool, request.clone(), approval.as_deref()),
                     )
                 },
                 <T::Service as Service>::on_status,
@@ -214,7 +231,7 @@ impl SshMcp {
         loop {
             let event = match self.next_event(&ctx, &mut stream, T::WHAT).await {
                 Ok(event) => event,
-                Err(failure) => return Ok(failure),
+                Err(failure) => return Ok(failure.into()),
             };
             match T::step(&request, event) {
                 Step::Progress {
@@ -231,7 +248,7 @@ impl SshMcp {
                         let _ = ctx.peer.notify_progress(note).await;
                     }
                 }
-                Step::Done(result) => return Ok(result),
+                Step::Done(result) => return Ok(result.into()),
                 Step::Nothing => {}
             }
         }
