@@ -32,6 +32,9 @@ pub enum SpawnError {
     NotFound(String),
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },
+    /// The new daemon found the lock held, and nobody answers on the socket.
+    #[error("another ssh-mcpd holds the daemon lock but does not answer on the socket")]
+    LockStillHeld,
     #[error("ssh-mcpd exited during start-up ({status}); its log {log} says: {tail}")]
     Exited {
         status: String,
@@ -88,8 +91,35 @@ pub fn ensure_running(socket: &Path) -> Result<(), SpawnError> {
     if UnixStream::connect(socket).is_ok() {
         return Ok(());
     }
-    spawn_and_wait(socket, &dir)
+    let mut tries = 0;
+    loop {
+        match spawn_and_wait(socket, &dir) {
+            // A daemon that was killed a moment ago still holds its lock while the kernel closes
+            // its files (its socket may close first): the new one steps back. Try again shortly.
+            Err(SpawnError::LockStillHeld) if tries < LOCK_RETRIES => {
+                tries += 1;
+                tracing::info!("the previous ssh-mcpd still holds its lock; starting again");
+                std::thread::sleep(LOCK_RETRY_PAUSE);
+            }
+            Err(SpawnError::LockStillHeld) => {
+                return Err(SpawnError::Exited {
+                    status: "exit status: 0".into(),
+                    log: paths::daemon_log_path(&paths::state_dir()?)
+                        .display()
+                        .to_string(),
+                    tail:
+                        "another ssh-mcpd holds the daemon lock but does not answer on the socket"
+                            .into(),
+                });
+            }
+            other => return other,
+        }
+    }
 }
+
+/// How often a start is tried again while a dying daemon still holds the lock.
+const LOCK_RETRIES: u32 = 20;
+const LOCK_RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 fn spawn_and_wait(socket: &Path, runtime_dir: &Path) -> Result<(), SpawnError> {
     let exe = daemon_exe()?;
@@ -158,9 +188,13 @@ fn spawn_and_wait(socket: &Path, runtime_dir: &Path) -> Result<(), SpawnError> {
             }
         }
         if let Ok(Some(status)) = child.try_wait() {
-            // Exit 0 without READY: another daemon won the race for the socket lock.
-            if status.success() && UnixStream::connect(socket).is_ok() {
-                return Ok(());
+            // Exit 0 without READY: another daemon holds the lock. It serves (it won a race),
+            // or it is dying and has not let go yet.
+            if status.success() {
+                if UnixStream::connect(socket).is_ok() {
+                    return Ok(());
+                }
+                return Err(SpawnError::LockStillHeld);
             }
             return Err(SpawnError::Exited {
                 status: status.to_string(),

@@ -74,14 +74,14 @@ def main() -> None:
         "init": open("/proc/1/cmdline", "rb").read().replace(b"\0", b" ").decode(),
         "daemons_before": live_daemons(),
     }
-    os.makedirs("/tmp/keys", mode=0o700)
-    keys = {"identity": "/tmp/keys/id_ed25519", "known_hosts": "/tmp/keys/known_hosts"}
+    # The keys live where the default policy lets a connection name them: under ~/.ssh.
+    home = "/tmp/home"
+    os.makedirs(f"{home}/.ssh", mode=0o700)
+    keys = {"identity": f"{home}/.ssh/id_ed25519", "known_hosts": f"{home}/.ssh/known_hosts"}
     for name, text in (("identity", cfg["identity_text"]), ("known_hosts", cfg["known_hosts_text"])):
         fd = os.open(keys[name], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(text)
-    home = "/tmp/home"
-    os.makedirs(home, mode=0o700)
     # The stripped environment MCP clients give their servers: nothing of ours survives.
     os.environ.clear()
     os.environ.update(

@@ -200,6 +200,16 @@ async def test_the_defaults_protect_keys_and_ssh_files(harness, tmp_path):
                     "destination": str(dest)}))
                 assert "download_into_protected" in message, message
                 assert not dest.exists()
+            # Names that land straight in the home (rsync's `src/`) could be any of them.
+            message = denied(await client.call_tool("ssh_sync", {
+                "target": TARGET, "direction": "download", "source": f"{remote}/",
+                "destination": str(home)}))
+            assert "would reach" in message, message
+            # A folder of its own in the home is fine.
+            ok_result(await client.call_tool("ssh_sync", {
+                "target": TARGET, "direction": "download", "source": f"{remote}/",
+                "destination": str(home / "copy")}))
+            assert (home / "copy" / "notes.txt").read_text() == "fine\n"
             # A known_hosts_file outside ~/.ssh: refused, nothing written.
             kh = tmp_path / "kh"
             message = denied(await client.call_tool("ssh_exec", {

@@ -80,7 +80,8 @@ fn next(path: &Path, current: &Loaded) -> Loaded {
 }
 
 pub fn spawn(trust: Arc<Trust>, shutdown: crate::shutdown::Shutdown) {
-    tokio::spawn(async move {
+    let tracker = shutdown.connections.clone();
+    tracker.spawn(async move {
         let mut seen = stamp(trust.path());
         loop {
             tokio::select! {
