@@ -67,6 +67,35 @@ macro_rules! sends_to {
 }
 pub(crate) use sends_to;
 
+/// Declares a tool's type and its [`Tool`] impl in one line,
+/// `Name: Service::method(Args => Request) -> Reply`: the daemon service and the method its
+/// request goes to, its arguments and the request they make, and the method's answer; then how
+/// the arguments (and the [`Caller`]) make the request.
+macro_rules! daemon_tool {
+    (
+        $(#[$meta:meta])*
+        $name:ident: $service:ident::$method:ident($args:ty => $request:ty) -> $reply:ty,
+        |$a:ident, $caller:ident| $make:expr $(,)?
+    ) => {
+        $(#[$meta])*
+        pub(crate) struct $name;
+
+        impl $crate::mcp::tools::call::Tool for $name {
+            type Args = $args;
+            type Service = $service;
+            type Request = $request;
+            type Reply = $reply;
+
+            fn request($a: $args, $caller: $crate::mcp::tools::call::Caller<'_>) -> $request {
+                $make
+            }
+
+            $crate::mcp::tools::call::sends_to!($method);
+        }
+    };
+}
+pub(crate) use daemon_tool;
+
 /// A tool's MCP entry: its router, the function rmcp calls, the `#[tool]` attributes (name,
 /// description, schemas, annotations) as the client sees them, and the generic path it takes
 /// (`call_unary` or `call_streamed`, below) with the tool's `Tool` type.

@@ -10,7 +10,7 @@ use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb::{self, RunRequest, run_event::Event};
 
-use super::call::{Caller, Step, Streamed, Tool, mcp_entry, sends_to};
+use super::call::{Step, Streamed, daemon_tool, mcp_entry};
 use super::connection::remote_args;
 use super::services::Exec;
 use super::text::text_and_exact;
@@ -133,20 +133,10 @@ fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
     }
 }
 
-/// `ssh_exec` on the one generic path (`call.rs`).
-pub(crate) struct SshExec;
-
-impl Tool for SshExec {
-    type Args = ExecArgs;
-    type Service = Exec;
-    type Request = RunRequest;
-    type Reply = tonic::Streaming<pb::RunEvent>;
-
-    fn request(args: ExecArgs, caller: Caller<'_>) -> RunRequest {
-        run_request(args, caller.progress)
-    }
-
-    sends_to!(run);
+daemon_tool! {
+    /// `ssh_exec` on the one generic path (`call.rs`).
+    SshExec: Exec::run(ExecArgs => RunRequest) -> tonic::Streaming<pb::RunEvent>,
+    |args, caller| run_request(args, caller.progress)
 }
 
 impl Streamed for SshExec {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::fdoc;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{Unary, daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Files;
 use crate::mcp::{result, schema};
@@ -52,20 +52,10 @@ fn create_request(a: CreateArgs) -> pb::CreateRequest {
     }
 }
 
-/// `ssh_create` on the one generic path (`call.rs`).
-pub(crate) struct SshCreate;
-
-impl Tool for SshCreate {
-    type Args = CreateArgs;
-    type Service = Files;
-    type Request = pb::CreateRequest;
-    type Reply = pb::CreateResult;
-
-    fn request(args: CreateArgs, _caller: Caller<'_>) -> pb::CreateRequest {
-        create_request(args)
-    }
-
-    sends_to!(create);
+daemon_tool! {
+    /// `ssh_create` on the one generic path (`call.rs`).
+    SshCreate: Files::create(CreateArgs => pb::CreateRequest) -> pb::CreateResult,
+    |args, _caller| create_request(args)
 }
 
 impl Unary for SshCreate {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::fdoc;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{Unary, daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Files;
 use crate::mcp::{result, schema};
@@ -74,20 +74,10 @@ fn edit_request(a: EditArgs) -> pb::EditRequest {
     }
 }
 
-/// `ssh_edit` on the one generic path (`call.rs`).
-pub(crate) struct SshEdit;
-
-impl Tool for SshEdit {
-    type Args = EditArgs;
-    type Service = Files;
-    type Request = pb::EditRequest;
-    type Reply = pb::EditResult;
-
-    fn request(args: EditArgs, _caller: Caller<'_>) -> pb::EditRequest {
-        edit_request(args)
-    }
-
-    sends_to!(edit);
+daemon_tool! {
+    /// `ssh_edit` on the one generic path (`call.rs`).
+    SshEdit: Files::edit(EditArgs => pb::EditRequest) -> pb::EditResult,
+    |args, _caller| edit_request(args)
 }
 
 impl Unary for SshEdit {

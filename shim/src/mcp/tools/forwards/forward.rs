@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::Forward;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{Unary, daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Forwards;
 use crate::mcp::{result, schema};
@@ -78,20 +78,10 @@ fn open_request(a: ForwardArgs) -> pb::OpenForwardRequest {
     }
 }
 
-/// `ssh_forward` on the one generic path (`call.rs`).
-pub(crate) struct SshForward;
-
-impl Tool for SshForward {
-    type Args = ForwardArgs;
-    type Service = Forwards;
-    type Request = pb::OpenForwardRequest;
-    type Reply = pb::OpenForwardReply;
-
-    fn request(args: ForwardArgs, _caller: Caller<'_>) -> pb::OpenForwardRequest {
-        open_request(args)
-    }
-
-    sends_to!(open);
+daemon_tool! {
+    /// `ssh_forward` on the one generic path (`call.rs`).
+    SshForward: Forwards::open(ForwardArgs => pb::OpenForwardRequest) -> pb::OpenForwardReply,
+    |args, _caller| open_request(args)
 }
 
 impl Unary for SshForward {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::Forward;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{Unary, daemon_tool, mcp_entry};
 use crate::mcp::tools::services::Forwards;
 use crate::mcp::{result, schema};
 
@@ -28,22 +28,12 @@ pub struct Stopped {
     pub was_running: bool,
 }
 
-/// `ssh_stop_forward` on the one generic path (`call.rs`).
-pub(crate) struct SshStopForward;
-
-impl Tool for SshStopForward {
-    type Args = StopArgs;
-    type Service = Forwards;
-    type Request = pb::StopForwardRequest;
-    type Reply = pb::StopForwardReply;
-
-    fn request(args: StopArgs, _caller: Caller<'_>) -> pb::StopForwardRequest {
-        pb::StopForwardRequest {
-            forward_id: args.forward_id,
-        }
+daemon_tool! {
+    /// `ssh_stop_forward` on the one generic path (`call.rs`).
+    SshStopForward: Forwards::stop(StopArgs => pb::StopForwardRequest) -> pb::StopForwardReply,
+    |args, _caller| pb::StopForwardRequest {
+        forward_id: args.forward_id,
     }
-
-    sends_to!(stop);
 }
 
 impl Unary for SshStopForward {

@@ -7,7 +7,7 @@ use rmcp::{tool, tool_router};
 use serde::Deserialize;
 use ssh_mcp_wire::pb;
 
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{Unary, daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::doc;
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionList;
@@ -32,20 +32,10 @@ fn list_request(args: ListArgs) -> pb::ListSessionsRequest {
     }
 }
 
-/// `ssh_list_sessions` on the one generic path (`call.rs`).
-pub(crate) struct SshListSessions;
-
-impl Tool for SshListSessions {
-    type Args = ListArgs;
-    type Service = Sessions;
-    type Request = pb::ListSessionsRequest;
-    type Reply = pb::ListSessionsReply;
-
-    fn request(args: ListArgs, _caller: Caller<'_>) -> pb::ListSessionsRequest {
-        list_request(args)
-    }
-
-    sends_to!(list);
+daemon_tool! {
+    /// `ssh_list_sessions` on the one generic path (`call.rs`).
+    SshListSessions: Sessions::list(ListArgs => pb::ListSessionsRequest) -> pb::ListSessionsReply,
+    |args, _caller| list_request(args)
 }
 
 impl Unary for SshListSessions {

@@ -9,7 +9,7 @@ use ssh_mcp_wire::pb::{self, ReadOptions};
 
 use super::{read_options, sdoc, session_result};
 use crate::mcp::schema;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{Unary, daemon_tool, mcp_entry};
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionResult;
 
@@ -45,20 +45,10 @@ pub(super) fn read_request(args: ReadArgs, reader_id: &str) -> pb::ReadSessionRe
     }
 }
 
-/// `ssh_read_session` on the one generic path (`call.rs`).
-pub(crate) struct SshReadSession;
-
-impl Tool for SshReadSession {
-    type Args = ReadArgs;
-    type Service = Sessions;
-    type Request = pb::ReadSessionRequest;
-    type Reply = pb::SessionReply;
-
-    fn request(args: ReadArgs, caller: Caller<'_>) -> pb::ReadSessionRequest {
-        read_request(args, caller.reader_id)
-    }
-
-    sends_to!(read);
+daemon_tool! {
+    /// `ssh_read_session` on the one generic path (`call.rs`).
+    SshReadSession: Sessions::read(ReadArgs => pb::ReadSessionRequest) -> pb::SessionReply,
+    |args, caller| read_request(args, caller.reader_id)
 }
 
 impl Unary for SshReadSession {
