@@ -172,6 +172,23 @@ impl SshMcp {
         }
     }
 
+    /// Sends `request` to tool `T`'s method, through `unary.rs` (the channel, the retry and
+    /// cancellation) with its service's client and error types: the method's answer, or the
+    /// tool result of its failure.
+    async fn send<T: Tool>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        request: &T::Request,
+    ) -> Result<T::Reply, CallToolResult> {
+        self.unary(
+            ctx,
+            <T::Service as Service>::client,
+            |client| T::send(client, Self::outgoing(ctx, request.clone())),
+            <T::Service as Service>::on_status,
+        )
+        .await
+    }
+
     /// Runs tool `T` whose daemon method answers once.
     pub(crate) async fn call_unary<T: Unary>(
         &self,
@@ -179,15 +196,7 @@ impl SshMcp {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let request = T::request(args, self.caller(&ctx));
-        let reply = self
-            .unary(
-                &ctx,
-                <T::Service as Service>::client,
-                |client| T::send(client, Self::outgoing(&ctx, request.clone())),
-                <T::Service as Service>::on_status,
-            )
-            .await;
-        Ok(match reply {
+        Ok(match self.send::<T>(&ctx, &request).await {
             Ok(reply) => T::result(reply),
             Err(failure) => failure,
         })
@@ -202,15 +211,7 @@ impl SshMcp {
     ) -> Result<CallToolResult, McpError> {
         let progress_token = ctx.meta.get_progress_token();
         let request = T::request(args, self.caller(&ctx));
-        let opened = self
-            .unary(
-                &ctx,
-                <T::Service as Service>::client,
-                |client| T::send(client, Self::outgoing(&ctx, request.clone())),
-                <T::Service as Service>::on_status,
-            )
-            .await;
-        let mut stream = match opened {
+        let mut stream = match self.send::<T>(&ctx, &request).await {
             Ok(stream) => stream,
             Err(failure) => return Ok(failure),
         };
