@@ -113,18 +113,21 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `env` as the wire's variables, in name order; the session tools' `env` goes the same way.
+pub(super) fn env_vars(env: Option<BTreeMap<String, String>>) -> Vec<pb::EnvVar> {
+    env.unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| pb::EnvVar { name, value })
+        .collect()
+}
+
 /// The daemon's request for these arguments (progress events only when the client wants them).
 fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
     RunRequest {
         connection: Some(args.connection()),
         command: args.command,
         cwd: args.cwd,
-        env: args
-            .env
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, value)| pb::EnvVar { name, value })
-            .collect(),
+        env: env_vars(args.env),
         shell: args.shell,
         timeout_seconds: args.timeout,
         tty: args.tty.unwrap_or(false),
