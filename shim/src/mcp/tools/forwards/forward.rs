@@ -7,11 +7,11 @@ use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
-use super::Forward;
+use super::{Forward, forward_result};
+use crate::mcp::schema;
 use crate::mcp::tools::call::{Unary, daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Forwards;
-use crate::mcp::{result, schema};
 
 remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -86,13 +86,10 @@ daemon_tool! {
 
 impl Unary for SshForward {
     fn result(reply: pb::OpenForwardReply) -> CallToolResult {
-        match reply.forward {
-            Some(f) => result::success(&Opened {
-                forward: f.into(),
-                created: reply.created,
-            }),
-            None => result::failure("internal_error", "the daemon sent no forward".into()),
-        }
+        forward_result(reply.forward, |forward| Opened {
+            forward,
+            created: reply.created,
+        })
     }
 }
 

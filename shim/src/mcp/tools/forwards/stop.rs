@@ -8,10 +8,10 @@ use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
-use super::Forward;
+use super::{Forward, forward_result};
+use crate::mcp::schema;
 use crate::mcp::tools::call::{Unary, daemon_tool, mcp_entry};
 use crate::mcp::tools::services::Forwards;
-use crate::mcp::{result, schema};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -38,13 +38,10 @@ daemon_tool! {
 
 impl Unary for SshStopForward {
     fn result(reply: pb::StopForwardReply) -> CallToolResult {
-        match reply.forward {
-            Some(f) => result::success(&Stopped {
-                forward: f.into(),
-                was_running: reply.was_running,
-            }),
-            None => result::failure("internal_error", "the daemon sent no forward".into()),
-        }
+        forward_result(reply.forward, |forward| Stopped {
+            forward,
+            was_running: reply.was_running,
+        })
     }
 }
 
