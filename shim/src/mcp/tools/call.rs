@@ -70,12 +70,14 @@ pub(crate) use sends_to;
 /// Declares a tool's type and its [`Tool`] impl in one line,
 /// `Name: Service::method(Args => Request) -> Reply`: the daemon service and the method its
 /// request goes to, its arguments and the request they make, and the method's answer; then how
-/// the arguments (and the [`Caller`]) make the request.
+/// the arguments (and the [`Caller`]) make the request, and for a method that answers once
+/// ([`Unary`]) how its answer makes the tool result.
 macro_rules! daemon_tool {
     (
         $(#[$meta:meta])*
         $name:ident: $service:ident::$method:ident($args:ty => $request:ty) -> $reply:ty,
-        |$a:ident, $caller:ident| $make:expr $(,)?
+        |$a:ident, $caller:ident| $make:expr
+        $(, |$r:ident| $result:expr)?
     ) => {
         $(#[$meta])*
         pub(crate) struct $name;
@@ -92,6 +94,14 @@ macro_rules! daemon_tool {
 
             $crate::mcp::tools::call::sends_to!($method);
         }
+
+        $(
+            impl $crate::mcp::tools::call::Unary for $name {
+                fn result($r: $reply) -> rmcp::model::CallToolResult {
+                    $result
+                }
+            }
+        )?
     };
 }
 pub(crate) use daemon_tool;

@@ -1,7 +1,6 @@
 //! `ssh_forward`: a port forward opened on one of the daemon's masters (`Forwards.Open`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
@@ -9,7 +8,7 @@ use ssh_mcp_wire::pb;
 
 use super::{Forward, forward_result};
 use crate::mcp::schema;
-use crate::mcp::tools::call::{Unary, daemon_tool, mcp_entry};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Forwards;
 
@@ -81,16 +80,11 @@ fn open_request(a: ForwardArgs) -> pb::OpenForwardRequest {
 daemon_tool! {
     /// `ssh_forward` on the one generic path (`call.rs`).
     SshForward: Forwards::open(ForwardArgs => pb::OpenForwardRequest) -> pb::OpenForwardReply,
-    |args, _caller| open_request(args)
-}
-
-impl Unary for SshForward {
-    fn result(reply: pb::OpenForwardReply) -> CallToolResult {
-        forward_result(reply.forward, |forward| Opened {
-            forward,
-            created: reply.created,
-        })
-    }
+    |args, _caller| open_request(args),
+    |reply| forward_result(reply.forward, |forward| Opened {
+        forward,
+        created: reply.created,
+    })
 }
 
 mcp_entry! {

@@ -1,14 +1,13 @@
 //! `ssh_list_forwards`: the daemon's forwards, running or ended (`Forwards.List`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::Forward;
-use crate::mcp::tools::call::{Unary, daemon_tool, mcp_entry};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::services::Forwards;
 use crate::mcp::{result, schema};
 
@@ -34,11 +33,8 @@ daemon_tool! {
     |args, _caller| pb::ListForwardsRequest {
         include_stopped: args.include_stopped.unwrap_or(false),
         target: args.target,
-    }
-}
-
-impl Unary for SshListForwards {
-    fn result(reply: pb::ListForwardsReply) -> CallToolResult {
+    },
+    |reply| {
         let forwards: Vec<Forward> = reply.forwards.into_iter().map(Forward::from).collect();
         result::success(&ForwardList {
             count: forwards.len(),

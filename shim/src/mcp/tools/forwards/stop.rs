@@ -2,7 +2,6 @@
 //! (`Forwards.Stop`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
@@ -10,7 +9,7 @@ use ssh_mcp_wire::pb;
 
 use super::{Forward, forward_result};
 use crate::mcp::schema;
-use crate::mcp::tools::call::{Unary, daemon_tool, mcp_entry};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::services::Forwards;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -33,16 +32,11 @@ daemon_tool! {
     SshStopForward: Forwards::stop(StopArgs => pb::StopForwardRequest) -> pb::StopForwardReply,
     |args, _caller| pb::StopForwardRequest {
         forward_id: args.forward_id,
-    }
-}
-
-impl Unary for SshStopForward {
-    fn result(reply: pb::StopForwardReply) -> CallToolResult {
-        forward_result(reply.forward, |forward| Stopped {
-            forward,
-            was_running: reply.was_running,
-        })
-    }
+    },
+    |reply| forward_result(reply.forward, |forward| Stopped {
+        forward,
+        was_running: reply.was_running,
+    })
 }
 
 mcp_entry! {

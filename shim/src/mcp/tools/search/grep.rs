@@ -1,13 +1,12 @@
 //! `ssh_grep`: `grep -r` on the host (`Search.Grep`), its matches in the seed's three shapes.
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb::{self, GrepRequest};
 
-use crate::mcp::tools::call::{Unary, daemon_tool, mcp_entry};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Search;
 use crate::mcp::{result, schema};
@@ -169,13 +168,8 @@ impl From<pb::GrepReply> for GrepResult {
 daemon_tool! {
     /// `ssh_grep` on the one generic path (`call.rs`).
     SshGrep: Search::grep(GrepArgs => GrepRequest) -> pb::GrepReply,
-    |args, _caller| grep_request(args)
-}
-
-impl Unary for SshGrep {
-    fn result(reply: pb::GrepReply) -> CallToolResult {
-        result::success(&GrepResult::from(reply))
-    }
+    |args, _caller| grep_request(args),
+    |reply| result::success(&GrepResult::from(reply))
 }
 
 mcp_entry! {
