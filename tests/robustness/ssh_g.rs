@@ -21,7 +21,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ssh_mcp_core::ssh::argv::rsync::RsyncFlags;
+use ssh_mcp_core::ssh::argv::rsync::{RsyncCall, RsyncFlags};
 use ssh_mcp_core::ssh::argv::transfer::Operands;
 use ssh_mcp_core::ssh::argv::{self, SshSettings};
 use ssh_mcp_core::ssh::options::connection::{Connection, RawConnection};
@@ -192,15 +192,15 @@ impl Fixture {
                 destination(a[3..end].to_vec())
             }
             Kind::Rsync => {
-                let a = argv::rsync::rsync(
-                    &self.settings,
-                    Path::new("rsync"),
+                let a = argv::rsync::rsync(&RsyncCall {
+                    settings: &self.settings,
+                    rsync: Path::new("rsync"),
                     conn,
-                    &control_path,
-                    &operands,
-                    &RsyncFlags::default(),
-                    &ExtraRsyncArgs::default(),
-                )
+                    control_path: &control_path,
+                    operands: &operands,
+                    flags: &RsyncFlags::default(),
+                    extra: &ExtraRsyncArgs::default(),
+                })
                 .args;
                 let e = a.iter().position(|w| w == "-e").unwrap();
                 let words = rsync_split(&a[e + 1].to_string_lossy());

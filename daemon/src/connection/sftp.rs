@@ -9,8 +9,10 @@
 
 use std::path::Path;
 
+use openssh_sftp_client::fs::{DirEntry, Fs};
 use openssh_sftp_client::{Sftp, SftpOptions};
 use ssh_mcp_core::ssh::options::connection::Connection;
+use tokio_stream::StreamExt;
 
 use super::masters::{Lease, MasterPool};
 use super::mux_client::{self, OpenError};
@@ -54,6 +56,25 @@ impl RemoteFs {
             tracing::debug!("closing an sftp session: {e}");
         }
     }
+}
+
+/// The entries of the remote directory `dir` as the server's readdir reports them (not following
+/// links), each with its name, without `.` and `..`.
+pub async fn dir_entries(
+    fs: &mut Fs,
+    dir: impl AsRef<Path>,
+) -> Result<Vec<(String, DirEntry)>, openssh_sftp_client::Error> {
+    let mut entries = Vec::new();
+    let stream = fs.open_dir(dir).await?.read_dir();
+    tokio::pin!(stream);
+    while let Some(entry) = stream.next().await {
+        let entry = entry?;
+        let name = entry.filename().to_string_lossy().into_owned();
+        if name != "." && name != ".." {
+            entries.push((name, entry));
+        }
+    }
+    Ok(entries)
 }
 
 /// Takes a lease and opens the `sftp` subsystem on it.

@@ -38,26 +38,20 @@ pub fn command(
 
 /// Starts a ControlMaster with stderr piped; it gets SIGTERM if the daemon dies.
 pub fn master(argv: &Argv, auth_sock: Option<&Path>) -> Result<Child, DaemonError> {
-    let mut cmd = build(argv, Stdout::Null, auth_sock);
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent. The death signal
-    // is tied to the spawning thread; tokio's worker threads live as long as the runtime.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn().map_err(|source| spawn_error(argv, source))
+    spawn_dying_with_daemon(argv, build(argv, Stdout::Null, auth_sock))
 }
 
 /// Starts scp or rsync for a transfer: stdout and stderr piped, stdin on /dev/null, in its own
 /// process group (which its ssh joins, so [`signal_group`] reaches both), and SIGTERM if the
 /// daemon dies.
 pub fn transfer(argv: &Argv, auth_sock: Option<&Path>) -> Result<Child, DaemonError> {
-    let mut cmd = build(argv, Stdout::Piped, auth_sock);
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    spawn_dying_with_daemon(argv, build(argv, Stdout::Piped, auth_sock))
+}
+
+/// Starts `cmd` (built from `argv`) so that it gets SIGTERM if the daemon dies.
+fn spawn_dying_with_daemon(argv: &Argv, mut cmd: Command) -> Result<Child, DaemonError> {
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent. The death signal
+    // is tied to the spawning thread; tokio's worker threads live as long as the runtime.
     unsafe {
         cmd.pre_exec(|| {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
@@ -167,18 +161,16 @@ pub async fn run_helper(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
-    let child = cmd.spawn().map_err(|source| DaemonError::Spawn {
+    let failed = |source| DaemonError::Spawn {
         program: program.display().to_string(),
         source,
-    })?;
+    };
+    let child = cmd.spawn().map_err(failed)?;
     match tokio::time::timeout(limit, child.wait_with_output()).await {
-        Ok(out) => out.map_err(|source| DaemonError::Spawn {
-            program: program.display().to_string(),
-            source,
-        }),
-        Err(_) => Err(DaemonError::Spawn {
-            program: program.display().to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
-        }),
+        Ok(out) => out.map_err(failed),
+        Err(_) => Err(failed(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "timed out",
+        ))),
     }
 }

@@ -36,48 +36,34 @@ pub(super) fn outcome(
     counters.stdout_bytes.store(stdout.total, Ordering::Relaxed);
     counters.stderr_bytes.store(stderr.total, Ordering::Relaxed);
     let exit_code = exit.map(|v| v as i32);
-    match (stopped, exit_code) {
+    let mut stderr = stderr;
+    let (exit_code, signal, timed_out) = match (stopped, exit_code) {
         // The pid report is the first thing the remote command line does: a login shell that
         // exited without it ran nothing (it could not parse the line; fish then even exits 0).
         (None, Some(status)) if pid.get().is_none() => {
-            let mut stderr = stderr;
             stderr
                 .bytes
                 .extend_from_slice(not_started_note(status).as_bytes());
-            ExecOutcome {
-                exit_code: None,
-                signal: None,
-                stdout,
-                stderr,
-                timed_out: false,
-                duration: started.elapsed(),
-                reused_connection: lease.reused,
-            }
+            (None, None, false)
         }
-        (None, _) => ExecOutcome {
-            // A channel that closed without an exit status: the command died of a signal or the
-            // connection was lost; ssh itself reports 255 then, and so do we.
-            exit_code: Some(exit_code.unwrap_or(255)),
-            signal: None,
-            stdout,
-            stderr,
-            timed_out: false,
-            duration: started.elapsed(),
-            reused_connection: lease.reused,
-        },
+        // A channel that closed without an exit status: the command died of a signal or the
+        // connection was lost; ssh itself reports 255 then, and so do we.
+        (None, _) => (Some(exit_code.unwrap_or(255)), None, false),
         (Some(reason), _) => {
             tracing::info!(?reason, target = %spec.conn.target, "stopped a command");
-            ExecOutcome {
-                // Known when the command itself ended but its output was still held open.
-                exit_code,
-                signal: kill_signal,
-                stdout,
-                stderr,
-                timed_out: reason == StopReason::Timeout,
-                duration: started.elapsed(),
-                reused_connection: lease.reused,
-            }
+            // The exit code is known when the command itself ended but its output was still
+            // held open.
+            (exit_code, kill_signal, reason == StopReason::Timeout)
         }
+    };
+    ExecOutcome {
+        exit_code,
+        signal,
+        stdout,
+        stderr,
+        timed_out,
+        duration: started.elapsed(),
+        reused_connection: lease.reused,
     }
 }
 

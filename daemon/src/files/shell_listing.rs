@@ -4,7 +4,7 @@
 //! typed by what they point to and not entered); entries come NUL-separated, so any name
 //! survives, and are shown with invalid bytes replaced.
 
-use ssh_mcp_core::ssh::remote::quote::sh_quote;
+use ssh_mcp_core::ssh::remote::quote::cd_or_exit;
 
 use super::listing::{self, Entry, Kind, Listing};
 
@@ -15,20 +15,12 @@ pub const MAX_OUTPUT: usize = 8 << 20;
 pub const NOT_A_DIRECTORY: i32 = 21;
 
 /// The POSIX sh script that lists `dir` (a path for the SFTP server: relative to the home).
-/// A relative `dir` goes to `cd` as `./dir`: `cd -- -` would be `$OLDPWD`, and a bare name is
-/// looked up in `$CDPATH` (and the directory found printed on stdout).
 pub fn script(dir: &str) -> String {
-    let dir = if dir.starts_with('/') {
-        dir.to_owned()
-    } else {
-        format!("./{dir}")
-    };
     format!(
-        "cd -- {} || exit {NOT_A_DIRECTORY}\n\
-         find . -mindepth 1 -maxdepth {} -name '.*' -prune -o -exec sh -c \
+        "{}find . -mindepth 1 -maxdepth {} -name '.*' -prune -o -exec sh -c \
          'for p; do if [ -d \"$p\" ]; then printf \"d%s\\0\" \"$p\"; else printf \"f%s\\0\" \"$p\"; fi; done' \
          sh {{}} +\n",
-        sh_quote(&dir),
+        cd_or_exit(dir, NOT_A_DIRECTORY),
         listing::DEPTH
     )
 }
@@ -59,14 +51,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_script_quotes_the_directory() {
+    fn the_script_enters_the_directory_then_lists_it() {
         let s = script("it's a dir");
-        assert!(
-            s.starts_with("cd -- './it'\"'\"'s a dir' || exit 21\n"),
-            "{s}"
-        );
-        assert!(script("-").starts_with("cd -- ./- ||"));
-        assert!(script("/abs").starts_with("cd -- /abs ||"));
+        assert!(s.starts_with(&cd_or_exit("it's a dir", 21)), "{s}");
         assert!(s.contains("-maxdepth 2 -name '.*' -prune"), "{s}");
     }
 

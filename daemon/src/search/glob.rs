@@ -14,8 +14,6 @@ use openssh_sftp_client::fs::Fs;
 use ssh_mcp_core::ssh::InvalidInput;
 use ssh_mcp_core::ssh::options::connection::Connection;
 use tokio::task::JoinSet;
-use tokio_stream::StreamExt;
-
 use tokio_util::sync::CancellationToken;
 
 use super::glob_find;
@@ -24,7 +22,7 @@ pub use super::glob_walk::GlobOutcome;
 use super::glob_walk::{Entry, Kind, Walk};
 use super::offload::{self, OffloadError};
 use super::search_args;
-use crate::connection::sftp::RemoteFs;
+use crate::connection::sftp::{self, RemoteFs};
 use crate::door::Common;
 use crate::error::DaemonError;
 use crate::exec;
@@ -263,23 +261,18 @@ async fn walk(daemon: &Daemon, fs: &RemoteFs, spec: &GlobSpec) -> Result<Walked,
 /// The entries of one directory, as the server's readdir reports them (not following links),
 /// without `.` and `..`.
 async fn list(fs: &mut Fs, dir: &str) -> Result<Vec<Entry>, openssh_sftp_client::Error> {
-    let mut entries = Vec::new();
-    let stream = fs.open_dir(dir).await?.read_dir();
-    tokio::pin!(stream);
-    while let Some(entry) = stream.next().await {
-        let entry = entry?;
-        let name = entry.filename().to_string_lossy().into_owned();
-        if name == "." || name == ".." {
-            continue;
-        }
-        let kind = match entry.file_type() {
-            Some(t) if t.is_dir() => Kind::Dir,
-            Some(t) if t.is_file() => Kind::File,
-            _ => Kind::Other,
-        };
-        entries.push(Entry { name, kind });
-    }
-    Ok(entries)
+    let entries = sftp::dir_entries(fs, dir).await?;
+    Ok(entries
+        .into_iter()
+        .map(|(name, entry)| {
+            let kind = match entry.file_type() {
+                Some(t) if t.is_dir() => Kind::Dir,
+                Some(t) if t.is_file() => Kind::File,
+                _ => Kind::Other,
+            };
+            Entry { name, kind }
+        })
+        .collect())
 }
 
 /// `base` joined with a relative directory (`""` is the base itself).

@@ -5,7 +5,7 @@
 //! files NUL-separated, `.git`, `.hg` and `.svn` pruned as in the seed, and the same matcher
 //! decides here. Names that are not UTF-8 come back with their invalid bytes replaced.
 
-use ssh_mcp_core::ssh::remote::quote::sh_quote;
+use ssh_mcp_core::ssh::remote::quote::cd_or_exit;
 
 use super::glob_walk::Walk;
 
@@ -15,19 +15,11 @@ pub const MAX_OUTPUT: usize = 48 << 20;
 /// Exit status of the script when the base cannot be entered.
 pub const NOT_A_DIRECTORY: i32 = 26;
 
-/// The script listing the regular files under `base` (a path as the agent gave it). A relative
-/// `base` goes to `cd` as `./base`: `cd -- -` would be `$OLDPWD`, and a bare name is looked up
-/// in `$CDPATH` (and the directory found printed on stdout).
+/// The script listing the regular files under `base` (a path as the agent gave it).
 pub fn script(base: &str) -> String {
-    let base = if base.starts_with('/') {
-        base.to_owned()
-    } else {
-        format!("./{base}")
-    };
     format!(
-        "cd -- {} || exit {NOT_A_DIRECTORY}\n\
-         find . -type d \\( -name .git -o -name .hg -o -name .svn \\) -prune -o -type f -print0\n",
-        sh_quote(&base)
+        "{}find . -type d \\( -name .git -o -name .hg -o -name .svn \\) -prune -o -type f -print0\n",
+        cd_or_exit(base, NOT_A_DIRECTORY)
     )
 }
 
@@ -62,14 +54,9 @@ mod tests {
     use crate::search::glob_pattern::GlobPattern;
 
     #[test]
-    fn the_script_quotes_the_base_and_prunes_like_the_seed() {
+    fn the_script_enters_the_base_and_prunes_like_the_seed() {
         let s = script("it's -dir");
-        assert!(
-            s.starts_with("cd -- './it'\"'\"'s -dir' || exit 26\n"),
-            "{s}"
-        );
-        assert!(script("-").starts_with("cd -- ./- ||"));
-        assert!(script("/abs").starts_with("cd -- /abs ||"));
+        assert!(s.starts_with(&cd_or_exit("it's -dir", 26)), "{s}");
         assert!(s.contains("-name .git -o -name .hg -o -name .svn"), "{s}");
         assert!(s.contains("-type f -print0"), "{s}");
     }

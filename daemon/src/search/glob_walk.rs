@@ -101,12 +101,7 @@ impl Walk {
     /// Takes the entries of the directory `rel`.
     pub fn listed(&mut self, rel: &str, entries: Vec<Entry>) {
         for entry in entries {
-            if !self.going_on() {
-                return;
-            }
-            self.out.entries_seen += 1;
-            if self.out.entries_seen > self.max_entries {
-                self.out.walk_limited = true;
+            if !self.counted() {
                 return;
             }
             let child = if rel.is_empty() {
@@ -130,17 +125,23 @@ impl Walk {
     /// A regular file found by another lister (`find` on the host), relative to the base:
     /// counted toward the entry limit, kept when the glob matches it.
     pub fn file(&mut self, rel: String) {
+        if self.counted() && self.glob.matches(&rel) {
+            self.out.matches.push(rel);
+        }
+    }
+
+    /// Counts one more entry toward the limit; false when the walk stops instead (it had
+    /// stopped already, or this entry is past the limit).
+    fn counted(&mut self) -> bool {
         if !self.going_on() {
-            return;
+            return false;
         }
         self.out.entries_seen += 1;
         if self.out.entries_seen > self.max_entries {
             self.out.walk_limited = true;
-            return;
+            return false;
         }
-        if self.glob.matches(&rel) {
-            self.out.matches.push(rel);
-        }
+        true
     }
 
     /// Marks the walk as stopped before it saw everything.

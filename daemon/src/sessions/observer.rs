@@ -124,12 +124,7 @@ pub async fn start(
 ) -> ObserverState {
     let mut state = ObserverState {
         requested,
-        mode: ObserverMode::Transcript,
-        transcript_path,
-        tmux_name,
-        tmux_started: false,
-        tmux_bin: None,
-        warning: None,
+        ..ObserverState::transcript_only(transcript_path, tmux_name)
     };
     if requested != ObserverMode::Tmux {
         return state;

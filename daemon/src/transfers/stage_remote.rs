@@ -10,12 +10,11 @@ use openssh_sftp_client::fs::Fs;
 use openssh_sftp_client::metadata::{MetaData, Permissions, RawPermissions};
 use openssh_sftp_client::{Error as SftpError, Sftp};
 use ssh_mcp_core::ssh::transfers::paths::RemotePath;
-use tokio_stream::StreamExt;
 use tokio_util::task::TaskTracker;
 
 use super::spec::TransferSpec;
 use super::stage::{self, DestKind, Landed, Shape, WholeSizes};
-use crate::connection::sftp::RemoteFs;
+use crate::connection::sftp::{self, RemoteFs};
 use crate::files::messages::is_missing;
 use crate::files::remote_path;
 use crate::state::Daemon;
@@ -222,16 +221,11 @@ async fn plan(
 /// The entries of a remote directory with their attributes (not following links), without `.`
 /// and `..`.
 async fn list(fs: &mut Fs, dir: &Path) -> Result<Vec<(String, MetaData)>, SftpError> {
-    let mut entries = Vec::new();
-    let stream = fs.open_dir(dir).await?.read_dir();
-    tokio::pin!(stream);
-    while let Some(entry) = stream.next().await {
-        let entry = entry?;
-        let name = entry.filename().to_string_lossy().into_owned();
-        if name != "." && name != ".." {
-            entries.push((name, entry.metadata()));
-        }
-    }
+    let mut entries: Vec<(String, MetaData)> = sftp::dir_entries(fs, dir)
+        .await?
+        .into_iter()
+        .map(|(name, entry)| (name, entry.metadata()))
+        .collect();
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(entries)
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{Argv, SshSettings, path_option};
+use super::{Argv, SshSettings};
 use crate::ssh::options::connection::Connection;
 use crate::ssh::options::extra_ssh_args::SshOption;
 
@@ -36,13 +36,7 @@ fn push_common(argv: &mut Argv, settings: &SshSettings, conn: &Connection, promp
     if let Some(identity) = &conn.identity_file {
         argv.arg("-i").arg(identity.as_path().as_os_str());
     }
-    if let Some(known) = &conn.known_hosts_file {
-        argv.arg("-o")
-            .arg(path_option("UserKnownHostsFile", known.as_path()));
-    }
-    if let Some(strict) = conn.strict_host_key_checking {
-        argv.opt("StrictHostKeyChecking", strict.as_ssh_value());
-    }
+    argv.host_key_options(conn);
     for option in &conn.extra.0 {
         match option {
             SshOption::Flag(c) => argv.arg(format!("-{c}")),

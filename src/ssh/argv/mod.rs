@@ -21,6 +21,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::ssh::options::connection::Connection;
+
 pub mod master;
 pub mod rsync;
 pub mod scp;
@@ -51,6 +53,19 @@ impl Argv {
 
     fn opt(&mut self, key: &str, value: impl std::fmt::Display) -> &mut Self {
         self.arg("-o").arg(format!("{key}={value}"))
+    }
+
+    /// The connection's host key options (`UserKnownHostsFile`, `StrictHostKeyChecking`), which
+    /// every ssh of ours takes as `-o` options.
+    fn host_key_options(&mut self, conn: &Connection) -> &mut Self {
+        if let Some(known) = &conn.known_hosts_file {
+            self.arg("-o")
+                .arg(path_option("UserKnownHostsFile", known.as_path()));
+        }
+        if let Some(strict) = conn.strict_host_key_checking {
+            self.opt("StrictHostKeyChecking", strict.as_ssh_value());
+        }
+        self
     }
 
     /// The command line as text, for logs and error messages.

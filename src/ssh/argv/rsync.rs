@@ -48,37 +48,38 @@ pub(super) fn rsync_remote(host: &str, path: &RemotePath, is_source: bool) -> Os
     OsString::from(format!("{host}:{p}"))
 }
 
-/// rsync between this machine and `conn`'s host, its ssh on the master at `control_path`, with
-/// protected arguments (`-s`: remote paths are not split by a remote shell) and `--stats` (how
-/// many files and bytes went; the daemon reads them from the output).
-#[allow(clippy::too_many_arguments)]
-pub fn rsync(
-    settings: &SshSettings,
-    rsync: &Path,
-    conn: &Connection,
-    control_path: &Path,
-    operands: &Operands,
-    flags: &RsyncFlags,
-    extra: &ExtraRsyncArgs,
-) -> Argv {
-    let mut argv = Argv::new(rsync);
+/// One sync: rsync with its ssh on the master at `control_path` for `conn`, the operands, and
+/// the agent's choices; [`rsync`] and [`rsync_listing`] spell it.
+#[derive(Debug, Clone, Copy)]
+pub struct RsyncCall<'a> {
+    pub settings: &'a SshSettings,
+    pub rsync: &'a Path,
+    pub conn: &'a Connection,
+    pub control_path: &'a Path,
+    pub operands: &'a Operands,
+    pub flags: &'a RsyncFlags,
+    pub extra: &'a ExtraRsyncArgs,
+}
+
+/// The sync, with protected arguments (`-s`: remote paths are not split by a remote shell) and
+/// `--stats` (how many files and bytes went; the daemon reads them from the output).
+pub fn rsync(call: &RsyncCall<'_>) -> Argv {
+    let mut argv = Argv::new(call.rsync);
     argv.arg("-s").arg("-a").arg("--stats");
-    if flags.compress {
+    if call.flags.compress {
         argv.arg("-z");
     }
-    if flags.delete {
+    if call.flags.delete {
         argv.arg("--delete");
     }
-    if flags.dry_run {
+    if call.flags.dry_run {
         argv.arg("--dry-run");
     }
-    for pattern in &flags.exclude {
-        argv.arg(format!("--exclude={pattern}"));
-    }
-    for option in extra.spelled() {
+    push_excludes(&mut argv, call);
+    for option in call.extra.spelled() {
         argv.arg(option);
     }
-    push_rsync_shell_and_operands(&mut argv, settings, conn, control_path, operands);
+    push_rsync_shell_and_operands(&mut argv, call);
     argv
 }
 
@@ -86,48 +87,38 @@ pub fn rsync(
 /// sources, destination, `exclude` patterns and selecting options (`ExtraRsyncArgs::selecting`)
 /// as [`rsync`], as a dry run comparing contents (`--checksum`) that prints every file it
 /// selected, unchanged ones too (`-ii`), one line each as `%i %n`. Nothing is deleted.
-#[allow(clippy::too_many_arguments)]
-pub fn rsync_listing(
-    settings: &SshSettings,
-    rsync: &Path,
-    conn: &Connection,
-    control_path: &Path,
-    operands: &Operands,
-    flags: &RsyncFlags,
-    extra: &ExtraRsyncArgs,
-) -> Argv {
-    let mut argv = Argv::new(rsync);
+pub fn rsync_listing(call: &RsyncCall<'_>) -> Argv {
+    let mut argv = Argv::new(call.rsync);
     argv.arg("-s")
         .arg("-a")
         .arg("--dry-run")
         .arg("--checksum")
         .arg("-ii")
         .arg("--out-format=%i %n");
-    for pattern in &flags.exclude {
-        argv.arg(format!("--exclude={pattern}"));
-    }
-    for option in extra.selecting().spelled() {
+    push_excludes(&mut argv, call);
+    for option in call.extra.selecting().spelled() {
         argv.arg(option);
     }
-    push_rsync_shell_and_operands(&mut argv, settings, conn, control_path, operands);
+    push_rsync_shell_and_operands(&mut argv, call);
     argv
 }
 
+/// The agent's `exclude` patterns.
+fn push_excludes(argv: &mut Argv, call: &RsyncCall<'_>) {
+    for pattern in &call.flags.exclude {
+        argv.arg(format!("--exclude={pattern}"));
+    }
+}
+
 /// `-e` with rsync's ssh on the master, `--`, and the operands.
-fn push_rsync_shell_and_operands(
-    argv: &mut Argv,
-    settings: &SshSettings,
-    conn: &Connection,
-    control_path: &Path,
-    operands: &Operands,
-) {
-    let mut shell = vec![rsync_shell_word(settings.ssh.as_os_str())];
+fn push_rsync_shell_and_operands(argv: &mut Argv, call: &RsyncCall<'_>) {
+    let mut shell = vec![rsync_shell_word(call.settings.ssh.as_os_str())];
     shell.extend(
-        transfer_ssh_options(settings, conn, control_path)
+        transfer_ssh_options(call.settings, call.conn, call.control_path)
             .iter()
             .map(|w| rsync_shell_word(w)),
     );
     argv.arg("-e").arg(shell.join(" "));
     argv.arg("--");
-    push_operands(argv, conn, operands, rsync_remote);
+    push_operands(argv, call.conn, call.operands, rsync_remote);
 }

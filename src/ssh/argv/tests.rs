@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::master::{control_master, terminal_master};
-use super::rsync::{RsyncFlags, rsync, rsync_listing, rsync_remote};
+use super::rsync::{RsyncCall, RsyncFlags, rsync, rsync_listing, rsync_remote};
 use super::scp::{scp, scp_remote};
 use super::transfer::Operands;
 use super::*;
@@ -183,15 +183,15 @@ fn rsync_gets_the_ssh_argv_quoted_for_its_own_splitting() {
         exclude: vec!["*.o".into()],
     };
     let extra = ExtraRsyncArgs::parse(&["-vh".to_owned()]).unwrap();
-    let argv = rsync(
-        &settings(),
-        Path::new("/usr/bin/rsync"),
-        &conn,
-        Path::new("/run/cm/r"),
-        &ops,
-        &flags,
-        &extra,
-    );
+    let argv = rsync(&RsyncCall {
+        settings: &settings(),
+        rsync: Path::new("/usr/bin/rsync"),
+        conn: &conn,
+        control_path: Path::new("/run/cm/r"),
+        operands: &ops,
+        flags: &flags,
+        extra: &extra,
+    });
     let args: Vec<String> = argv
         .args
         .iter()
@@ -257,15 +257,15 @@ fn the_listing_repeats_the_selection_as_a_dry_run_that_itemizes_every_file() {
         "--exclude=*.txt".to_owned(),
     ])
     .unwrap();
-    let argv = rsync_listing(
-        &settings(),
-        Path::new("rsync"),
-        &transfer_conn(&[]),
-        Path::new("/cm"),
-        &ops,
-        &flags,
-        &extra,
-    );
+    let argv = rsync_listing(&RsyncCall {
+        settings: &settings(),
+        rsync: Path::new("rsync"),
+        conn: &transfer_conn(&[]),
+        control_path: Path::new("/cm"),
+        operands: &ops,
+        flags: &flags,
+        extra: &extra,
+    });
     let args: Vec<String> = argv
         .args
         .iter()

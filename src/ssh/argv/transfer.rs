@@ -62,13 +62,7 @@ pub(super) fn transfer_ssh_options(
         argv.arg("-o")
             .arg(path_option("IdentityFile", identity.as_path()));
     }
-    if let Some(known) = &conn.known_hosts_file {
-        argv.arg("-o")
-            .arg(path_option("UserKnownHostsFile", known.as_path()));
-    }
-    if let Some(strict) = conn.strict_host_key_checking {
-        argv.opt("StrictHostKeyChecking", strict.as_ssh_value());
-    }
+    argv.host_key_options(conn);
     for option in &conn.extra.0 {
         let (key, value) = as_config(option);
         argv.opt(key, value);

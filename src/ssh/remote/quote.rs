@@ -30,6 +30,19 @@ pub fn sh_quote(s: &str) -> String {
     out
 }
 
+/// The line that starts a script working in `dir` (a path as the agent gave it, relative to the
+/// home), or ends it with `status` when `dir` cannot be entered: `cd -- <dir> || exit <status>`.
+/// A relative `dir` goes to `cd` as `./dir`: `cd -- -` would be `$OLDPWD`, and a bare name is
+/// looked up in `$CDPATH` (and the directory found printed on stdout).
+pub fn cd_or_exit(dir: &str, status: i32) -> String {
+    let dir = if dir.starts_with('/') {
+        dir.to_owned()
+    } else {
+        format!("./{dir}")
+    };
+    format!("cd -- {} || exit {status}\n", sh_quote(&dir))
+}
+
 /// A remote environment variable with a valid name (`^[A-Za-z_][A-Za-z0-9_]*$`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvVar {
@@ -159,6 +172,16 @@ mod tests {
             assert!(EnvVar::parse(bad, "v").is_err(), "{bad:?}");
         }
         assert!(EnvVar::parse("X", "a\0b").is_err());
+    }
+
+    #[test]
+    fn a_scripts_cd_quotes_the_directory_and_never_reads_it_as_an_option() {
+        assert_eq!(
+            cd_or_exit("it's a dir", 21),
+            "cd -- './it'\"'\"'s a dir' || exit 21\n"
+        );
+        assert_eq!(cd_or_exit("-", 26), "cd -- ./- || exit 26\n");
+        assert_eq!(cd_or_exit("/abs", 1), "cd -- /abs || exit 1\n");
     }
 
     #[test]

@@ -29,21 +29,13 @@ impl MasterPool {
         auth_sock: Option<PathBuf>,
     ) {
         let _ = std::fs::remove_file(&path);
-        let settings = match settings {
-            Ok(s) => s,
-            Err(e) => {
-                return self.open_failed(
-                    &host,
-                    auth_sock.clone(),
-                    e.to_string(),
-                    "Install OpenSSH or set SSH_MCP_SSH_BIN",
-                );
-            }
-        };
-        let argv = argv::master::control_master(&settings, &host.conn, &path);
-        tracing::debug!(master = id, argv = %argv.display(), "starting control master");
-        let mut child = match spawn::master(&argv, auth_sock.as_deref()) {
-            Ok(c) => c,
+        let started = settings.and_then(|settings| {
+            let argv = argv::master::control_master(&settings, &host.conn, &path);
+            tracing::debug!(master = id, argv = %argv.display(), "starting control master");
+            spawn::master(&argv, auth_sock.as_deref()).map(|child| (settings, child))
+        });
+        let (settings, mut child) = match started {
+            Ok(started) => started,
             Err(e) => {
                 return self.open_failed(
                     &host,

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ssh_mcp_core::ssh::argv::rsync::RsyncCall;
 use ssh_mcp_core::ssh::argv::{self, SshSettings};
 use ssh_mcp_core::ssh::binaries;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -235,15 +236,15 @@ fn start(
                 *preserve_times,
             )
         }
-        Tool::Rsync { flags, extra } => argv::rsync::rsync(
+        Tool::Rsync { flags, extra } => argv::rsync::rsync(&RsyncCall {
             settings,
-            program,
-            &spec.conn,
+            rsync: program,
+            conn: &spec.conn,
             control_path,
-            &spec.operands,
+            operands: &spec.operands,
             flags,
             extra,
-        ),
+        }),
     };
     tracing::debug!(argv = %argv.display(), "starting a transfer");
     counters.set_phase(Phase::Transferring);

@@ -3,7 +3,7 @@
 //! runs through the exec path.
 
 use ssh_mcp_core::ssh::argv;
-use ssh_mcp_core::ssh::argv::rsync::RsyncFlags;
+use ssh_mcp_core::ssh::argv::rsync::{RsyncCall, RsyncFlags};
 use ssh_mcp_core::ssh::transfers::extra_rsync_args::ExtraRsyncArgs;
 use tokio_util::sync::CancellationToken;
 
@@ -119,15 +119,15 @@ async fn listing(
         .acquire(&spec.conn, spec.auth_sock.as_deref())
         .await
         .map_err(|e| e.to_string())?;
-    let argv = argv::rsync::rsync_listing(
-        &settings,
-        &program,
-        &spec.conn,
-        &lease.control_path,
-        &spec.operands,
+    let argv = argv::rsync::rsync_listing(&RsyncCall {
+        settings: &settings,
+        rsync: &program,
+        conn: &spec.conn,
+        control_path: &lease.control_path,
+        operands: &spec.operands,
         flags,
         extra,
-    );
+    });
     tracing::debug!(argv = %argv.display(), "listing a sync for its checksums");
     let mut child = spawn::transfer(&argv, spec.auth_sock.as_deref()).map_err(|e| e.to_string())?;
     let tracker = &daemon.shutdown.commands;

@@ -76,6 +76,45 @@ macro_rules! sends_to {
 }
 pub(crate) use sends_to;
 
+/// Declares a tool's type and its [`Tool`] impl in one line,
+/// `Name: Service::method(Args => Request) -> Reply`: the daemon service and the method its
+/// request goes to, its arguments and the request they make, and the method's answer; then how
+/// the arguments (and the [`Caller`]) make the request, and for a method that answers once
+/// ([`Unary`]) how its answer makes the tool result.
+macro_rules! daemon_tool {
+    (
+        $(#[$meta:meta])*
+        $name:ident: $service:ident::$method:ident($args:ty => $request:ty) -> $reply:ty,
+        |$a:ident, $caller:ident| $make:expr
+        $(, |$r:ident| $result:expr)?
+    ) => {
+        $(#[$meta])*
+        pub(crate) struct $name;
+
+        impl $crate::mcp::tools::call::Tool for $name {
+            type Args = $args;
+            type Service = $service;
+            type Request = $request;
+            type Reply = $reply;
+
+            fn request($a: $args, $caller: $crate::mcp::tools::call::Caller<'_>) -> $request {
+                $make
+            }
+
+            $crate::mcp::tools::call::sends_to!($method);
+        }
+
+        $(
+            impl $crate::mcp::tools::call::Unary for $name {
+                fn result($r: $reply) -> rmcp::model::CallToolResult {
+                    $result
+                }
+            }
+        )?
+    };
+}
+pub(crate) use daemon_tool;
+
 /// A tool's MCP entry: its router, the function rmcp calls, the `#[tool]` attributes (name,
 /// description, schemas, annotations) as the client sees them, and the generic path it takes
 /// (`call_unary` or `call_streamed`, below) with the tool's `Tool` type.
@@ -172,6 +211,30 @@ impl SshMcp {
         }
     }
 
+    /// Sends `request` to tool `T`'s method, through `unary.rs` (the channel, the retry and
+    /// cancellation) with its service's client and error types: the method's answer, or the
+    /// tool result of its failure.
+    async fn send<T: Tool>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        call: Call,
+        request: &T::Request,
+    ) -> Result<T::Reply, CallToolResponse> {
+        self.unary(
+            ctx,
+            call.resumed,
+            <T::Service as Service>::client,
+            |client, approval| {
+                T::send(
+                    client,
+                    Self::outgoing(ctx, call.tool, request.clone(), approval.as_deref()),
+                )
+            },
+            <T::Service as Service>::on_status,
+        )
+        .await
+    }
+
     /// Runs tool `T` whose daemon method answers once.
     pub(crate) async fn call_unary<T: Unary>(
         &self,
@@ -180,21 +243,7 @@ impl SshMcp {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let request = T::request(args, self.caller(&ctx));
-        let reply = self
-            .unary(
-                &ctx,
-                call.resumed,
-                <T::Service as Service>::client,
-                |client, approval| {
-                    T::send(
-                        client,
-                        Self::outgoing(&ctx, call.tool, request.clone(), approval.as_deref()),
-                    )
-                },
-                <T::Service as Service>::on_status,
-            )
-            .await;
-        Ok(match reply {
+        Ok(match self.send::<T>(&ctx, call, &request).await {
             Ok(reply) => T::result(reply).into(),
             Err(stopped) => stopped,
         })
@@ -210,21 +259,7 @@ impl SshMcp {
     ) -> Result<CallToolResponse, McpError> {
         let progress_token = ctx.meta.get_progress_token();
         let request = T::request(args, self.caller(&ctx));
-        let opened = self
-            .unary(
-                &ctx,
-                call.resumed,
-                <T::Service as Service>::client,
-                |client, approval| {
-                    T::send(
-                        client,
-                        Self::outgoing(&ctx, call.tool, request.clone(), approval.as_deref()),
-                    )
-                },
-                <T::Service as Service>::on_status,
-            )
-            .await;
-        let mut stream = match opened {
+        let mut stream = match self.send::<T>(&ctx, call, &request).await {
             Ok(stream) => stream,
             Err(failure) => return Ok(failure),
         };

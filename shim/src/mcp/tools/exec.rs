@@ -10,7 +10,7 @@ use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb::{self, RunRequest, run_event::Event};
 
-use super::call::{Caller, Step, Streamed, Tool, mcp_entry, sends_to};
+use super::call::{Step, Streamed, daemon_tool, mcp_entry};
 use super::connection::remote_args;
 use super::services::Exec;
 use super::text::text_and_exact;
@@ -113,18 +113,21 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `env` as the wire's variables, in name order; the session tools' `env` goes the same way.
+pub(super) fn env_vars(env: Option<BTreeMap<String, String>>) -> Vec<pb::EnvVar> {
+    env.unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| pb::EnvVar { name, value })
+        .collect()
+}
+
 /// The daemon's request for these arguments (progress events only when the client wants them).
 fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
     RunRequest {
         connection: Some(args.connection()),
         command: args.command,
         cwd: args.cwd,
-        env: args
-            .env
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, value)| pb::EnvVar { name, value })
-            .collect(),
+        env: env_vars(args.env),
         shell: args.shell,
         timeout_seconds: args.timeout,
         tty: args.tty.unwrap_or(false),
@@ -133,20 +136,10 @@ fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
     }
 }
 
-/// `ssh_exec` on the one generic path (`call.rs`).
-pub(crate) struct SshExec;
-
-impl Tool for SshExec {
-    type Args = ExecArgs;
-    type Service = Exec;
-    type Request = RunRequest;
-    type Reply = tonic::Streaming<pb::RunEvent>;
-
-    fn request(args: ExecArgs, caller: Caller<'_>) -> RunRequest {
-        run_request(args, caller.progress)
-    }
-
-    sends_to!(run);
+daemon_tool! {
+    /// `ssh_exec` on the one generic path (`call.rs`).
+    SshExec: Exec::run(ExecArgs => RunRequest) -> tonic::Streaming<pb::RunEvent>,
+    |args, caller| run_request(args, caller.progress)
 }
 
 impl Streamed for SshExec {

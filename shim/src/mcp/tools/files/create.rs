@@ -2,14 +2,13 @@
 //! (`Files.Create`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::fdoc;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Files;
 use crate::mcp::{result, schema};
@@ -52,33 +51,18 @@ fn create_request(a: CreateArgs) -> pb::CreateRequest {
     }
 }
 
-/// `ssh_create` on the one generic path (`call.rs`).
-pub(crate) struct SshCreate;
-
-impl Tool for SshCreate {
-    type Args = CreateArgs;
-    type Service = Files;
-    type Request = pb::CreateRequest;
-    type Reply = pb::CreateResult;
-
-    fn request(args: CreateArgs, _caller: Caller<'_>) -> pb::CreateRequest {
-        create_request(args)
-    }
-
-    sends_to!(create);
-}
-
-impl Unary for SshCreate {
-    fn result(reply: pb::CreateResult) -> CallToolResult {
-        result::success(&CreateResult {
-            ok: true,
-            target: reply.target,
-            path: reply.path,
-            bytes_written: reply.bytes_written,
-            directories_created: (reply.directories_created > 0)
-                .then_some(reply.directories_created),
-        })
-    }
+daemon_tool! {
+    /// `ssh_create` on the one generic path (`call.rs`).
+    SshCreate: Files::create(CreateArgs => pb::CreateRequest) -> pb::CreateResult,
+    |args, _caller| create_request(args),
+    |reply| result::success(&CreateResult {
+        ok: true,
+        target: reply.target,
+        path: reply.path,
+        bytes_written: reply.bytes_written,
+        directories_created: (reply.directories_created > 0)
+            .then_some(reply.directories_created),
+    })
 }
 
 mcp_entry! {

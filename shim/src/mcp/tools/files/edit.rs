@@ -2,14 +2,13 @@
 //! owner, group, links and attributes allow (`Files.Edit`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::fdoc;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Files;
 use crate::mcp::{result, schema};
@@ -74,35 +73,20 @@ fn edit_request(a: EditArgs) -> pb::EditRequest {
     }
 }
 
-/// `ssh_edit` on the one generic path (`call.rs`).
-pub(crate) struct SshEdit;
-
-impl Tool for SshEdit {
-    type Args = EditArgs;
-    type Service = Files;
-    type Request = pb::EditRequest;
-    type Reply = pb::EditResult;
-
-    fn request(args: EditArgs, _caller: Caller<'_>) -> pb::EditRequest {
-        edit_request(args)
-    }
-
-    sends_to!(edit);
-}
-
-impl Unary for SshEdit {
-    fn result(reply: pb::EditResult) -> CallToolResult {
-        result::success(&EditResult {
-            ok: true,
-            target: reply.target,
-            path: reply.path,
-            edits_applied: reply.edits_applied,
-            replacements: reply.replacements,
-            bytes_written: reply.bytes_written,
-            atomic: reply.atomic,
-            note: reply.note,
-        })
-    }
+daemon_tool! {
+    /// `ssh_edit` on the one generic path (`call.rs`).
+    SshEdit: Files::edit(EditArgs => pb::EditRequest) -> pb::EditResult,
+    |args, _caller| edit_request(args),
+    |reply| result::success(&EditResult {
+        ok: true,
+        target: reply.target,
+        path: reply.path,
+        edits_applied: reply.edits_applied,
+        replacements: reply.replacements,
+        bytes_written: reply.bytes_written,
+        atomic: reply.atomic,
+        note: reply.note,
+    })
 }
 
 mcp_entry! {

@@ -2,14 +2,13 @@
 //! directory listed two levels deep (`Files.View`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::fdoc;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Files;
 use crate::mcp::tools::text::text_and_exact;
@@ -130,26 +129,11 @@ fn view_request(a: ViewArgs) -> pb::ViewRequest {
     }
 }
 
-/// `ssh_view` on the one generic path (`call.rs`).
-pub(crate) struct SshView;
-
-impl Tool for SshView {
-    type Args = ViewArgs;
-    type Service = Files;
-    type Request = pb::ViewRequest;
-    type Reply = pb::ViewResult;
-
-    fn request(args: ViewArgs, _caller: Caller<'_>) -> pb::ViewRequest {
-        view_request(args)
-    }
-
-    sends_to!(view);
-}
-
-impl Unary for SshView {
-    fn result(reply: pb::ViewResult) -> CallToolResult {
-        result::success(&ViewResult::from(reply))
-    }
+daemon_tool! {
+    /// `ssh_view` on the one generic path (`call.rs`).
+    SshView: Files::view(ViewArgs => pb::ViewRequest) -> pb::ViewResult,
+    |args, _caller| view_request(args),
+    |reply| result::success(&ViewResult::from(reply))
 }
 
 mcp_entry! {

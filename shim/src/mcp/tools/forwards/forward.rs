@@ -1,17 +1,16 @@
 //! `ssh_forward`: a port forward opened on one of the daemon's masters (`Forwards.Open`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
-use super::Forward;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use super::{Forward, forward_result};
+use crate::mcp::schema;
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Forwards;
-use crate::mcp::{result, schema};
 
 remote_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -78,32 +77,14 @@ fn open_request(a: ForwardArgs) -> pb::OpenForwardRequest {
     }
 }
 
-/// `ssh_forward` on the one generic path (`call.rs`).
-pub(crate) struct SshForward;
-
-impl Tool for SshForward {
-    type Args = ForwardArgs;
-    type Service = Forwards;
-    type Request = pb::OpenForwardRequest;
-    type Reply = pb::OpenForwardReply;
-
-    fn request(args: ForwardArgs, _caller: Caller<'_>) -> pb::OpenForwardRequest {
-        open_request(args)
-    }
-
-    sends_to!(open);
-}
-
-impl Unary for SshForward {
-    fn result(reply: pb::OpenForwardReply) -> CallToolResult {
-        match reply.forward {
-            Some(f) => result::success(&Opened {
-                forward: f.into(),
-                created: reply.created,
-            }),
-            None => result::failure("internal_error", "the daemon sent no forward".into()),
-        }
-    }
+daemon_tool! {
+    /// `ssh_forward` on the one generic path (`call.rs`).
+    SshForward: Forwards::open(ForwardArgs => pb::OpenForwardRequest) -> pb::OpenForwardReply,
+    |args, _caller| open_request(args),
+    |reply| forward_result(reply.forward, |forward| Opened {
+        forward,
+        created: reply.created,
+    })
 }
 
 mcp_entry! {

@@ -1,14 +1,13 @@
 //! `ssh_list_forwards`: the daemon's forwards, running or ended (`Forwards.List`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
 use super::Forward;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::services::Forwards;
 use crate::mcp::{result, schema};
 
@@ -28,27 +27,14 @@ pub struct ForwardList {
     pub forwards: Vec<Forward>,
 }
 
-/// `ssh_list_forwards` on the one generic path (`call.rs`).
-pub(crate) struct SshListForwards;
-
-impl Tool for SshListForwards {
-    type Args = ListArgs;
-    type Service = Forwards;
-    type Request = pb::ListForwardsRequest;
-    type Reply = pb::ListForwardsReply;
-
-    fn request(args: ListArgs, _caller: Caller<'_>) -> pb::ListForwardsRequest {
-        pb::ListForwardsRequest {
-            include_stopped: args.include_stopped.unwrap_or(false),
-            target: args.target,
-        }
-    }
-
-    sends_to!(list);
-}
-
-impl Unary for SshListForwards {
-    fn result(reply: pb::ListForwardsReply) -> CallToolResult {
+daemon_tool! {
+    /// `ssh_list_forwards` on the one generic path (`call.rs`).
+    SshListForwards: Forwards::list(ListArgs => pb::ListForwardsRequest) -> pb::ListForwardsReply,
+    |args, _caller| pb::ListForwardsRequest {
+        include_stopped: args.include_stopped.unwrap_or(false),
+        target: args.target,
+    },
+    |reply| {
         let forwards: Vec<Forward> = reply.forwards.into_iter().map(Forward::from).collect();
         result::success(&ForwardList {
             count: forwards.len(),

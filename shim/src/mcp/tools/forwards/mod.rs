@@ -3,11 +3,12 @@
 //! live in the daemon, on its ControlMasters, so they outlive this client; any client lists and
 //! stops them. What all three answer with, a forward, is here.
 
+use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use serde::Serialize;
 use ssh_mcp_wire::pb;
 
-use crate::mcp::schema;
+use crate::mcp::{result, schema};
 
 pub(super) mod forward;
 pub(super) mod list;
@@ -62,5 +63,17 @@ impl From<pb::ForwardSnapshot> for Forward {
             ended_reason: f.ended_reason,
             warning: f.warning,
         }
+    }
+}
+
+/// The tool result of a reply that carries one forward (the daemon always sends it): `answer`
+/// made of that forward.
+fn forward_result<T: Serialize>(
+    forward: Option<pb::ForwardSnapshot>,
+    answer: impl FnOnce(Forward) -> T,
+) -> CallToolResult {
+    match forward {
+        Some(f) => result::success(&answer(f.into())),
+        None => result::failure("internal_error", "the daemon sent no forward".into()),
     }
 }

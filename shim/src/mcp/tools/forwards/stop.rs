@@ -2,16 +2,15 @@
 //! (`Forwards.Stop`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
-use super::Forward;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use super::{Forward, forward_result};
+use crate::mcp::schema;
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::services::Forwards;
-use crate::mcp::{result, schema};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,34 +27,16 @@ pub struct Stopped {
     pub was_running: bool,
 }
 
-/// `ssh_stop_forward` on the one generic path (`call.rs`).
-pub(crate) struct SshStopForward;
-
-impl Tool for SshStopForward {
-    type Args = StopArgs;
-    type Service = Forwards;
-    type Request = pb::StopForwardRequest;
-    type Reply = pb::StopForwardReply;
-
-    fn request(args: StopArgs, _caller: Caller<'_>) -> pb::StopForwardRequest {
-        pb::StopForwardRequest {
-            forward_id: args.forward_id,
-        }
-    }
-
-    sends_to!(stop);
-}
-
-impl Unary for SshStopForward {
-    fn result(reply: pb::StopForwardReply) -> CallToolResult {
-        match reply.forward {
-            Some(f) => result::success(&Stopped {
-                forward: f.into(),
-                was_running: reply.was_running,
-            }),
-            None => result::failure("internal_error", "the daemon sent no forward".into()),
-        }
-    }
+daemon_tool! {
+    /// `ssh_stop_forward` on the one generic path (`call.rs`).
+    SshStopForward: Forwards::stop(StopArgs => pb::StopForwardRequest) -> pb::StopForwardReply,
+    |args, _caller| pb::StopForwardRequest {
+        forward_id: args.forward_id,
+    },
+    |reply| forward_result(reply.forward, |forward| Stopped {
+        forward,
+        was_running: reply.was_running,
+    })
 }
 
 mcp_entry! {

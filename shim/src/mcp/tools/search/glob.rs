@@ -1,13 +1,12 @@
 //! `ssh_glob`: regular files matching a glob, found by a walk over SFTP (`Search.Glob`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb::{self, GlobRequest};
 
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Search;
 use crate::mcp::{result, schema};
@@ -70,26 +69,11 @@ impl From<pb::GlobReply> for GlobResult {
     }
 }
 
-/// `ssh_glob` on the one generic path (`call.rs`).
-pub(crate) struct SshGlob;
-
-impl Tool for SshGlob {
-    type Args = GlobArgs;
-    type Service = Search;
-    type Request = GlobRequest;
-    type Reply = pb::GlobReply;
-
-    fn request(args: GlobArgs, _caller: Caller<'_>) -> GlobRequest {
-        glob_request(args)
-    }
-
-    sends_to!(glob);
-}
-
-impl Unary for SshGlob {
-    fn result(reply: pb::GlobReply) -> CallToolResult {
-        result::success(&GlobResult::from(reply))
-    }
+daemon_tool! {
+    /// `ssh_glob` on the one generic path (`call.rs`).
+    SshGlob: Search::glob(GlobArgs => GlobRequest) -> pb::GlobReply,
+    |args, _caller| glob_request(args),
+    |reply| result::success(&GlobResult::from(reply))
 }
 
 mcp_entry! {

@@ -1,13 +1,12 @@
 //! `ssh_grep`: `grep -r` on the host (`Search.Grep`), its matches in the seed's three shapes.
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb::{self, GrepRequest};
 
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Search;
 use crate::mcp::{result, schema};
@@ -166,26 +165,11 @@ impl From<pb::GrepReply> for GrepResult {
     }
 }
 
-/// `ssh_grep` on the one generic path (`call.rs`).
-pub(crate) struct SshGrep;
-
-impl Tool for SshGrep {
-    type Args = GrepArgs;
-    type Service = Search;
-    type Request = GrepRequest;
-    type Reply = pb::GrepReply;
-
-    fn request(args: GrepArgs, _caller: Caller<'_>) -> GrepRequest {
-        grep_request(args)
-    }
-
-    sends_to!(grep);
-}
-
-impl Unary for SshGrep {
-    fn result(reply: pb::GrepReply) -> CallToolResult {
-        result::success(&GrepResult::from(reply))
-    }
+daemon_tool! {
+    /// `ssh_grep` on the one generic path (`call.rs`).
+    SshGrep: Search::grep(GrepArgs => GrepRequest) -> pb::GrepReply,
+    |args, _caller| grep_request(args),
+    |reply| result::success(&GrepResult::from(reply))
 }
 
 mcp_entry! {

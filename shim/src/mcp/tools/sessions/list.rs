@@ -1,13 +1,12 @@
 //! `ssh_list_sessions`: every session of every client, running or ended (`Sessions.List`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::Deserialize;
 use ssh_mcp_wire::pb;
 
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::doc;
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionList;
@@ -32,26 +31,11 @@ fn list_request(args: ListArgs) -> pb::ListSessionsRequest {
     }
 }
 
-/// `ssh_list_sessions` on the one generic path (`call.rs`).
-pub(crate) struct SshListSessions;
-
-impl Tool for SshListSessions {
-    type Args = ListArgs;
-    type Service = Sessions;
-    type Request = pb::ListSessionsRequest;
-    type Reply = pb::ListSessionsReply;
-
-    fn request(args: ListArgs, _caller: Caller<'_>) -> pb::ListSessionsRequest {
-        list_request(args)
-    }
-
-    sends_to!(list);
-}
-
-impl Unary for SshListSessions {
-    fn result(reply: pb::ListSessionsReply) -> CallToolResult {
-        result::success(&SessionList::from(reply))
-    }
+daemon_tool! {
+    /// `ssh_list_sessions` on the one generic path (`call.rs`).
+    SshListSessions: Sessions::list(ListArgs => pb::ListSessionsRequest) -> pb::ListSessionsReply,
+    |args, _caller| list_request(args),
+    |reply| result::success(&SessionList::from(reply))
 }
 
 mcp_entry! {

@@ -12,6 +12,7 @@ use super::{read_options, sdoc, session_result};
 use crate::mcp::schema;
 use crate::mcp::tools::call::{Caller, Tool, Unary, sends_to};
 use crate::mcp::tools::connection::remote_args;
+use crate::mcp::tools::exec::env_vars;
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionResult;
 
@@ -65,12 +66,7 @@ fn open_request(args: OpenArgs, ensure: bool, reader_id: &str) -> pb::OpenSessio
         connection: Some(args.connection()),
         session_name: args.session_name,
         cwd: args.cwd,
-        env: args
-            .env
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, value)| pb::EnvVar { name, value })
-            .collect(),
+        env: env_vars(args.env),
         shell: args.shell,
         observer_mode: Some(
             args.observer_mode

@@ -1,7 +1,6 @@
 //! `ssh_read_session`: the output of a session since this client's last read (`Sessions.Read`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::Deserialize;
@@ -9,7 +8,7 @@ use ssh_mcp_wire::pb::{self, ReadOptions};
 
 use super::{read_options, sdoc, session_result};
 use crate::mcp::schema;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionResult;
 
@@ -45,26 +44,11 @@ pub(super) fn read_request(args: ReadArgs, reader_id: &str) -> pb::ReadSessionRe
     }
 }
 
-/// `ssh_read_session` on the one generic path (`call.rs`).
-pub(crate) struct SshReadSession;
-
-impl Tool for SshReadSession {
-    type Args = ReadArgs;
-    type Service = Sessions;
-    type Request = pb::ReadSessionRequest;
-    type Reply = pb::SessionReply;
-
-    fn request(args: ReadArgs, caller: Caller<'_>) -> pb::ReadSessionRequest {
-        read_request(args, caller.reader_id)
-    }
-
-    sends_to!(read);
-}
-
-impl Unary for SshReadSession {
-    fn result(reply: pb::SessionReply) -> CallToolResult {
-        session_result(reply, SessionResult::of)
-    }
+daemon_tool! {
+    /// `ssh_read_session` on the one generic path (`call.rs`).
+    SshReadSession: Sessions::read(ReadArgs => pb::ReadSessionRequest) -> pb::SessionReply,
+    |args, caller| read_request(args, caller.reader_id),
+    |reply| session_result(reply, SessionResult::of)
 }
 
 mcp_entry! {

@@ -3,13 +3,12 @@
 //! code without printing anything into the session, so the answer is the command's output alone.
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb;
 
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::{result, schema};
 
@@ -84,26 +83,11 @@ fn run_request(args: RunArgs) -> pb::RunInSessionRequest {
     }
 }
 
-/// `ssh_run_in_session` on the one generic path (`call.rs`).
-pub(crate) struct SshRunInSession;
-
-impl Tool for SshRunInSession {
-    type Args = RunArgs;
-    type Service = Sessions;
-    type Request = pb::RunInSessionRequest;
-    type Reply = pb::RunInSessionReply;
-
-    fn request(args: RunArgs, _caller: Caller<'_>) -> pb::RunInSessionRequest {
-        run_request(args)
-    }
-
-    sends_to!(run);
-}
-
-impl Unary for SshRunInSession {
-    fn result(reply: pb::RunInSessionReply) -> CallToolResult {
-        result::success(&RunResult::from(reply))
-    }
+daemon_tool! {
+    /// `ssh_run_in_session` on the one generic path (`call.rs`).
+    SshRunInSession: Sessions::run(RunArgs => pb::RunInSessionRequest) -> pb::RunInSessionReply,
+    |args, _caller| run_request(args),
+    |reply| result::success(&RunResult::from(reply))
 }
 
 mcp_entry! {

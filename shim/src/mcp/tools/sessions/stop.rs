@@ -2,7 +2,6 @@
 //! output and exit status (`Sessions.Stop`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::Deserialize;
@@ -10,7 +9,7 @@ use ssh_mcp_wire::pb::{self, ReadOptions};
 
 use super::{read_options, sdoc, session_result};
 use crate::mcp::schema;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionResult;
 
@@ -45,26 +44,11 @@ fn stop_request(args: StopArgs, reader_id: &str) -> pb::StopSessionRequest {
     }
 }
 
-/// `ssh_stop_session` on the one generic path (`call.rs`).
-pub(crate) struct SshStopSession;
-
-impl Tool for SshStopSession {
-    type Args = StopArgs;
-    type Service = Sessions;
-    type Request = pb::StopSessionRequest;
-    type Reply = pb::SessionReply;
-
-    fn request(args: StopArgs, caller: Caller<'_>) -> pb::StopSessionRequest {
-        stop_request(args, caller.reader_id)
-    }
-
-    sends_to!(stop);
-}
-
-impl Unary for SshStopSession {
-    fn result(reply: pb::SessionReply) -> CallToolResult {
-        session_result(reply, SessionResult::of)
-    }
+daemon_tool! {
+    /// `ssh_stop_session` on the one generic path (`call.rs`).
+    SshStopSession: Sessions::stop(StopArgs => pb::StopSessionRequest) -> pb::SessionReply,
+    |args, caller| stop_request(args, caller.reader_id),
+    |reply| session_result(reply, SessionResult::of)
 }
 
 mcp_entry! {

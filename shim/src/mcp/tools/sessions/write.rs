@@ -2,7 +2,6 @@
 //! (`Sessions.Write`).
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{tool, tool_router};
 use serde::Deserialize;
@@ -10,7 +9,7 @@ use ssh_mcp_wire::pb::{self, ReadOptions};
 
 use super::{read_options, sdoc, session_result};
 use crate::mcp::schema;
-use crate::mcp::tools::call::{Caller, Tool, Unary, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::services::Sessions;
 use crate::mcp::tools::session_result::SessionResult;
 
@@ -51,26 +50,11 @@ fn write_request(args: WriteArgs, reader_id: &str) -> pb::WriteSessionRequest {
     }
 }
 
-/// `ssh_write_session` on the one generic path (`call.rs`).
-pub(crate) struct SshWriteSession;
-
-impl Tool for SshWriteSession {
-    type Args = WriteArgs;
-    type Service = Sessions;
-    type Request = pb::WriteSessionRequest;
-    type Reply = pb::SessionReply;
-
-    fn request(args: WriteArgs, caller: Caller<'_>) -> pb::WriteSessionRequest {
-        write_request(args, caller.reader_id)
-    }
-
-    sends_to!(write);
-}
-
-impl Unary for SshWriteSession {
-    fn result(reply: pb::SessionReply) -> CallToolResult {
-        session_result(reply, SessionResult::of)
-    }
+daemon_tool! {
+    /// `ssh_write_session` on the one generic path (`call.rs`).
+    SshWriteSession: Sessions::write(WriteArgs => pb::WriteSessionRequest) -> pb::SessionReply,
+    |args, caller| write_request(args, caller.reader_id),
+    |reply| session_result(reply, SessionResult::of)
 }
 
 mcp_entry! {

@@ -8,7 +8,7 @@ use rmcp::schemars::{self, JsonSchema};
 use serde::{Deserialize, Serialize};
 use ssh_mcp_wire::pb::{self, TransferCommon, transfer_event::Event};
 
-use super::call::Step;
+use super::call::{Step, Streamed, Tool};
 use crate::mcp::{result, schema};
 
 pub(super) mod scp;
@@ -125,6 +125,20 @@ fn common(
 
 fn mib(n: u64) -> String {
     format!("{:.1} MiB", n as f64 / f64::from(1 << 20))
+}
+
+/// A transfer tool (ssh_scp, ssh_sync): its method streams `TransferEvent`s, which all read the
+/// same way.
+pub(super) trait Transfer: Tool<Reply = tonic::Streaming<pb::TransferEvent>> {}
+
+impl<T: Transfer> Streamed for T {
+    type Event = pb::TransferEvent;
+
+    const WHAT: &'static str = "the transfer";
+
+    fn step(_request: &T::Request, event: pb::TransferEvent) -> Step {
+        step(event)
+    }
 }
 
 /// What one event of a transfer's stream means for the call.

@@ -7,9 +7,9 @@ use rmcp::{tool, tool_router};
 use serde::Deserialize;
 use ssh_mcp_wire::pb::{self, ScpRequest};
 
-use super::{Direction, TransferResult, common};
+use super::{Direction, Transfer, TransferResult, common};
 use crate::mcp::schema;
-use crate::mcp::tools::call::{Caller, Step, Streamed, Tool, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Transfers;
 
@@ -51,31 +51,13 @@ fn scp_request(a: ScpArgs, progress: bool) -> ScpRequest {
     }
 }
 
-/// `ssh_scp` on the one generic path (`call.rs`).
-pub(crate) struct SshScp;
-
-impl Tool for SshScp {
-    type Args = ScpArgs;
-    type Service = Transfers;
-    type Request = ScpRequest;
-    type Reply = tonic::Streaming<pb::TransferEvent>;
-
-    fn request(args: ScpArgs, caller: Caller<'_>) -> ScpRequest {
-        scp_request(args, caller.progress)
-    }
-
-    sends_to!(scp);
+daemon_tool! {
+    /// `ssh_scp` on the one generic path (`call.rs`).
+    SshScp: Transfers::scp(ScpArgs => ScpRequest) -> tonic::Streaming<pb::TransferEvent>,
+    |args, caller| scp_request(args, caller.progress)
 }
 
-impl Streamed for SshScp {
-    type Event = pb::TransferEvent;
-
-    const WHAT: &'static str = "the transfer";
-
-    fn step(_request: &ScpRequest, event: pb::TransferEvent) -> Step {
-        super::step(event)
-    }
-}
+impl Transfer for SshScp {}
 
 mcp_entry! {
     ssh_scp_router: ssh_scp(ScpArgs) => call_streamed::<SshScp>,

@@ -6,9 +6,9 @@ use rmcp::{tool, tool_router};
 use serde::Deserialize;
 use ssh_mcp_wire::pb::{self, SyncRequest};
 
-use super::{Direction, TransferResult, common};
+use super::{Direction, Transfer, TransferResult, common};
 use crate::mcp::schema;
-use crate::mcp::tools::call::{Caller, Step, Streamed, Tool, mcp_entry, sends_to};
+use crate::mcp::tools::call::{daemon_tool, mcp_entry};
 use crate::mcp::tools::connection::remote_args;
 use crate::mcp::tools::services::Transfers;
 
@@ -57,31 +57,13 @@ fn sync_request(a: SyncArgs, progress: bool) -> SyncRequest {
     }
 }
 
-/// `ssh_sync` on the one generic path (`call.rs`).
-pub(crate) struct SshSync;
-
-impl Tool for SshSync {
-    type Args = SyncArgs;
-    type Service = Transfers;
-    type Request = SyncRequest;
-    type Reply = tonic::Streaming<pb::TransferEvent>;
-
-    fn request(args: SyncArgs, caller: Caller<'_>) -> SyncRequest {
-        sync_request(args, caller.progress)
-    }
-
-    sends_to!(sync);
+daemon_tool! {
+    /// `ssh_sync` on the one generic path (`call.rs`).
+    SshSync: Transfers::sync(SyncArgs => SyncRequest) -> tonic::Streaming<pb::TransferEvent>,
+    |args, caller| sync_request(args, caller.progress)
 }
 
-impl Streamed for SshSync {
-    type Event = pb::TransferEvent;
-
-    const WHAT: &'static str = "the transfer";
-
-    fn step(_request: &SyncRequest, event: pb::TransferEvent) -> Step {
-        super::step(event)
-    }
-}
+impl Transfer for SshSync {}
 
 mcp_entry! {
     ssh_sync_router: ssh_sync(SyncArgs) => call_streamed::<SshSync>,
