@@ -23,6 +23,17 @@ pub enum Class {
 }
 
 impl Class {
+    /// The classes a policy names, in the order `ssh-mcp policy explain` shows them (listing
+    /// and control touch no host and are always allowed).
+    pub const POLICY: [Class; 6] = [
+        Self::Read,
+        Self::Write,
+        Self::Exec,
+        Self::Session,
+        Self::Transfer,
+        Self::Forward,
+    ];
+
     /// The class's name as policies and audit records write it.
     pub fn name(self) -> &'static str {
         match self {

@@ -147,7 +147,7 @@ impl ControlService {
         let names = trust.resolved_names(settings.as_ref(), &conn).await;
         let loaded = trust.loaded();
         let mut rule = String::new();
-        let classes = POLICY_CLASSES
+        let classes = Class::POLICY
             .iter()
             .map(|c| {
                 let d = trust.decide(&names, *c);
@@ -178,16 +178,6 @@ impl ControlService {
         }))
     }
 }
-
-/// The classes a policy speaks of, in the order `policy explain` shows them.
-const POLICY_CLASSES: [Class; 6] = [
-    Class::Read,
-    Class::Write,
-    Class::Exec,
-    Class::Session,
-    Class::Transfer,
-    Class::Forward,
-];
 
 fn source_name(source: &Source) -> &'static str {
     match source {

@@ -38,44 +38,34 @@ fn read(path: &Path) -> Result<Option<policy::Policy>, String> {
     }
 }
 
-/// The policy at start-up.
+/// The policy at start-up: the file's, the default without one, and for a file that is invalid
+/// nothing at all on hosts ([`Source::Invalid`]) until it is fixed.
 pub fn first_load(path: &Path) -> Loaded {
-    match read(path) {
-        Ok(Some(policy)) => Loaded {
-            policy,
-            source: Source::File,
-            error: None,
-        },
-        Ok(None) => Loaded {
-            policy: policy::Policy::default(),
-            source: Source::Default,
-            error: None,
-        },
-        Err(error) => Loaded {
-            policy: policy::Policy::default(),
-            source: Source::Invalid,
-            error: Some(error),
-        },
-    }
+    let nothing_yet = Loaded {
+        policy: policy::Policy::default(),
+        source: Source::Invalid,
+        error: None,
+    };
+    next(path, &nothing_yet)
 }
 
-/// What a new version of the file makes of `current`.
+/// What the file as it is now makes of `current`: its policy, the default without a file, or
+/// `current` kept with the file's error.
 fn next(path: &Path, current: &Loaded) -> Loaded {
-    match read(path) {
-        Ok(Some(policy)) => Loaded {
-            policy,
-            source: Source::File,
-            error: None,
-        },
-        Ok(None) => Loaded {
-            policy: policy::Policy::default(),
-            source: Source::Default,
-            error: None,
-        },
-        Err(error) => Loaded {
-            error: Some(error),
-            ..current.clone()
-        },
+    let (policy, source) = match read(path) {
+        Ok(Some(policy)) => (policy, Source::File),
+        Ok(None) => (policy::Policy::default(), Source::Default),
+        Err(error) => {
+            return Loaded {
+                error: Some(error),
+                ..current.clone()
+            };
+        }
+    };
+    Loaded {
+        policy,
+        source,
+        error: None,
     }
 }
 

@@ -69,16 +69,6 @@ struct LocalShape {
     download_into_protected: Option<bool>,
 }
 
-/// The classes a policy may name (listing and control are always allowed).
-const POLICY_CLASSES: [Class; 6] = [
-    Class::Read,
-    Class::Write,
-    Class::Exec,
-    Class::Session,
-    Class::Transfer,
-    Class::Forward,
-];
-
 /// Parses and validates a policy file's text.
 pub fn parse(text: &str) -> Result<Policy, PolicyError> {
     let shape: FileShape = toml::from_str(text)
@@ -157,10 +147,10 @@ fn classes(text: &str, list: Vec<Spanned<String>>) -> Result<ClassSet, PolicyErr
     let mut set = ClassSet::EMPTY;
     for item in list {
         let name = item.get_ref().as_str();
-        match POLICY_CLASSES.iter().find(|c| c.name() == name) {
+        match Class::POLICY.iter().find(|c| c.name() == name) {
             Some(c) => set.insert(*c),
             None => {
-                let known: Vec<&str> = POLICY_CLASSES.iter().map(|c| c.name()).collect();
+                let known: Vec<&str> = Class::POLICY.iter().map(|c| c.name()).collect();
                 return Err(PolicyError::at(
                     text,
                     Some(item.span()),

@@ -52,14 +52,7 @@ impl Default for Rule {
     /// Everything allowed, nothing asked.
     fn default() -> Self {
         Self {
-            allow: ClassSet::of(&[
-                Class::Read,
-                Class::Write,
-                Class::Exec,
-                Class::Session,
-                Class::Transfer,
-                Class::Forward,
-            ]),
+            allow: ClassSet::of(&Class::POLICY),
             ask: ClassSet::EMPTY,
         }
     }
@@ -192,14 +185,9 @@ allow = ["exec"]
         let d = p.decide(&names(&["prod-db"]), Class::Exec);
         assert_eq!(d.verdict, Verdict::Ask, "prod-* comes before prod-db");
         assert_eq!(d.rule.as_deref(), Some("prod-*, *.prod.example.com"));
-        assert_eq!(
-            p.decide(&names(&["prod-db"]), Class::Read).verdict,
-            Verdict::Allow
-        );
-        assert_eq!(
-            p.decide(&names(&["prod-db"]), Class::Write).verdict,
-            Verdict::Deny
-        );
+        let verdict = |c| p.decide(&names(&["prod-db"]), c).verdict;
+        assert_eq!(verdict(Class::Read), Verdict::Allow);
+        assert_eq!(verdict(Class::Write), Verdict::Deny);
     }
 
     #[test]
@@ -235,14 +223,7 @@ allow = ["exec"]
     #[test]
     fn deny_refuses_every_class() {
         let p = parse(FILE).unwrap();
-        for c in [
-            Class::Read,
-            Class::Write,
-            Class::Exec,
-            Class::Session,
-            Class::Transfer,
-            Class::Forward,
-        ] {
+        for c in Class::POLICY {
             assert_eq!(p.decide(&names(&["bastion"]), c).verdict, Verdict::Deny);
         }
     }
