@@ -200,6 +200,15 @@ async def test_the_defaults_protect_keys_and_ssh_files(harness, tmp_path):
                     "destination": str(dest)}))
                 assert "download_into_protected" in message, message
                 assert not dest.exists()
+            # Through a symlink that leads there, even one whose target does not exist yet (a
+            # link an earlier download may have brought along).
+            link = tmp_path / "innocent"
+            link.symlink_to(home / ".profile")
+            message = denied(await client.call_tool("ssh_scp", {
+                "target": TARGET, "direction": "download", "sources": [f"{remote}/notes.txt"],
+                "destination": str(link)}))
+            assert ".profile" in message, message
+            assert not (home / ".profile").exists()
             # Names that land straight in the home (rsync's `src/`) could be any of them.
             message = denied(await client.call_tool("ssh_sync", {
                 "target": TARGET, "direction": "download", "source": f"{remote}/",

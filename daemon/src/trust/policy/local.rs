@@ -207,17 +207,32 @@ fn expand(root: &str, home: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// `path` with symlinks resolved as far as it exists, and `.`/`..` folded in the rest, so that
-/// prefix comparisons see where a write or read would really happen.
+/// prefix comparisons see where a write or read would really happen. A symlink whose target
+/// does not exist yet is followed too: writing to it creates its target.
 pub fn resolve(path: &Path) -> PathBuf {
+    resolve_within(path, MAX_LINKS)
+}
+
+/// How many dangling symlinks [`resolve`] follows in a row (as the kernel's own limit).
+const MAX_LINKS: u32 = 40;
+
+fn resolve_within(path: &Path, links_left: u32) -> PathBuf {
     let mut existing = path.to_path_buf();
     let mut rest: Vec<std::ffi::OsString> = Vec::new();
     loop {
         if let Ok(real) = std::fs::canonicalize(&existing) {
-            let mut out = real;
-            for part in rest.iter().rev() {
-                push_folded(&mut out, Path::new(part));
+            return with_rest(real, &rest);
+        }
+        let dangling =
+            std::fs::symlink_metadata(&existing).is_ok_and(|m| m.file_type().is_symlink());
+        if dangling && links_left > 0 {
+            if let Ok(target) = std::fs::read_link(&existing) {
+                let target = match existing.parent() {
+                    Some(parent) if target.is_relative() => parent.join(target),
+                    _ => target,
+                };
+                return with_rest(resolve_within(&target, links_left - 1), &rest);
             }
-            return out;
         }
         match (existing.file_name(), existing.parent()) {
             (Some(name), Some(parent)) => {
@@ -232,6 +247,14 @@ pub fn resolve(path: &Path) -> PathBuf {
             }
         }
     }
+}
+
+/// `base` and then the parts in `rest` (innermost last in the list, so pushed in reverse).
+fn with_rest(mut base: PathBuf, rest: &[std::ffi::OsString]) -> PathBuf {
+    for part in rest.iter().rev() {
+        push_folded(&mut base, Path::new(part));
+    }
+    base
 }
 
 fn push_folded(out: &mut PathBuf, part: &Path) {
@@ -383,6 +406,31 @@ mod tests {
         };
         open.check_write(&h.places, &landing(home.join(".bashrc"), false))
             .unwrap();
+    }
+
+    #[test]
+    fn a_symlinked_folder_does_not_lead_a_download_into_ssh() {
+        let h = home();
+        let home = h.places.home.clone().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let link = outside.path().join("innocent");
+        std::os::unix::fs::symlink(home.join(".ssh"), &link).unwrap();
+        let wide = Local {
+            write: vec!["/".into()],
+            ..Local::default()
+        };
+        let e = wide
+            .check_write(&h.places, &landing(link.join("authorized_keys"), false))
+            .unwrap_err();
+        assert!(e.contains("is under"), "{e}");
+        // And a dangling link to a protected file that does not exist yet.
+        let dangling = outside.path().join("rc");
+        std::os::unix::fs::symlink(home.join(".bashrc"), &dangling).unwrap();
+        assert!(
+            wide.check_write(&h.places, &landing(dangling, false))
+                .is_err(),
+            "a link to a start-up file that does not exist yet"
+        );
     }
 
     #[test]
