@@ -225,14 +225,15 @@ fn resolve_within(path: &Path, links_left: u32) -> PathBuf {
         }
         let dangling =
             std::fs::symlink_metadata(&existing).is_ok_and(|m| m.file_type().is_symlink());
-        if dangling && links_left > 0 {
-            if let Ok(target) = std::fs::read_link(&existing) {
-                let target = match existing.parent() {
-                    Some(parent) if target.is_relative() => parent.join(target),
-                    _ => target,
-                };
-                return with_rest(resolve_within(&target, links_left - 1), &rest);
-            }
+        if dangling
+            && links_left > 0
+            && let Ok(target) = std::fs::read_link(&existing)
+        {
+            let target = match existing.parent() {
+                Some(parent) if target.is_relative() => parent.join(target),
+                _ => target,
+            };
+            return with_rest(resolve_within(&target, links_left - 1), &rest);
         }
         match (existing.file_name(), existing.parent()) {
             (Some(name), Some(parent)) => {
