@@ -4,6 +4,8 @@
 
 pub mod approval;
 pub mod audit;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod names;
 pub mod policy;
 mod reload;

@@ -21,7 +21,10 @@ pub struct PolicyError {
 
 impl PolicyError {
     fn at(text: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
-        let start = span.map_or(0, |s| s.start).min(text.len());
+        let mut start = span.map_or(0, |s| s.start).min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
         let before = &text[..start];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
