@@ -56,7 +56,8 @@ async def test_a_yes_runs_the_call_and_a_no_runs_nothing(harness, tmp_path, mode
     questions: list[str] = []
     with anyio.fail_after(90):
         async with client(harness, mode, answering(True, questions)) as c:
-            r = ok_result(await c.call_tool("ssh_exec", {"target": TARGET, "command": command}))
+            r = ok_result(await c.call_tool("ssh_exec", {
+                "target": TARGET, "command": command, "env": {"SMT_SEEN": "by-the-person"}}))
             assert r["stdout"] == "done\n"
             assert marker.read_text() == "approved-run\n"
             # Reads are not asked about.
@@ -64,6 +65,9 @@ async def test_a_yes_runs_the_call_and_a_no_runs_nothing(harness, tmp_path, mode
     assert len(questions) == 1, questions
     assert command in questions[0], questions[0]
     assert "ssh_exec" in questions[0] and TARGET in questions[0], questions[0]
+    # What else decides what runs is shown too, though the audit trail keeps only the command.
+    assert "with environment: SMT_SEEN=by-the-person" in questions[0], questions[0]
+    assert "by-the-person" not in (harness.state_dir / "audit.jsonl").read_text()
 
     marker.unlink()
     for answer in (False, None):

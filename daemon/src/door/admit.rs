@@ -33,6 +33,10 @@ pub struct Call<'a> {
     /// What it will do, in full (the command, paths, ports): a person approving it sees all of
     /// it; the trail keeps one short line.
     pub summary: String,
+    /// More that a person approving the call must see (a command's working directory, its
+    /// environment, the shell), and that the trail does not keep (an environment may hold a
+    /// token).
+    pub details: String,
     pub local: Vec<LocalUse>,
 }
 
@@ -41,6 +45,7 @@ impl<'a> Call<'a> {
         Self {
             subject: Some(subject),
             summary: summary.into(),
+            details: String::new(),
             local: Vec::new(),
         }
     }
@@ -50,8 +55,14 @@ impl<'a> Call<'a> {
         Self {
             subject: None,
             summary: summary.into(),
+            details: String::new(),
             local: Vec::new(),
         }
+    }
+
+    pub fn details(mut self, details: String) -> Self {
+        self.details = details;
+        self
     }
 
     pub fn local(mut self, uses: Vec<LocalUse>) -> Self {
@@ -191,10 +202,10 @@ impl Entry {
         let Some((answer, token)) = self.approval.as_deref().and_then(Answer::parse) else {
             let question = format!(
                 "Allow {tool} on '{target}'? The policy ({rule}) asks a person before {class} \
-                 calls there.\n\n{summary}",
+                 calls there.\n\n{what}",
                 tool = self.record.tool(),
                 class = self.class().name(),
-                summary = call.summary,
+                what = for_a_person(&format!("{}{}", call.summary, call.details)),
             );
             return Err(DaemonError::ApprovalRequired {
                 challenge: self.trust.approvals.issue(&binding),
@@ -252,4 +263,71 @@ fn check_ssh_files(
         local.check_ssh_file(places, "known_hosts_file", p.as_path())?;
     }
     Ok(())
+}
+
+/// The most of a call's description a question shows: a client must carry the question (as a
+/// status message), and a person must be able to read it. Past it, the start and the end are
+/// shown with a marker that says how much is left out.
+const QUESTION_CHARS: usize = 6000;
+
+/// `text` as a person must see it to judge it: control characters other than newlines and
+/// tabs, and the characters that reorder text on screen, written as escapes (`\u{1b}`), so
+/// that nothing in a command can hide another part of it from the person (a terminal escape
+/// that conceals text, a carriage return that overwrites a line, a right-to-left override).
+fn for_a_person(text: &str) -> String {
+    let visible: String = text
+        .chars()
+        .map(|c| {
+            let hides = (c.is_control() && c != '\n' && c != '\t')
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if hides {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let count = visible.chars().count();
+    if count <= QUESTION_CHARS {
+        return visible;
+    }
+    let head: String = visible.chars().take(QUESTION_CHARS * 3 / 4).collect();
+    let tail: String = visible.chars().skip(count - QUESTION_CHARS / 4).collect();
+    format!(
+        "{head}\n[… {} characters not shown: decline unless you know what they are …]\n{tail}",
+        count - QUESTION_CHARS
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_a_person;
+
+    #[test]
+    fn nothing_in_a_command_hides_another_part_of_it() {
+        let hidden = "ls\u{1b}[8m; rm -rf ~\rcat x\u{202e}txt.exe";
+        let shown = for_a_person(hidden);
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\r'),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("\\u{1b}[8m; rm -rf ~\\u{d}cat x\\u{202e}txt.exe"),
+            "{shown}"
+        );
+        assert_eq!(for_a_person("a\n\tb"), "a\n\tb");
+    }
+
+    #[test]
+    fn a_long_command_shows_its_start_and_end_and_says_what_is_missing() {
+        let long = format!("START{}END", "x".repeat(20_000));
+        let shown = for_a_person(&long);
+        assert!(shown.starts_with("START") && shown.ends_with("END"));
+        assert!(
+            shown.contains("14008 characters not shown"),
+            "{}",
+            &shown[4400..4700]
+        );
+        assert!(shown.chars().count() < 6200);
+    }
 }

@@ -41,6 +41,26 @@ pub(super) fn raw_exec(req: RunRequest) -> (RawCommon, RawExec) {
     (common, exec)
 }
 
+/// What besides the command decides what runs, for a person approving it: the working
+/// directory, the environment, the shell, a terminal.
+fn exec_details(raw: &RawExec) -> String {
+    let mut out = String::new();
+    if let Some(cwd) = &raw.cwd {
+        out.push_str(&format!("\n\nin directory: {cwd}"));
+    }
+    if !raw.env.is_empty() {
+        let vars: Vec<String> = raw.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push_str(&format!("\nwith environment: {}", vars.join(" ")));
+    }
+    if let Some(shell) = &raw.shell {
+        out.push_str(&format!("\nrun by: {shell}"));
+    }
+    if raw.tty {
+        out.push_str("\non a terminal");
+    }
+    out
+}
+
 fn finished(spec: &ExecSpec, o: ExecOutcome) -> RunEvent {
     RunEvent {
         event: Some(Event::Finished(pb::Finished {
@@ -102,13 +122,11 @@ impl ExecService {
         let req = req.into_inner();
         let interval_ms = req.progress_interval_ms;
         let (common, raw) = raw_exec(req);
+        let details = exec_details(&raw);
         let spec = ExecSpec::parse(entry.common(&common)?, raw)
             .map_err(crate::error::DaemonError::from)?;
         entry
-            .admit(Call::on(
-                Subject::Connection(&spec.conn),
-                spec.command.clone(),
-            ))
+            .admit(Call::on(Subject::Connection(&spec.conn), spec.command.clone()).details(details))
             .await?;
         let spec = Arc::new(spec);
         let counters = Arc::new(Counters::default());

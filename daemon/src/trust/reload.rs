@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{Loaded, Source, Trust, policy};
 
 /// How often the file is looked at.
-pub const POLL: Duration = Duration::from_millis(500);
+pub const POLL: Duration = Duration::from_millis(250);
 
 /// What identifies one version of the file without reading it.
 #[derive(Debug, Clone, PartialEq, Eq)]
