@@ -24,6 +24,40 @@ pub const TOOL_HEADER: &str = "ssh-mcp-tool";
 /// daemon issued it (see [`APPROVAL_CHALLENGE`]).
 pub const APPROVAL_HEADER: &str = "ssh-mcp-approval";
 
+/// A person's answer to the daemon's question, as the approval header carries it:
+/// `<answer> <challenge>`. The shim writes it, the daemon reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalAnswer {
+    Approved,
+    Declined,
+    /// The client can ask neither by elicitation nor by `input_required`.
+    CannotAsk,
+}
+
+impl ApprovalAnswer {
+    fn word(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Declined => "declined",
+            Self::CannotAsk => "cannot-ask",
+        }
+    }
+
+    /// The approval header for `challenge`.
+    pub fn header(self, challenge: &str) -> String {
+        format!("{} {challenge}", self.word())
+    }
+
+    /// Splits an approval header into the answer and the challenge.
+    pub fn parse(header: &str) -> Option<(Self, &str)> {
+        let (word, challenge) = header.split_once(' ')?;
+        [Self::Approved, Self::Declined, Self::CannotAsk]
+            .into_iter()
+            .find(|a| a.word() == word)
+            .map(|a| (a, challenge))
+    }
+}
+
 /// The status metadata key with which the daemon asks for a person's approval: its value is a
 /// challenge bound to that one call (single use, expiring, signed by the daemon).
 pub const APPROVAL_CHALLENGE: &str = "ssh-mcp-approval-challenge";
@@ -54,6 +88,19 @@ pub fn is_compatible(peer_protocol: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_approval_header_reads_back_as_written() {
+        for a in [
+            ApprovalAnswer::Approved,
+            ApprovalAnswer::Declined,
+            ApprovalAnswer::CannotAsk,
+        ] {
+            assert_eq!(ApprovalAnswer::parse(&a.header("T.S")), Some((a, "T.S")));
+        }
+        assert_eq!(ApprovalAnswer::parse("yes T"), None);
+        assert_eq!(ApprovalAnswer::parse("approved"), None);
+    }
 
     #[test]
     fn only_the_same_protocol_is_compatible() {

@@ -18,27 +18,7 @@ use sha2::Sha256;
 pub const VALID_FOR: Duration = Duration::from_secs(5 * 60);
 
 /// The person's answer, as the shim reports it with the challenge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    Approved,
-    Declined,
-    /// The client can ask neither by elicitation nor by `input_required`.
-    CannotAsk,
-}
-
-impl Answer {
-    /// Splits the approval header: `<answer> <challenge>`.
-    pub fn parse(header: &str) -> Option<(Self, &str)> {
-        let (answer, token) = header.split_once(' ')?;
-        let answer = match answer {
-            "approved" => Self::Approved,
-            "declined" => Self::Declined,
-            "cannot-ask" => Self::CannotAsk,
-            _ => return None,
-        };
-        Some((answer, token))
-    }
-}
+pub use ssh_mcp_core::protocol::ApprovalAnswer as Answer;
 
 /// Why a challenge is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -181,17 +161,5 @@ mod tests {
         );
         assert_eq!(a.redeem("garbage", "x"), Err(ChallengeError::Forged));
         assert_eq!(a.redeem("a.b", "x"), Err(ChallengeError::Forged));
-    }
-
-    #[test]
-    fn the_answer_header_is_parsed() {
-        assert_eq!(Answer::parse("approved T"), Some((Answer::Approved, "T")));
-        assert_eq!(Answer::parse("declined T"), Some((Answer::Declined, "T")));
-        assert_eq!(
-            Answer::parse("cannot-ask T"),
-            Some((Answer::CannotAsk, "T"))
-        );
-        assert_eq!(Answer::parse("yes T"), None);
-        assert_eq!(Answer::parse("approved"), None);
     }
 }

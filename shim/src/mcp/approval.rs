@@ -37,25 +37,8 @@ struct Approve {
 }
 rmcp::elicit_safe!(Approve);
 
-/// What the person said, as the approval header spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    Approved,
-    Declined,
-    CannotAsk,
-}
-
-impl Answer {
-    /// The approval header for `challenge`: `<answer> <challenge>`.
-    pub fn header(self, challenge: &str) -> String {
-        let word = match self {
-            Self::Approved => "approved",
-            Self::Declined => "declined",
-            Self::CannotAsk => "cannot-ask",
-        };
-        format!("{word} {challenge}")
-    }
-}
+/// What the person said (the header's spelling is the wire crate's).
+pub use ssh_mcp_wire::protocol::ApprovalAnswer as Answer;
 
 /// What asking gave.
 #[derive(Debug)]
