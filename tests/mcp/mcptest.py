@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import queue
@@ -49,10 +50,13 @@ def wait_until(cond: Callable[[], T], timeout: float, what: str, interval: float
 
 
 async def await_until(cond: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
-    """wait_until for async code: sleeps with anyio so other tasks keep running."""
+    """wait_until for async code: sleeps with anyio so other tasks keep running. `cond` may be
+    a coroutine function (a tool call that answers whether the condition holds)."""
     deadline = time.monotonic() + timeout
     while True:
         value = cond()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if time.monotonic() >= deadline:

@@ -14,7 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from mcptest import await_until, ok_result, structured
+from mcptest import await_until, ok_result, structured, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -103,7 +103,7 @@ async def test_deny_the_first_match_and_every_name_of_the_target(harness):
                 r = await client.call_tool("ssh_view", {"target": TARGET, "path": "/etc/hostname"})
                 return r.is_error and "@testhost" in structured(r)["message"]
 
-            await await_until_async(view_refused, 5, "the user@host rule in force")
+            await await_until(view_refused, 5, "the user@host rule in force")
             ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command": "true"}))
             # A target that matches no rule takes [default] (everything, without a file's say).
             write_policy(harness, '[default]\nallow = ["read"]\n\n[[target]]\nmatch = ["other-*"]\ndeny = true\n\n' + WIDE_LOCAL)
@@ -112,17 +112,8 @@ async def test_deny_the_first_match_and_every_name_of_the_target(harness):
                 r = await client.call_tool("ssh_exec", {"target": TARGET, "command": "true"})
                 return r.is_error and "[default]" in structured(r)["message"]
 
-            await await_until_async(exec_refused, 5, "the [default] rule in force")
+            await await_until(exec_refused, 5, "the [default] rule in force")
             ok_result(await client.call_tool("ssh_view", {"target": TARGET, "path": "/etc/hostname"}))
-
-
-async def await_until_async(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if await cond():
-            return
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await anyio.sleep(0.1)
 
 
 async def test_a_change_is_in_force_within_two_seconds_and_a_bad_one_keeps_the_old(harness):
@@ -136,13 +127,17 @@ async def test_a_change_is_in_force_within_two_seconds_and_a_bad_one_keeps_the_o
                 r = await client.call_tool("ssh_exec", {"target": TARGET, "command": "true"})
                 return r.is_error
 
-            await await_until_async(refused, 2.0, "the new policy within 2 s")
+            await await_until(refused, 2.0, "the new policy within 2 s")
             took = time.monotonic() - changed
             assert took <= 2.0, took
 
             # A file that does not parse: the previous policy stays in force, and says why.
             write_policy(harness, '[default]\nallow = ["read", "exce"]\n')
-            status = await_until_status_error(harness)
+            status = wait_until(
+                lambda: (s := harness.status()) and "NOT IN FORCE" in s.get("policy", "") and s,
+                5,
+                "the policy's error in `ssh-mcp daemon status`",
+            )
             assert "line 2" in status["policy"], status
             assert structured(await client.call_tool("ssh_exec", {"target": TARGET, "command": "true"}))["error_type"] == "policy_denied"
             ok_result(await client.call_tool("ssh_view", {"target": TARGET, "path": "/etc/hostname"}))
@@ -161,16 +156,6 @@ async def test_a_change_is_in_force_within_two_seconds_and_a_bad_one_keeps_the_o
     assert explain.returncode == 0, explain
     assert "127.0.0.1" in explain.stdout, explain.stdout  # the resolved HostName
     assert "exec      deny" in explain.stdout and "read      allow" in explain.stdout, explain.stdout
-
-
-def await_until_status_error(harness) -> dict:
-    deadline = time.monotonic() + 5
-    while True:
-        s = harness.status()
-        if "NOT IN FORCE" in s.get("policy", ""):
-            return s
-        assert time.monotonic() < deadline, f"the policy error never showed in status: {s}"
-        time.sleep(0.1)
 
 
 async def test_the_defaults_protect_keys_and_ssh_files(harness, tmp_path):
@@ -239,7 +224,7 @@ async def test_the_defaults_protect_keys_and_ssh_files(harness, tmp_path):
                     "target": TARGET, "direction": "upload", "sources": [str(key)], "destination": f"{remote}/k"})
                 return not r.is_error
 
-            await await_until_async(key_upload_allowed, 5, "upload_secrets in force")
+            await await_until(key_upload_allowed, 5, "upload_secrets in force")
             ok_result(await client.call_tool("ssh_scp", {
                 "target": TARGET, "direction": "download", "sources": [f"{remote}/notes.txt"],
                 "destination": str(home / ".bashrc")}))

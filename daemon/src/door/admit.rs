@@ -131,8 +131,8 @@ impl Entry {
         let trust = &self.trust;
         let loaded = trust.loaded();
         let settings = self.masters.settings().ok();
-        let names = trust.names(settings.as_ref(), subject).await;
-        let decision = trust.decide(&names, class);
+        let names = trust.names(&loaded, settings.as_ref(), subject).await;
+        let decision = loaded.decide(&names, class);
         admission.rule = decision.rule.clone();
         let verdict = if always_allowed(self.method) {
             Verdict::Allow
@@ -159,7 +159,7 @@ impl Entry {
             };
             return Err(DaemonError::PolicyDenied(message));
         }
-        if let Err(why) = self.check_local(call, subject) {
+        if let Err(why) = self.check_local(&loaded, call, subject) {
             admission.decision = Some("denied");
             admission.rule = Some("[local]".into());
             return Err(DaemonError::PolicyDenied(format!(
@@ -174,8 +174,12 @@ impl Entry {
         self.ask(call, target, &decision.rule_label(), admission)
     }
 
-    fn check_local(&self, call: &Call<'_>, subject: Subject<'_>) -> Result<(), String> {
-        let loaded = self.trust.loaded();
+    fn check_local(
+        &self,
+        loaded: &crate::trust::Loaded,
+        call: &Call<'_>,
+        subject: Subject<'_>,
+    ) -> Result<(), String> {
         let local = &loaded.policy.local;
         let places = self.trust.places();
         if let Subject::Connection(conn) = subject {

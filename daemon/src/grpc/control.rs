@@ -150,7 +150,7 @@ impl ControlService {
         let classes = Class::POLICY
             .iter()
             .map(|c| {
-                let d = trust.decide(&names, *c);
+                let d = loaded.decide(&names, *c);
                 rule = d.rule_label();
                 ClassVerdict {
                     class: c.name().to_owned(),

@@ -32,13 +32,27 @@ pub enum Source {
     Invalid,
 }
 
-/// The policy in force, and the file's last error when a newer version could not be used.
+/// The policy in force, and the file's last error when a newer version could not be used. A
+/// call decides on one `Loaded` from start to end, so a reload mid-way cannot mix two versions.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub policy: Policy,
     pub source: Source,
     /// Why the file's current text is not in force (with line and column).
     pub error: Option<String>,
+}
+
+impl Loaded {
+    /// What this policy says about `class` on the target known by `names`.
+    pub fn decide(&self, names: &[String], class: Class) -> Decision {
+        if self.source == Source::Invalid && !matches!(class, Class::Listing | Class::Control) {
+            return Decision {
+                verdict: Verdict::Deny,
+                rule: None,
+            };
+        }
+        self.policy.decide(names, class)
+    }
 }
 
 /// The daemon's trust state (see the module doc).
@@ -102,9 +116,14 @@ impl Trust {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
     }
 
-    /// Every name `subject` is known by (see [`names`]); only resolved when a rule could need it.
-    pub async fn names(&self, settings: Option<&SshSettings>, subject: Subject<'_>) -> Vec<String> {
-        let loaded = self.loaded();
+    /// Every name `subject` is known by (see [`names`]); only resolved when a rule of `loaded`
+    /// could need it.
+    pub async fn names(
+        &self,
+        loaded: &Loaded,
+        settings: Option<&SshSettings>,
+        subject: Subject<'_>,
+    ) -> Vec<String> {
         match subject {
             Subject::Connection(c) if loaded.policy.has_target_rules() => {
                 self.resolver.names(settings, c).await
@@ -132,18 +151,6 @@ impl Trust {
         conn: &Connection,
     ) -> Vec<String> {
         self.resolver.names(settings, conn).await
-    }
-
-    /// What the policy in force says about `class` on the target known by `names`.
-    pub fn decide(&self, names: &[String], class: Class) -> Decision {
-        let loaded = self.loaded();
-        if loaded.source == Source::Invalid && !matches!(class, Class::Listing | Class::Control) {
-            return Decision {
-                verdict: Verdict::Deny,
-                rule: None,
-            };
-        }
-        loaded.policy.decide(names, class)
     }
 
     /// Starts watching the file: a change is in force within [`reload::POLL`].

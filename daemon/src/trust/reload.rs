@@ -139,11 +139,11 @@ mod tests {
         let trust = Trust::new(path, None, dir.path()).unwrap();
         assert_eq!(trust.loaded().source, Source::Invalid);
         assert_eq!(
-            trust.decide(&["x".into()], Class::Read).verdict,
+            trust.loaded().decide(&["x".into()], Class::Read).verdict,
             Verdict::Deny
         );
         assert_eq!(
-            trust.decide(&["x".into()], Class::Listing).verdict,
+            trust.loaded().decide(&["x".into()], Class::Listing).verdict,
             Verdict::Allow
         );
     }
