@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use ssh_mcp_core::paths;
 
-/// Kept bytes of stdout and of stderr when a request does not say.
-pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+/// Bytes of stdout and of stderr kept for `ssh_read_output` when a request does not say (on
+/// disk, see `outputs`).
+pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 128 << 20;
 /// The most a request may ask to keep of each stream.
-pub const MAX_OUTPUT_BYTES_LIMIT: usize = 64 * 1024 * 1024;
+pub const MAX_OUTPUT_BYTES_LIMIT: u64 = 4 << 30;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -27,6 +28,8 @@ pub struct Config {
     pub max_long_lived: usize,
     /// The user's policy (`trust::policy`): `$XDG_CONFIG_HOME/ssh-mcp/policy.toml`.
     pub policy_path: PathBuf,
+    /// Disk all kept outputs may take (`outputs`).
+    pub outputs_quota: u64,
 }
 
 /// The daemon's home directory (`$HOME`), against which an agent's `~/` in a local path (an
@@ -63,6 +66,7 @@ impl Config {
             kill_grace: Duration::from_secs(1),
             max_long_lived: 1,
             policy_path: dir.join("policy.toml"),
+            outputs_quota: crate::outputs::DEFAULT_QUOTA_BYTES,
         }
     }
 
@@ -94,6 +98,7 @@ impl Config {
             kill_grace: Duration::from_secs(2),
             max_long_lived: crate::connection::masters::DEFAULT_MAX_LONG_LIVED,
             policy_path: policy_path(),
+            outputs_quota: crate::outputs::DEFAULT_QUOTA_BYTES,
         })
     }
 }

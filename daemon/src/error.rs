@@ -46,6 +46,9 @@ pub enum DaemonError {
     /// A forward could not open: its port is taken, its name is used, or ssh refused.
     #[error("{0}")]
     Forward(String),
+    /// No kept output has this id (expired, pushed out by the quota, or never there).
+    #[error("{0}")]
+    UnknownOutput(String),
     /// A per-connection limit is reached (sessions and forwards holding their channels).
     #[error("{0}")]
     LimitReached(String),

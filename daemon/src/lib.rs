@@ -18,6 +18,8 @@
 //!   policy (and a person, when the policy asks), recorded in the audit trail.
 //! - [`trust`]: the user's policy (reloaded while running), the names a target is matched by,
 //!   approvals by a person, the audit trail.
+//! - [`outputs`]: whole outputs of commands whose result showed only part of them, on disk
+//!   under an `output_id`, read back in pages (`ssh_read_output`).
 //! - [`recovery`]: the remote commands and session shells running now, on disk (the journal),
 //!   and ending, at start-up, those a crashed daemon left running (orphans).
 //! - `search::fuzzing` and `grpc::fuzzing` (feature `fuzzing`, and in tests): what the fuzz
@@ -39,6 +41,7 @@ pub mod grpc;
 
 pub mod listener;
 pub mod logging;
+pub mod outputs;
 pub mod recovery;
 
 pub mod search;

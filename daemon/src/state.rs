@@ -29,6 +29,8 @@ pub struct Inner {
     pub commands_total: AtomicU64,
     /// Edits of one file take turns (`files::path_locks`).
     pub edit_turns: crate::files::path_locks::PathLocks,
+    /// Whole outputs of commands whose result showed part of them, for `ssh_read_output`.
+    pub outputs: crate::outputs::OutputStore,
 }
 
 impl std::ops::Deref for Daemon {
@@ -48,6 +50,11 @@ impl Daemon {
         let shutdown = Shutdown::default();
         let masters = MasterPool::new(&config, shutdown.clone());
         let sessions = crate::sessions::registry::SessionRegistry::new(config.state_dir.clone());
+        let outputs = crate::outputs::OutputStore::open(
+            config.state_dir.join("outputs"),
+            config.outputs_quota,
+            crate::outputs::DEFAULT_KEEP,
+        );
         let door = crate::door::Door::new(
             crate::config::home_dir(),
             shutdown.clone(),
@@ -67,6 +74,7 @@ impl Daemon {
             running_commands: AtomicU32::new(0),
             commands_total: AtomicU64::new(0),
             edit_turns: Default::default(),
+            outputs,
         }))
     }
 }

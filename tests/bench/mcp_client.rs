@@ -222,6 +222,8 @@ pub struct ExecResult {
     pub duration_ms: u64,
     pub reused_connection: bool,
     pub stderr: String,
+    /// Where the whole output is kept, when the result was cut.
+    pub output_id: Option<String>,
 }
 
 impl ExecResult {
@@ -244,6 +246,7 @@ impl ExecResult {
                 duration_ms: 0,
                 reused_connection: false,
                 stderr: clip(&result.to_string(), 300),
+                output_id: None,
             });
         };
         let flag = |k: &str| s.get(k).and_then(Value::as_bool).unwrap_or(false);
@@ -260,6 +263,10 @@ impl ExecResult {
                 s.get("stderr").and_then(Value::as_str).unwrap_or_default(),
                 300,
             ),
+            output_id: s
+                .get("output_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         })
     }
 

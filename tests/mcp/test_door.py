@@ -36,6 +36,7 @@ METHOD = {
     "ssh_forward": "Forwards/Open",
     "ssh_list_forwards": "Forwards/List",
     "ssh_stop_forward": "Forwards/Stop",
+    "ssh_read_output": "Outputs/Read",
 }
 
 
@@ -104,7 +105,9 @@ async def test_each_tool_goes_through_the_door_to_its_own_method(harness, tmp_pa
                                              "remote_port": 22})
             await call("ssh_list_forwards", {})
             await call("ssh_stop_forward", {"forward_id": fwd["forward_id"]})
-            await call("ssh_exec", {"target": TARGET, "command": f"rm -rf {remote_dir}"})
+            # 108,894 bytes of output: more than a result shows, so the rest is read by its id.
+            cut = await call("ssh_exec", {"target": TARGET, "command": f"rm -rf {remote_dir}; seq 1 20000"})
+            await call("ssh_read_output", {"output_id": cut["output_id"], "max_bytes": 100})
     tools = {t.name for t in (await _list_tools(harness))}
     assert seen == tools == set(METHOD), f"not called: {tools - seen}"
     check_audit_trail(harness, calls_made)

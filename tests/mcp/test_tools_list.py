@@ -89,6 +89,7 @@ REACHES_REAL_CODE = {
     "ssh_run_in_session": ({"session_id": "x", "command": "true"}, "session_not_found"),
     "ssh_stop_session": ({"session_id": "x"}, "session_not_found"),
     "ssh_stop_forward": ({"forward_id": "x"}, "forward_not_found"),
+    "ssh_read_output": ({"output_id": "out-0123456789abcdef"}, "not_found"),
     "ssh_list_sessions": ({}, None),
     "ssh_list_forwards": ({}, None),
 }
@@ -114,4 +115,6 @@ async def test_only_working_tools_are_listed(harness):
             if expected == "connection_error":
                 assert "nohost.invalid" in sc["message"], f"{t.name}: {sc}"
             else:
-                assert "'x'" in sc["message"], f"{t.name}: {sc}"
+                # The unknown id, quoted.
+                unknown = args.get("output_id", "x")
+                assert f"'{unknown}'" in sc["message"], f"{t.name}: {sc}"

@@ -303,7 +303,7 @@ fn hostile_cases() -> Vec<Case> {
         ("max_output_bytes 1", 1),
         ("max_output_bytes 63", 63),
         ("max_output_bytes u64::MAX", u64::MAX),
-        ("max_output_bytes 64 MiB + 1", (64 << 20) + 1),
+        ("max_output_bytes 4 GiB + 1", (4 << 30) + 1),
     ] {
         add(name, with("true", |r| r.max_output_bytes = n), refused());
     }
@@ -322,6 +322,24 @@ fn hostile_cases() -> Vec<Case> {
             r.max_output_bytes = 0
         }),
         finishes(|_, f| !f.stdout_truncated && f.stdout == vec![b'b'; 1000]),
+    );
+    for (name, n) in [
+        ("result_chars 1", 1),
+        ("result_chars 1999", 1999),
+        ("result_chars 1,000,001", 1_000_001),
+        ("result_chars u32::MAX", u32::MAX),
+    ] {
+        add(name, with("true", |r| r.result_chars = n), refused());
+    }
+    add(
+        "result_chars 2000 keeps the head and tail and the whole output by id",
+        with("seq 1 100000", |r| r.result_chars = 2000),
+        finishes(|_, f| {
+            f.stdout_truncated
+                && f.stdout_cut_at == Some(2000)
+                && f.stdout.len() == 4000
+                && f.output_id.starts_with("out-")
+        }),
     );
     add(
         "max_output_bytes 64 MiB with small output",

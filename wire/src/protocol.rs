@@ -6,7 +6,7 @@
 //! any other protocol rather than guessing what it understands.
 
 /// The protocol spoken by this build.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The package version, shown by `--version` and by the Status call.
 pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");

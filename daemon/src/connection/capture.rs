@@ -21,6 +21,9 @@ pub struct Captured {
     pub truncated: bool,
     /// Every byte the stream carried, kept or not.
     pub total: u64,
+    /// Where in `bytes` the left-out part was, when the capture ended with
+    /// [`Capture::finish_parts`] (no note is written there).
+    pub cut_at: Option<usize>,
 }
 
 impl Capture {
@@ -72,6 +75,23 @@ impl Capture {
             bytes,
             truncated,
             total: self.total,
+            ..Captured::default()
+        }
+    }
+
+    /// Like [`Capture::finish`], but head and tail are joined with nothing between them, and
+    /// `cut_at` says where they meet (the shim writes its own marker there).
+    pub fn finish_parts(self) -> Captured {
+        let kept = (self.head.len() + self.tail.len()) as u64;
+        let truncated = kept < self.total;
+        let cut_at = truncated.then_some(self.head.len());
+        let mut bytes = self.head;
+        bytes.extend(self.tail);
+        Captured {
+            bytes,
+            truncated,
+            total: self.total,
+            cut_at,
         }
     }
 }
@@ -90,7 +110,8 @@ mod tests {
             Captured {
                 bytes: b"abcde".to_vec(),
                 truncated: false,
-                total: 5
+                total: 5,
+                ..Captured::default()
             }
         );
     }
@@ -107,5 +128,17 @@ mod tests {
         assert!(out.bytes.starts_with(b"0123"));
         assert!(out.bytes.ends_with(b"6789"));
         assert!(String::from_utf8_lossy(&out.bytes).contains("9992 bytes omitted"));
+    }
+
+    #[test]
+    fn parts_say_where_head_and_tail_meet() {
+        let mut c = Capture::new(8);
+        c.push(b"0123456789");
+        let out = c.finish_parts();
+        assert_eq!(out.bytes, b"01236789");
+        assert_eq!((out.cut_at, out.truncated, out.total), (Some(4), true, 10));
+        let mut whole = Capture::new(8);
+        whole.push(b"01");
+        assert_eq!(whole.finish_parts().cut_at, None);
     }
 }

@@ -16,7 +16,8 @@ pub enum Class {
     Transfer,
     /// Opens or stops a port forward.
     Forward,
-    /// Lists what the daemon holds (sessions, forwards); touches no host.
+    /// Lists or reads back what the daemon holds (sessions, forwards, kept outputs); touches no
+    /// host.
     Listing,
     /// The daemon's own status and stop; touches no host.
     Control,
@@ -74,11 +75,12 @@ pub enum Method {
     ForwardsOpen,
     ForwardsList,
     ForwardsStop,
+    OutputsRead,
 }
 
 impl Method {
     /// Every method, in the order of the proto files.
-    pub const ALL: [Method; 22] = [
+    pub const ALL: [Method; 23] = [
         Self::ControlStatus,
         Self::ControlStop,
         Self::ControlCheckPolicy,
@@ -101,6 +103,7 @@ impl Method {
         Self::ForwardsOpen,
         Self::ForwardsList,
         Self::ForwardsStop,
+        Self::OutputsRead,
     ];
 
     /// The method's gRPC name, `Service/Method`.
@@ -128,6 +131,7 @@ impl Method {
             Self::ForwardsOpen => "Forwards/Open",
             Self::ForwardsList => "Forwards/List",
             Self::ForwardsStop => "Forwards/Stop",
+            Self::OutputsRead => "Outputs/Read",
         }
     }
 
@@ -145,7 +149,8 @@ impl Method {
             | Self::SessionsWrite
             | Self::SessionsStop
             | Self::SessionsAttach => Class::Session,
-            Self::SessionsList | Self::ForwardsList => Class::Listing,
+            // A kept output is read from the daemon's disk: the host was asked when it ran.
+            Self::SessionsList | Self::ForwardsList | Self::OutputsRead => Class::Listing,
             Self::TransfersScp | Self::TransfersSync => Class::Transfer,
             Self::ForwardsOpen | Self::ForwardsStop => Class::Forward,
         }

@@ -8,6 +8,7 @@ use super::stop::StopReason;
 use super::{Counters, ExecOutcome, ExecSpec};
 use crate::connection::capture::Captured;
 use crate::connection::masters::Lease;
+use crate::outputs::StreamKept;
 
 /// How the command ended, as the watch and stop phases saw it.
 pub(super) struct Ended {
@@ -16,6 +17,7 @@ pub(super) struct Ended {
     pub kill_signal: Option<i32>,
     pub stdout: Captured,
     pub stderr: Captured,
+    pub kept: Option<(String, [StreamKept; 2])>,
 }
 
 pub(super) fn outcome(
@@ -32,6 +34,7 @@ pub(super) fn outcome(
         kill_signal,
         stdout,
         stderr,
+        kept,
     } = ended;
     counters.stdout_bytes.store(stdout.total, Ordering::Relaxed);
     counters.stderr_bytes.store(stderr.total, Ordering::Relaxed);
@@ -64,6 +67,7 @@ pub(super) fn outcome(
         timed_out,
         duration: started.elapsed(),
         reused_connection: lease.reused,
+        kept,
     }
 }
 

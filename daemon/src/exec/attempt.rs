@@ -4,9 +4,8 @@
 //! readers, until the command ends or a stop comes), [`end_remote`](super::end_remote) (the
 //! remote group ended on a stop) and [`account`](super::account) (the outcome).
 
+use std::sync::Arc;
 use std::time::Instant;
-
-use tokio_util::task::TaskTracker;
 
 use super::open::Opened;
 use super::stop::StopReason;
@@ -14,24 +13,26 @@ use super::{Counters, ExecOutcome, ExecSpec, Phase, account, end_remote, open, p
 use crate::connection::masters::Lease;
 use crate::connection::mux_client;
 use crate::error::DaemonError;
-use crate::recovery::journal::Journal;
+use crate::outputs::spill::OutputSink;
+use crate::state::Daemon;
 
 pub(super) enum Attempt {
-    Done(ExecOutcome),
+    Done(Box<ExecOutcome>),
     /// No session was opened (sshd refused it, or the master went away): nothing ran.
     Retry(mux_client::OpenError),
 }
 
 pub(super) async fn run_once(
-    tracker: &TaskTracker,
-    journal: &Journal,
+    daemon: &Daemon,
     spec: &ExecSpec,
     lease: &Lease,
     counters: &Counters,
     stop: &mut (impl std::future::Future<Output = StopReason> + Unpin),
     started: Instant,
+    sink: Option<&Arc<OutputSink>>,
 ) -> Result<Attempt, DaemonError> {
-    let prepared = prepare::prepare(journal, spec);
+    let tracker = &daemon.shutdown.commands;
+    let prepared = prepare::prepare(&daemon.journal, spec);
     let (mut session, pid, nonce) =
         match open::open(tracker, spec, lease, prepared, stop, started).await? {
             Opened::Session {
@@ -41,7 +42,7 @@ pub(super) async fn run_once(
             } => (session, pid, nonce),
             Opened::Ended(attempt) => return Ok(attempt),
         };
-    let readers = watch::start_readers(tracker, &mut session, spec, &nonce, &pid, counters);
+    let readers = watch::start_readers(tracker, &mut session, spec, &nonce, &pid, counters, sink);
     tokio::pin!(readers);
     let mut watched = watch::until_end_or_stop(&mut session, &mut readers, stop).await;
     let mut kill_signal = None;
@@ -57,6 +58,8 @@ pub(super) async fn run_once(
         Some(out) => out,
         None => readers.await,
     };
+    // Both readers are done: the kept output is whole.
+    let kept = sink.and_then(|s| s.finish());
     let outcome = account::outcome(
         spec,
         lease,
@@ -68,8 +71,9 @@ pub(super) async fn run_once(
             kill_signal,
             stdout,
             stderr,
+            kept,
         },
         started,
     );
-    Ok(Attempt::Done(outcome))
+    Ok(Attempt::Done(Box::new(outcome)))
 }

@@ -26,6 +26,8 @@ use crate::connection::pid_report::NONCE_BYTES;
 use crate::connection::retry::{ChannelOpener, Tried, open_with_retries};
 use crate::door::Common;
 use crate::error::DaemonError;
+use crate::outputs::spill::OutputSink;
+use crate::outputs::{OutputStore, StreamKept};
 use crate::state::Daemon;
 use attempt::Attempt;
 use stop::StopReason;
@@ -56,6 +58,24 @@ pub struct RawExec {
     pub shell: Option<String>,
     pub tty: bool,
     pub max_output_bytes: u64,
+    /// The characters the result may show (0: the default).
+    pub result_chars: u32,
+}
+
+/// The characters a result may show when the request does not say: what clients show a model
+/// whole (the shim fits the result into it).
+pub const DEFAULT_RESULT_CHARS: u32 = 50_000;
+/// The budgets a request may ask for.
+pub const RESULT_CHARS_RANGE: std::ops::RangeInclusive<u32> = 2_000..=1_000_000;
+
+/// How a command's whole output is kept beyond its result, for `ssh_read_output` (`outputs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keep {
+    /// A stream longer than this goes to a file (shorter ones fit any result whole, even with
+    /// every byte escaped).
+    pub spill_from: usize,
+    /// The most bytes kept of each stream.
+    pub limit: u64,
 }
 
 /// A validated exec request.
@@ -69,7 +89,10 @@ pub struct ExecSpec {
     pub remote_command: RemoteCommand,
     pub tty: bool,
     pub timeout: Option<Duration>,
+    /// Bytes of each stream held in memory for the result (head and tail).
     pub max_output: usize,
+    /// The whole output kept on disk; `None` for ssh-mcp's own scripts.
+    pub keep: Option<Keep>,
 }
 
 impl ExecSpec {
@@ -87,14 +110,33 @@ impl ExecSpec {
             .iter()
             .map(|(k, v)| EnvVar::parse(k, v))
             .collect::<Result<Vec<_>, _>>()?;
-        let max_output = match raw.max_output_bytes {
+        let limit = match raw.max_output_bytes {
             0 => DEFAULT_MAX_OUTPUT_BYTES,
-            n if n as usize <= MAX_OUTPUT_BYTES_LIMIT && n >= 64 => n as usize,
+            n if (64..=MAX_OUTPUT_BYTES_LIMIT).contains(&n) => n,
             n => {
                 return Err(InvalidInput(format!(
                     "'max_output_bytes' must be between 64 and {MAX_OUTPUT_BYTES_LIMIT} (got {n})"
                 )));
             }
+        };
+        let result_chars = match raw.result_chars {
+            0 => DEFAULT_RESULT_CHARS,
+            n if RESULT_CHARS_RANGE.contains(&n) => n,
+            n => {
+                return Err(InvalidInput(format!(
+                    "'max_result_chars' must be between {} and {} (got {n})",
+                    RESULT_CHARS_RANGE.start(),
+                    RESULT_CHARS_RANGE.end()
+                )));
+            }
+        } as usize;
+        // Head and tail of each stream, as many bytes as the result has characters: enough for
+        // any text (a character is at least one byte), and bounded whatever the command prints.
+        let max_output = (2 * result_chars).min(limit as usize);
+        let keep = Keep {
+            // Two streams of this size fit the result even if every byte takes six characters.
+            spill_from: (result_chars / 12).max(1024),
+            limit,
         };
         let remote_command =
             scripts::wrap_command(&raw.command, shell.as_ref(), cwd.as_ref(), &env);
@@ -118,6 +160,7 @@ impl ExecSpec {
             tty: raw.tty,
             timeout: common.timeout,
             max_output,
+            keep: Some(keep),
         })
     }
 }
@@ -140,6 +183,7 @@ pub fn script_spec(
         tty: false,
         timeout,
         max_output,
+        keep: None,
     }
 }
 
@@ -186,6 +230,8 @@ pub struct ExecOutcome {
     pub timed_out: bool,
     pub duration: Duration,
     pub reused_connection: bool,
+    /// The whole output, when it was kept on disk: its id and what was kept of each stream.
+    pub kept: Option<(String, [StreamKept; 2])>,
 }
 
 /// Runs `spec` to completion, or until the timeout, `cancel` or daemon shutdown stops it.
@@ -198,12 +244,21 @@ pub async fn run(
     let started = Instant::now();
     let stop = stop::first_reason(daemon, cancel, started, spec.timeout);
     tokio::pin!(stop);
+    let sink = spec.keep.map(|keep| {
+        Arc::new(OutputSink::new(
+            daemon.outputs.clone(),
+            OutputStore::new_id(),
+            keep.spill_from,
+            keep.limit,
+        ))
+    });
     let mut opener = Attempts {
         daemon,
         spec,
         counters,
         stop,
         started,
+        sink,
     };
     open_with_retries(MAX_SESSION_ATTEMPTS, &mut opener, |why| {
         DaemonError::Connect {
@@ -223,6 +278,8 @@ struct Attempts<'a, S> {
     counters: &'a Counters,
     stop: std::pin::Pin<&'a mut S>,
     started: Instant,
+    /// Where the whole output goes, when it is kept.
+    sink: Option<Arc<OutputSink>>,
 }
 
 impl<S: Future<Output = StopReason> + Send> ChannelOpener for Attempts<'_, S> {
@@ -239,17 +296,17 @@ impl<S: Future<Output = StopReason> + Send> ChannelOpener for Attempts<'_, S> {
         };
         self.counters.set_phase(Phase::Running);
         match attempt::run_once(
-            &self.daemon.shutdown.commands,
-            &self.daemon.journal,
+            self.daemon,
             spec,
             &lease,
             self.counters,
             &mut self.stop,
             self.started,
+            self.sink.as_ref(),
         )
         .await?
         {
-            Attempt::Done(outcome) => Ok(Tried::Done(outcome)),
+            Attempt::Done(outcome) => Ok(Tried::Done(*outcome)),
             Attempt::Retry(why) => Ok(Tried::Refused { lease, why }),
         }
     }
@@ -267,10 +324,12 @@ fn stopped_before_start(reason: StopReason, started: Instant) -> Result<ExecOutc
                 bytes: b"ssh-mcp: timed out while connecting\n".to_vec(),
                 truncated: false,
                 total: 0,
+                cut_at: None,
             },
             timed_out: true,
             duration: started.elapsed(),
             reused_connection: false,
+            kept: None,
         }),
     }
 }

@@ -49,7 +49,7 @@ pub(super) async fn open(
         opened = &mut open => opened,
         reason = &mut *stop => {
             tracker.spawn(late_session::reap(open, lease.duplicate(), nonce, spec.tty, entry));
-            return stopped_before_start(reason, started).map(|o| Opened::Ended(Attempt::Done(o)));
+            return stopped_before_start(reason, started).map(|o| Opened::Ended(Attempt::Done(Box::new(o))));
         }
     };
     match opened {

@@ -14,6 +14,8 @@ use super::{Counters, ExecSpec};
 use crate::connection::capture::Captured;
 use crate::connection::mux_client;
 use crate::connection::pid_report::PidReportFilter;
+use crate::outputs::Stream;
+use crate::outputs::spill::OutputSink;
 
 /// What the watch saw: the exit status, the output when the readers finished, and the reason to
 /// stop if one came first.
@@ -31,6 +33,7 @@ pub(super) fn start_readers(
     nonce: &str,
     pid: &Arc<PidSlot>,
     counters: &Counters,
+    sink: Option<&Arc<OutputSink>>,
 ) -> impl Future<Output = (Captured, Captured)> + use<> {
     // With a tty the remote stderr is merged into stdout, so that is where the report appears.
     let (stdout_filter, stderr_filter) = if spec.tty {
@@ -47,6 +50,7 @@ pub(super) fn start_readers(
             stdout_filter,
             pid.clone(),
             counters_ref(counters, true),
+            sink.map(|s| (s.clone(), Stream::Stdout)),
         ))
     });
     let stderr_task = session.stderr.take().map(|r| {
@@ -56,6 +60,7 @@ pub(super) fn start_readers(
             stderr_filter,
             pid.clone(),
             counters_ref(counters, false),
+            sink.map(|s| (s.clone(), Stream::Stderr)),
         ))
     });
     async move {

@@ -37,6 +37,7 @@ pub(super) fn raw_exec(req: RunRequest) -> (RawCommon, RawExec) {
         shell: req.shell,
         tty: req.tty,
         max_output_bytes: req.max_output_bytes,
+        result_chars: req.result_chars,
     };
     (common, exec)
 }
@@ -62,6 +63,13 @@ fn exec_details(raw: &RawExec) -> String {
 }
 
 fn finished(spec: &ExecSpec, o: ExecOutcome) -> RunEvent {
+    let (output_id, output_note) = match o.kept {
+        Some((id, streams)) => {
+            let notes: Vec<String> = streams.into_iter().filter_map(|s| s.note).collect();
+            (id, notes.join("; "))
+        }
+        None => Default::default(),
+    };
     RunEvent {
         event: Some(Event::Finished(pb::Finished {
             exit_code: o.exit_code,
@@ -77,6 +85,10 @@ fn finished(spec: &ExecSpec, o: ExecOutcome) -> RunEvent {
             target: spec.conn.target.to_string(),
             command: spec.command.clone(),
             reused_connection: o.reused_connection,
+            stdout_cut_at: o.stdout.cut_at.map(|c| c as u64),
+            stderr_cut_at: o.stderr.cut_at.map(|c| c as u64),
+            output_id,
+            output_note,
         })),
     }
 }

@@ -44,6 +44,10 @@ pub fn tool_request(tool: &str, request: &[u8]) {
                 let _ = GlobSpec::parse(c, raw);
             }
         }
+        "ssh_read_output" => {
+            let req = pb::ReadOutputRequest::decode(request).expect("the shim's own encoding");
+            let _ = super::outputs::page_request(req);
+        }
         _ => {}
     }
 }

@@ -7,6 +7,7 @@ mod files;
 mod forwards;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod outputs;
 mod progress_stream;
 mod search;
 mod sessions;
@@ -18,6 +19,7 @@ use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
 use ssh_mcp_core::pb::files_server::FilesServer;
 use ssh_mcp_core::pb::forwards_server::ForwardsServer;
+use ssh_mcp_core::pb::outputs_server::OutputsServer;
 use ssh_mcp_core::pb::search_server::SearchServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
 use ssh_mcp_core::pb::transfers_server::TransfersServer;
@@ -86,7 +88,8 @@ pub fn router(daemon: Daemon) -> Router {
                 .max_decoding_message_size(MAX_REQUEST_BYTES),
         )
         .add_service(
-            SearchServer::new(search::SearchService::new(daemon))
+            SearchServer::new(search::SearchService::new(daemon.clone()))
                 .max_decoding_message_size(MAX_REQUEST_BYTES),
         )
+        .add_service(OutputsServer::new(outputs::OutputsService::new(daemon)))
 }

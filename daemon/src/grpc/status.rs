@@ -22,7 +22,9 @@ impl From<DaemonError> for Status {
             // Aborted: the operation was tried on the host and refused there; the shim reports it
             // as the seed's `remote_file_error`.
             DaemonError::RemoteFile(_) => Status::aborted(message),
-            DaemonError::UnknownForward(_) => Status::not_found(message),
+            DaemonError::UnknownForward(_) | DaemonError::UnknownOutput(_) => {
+                Status::not_found(message)
+            }
             DaemonError::Forward(_) => Status::failed_precondition(message),
             DaemonError::LimitReached(_) => Status::resource_exhausted(message),
             DaemonError::PolicyDenied(_) => Status::permission_denied(message),

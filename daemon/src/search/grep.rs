@@ -194,6 +194,7 @@ mod tests {
             bytes: vec![b'x'; OUTPUT_CAP + 1],
             truncated: false,
             total: (OUTPUT_CAP + 1) as u64,
+            ..Captured::default()
         };
         let (bytes, capped) = kept_stdout(whole, OUTPUT_CAP * 2);
         assert_eq!((bytes.len(), capped), (OUTPUT_CAP, true));
@@ -201,12 +202,14 @@ mod tests {
             bytes: b"a\0".to_vec(),
             truncated: false,
             total: 2,
+            ..Captured::default()
         };
         assert_eq!(kept_stdout(small, 100), (b"a\0".to_vec(), false));
         let captured = Captured {
             bytes: vec![b'y'; 100],
             truncated: true,
             total: 10_000,
+            ..Captured::default()
         };
         let (bytes, capped) = kept_stdout(captured, 100);
         assert_eq!((bytes.len(), capped), (50, true));

@@ -4,6 +4,7 @@
 //! tool results.
 
 mod approval;
+pub(crate) mod budget;
 mod result;
 mod schema;
 mod tools;

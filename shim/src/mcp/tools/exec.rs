@@ -13,8 +13,7 @@ use ssh_mcp_wire::pb::{self, RunRequest, run_event::Event};
 use super::call::{Step, Streamed, daemon_tool, mcp_entry};
 use super::connection::remote_args;
 use super::services::Exec;
-use super::text::text_and_exact;
-use crate::mcp::{result, schema};
+use crate::mcp::{budget, result, schema};
 
 /// How often the daemon reports progress when the client asked for it.
 const PROGRESS_INTERVAL_MS: u32 = 1000;
@@ -39,9 +38,10 @@ pub struct ExecArgs {
     pub timeout: Option<f64>,
     /// ssh -tt (merges stderr into stdout).
     pub tty: Option<bool>,
-    /// Bytes kept per stream (default 1 MiB).
-    #[schemars(range(min = 64, max = 67108864))]
+    /// Bytes kept per stream (default 128 MiB).
     pub max_output_bytes: Option<u64>,
+    /// Result cap, chars (default 50000).
+    pub max_result_chars: Option<u32>,
 }
 }
 
@@ -55,9 +55,11 @@ pub struct ExecResult {
     /// The signal that ended the command (15 or 9 when a timeout stopped it); else absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<i32>,
-    /// Standard output as UTF-8 (invalid sequences replaced; see stdout_base64).
+    /// Standard output as UTF-8. When it does not fit the result, its beginning and end around
+    /// a marker line naming the bytes left out; when it is not UTF-8, empty (or a note) and the
+    /// bytes are in stdout_base64.
     pub stdout: String,
-    /// Standard error as UTF-8 (invalid sequences replaced; see stderr_base64).
+    /// Standard error, as stdout.
     pub stderr: String,
     pub timed_out: bool,
     pub duration_ms: u64,
@@ -65,43 +67,92 @@ pub struct ExecResult {
     pub ok: bool,
     pub target: String,
     pub command: String,
-    /// Part of stdout was left out to respect max_output_bytes.
+    /// Part of stdout was left out of this result (see output_id).
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
     /// Total bytes the command wrote to stdout, kept or not.
     pub stdout_bytes: u64,
     pub stderr_bytes: u64,
-    /// The exact stdout bytes, base64-encoded, present only when they are not valid UTF-8.
+    /// The stdout bytes, base64-encoded, present only when they are not valid UTF-8 (the first
+    /// ones when they do not fit the result).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stdout_base64: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stderr_base64: Option<String>,
     /// The command used an ssh connection that was already open.
     pub reused_connection: bool,
+    /// Where the whole output is kept when the result shows part of it: ssh_read_output pages it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_id: Option<String>,
+    /// Why the kept output stops short of what the command wrote (max_output_bytes, the outputs
+    /// quota, a full disk), when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_note: Option<String>,
 }
 
-impl From<pb::Finished> for ExecResult {
-    fn from(f: pb::Finished) -> Self {
-        let (stdout, stdout_base64) = text_and_exact(f.stdout);
-        let (stderr, stderr_base64) = text_and_exact(f.stderr);
-        Self {
+impl ExecResult {
+    /// The result for `f`, its streams fitted so that its text stays within `budget` characters
+    /// (see `budget`).
+    pub fn fitted(f: pb::Finished, budget: u32) -> Self {
+        let mut result = Self {
             ok: f.exit_code == Some(0) && !f.timed_out,
             exit_code: f.exit_code,
             signal: f.signal,
-            stdout,
-            stderr,
+            stdout: String::new(),
+            stderr: String::new(),
             timed_out: f.timed_out,
             duration_ms: f.duration_ms,
             target: f.target,
             command: f.command,
-            stdout_truncated: f.stdout_truncated,
-            stderr_truncated: f.stderr_truncated,
+            stdout_truncated: false,
+            stderr_truncated: false,
             stdout_bytes: f.stdout_bytes,
             stderr_bytes: f.stderr_bytes,
-            stdout_base64,
-            stderr_base64,
+            stdout_base64: None,
+            stderr_base64: None,
             reused_connection: f.reused_connection,
+            output_id: (!f.output_id.is_empty()).then_some(f.output_id),
+            output_note: (!f.output_note.is_empty()).then_some(f.output_note),
+        };
+        let streams = [
+            budget::StreamIn {
+                name: "stdout",
+                bytes: f.stdout,
+                cut_at: f.stdout_cut_at.map(|c| c as usize),
+                total: f.stdout_bytes,
+            },
+            budget::StreamIn {
+                name: "stderr",
+                bytes: f.stderr,
+                cut_at: f.stderr_cut_at.map(|c| c as usize),
+                total: f.stderr_bytes,
+            },
+        ];
+        let overhead = budget::text_chars(&serde_json::to_string(&result).unwrap_or_default());
+        let mut room = (budget as usize).saturating_sub(overhead);
+        // The fit counts exactly; the loop only guards against a miscount.
+        for _ in 0..4 {
+            let at = budget::Where {
+                output_id: result.output_id.as_deref(),
+            };
+            let [out, err] = budget::fit([&streams[0], &streams[1]], room, at);
+            result.stdout = out.text;
+            result.stdout_base64 = out.base64;
+            result.stdout_truncated = out.truncated;
+            result.stderr = err.text;
+            result.stderr_base64 = err.base64;
+            result.stderr_truncated = err.truncated;
+            let chars = budget::text_chars(&serde_json::to_string(&result).unwrap_or_default());
+            if chars <= budget as usize {
+                break;
+            }
+            room = room.saturating_sub(chars - budget as usize + 16);
         }
+        // The id is for reading what the result left out; a result holding everything needs none.
+        if !result.stdout_truncated && !result.stderr_truncated {
+            result.output_id = None;
+        }
+        result
     }
 }
 
@@ -133,6 +184,7 @@ fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
         tty: args.tty.unwrap_or(false),
         max_output_bytes: args.max_output_bytes.unwrap_or(0),
         progress_interval_ms: if progress { PROGRESS_INTERVAL_MS } else { 0 },
+        result_chars: args.max_result_chars.unwrap_or(0),
     }
 }
 
@@ -160,7 +212,13 @@ impl Streamed for SshExec {
                     human_bytes(p.stderr_bytes)
                 ),
             },
-            Some(Event::Finished(f)) => Step::Done(result::success(&ExecResult::from(f))),
+            Some(Event::Finished(f)) => {
+                let budget = match request.result_chars {
+                    0 => budget::DEFAULT_RESULT_CHARS,
+                    n => n,
+                };
+                Step::Done(result::success(&ExecResult::fitted(f, budget)))
+            }
             None => Step::Nothing,
         }
     }
@@ -170,7 +228,7 @@ impl Streamed for SshExec {
 mcp_entry! {
     ssh_exec_router: ssh_exec(ExecArgs) => call_streamed::<SshExec>,
     name = "ssh_exec",
-    description = "Run a non-interactive remote command. Give a timeout to anything that may hang: expiry or cancellation ends it.",
+    description = "Run a non-interactive remote command. Set timeout for anything that may hang.",
     title = "Run a remote command",
     output_schema = schema_for_output::<ExecResult>(),
     annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
@@ -255,11 +313,55 @@ mod tests {
             timed_out: true,
             ..Default::default()
         };
-        let v = serde_json::to_value(ExecResult::from(finished)).unwrap();
+        let v = serde_json::to_value(ExecResult::fitted(finished, 50_000)).unwrap();
         assert!(v.get("exit_code").is_none(), "{v}");
         assert_eq!(v["signal"], 15);
         assert!(v.get("stdout_base64").is_none(), "{v}");
         assert_eq!(v["stderr_base64"], "/w==");
+        // Bytes that are not UTF-8 come once: no lossy text beside them.
+        assert_eq!(v["stderr"], "");
         assert_eq!(v["ok"], false);
+        assert!(v.get("output_id").is_none(), "{v}");
+    }
+
+    #[test]
+    fn a_result_stays_within_its_budget_and_says_where_the_rest_is() {
+        let head = "h".repeat(60_000);
+        let tail = "t".repeat(60_000);
+        let finished = pb::Finished {
+            exit_code: Some(0),
+            stdout: format!("{head}{tail}").into_bytes(),
+            stdout_cut_at: Some(60_000),
+            stdout_truncated: true,
+            stdout_bytes: 1_000_000,
+            stderr: "e\n".repeat(30_000).into_bytes(),
+            stderr_bytes: 60_000,
+            output_id: "out-0123456789abcdef".into(),
+            target: "h".into(),
+            command: "c".into(),
+            ..Default::default()
+        };
+        for budget in [2_000, 50_000, 200_000] {
+            let r = ExecResult::fitted(finished.clone(), budget);
+            let text = serde_json::to_string(&r).unwrap();
+            assert!(
+                text.encode_utf16().count() <= budget as usize,
+                "{budget}: {}",
+                text.len()
+            );
+            assert!(
+                r.stdout.starts_with('h') && r.stdout.ends_with('t'),
+                "{budget}"
+            );
+            assert!(r.stdout_truncated && r.stdout.contains("output_id=\"out-0123456789abcdef\""));
+            assert_eq!(r.output_id.as_deref(), Some("out-0123456789abcdef"));
+        }
+        let r = ExecResult::fitted(finished, 50_000);
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(
+            text.len() > 45_000,
+            "the budget is used, not wasted: {}",
+            text.len()
+        );
     }
 }

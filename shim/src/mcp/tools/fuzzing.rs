@@ -15,6 +15,7 @@ use super::call::{Caller, Tool};
 use super::exec::SshExec;
 use super::files::{create::SshCreate, edit::SshEdit, view::SshView};
 use super::forwards::{forward::SshForward, list::SshListForwards, stop::SshStopForward};
+use super::outputs::SshReadOutput;
 use super::search::{glob::SshGlob, grep::SshGrep};
 use super::sessions::{
     list::SshListSessions, open::Open, read::SshReadSession, run::SshRunInSession,
@@ -60,6 +61,7 @@ pub fn tool_call(json: &[u8]) -> Option<ToolRequest> {
         "ssh_list_sessions" => encode::<SshListSessions>(&args)?,
         "ssh_scp" => encode::<SshScp>(&args)?,
         "ssh_sync" => encode::<SshSync>(&args)?,
+        "ssh_read_output" => encode::<SshReadOutput>(&args)?,
         _ => return None,
     };
     Some(ToolRequest { tool, request })
@@ -85,6 +87,7 @@ pub const TOOLS: &[&str] = &[
     "ssh_list_sessions",
     "ssh_scp",
     "ssh_sync",
+    "ssh_read_output",
 ];
 
 /// The request tool `T` sends for `args` (with progress asked for), encoded as on the wire;

@@ -10,6 +10,7 @@ mod files;
 mod forwards;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod outputs;
 mod search;
 mod services;
 mod session_result;
@@ -44,5 +45,6 @@ impl SshMcp {
             + Self::ssh_stop_forward_router()
             + Self::ssh_grep_router()
             + Self::ssh_glob_router()
+            + Self::ssh_read_output_router()
     }
 }

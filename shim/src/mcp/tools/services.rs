@@ -5,6 +5,7 @@ use rmcp::model::CallToolResult;
 use ssh_mcp_wire::pb::exec_client::ExecClient;
 use ssh_mcp_wire::pb::files_client::FilesClient;
 use ssh_mcp_wire::pb::forwards_client::ForwardsClient;
+use ssh_mcp_wire::pb::outputs_client::OutputsClient;
 use ssh_mcp_wire::pb::search_client::SearchClient;
 use ssh_mcp_wire::pb::sessions_client::SessionsClient;
 use ssh_mcp_wire::pb::transfers_client::TransfersClient;
@@ -20,10 +21,23 @@ impl Service for Exec {
     type Client = ExecClient<Channel>;
 
     fn client(channel: Channel) -> Self::Client {
-        // A result holds up to two capped streams of 64 MiB each, plus room; tonic's default
-        // limit is 4 MiB.
-        const MAX_RESULT_BYTES: usize = 160 * 1024 * 1024;
+        // A result holds the head and tail of each stream, each at most as many bytes as the
+        // largest result budget (1,000,000 characters): 4 MB, plus room.
+        const MAX_RESULT_BYTES: usize = 16 << 20;
         ExecClient::new(channel).max_decoding_message_size(MAX_RESULT_BYTES)
+    }
+}
+
+/// `Outputs`: ssh_read_output.
+pub(crate) struct Outputs;
+
+impl Service for Outputs {
+    type Client = OutputsClient<Channel>;
+
+    fn client(channel: Channel) -> Self::Client {
+        // A page is at most 16 MiB; tonic's default limit is 4 MiB.
+        const MAX_PAGE_MESSAGE_BYTES: usize = 17 << 20;
+        OutputsClient::new(channel).max_decoding_message_size(MAX_PAGE_MESSAGE_BYTES)
     }
 }
 

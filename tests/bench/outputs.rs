@@ -1,0 +1,196 @@
+//! Benchmark 13, kept outputs: a fresh daemon keeps 1 GiB of command output on disk (its peak
+//! RSS must stay small), and a 64 MiB output is paged back with `ssh_read_output` at a speed
+//! compared with `ssh cat` of the same file over a master.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use serde_json::{Value, json};
+
+use crate::bare::{self, Master};
+use crate::daemon;
+use crate::env::BenchEnv;
+use crate::mcp_client::McpClient;
+use crate::plan::Plan;
+use crate::report::{Figure, Goal, Section, median};
+
+const MAX_HWM_MIB: f64 = 64.0;
+const MIN_RATIO_TO_CAT: f64 = 0.8;
+/// The paged output, and the page asked for (the largest allowed).
+const PAGED_BYTES: usize = 64 << 20;
+const PAGE_BYTES: u64 = 16 << 20;
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// Pages `output_id` to its end; the bytes read and the time taken.
+async fn page_all(client: &mut McpClient, output_id: &str) -> anyhow::Result<(Vec<u8>, Duration)> {
+    let mut data = Vec::with_capacity(PAGED_BYTES);
+    let started = Instant::now();
+    let mut offset = 0u64;
+    loop {
+        let (page, _) = client
+            .call_timed(
+                "ssh_read_output",
+                json!({"output_id": output_id, "offset": offset, "max_bytes": PAGE_BYTES}),
+            )
+            .await?;
+        let text = page["data"].as_str().context("a page without data")?;
+        ensure!(
+            page["encoding"] == "utf-8",
+            "a text page came as {}",
+            page["encoding"]
+        );
+        data.extend_from_slice(text.as_bytes());
+        offset = page["next_offset"].as_u64().context("no next_offset")?;
+        if page["eof"] == Value::Bool(true) {
+            return Ok((data, started.elapsed()));
+        }
+    }
+}
+
+pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result<Section> {
+    let check = plan.check;
+    daemon::stop(env)?;
+    // A new MCP session autostarts a fresh daemon, whose VmHWM then covers only this benchmark.
+    let mut client = McpClient::connect(env, &env.shim).await?;
+    let (warm, _) = client
+        .exec_timed(json!({"target": "testhost", "command": "true"}))
+        .await?;
+    ensure!(warm.ok, "ssh_exec true failed: {}", warm.failure());
+    let pid = daemon::pid(env)?.context("no daemon after the first call")?;
+    let hwm_before = daemon::status_kb(pid, "VmHWM")?;
+
+    // Kept outputs: several commands of 256 MiB each (64 MiB in the quick run), all kept.
+    let each: u64 = if plan.quick { 64 << 20 } else { 256 << 20 };
+    let count = 4;
+    let kept_started = Instant::now();
+    for _ in 0..count {
+        let (r, _) = client
+            .exec_timed(json!({
+                "target": "testhost",
+                "command": format!("head -c {each} /dev/zero | tr '\\0' a"),
+                "max_output_bytes": each,
+            }))
+            .await?;
+        ensure!(
+            r.ok && r.stdout_bytes == each,
+            "the output command failed: {}",
+            r.failure()
+        );
+    }
+    let kept_took = kept_started.elapsed();
+    let on_disk = dir_bytes(&env.state_dir.join("outputs"))?;
+    let hwm_kept = daemon::status_kb(pid, "VmHWM")?;
+
+    // Paging: a 64 MiB text file, as ssh_exec's output, read back in pages of 16 MiB.
+    let file = env.root.join("paged.txt");
+    let line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-+=\n";
+    let content: Vec<u8> = line.iter().copied().cycle().take(PAGED_BYTES).collect();
+    std::fs::write(&file, &content)?;
+    let cat = format!("cat {}", file.display());
+    let (r, _) = client
+        .exec_timed(json!({"target": "testhost", "command": &cat}))
+        .await?;
+    ensure!(
+        r.ok && r.stdout_bytes == PAGED_BYTES as u64,
+        "cat failed: {}",
+        r.failure()
+    );
+    let output_id = r
+        .output_id
+        .clone()
+        .context("a cut result without output_id")?;
+    let rounds = if plan.quick { 2 } else { 5 };
+    let (mut paged, mut bare_runs) = (Vec::new(), Vec::new());
+    let mut exact = true;
+    for _ in 0..rounds {
+        let (data, took) = page_all(&mut client, &output_id).await?;
+        exact &= data == content;
+        paged.push(took.as_secs_f64());
+        bare_runs.push(bare::run_timed(&master.command(&cat))?.as_secs_f64());
+    }
+    let hwm = daemon::status_kb(pid, "VmHWM")?;
+    client.close().await?;
+    let _ = std::fs::remove_file(&file);
+
+    let (paged_s, bare_s) = (median(&paged), median(&bare_runs));
+    let ratio = bare_s / paged_s.max(1e-9);
+    let rate = |s: f64| PAGED_BYTES as f64 / 1e6 / s.max(1e-9);
+    Ok(Section {
+        title: "13. Kept outputs: 1 GiB on disk, 64 MiB paged back".into(),
+        method: format!(
+            "The daemon is stopped and a new MCP session autostarts a fresh one. {count} \
+             `ssh_exec` calls each print {} MiB (`head -c | tr`) with max_output_bytes as large, \
+             so the daemon keeps {} MiB of output on disk. Then `ssh_exec cat` of a 64 MiB text \
+             file, whose result is cut and names an output_id, and `ssh_read_output` pages it \
+             back with max_bytes 16 MiB until eof (the bytes compared with the file); the same \
+             `cat` runs as bare ssh over one of the bench's ControlMasters with stdout on \
+             /dev/null. Paging and bare runs alternate, {rounds} of each; the target is the \
+             ratio of the medians (speed of paging / speed of ssh cat). VmHWM is read from \
+             /proc/<daemon pid>/status.",
+            each >> 20,
+            (each * count) >> 20
+        ),
+        figures: vec![
+            Figure::value(
+                "kept outputs on disk; daemon VmHWM after them (before: context)",
+                format!(
+                    "{} MiB; {} ({})",
+                    on_disk >> 20,
+                    mib(hwm_kept),
+                    mib(hwm_before)
+                ),
+                "1".into(),
+                &check.text(Goal::Below(MAX_HWM_MIB), " MiB"),
+                Some(
+                    on_disk >= each * count
+                        && check.met(Goal::Below(MAX_HWM_MIB), hwm as f64 / 1024.0),
+                ),
+            ),
+            Figure::value(
+                "64 MiB paged with ssh_read_output / ssh cat over a master (ratio of speeds)",
+                format!("{:.2}×", ratio),
+                format!("{rounds} / {rounds}"),
+                &check.text(Goal::AtLeast(MIN_RATIO_TO_CAT), "×"),
+                Some(exact && check.met(Goal::AtLeast(MIN_RATIO_TO_CAT), ratio)),
+            ),
+            Figure::value(
+                "paging, ssh cat (medians, context)",
+                format!(
+                    "{:.0} ms ({:.0} MB/s); {:.0} ms ({:.0} MB/s)",
+                    paged_s * 1000.0,
+                    rate(paged_s),
+                    bare_s * 1000.0,
+                    rate(bare_s)
+                ),
+                "1".into(),
+                "",
+                None,
+            ),
+        ],
+        notes: vec![format!(
+            "Writing the {} MiB of kept output took {:.1} s through ssh_exec; every page was \
+             the file's bytes: {exact}; daemon VmHWM at the end: {}.",
+            (each * count) >> 20,
+            kept_took.as_secs_f64(),
+            mib(hwm)
+        )],
+    })
+}
+
+/// Bytes of the files under `dir`.
+fn dir_bytes(dir: &std::path::Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() {
+            dir_bytes(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
