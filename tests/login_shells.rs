@@ -211,6 +211,77 @@ async fn exec_works_under(shell: &str) {
     );
 }
 
+/// A background job under this login shell: a bare command read by the login shell, and one
+/// with a cwd run by sh; both read to their end with their exit codes, after which their files
+/// on the host are gone.
+async fn jobs_work_under(shell: &str) {
+    let a = account(shell).await;
+    let who = &a.user;
+    let mut bare = a.request("echo out; ls /nonexistent-smcp-job; exit 3");
+    bare.background = true;
+    let scratch = Scratch::new("jobcwd");
+    let dir = shared_dir(&scratch);
+    let mut wrapped = a.request("sleep 1; pwd");
+    wrapped.background = true;
+    wrapped.cwd = Some(dir.display().to_string());
+    for (req, out, code) in [
+        (bare, "out\n".to_owned(), 3),
+        (wrapped, format!("{}\n", dir.display()), 0),
+    ] {
+        let started = a.run(req).await;
+        let job = started.job_id.clone();
+        assert!(job.starts_with("job-"), "{who}: {started:?}");
+        let (stdout, last) = a.daemon.read_job_to_end(&job, "stdout").await;
+        let (stderr, _) = a.daemon.read_job_to_end(&job, "stderr").await;
+        assert_eq!(text(&stdout), out, "{who}: {}", text(&stderr));
+        let state = last.job.expect("a job's page says how the job is");
+        assert_eq!(
+            (state.running, state.exit_code),
+            (false, Some(code)),
+            "{who}: {state:?}"
+        );
+        if code == 3 {
+            assert!(
+                text(&stderr).contains("nonexistent-smcp-job"),
+                "{who}: {}",
+                text(&stderr)
+            );
+        }
+        let files = a.home.join(".cache/ssh-mcp/jobs").join(&job);
+        let gone = wait_until_async(Duration::from_secs(5), || !files.exists()).await;
+        assert!(
+            gone,
+            "{who}: {} is still there after the job was read",
+            files.display()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_work_when_the_login_shell_is_bash() {
+    jobs_work_under("bash").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_work_when_the_login_shell_is_dash() {
+    jobs_work_under("dash").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_work_when_the_login_shell_is_zsh() {
+    jobs_work_under("zsh").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_work_when_the_login_shell_is_fish() {
+    jobs_work_under("fish").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_work_when_the_login_shell_is_tcsh() {
+    jobs_work_under("tcsh").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_works_when_the_login_shell_is_bash() {
     exec_works_under("bash").await;

@@ -18,6 +18,8 @@
 //!   policy (and a person, when the policy asks), recorded in the audit trail.
 //! - [`trust`]: the user's policy (reloaded while running), the names a target is matched by,
 //!   approvals by a person, the audit trail.
+//! - [`jobs`]: background jobs, started detached on their hosts, recorded in the state
+//!   directory, read, listed and stopped over the pool.
 //! - [`outputs`]: whole outputs of commands whose result showed only part of them, on disk
 //!   under an `output_id`, read back in pages (`ssh_read_output`).
 //! - [`recovery`]: the remote commands and session shells running now, on disk (the journal),
@@ -38,6 +40,7 @@ pub mod exec;
 pub mod files;
 pub mod forwards;
 pub mod grpc;
+pub mod jobs;
 
 pub mod listener;
 pub mod logging;

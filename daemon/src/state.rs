@@ -31,6 +31,8 @@ pub struct Inner {
     pub edit_turns: crate::files::path_locks::PathLocks,
     /// Whole outputs of commands whose result showed part of them, for `ssh_read_output`.
     pub outputs: crate::outputs::OutputStore,
+    /// Background jobs started on hosts (`jobs`).
+    pub jobs: crate::jobs::JobRegistry,
 }
 
 impl std::ops::Deref for Daemon {
@@ -50,6 +52,7 @@ impl Daemon {
         let shutdown = Shutdown::default();
         let masters = MasterPool::new(&config, shutdown.clone());
         let sessions = crate::sessions::registry::SessionRegistry::new(config.state_dir.clone());
+        let jobs = crate::jobs::JobRegistry::open(&config.state_dir);
         let outputs = crate::outputs::OutputStore::open(
             config.state_dir.join("outputs"),
             config.outputs_quota,
@@ -75,6 +78,7 @@ impl Daemon {
             commands_total: AtomicU64::new(0),
             edit_turns: Default::default(),
             outputs,
+            jobs,
         }))
     }
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use rmcp::ServiceExt;
-use ssh_mcp::{audit_view, cli, daemon_link, forward_list, heap, mcp, people, policy_cli, stdio};
+use ssh_mcp::{
+    audit_view, cli, daemon_link, forward_list, heap, job_list, mcp, people, policy_cli, stdio,
+};
 
 /// ssh-mcp gives AI agents SSH access through your own OpenSSH client.
 #[derive(Debug, Parser)]
@@ -37,6 +39,8 @@ enum Command {
     Sessions,
     /// List the port forwards (running and ended).
     Forwards,
+    /// List the background jobs (started by ssh_exec with background), with their state.
+    Jobs,
     /// Open a terminal on a running session (Ctrl-] detaches; the session keeps running).
     Attach {
         /// The session's name (or id).
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
             Some(Command::Policy { action }) => policy_cli::policy(action).await,
             Some(Command::Sessions) => people::list().await,
             Some(Command::Forwards) => forward_list::list().await,
+            Some(Command::Jobs) => job_list::list().await,
             Some(Command::Attach { name, target }) => {
                 people::attach(&name, target.as_deref(), false).await
             }

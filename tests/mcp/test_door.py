@@ -37,6 +37,8 @@ METHOD = {
     "ssh_list_forwards": "Forwards/List",
     "ssh_stop_forward": "Forwards/Stop",
     "ssh_read_output": "Outputs/Read",
+    "ssh_stop_job": "Jobs/Stop",
+    "ssh_list_jobs": "Jobs/List",
 }
 
 
@@ -108,6 +110,11 @@ async def test_each_tool_goes_through_the_door_to_its_own_method(harness, tmp_pa
             # 108,894 bytes of output: more than a result shows, so the rest is read by its id.
             cut = await call("ssh_exec", {"target": TARGET, "command": f"rm -rf {remote_dir}; seq 1 20000"})
             await call("ssh_read_output", {"output_id": cut["output_id"], "max_bytes": 100})
+            job = await call("ssh_exec", {"target": TARGET, "command": "sleep 30", "background": True})
+            await call("ssh_list_jobs", {})
+            await call("ssh_stop_job", {"job_id": job["job_id"]})
+            # Read to its (empty) end, the ended job's files leave the host.
+            await call("ssh_read_output", {"output_id": job["job_id"]})
     tools = {t.name for t in (await _list_tools(harness))}
     assert seen == tools == set(METHOD), f"not called: {tools - seen}"
     check_audit_trail(harness, calls_made)
@@ -126,7 +133,9 @@ def check_audit_trail(harness, calls_made: list[str]) -> None:
                           "summary", "outcome", "exit_code", "error_type", "duration_ms"}, r
         assert r["client"].startswith("mcp/"), r
         assert r["decision"] == "allowed" and r["outcome"] == "ok", r
-    by_tool = {r["tool"]: r for r in records}
+    by_tool: dict[str, dict] = {}
+    for r in records:
+        by_tool.setdefault(r["tool"], r)  # each tool's first call
     assert by_tool["ssh_exec"]["exit_code"] == 0 and by_tool["ssh_exec"]["class"] == "exec"
     assert by_tool["ssh_exec"]["target"] == TARGET
     assert by_tool["ssh_write_session"]["summary"].startswith("write 23 bytes"), by_tool["ssh_write_session"]
@@ -137,7 +146,7 @@ def check_audit_trail(harness, calls_made: list[str]) -> None:
     table = shown.stdout.splitlines()
     assert len(table) == len(records) + 1, shown.stdout  # a header, then one row per call
     assert all(t in shown.stdout for t in set(calls_made))
-    as_json = harness.cli("audit", "-n", "3", "--json", "--tool", "ssh_exec")
+    as_json = harness.cli("audit", "-n", "2", "--json", "--tool", "ssh_exec")
     assert [json.loads(line)["tool"] for line in as_json.stdout.splitlines()] == ["ssh_exec"] * 2
 
 

@@ -90,6 +90,8 @@ REACHES_REAL_CODE = {
     "ssh_stop_session": ({"session_id": "x"}, "session_not_found"),
     "ssh_stop_forward": ({"forward_id": "x"}, "forward_not_found"),
     "ssh_read_output": ({"output_id": "out-0123456789abcdef"}, "not_found"),
+    "ssh_stop_job": ({"job_id": "job-0123456789abcdef"}, "not_found"),
+    "ssh_list_jobs": ({}, None),
     "ssh_list_sessions": ({}, None),
     "ssh_list_forwards": ({}, None),
 }
@@ -116,5 +118,5 @@ async def test_only_working_tools_are_listed(harness):
                 assert "nohost.invalid" in sc["message"], f"{t.name}: {sc}"
             else:
                 # The unknown id, quoted.
-                unknown = args.get("output_id", "x")
+                unknown = args.get("output_id", args.get("job_id", "x"))
                 assert f"'{unknown}'" in sc["message"], f"{t.name}: {sc}"

@@ -147,6 +147,48 @@ impl Daemon {
         Err(tonic::Status::internal("stream ended without a result"))
     }
 
+    /// Reads a page of a kept output or a background job's output (`Outputs.Read`).
+    pub async fn read_output(
+        &self,
+        req: pb::ReadOutputRequest,
+    ) -> Result<pb::OutputPage, tonic::Status> {
+        Ok(pb::outputs_client::OutputsClient::new(self.channel().await)
+            .max_decoding_message_size(32 << 20)
+            .read(req)
+            .await?
+            .into_inner())
+    }
+
+    /// Reads `stream` of the job `job_id` to its end (waiting for the job as it goes); the
+    /// bytes and the last page.
+    pub async fn read_job_to_end(&self, job_id: &str, stream: &str) -> (Vec<u8>, pb::OutputPage) {
+        let mut data = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let page = self
+                .read_output(pb::ReadOutputRequest {
+                    output_id: job_id.into(),
+                    stream: stream.into(),
+                    offset: Some(data.len() as u64),
+                    max_bytes: 1 << 20,
+                    reader_id: "test".into(),
+                    wait_seconds: Some(5.0),
+                    ssh_auth_sock: None,
+                })
+                .await
+                .unwrap_or_else(|e| panic!("reading {job_id}: {e}"));
+            assert_eq!(page.offset, data.len() as u64);
+            data.extend_from_slice(&page.data);
+            if page.eof {
+                return (data, page);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{job_id} did not end: {page:?}"
+            );
+        }
+    }
+
     /// SIGTERM, then wait for exit; returns the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("daemon running");

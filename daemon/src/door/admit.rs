@@ -82,7 +82,10 @@ fn follows_an_approval(method: Method) -> bool {
 }
 
 fn always_allowed(method: Method) -> bool {
-    matches!(method, Method::SessionsStop | Method::ForwardsStop)
+    matches!(
+        method,
+        Method::SessionsStop | Method::ForwardsStop | Method::JobsStop
+    )
 }
 
 impl Entry {

@@ -76,11 +76,13 @@ pub enum Method {
     ForwardsList,
     ForwardsStop,
     OutputsRead,
+    JobsStop,
+    JobsList,
 }
 
 impl Method {
     /// Every method, in the order of the proto files.
-    pub const ALL: [Method; 23] = [
+    pub const ALL: [Method; 25] = [
         Self::ControlStatus,
         Self::ControlStop,
         Self::ControlCheckPolicy,
@@ -104,6 +106,8 @@ impl Method {
         Self::ForwardsList,
         Self::ForwardsStop,
         Self::OutputsRead,
+        Self::JobsStop,
+        Self::JobsList,
     ];
 
     /// The method's gRPC name, `Service/Method`.
@@ -132,6 +136,8 @@ impl Method {
             Self::ForwardsList => "Forwards/List",
             Self::ForwardsStop => "Forwards/Stop",
             Self::OutputsRead => "Outputs/Read",
+            Self::JobsStop => "Jobs/Stop",
+            Self::JobsList => "Jobs/List",
         }
     }
 
@@ -150,7 +156,11 @@ impl Method {
             | Self::SessionsStop
             | Self::SessionsAttach => Class::Session,
             // A kept output is read from the daemon's disk: the host was asked when it ran.
-            Self::SessionsList | Self::ForwardsList | Self::OutputsRead => Class::Listing,
+            Self::SessionsList | Self::ForwardsList | Self::OutputsRead | Self::JobsList => {
+                Class::Listing
+            }
+            // Ending a job's processes on its host (never refused: see `door::admit`).
+            Self::JobsStop => Class::Exec,
             Self::TransfersScp | Self::TransfersSync => Class::Transfer,
             Self::ForwardsOpen | Self::ForwardsStop => Class::Forward,
         }

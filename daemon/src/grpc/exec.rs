@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 
 use crate::door::{Call, Ended, Entry, Method, RawCommon};
 use crate::exec::{self, Counters, ExecOutcome, ExecSpec, Phase, RawExec};
+use crate::jobs::{self, SavedConnection};
 use crate::state::Daemon;
 use crate::trust::Subject;
 
@@ -89,6 +90,7 @@ fn finished(spec: &ExecSpec, o: ExecOutcome) -> RunEvent {
             stderr_cut_at: o.stderr.cut_at.map(|c| c as u64),
             output_id,
             output_note,
+            job_id: String::new(),
         })),
     }
 }
@@ -133,13 +135,21 @@ impl ExecService {
     ) -> Result<Response<EventStream>, Status> {
         let req = req.into_inner();
         let interval_ms = req.progress_interval_ms;
+        let background = req.background;
         let (common, raw) = raw_exec(req);
-        let details = exec_details(&raw);
+        let saved = SavedConnection::of(&common.connection);
+        let mut details = exec_details(&raw);
+        if background {
+            details.push_str("\nas a background job (it keeps running after the call returns)");
+        }
         let spec = ExecSpec::parse(entry.common(&common)?, raw)
             .map_err(crate::error::DaemonError::from)?;
         entry
             .admit(Call::on(Subject::Connection(&spec.conn), spec.command.clone()).details(details))
             .await?;
+        if background {
+            return Ok(Response::new(Box::pin(self.start_job(entry, spec, saved))));
+        }
         let spec = Arc::new(spec);
         let counters = Arc::new(Counters::default());
         let started = Instant::now();
@@ -157,5 +167,48 @@ impl ExecService {
             move |outcome| finished(&spec, outcome),
         );
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    /// `background: true`: the command starts as a job on its host; the stream ends as soon as
+    /// it runs, with its job id.
+    fn start_job(
+        &self,
+        entry: &Entry,
+        spec: ExecSpec,
+        saved: SavedConnection,
+    ) -> impl Stream<Item = Result<RunEvent, Status>> + use<> {
+        let daemon = self.daemon.clone();
+        let client = entry.caller.client.clone();
+        let spec = Arc::new(spec);
+        let for_result = spec.clone();
+        super::progress_stream::spawn(
+            &self.daemon,
+            entry.clone(),
+            format!("background job on {}", spec.conn.target),
+            0,
+            move |cancel| async move { jobs::run::start(&daemon, &spec, saved, client, &cancel).await },
+            || RunEvent { event: None },
+            move |started| job_started(&for_result, started),
+        )
+    }
+}
+
+impl super::progress_stream::Audited for jobs::run::Started {
+    fn ended(&self) -> Ended {
+        Ended::ok()
+    }
+}
+
+/// The result of a background start: the job's id, and the command running.
+fn job_started(spec: &ExecSpec, s: jobs::run::Started) -> RunEvent {
+    RunEvent {
+        event: Some(Event::Finished(pb::Finished {
+            duration_ms: s.duration.as_millis() as u64,
+            target: spec.conn.target.to_string(),
+            command: spec.command.clone(),
+            reused_connection: s.reused_connection,
+            job_id: s.job.id,
+            ..Default::default()
+        })),
     }
 }

@@ -48,6 +48,10 @@ pub fn tool_request(tool: &str, request: &[u8]) {
             let req = pb::ReadOutputRequest::decode(request).expect("the shim's own encoding");
             let _ = super::outputs::page_request(req);
         }
+        "ssh_stop_job" => {
+            let req = pb::StopJobRequest::decode(request).expect("the shim's own encoding");
+            let _ = ssh_mcp_core::ssh::remote::jobs::JobId::parse(&req.job_id);
+        }
         _ => {}
     }
 }

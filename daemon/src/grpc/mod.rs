@@ -19,6 +19,7 @@ use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
 use ssh_mcp_core::pb::files_server::FilesServer;
 use ssh_mcp_core::pb::forwards_server::ForwardsServer;
+use ssh_mcp_core::pb::jobs_server::JobsServer;
 use ssh_mcp_core::pb::outputs_server::OutputsServer;
 use ssh_mcp_core::pb::search_server::SearchServer;
 use ssh_mcp_core::pb::sessions_server::SessionsServer;
@@ -91,5 +92,8 @@ pub fn router(daemon: Daemon) -> Router {
             SearchServer::new(search::SearchService::new(daemon.clone()))
                 .max_decoding_message_size(MAX_REQUEST_BYTES),
         )
-        .add_service(OutputsServer::new(outputs::OutputsService::new(daemon)))
+        .add_service(OutputsServer::new(outputs::OutputsService::new(
+            daemon.clone(),
+        )))
+        .add_service(JobsServer::new(outputs::JobsService::new(daemon)))
 }

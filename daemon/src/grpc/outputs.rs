@@ -1,13 +1,21 @@
-//! `sshmcp.v1.Outputs`: Read, one page of a kept output (`outputs`).
+//! `sshmcp.v1.Outputs` (Read: one page of a kept output, or of a background job's output on its
+//! host) and `sshmcp.v1.Jobs` (Stop, List).
 
-use ssh_mcp_core::pb::{self, outputs_server::Outputs};
+use std::time::Duration;
+
+use ssh_mcp_core::pb::{self, jobs_server::Jobs, outputs_server::Outputs};
+use ssh_mcp_core::ssh::InvalidInput;
+use ssh_mcp_core::ssh::remote::jobs::{JOB_ID_PREFIX, JobId};
 use tonic::{Request, Response, Status};
 
-use crate::door::{Call, Method};
+use crate::door::{Call, Entry, Method};
 use crate::error::DaemonError;
-use crate::outputs::page::{DEFAULT_PAGE_BYTES, MAX_PAGE_BYTES, PageRequest};
+use crate::jobs::run::{self as job_run, JobPageRequest};
+use crate::jobs::{Ended, JobRecord};
+use crate::outputs::page::{DEFAULT_PAGE_BYTES, MAX_PAGE_BYTES, Page, PageRequest};
 use crate::outputs::{Stream, valid_id};
 use crate::state::Daemon;
+use crate::trust::Subject;
 
 pub struct OutputsService {
     daemon: Daemon,
@@ -19,25 +27,23 @@ impl OutputsService {
     }
 }
 
-/// The page the agent asked for, checked.
+/// The page the agent asked for, checked (a job id or a kept output's).
 pub(super) fn page_request(req: pb::ReadOutputRequest) -> Result<PageRequest, DaemonError> {
     let output_id = req.output_id.trim().to_owned();
-    if !valid_id(&output_id) {
-        return Err(DaemonError::Invalid(ssh_mcp_core::ssh::InvalidInput(
-            format!(
-                "'output_id' {:?} is not an output id (they look like out-0123456789abcdef and come \
-             in ssh_exec's result)",
-                req.output_id
-            ),
-        )));
+    if !valid_id(&output_id) && JobId::parse(&output_id).is_none() {
+        return Err(DaemonError::Invalid(InvalidInput(format!(
+            "'output_id' {:?} is not an output id (they look like out-0123456789abcdef or \
+             job-0123456789abcdef and come in ssh_exec's result)",
+            req.output_id
+        ))));
     }
     let max_bytes = match req.max_bytes {
         0 => DEFAULT_PAGE_BYTES,
         n if n <= MAX_PAGE_BYTES => n,
         n => {
-            return Err(DaemonError::Invalid(ssh_mcp_core::ssh::InvalidInput(
-                format!("'max_bytes' must be between 1 and {MAX_PAGE_BYTES} (got {n})"),
-            )));
+            return Err(DaemonError::Invalid(InvalidInput(format!(
+                "'max_bytes' must be between 1 and {MAX_PAGE_BYTES} (got {n})"
+            ))));
         }
     };
     Ok(PageRequest {
@@ -50,6 +56,107 @@ pub(super) fn page_request(req: pb::ReadOutputRequest) -> Result<PageRequest, Da
     })
 }
 
+/// `wait_seconds` of a job read: 0 to 60 seconds.
+fn wait(seconds: Option<f64>) -> Result<Duration, DaemonError> {
+    match seconds {
+        None => Ok(Duration::ZERO),
+        Some(s) if s.is_finite() && (0.0..=job_run::MAX_WAIT.as_secs_f64()).contains(&s) => {
+            Ok(Duration::from_secs_f64(s))
+        }
+        Some(s) => Err(DaemonError::Invalid(InvalidInput(format!(
+            "'wait_seconds' must be between 0 and {} (got {s})",
+            job_run::MAX_WAIT.as_secs()
+        )))),
+    }
+}
+
+/// A job as the wire carries it.
+pub(super) fn job_wire(job: &JobRecord, note: Option<String>) -> pb::Job {
+    let (exit_code, signal) = match job.ended {
+        Some(Ended::Exited(code)) => (Some(code), None),
+        Some(Ended::Stopped(sig)) => (None, Some(sig)),
+        _ => (None, None),
+    };
+    let note = note.unwrap_or_else(|| match job.ended {
+        Some(Ended::Lost) => job_run::describe_end(job.ended),
+        _ if job.removed => {
+            "its output was read to the end; its files on the host are removed".into()
+        }
+        _ => String::new(),
+    });
+    pb::Job {
+        job_id: job.id.clone(),
+        target: job.connection.target.clone(),
+        command: job.command.clone(),
+        running: job.ended.is_none(),
+        exit_code,
+        signal,
+        started_at: job.started_at.clone(),
+        stdout_bytes: job.sizes[0],
+        stderr_bytes: job.sizes[1],
+        pgid: job.pgid,
+        note,
+    }
+}
+
+fn page_wire(id: String, stream: Stream, page: Page, job: Option<pb::Job>) -> pb::OutputPage {
+    pb::OutputPage {
+        output_id: id,
+        stream: stream.name().to_owned(),
+        data: page.data,
+        encoding: page.encoding.name().to_owned(),
+        offset: page.offset,
+        next_offset: page.next_offset,
+        total_bytes: page.stream.kept,
+        eof: page.eof,
+        note: page.stream.note.unwrap_or_default(),
+        written_bytes: page.stream.written,
+        job,
+    }
+}
+
+impl OutputsService {
+    async fn read_call(
+        &self,
+        entry: &Entry,
+        req: pb::ReadOutputRequest,
+    ) -> Result<pb::OutputPage, DaemonError> {
+        let (wait_seconds, auth_sock) = (req.wait_seconds, req.ssh_auth_sock.clone());
+        let page_req = page_request(req)?;
+        let (id, stream) = (page_req.output_id.clone(), page_req.stream);
+        let summary = format!("read {} of {id}", stream.name());
+        if !id.starts_with(JOB_ID_PREFIX) {
+            entry.admit(Call::none(summary)).await?;
+            let blocking = &self.daemon.shutdown.commands;
+            let page = self.daemon.outputs.read(page_req, blocking).await?;
+            return Ok(page_wire(id, stream, page, None));
+        }
+        let wait = wait(wait_seconds)?;
+        let target = self.daemon.jobs.get(&id).map(|j| j.connection.target);
+        let call = match &target {
+            Some(t) => Call::on(Subject::Written(t), summary),
+            None => Call::none(summary),
+        };
+        entry.admit(call).await?;
+        let (page, job) = job_run::read(
+            &self.daemon,
+            entry,
+            JobPageRequest {
+                id: id.clone(),
+                stream,
+                offset: page_req.offset,
+                max_bytes: page_req.max_bytes,
+                max_chars: page_req.max_chars,
+                reader: page_req.reader,
+                wait,
+                auth_sock,
+            },
+        )
+        .await?;
+        Ok(page_wire(id, stream, page, Some(job_wire(&job, None))))
+    }
+}
+
 #[tonic::async_trait]
 impl Outputs for OutputsService {
     async fn read(
@@ -57,33 +164,120 @@ impl Outputs for OutputsService {
         req: Request<pb::ReadOutputRequest>,
     ) -> Result<Response<pb::OutputPage>, Status> {
         let entry = self.daemon.door.enter(Method::OutputsRead, &req)?;
-        let answer = async {
-            let page_req = page_request(req.into_inner())?;
-            entry
-                .admit(Call::none(format!(
-                    "read {} of {}",
-                    page_req.stream.name(),
-                    page_req.output_id
-                )))
-                .await?;
-            let (id, stream) = (page_req.output_id.clone(), page_req.stream);
-            let blocking = &self.daemon.shutdown.commands;
-            let page = self.daemon.outputs.read(page_req, blocking).await?;
-            Ok::<_, DaemonError>(Response::new(pb::OutputPage {
-                output_id: id,
-                stream: stream.name().to_owned(),
-                data: page.data,
-                encoding: page.encoding.name().to_owned(),
-                offset: page.offset,
-                next_offset: page.next_offset,
-                total_bytes: page.stream.kept,
-                eof: page.eof,
-                note: page.stream.note.unwrap_or_default(),
-                written_bytes: page.stream.written,
-            }))
+        let answer = self
+            .read_call(&entry, req.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(Status::from);
+        entry.settle(answer)
+    }
+}
+
+pub struct JobsService {
+    daemon: Daemon,
+}
+
+impl JobsService {
+    pub fn new(daemon: Daemon) -> Self {
+        Self { daemon }
+    }
+
+    async fn stop_call(
+        &self,
+        entry: &Entry,
+        req: pb::StopJobRequest,
+    ) -> Result<pb::Job, DaemonError> {
+        let id = req.job_id.trim().to_owned();
+        if JobId::parse(&id).is_none() {
+            return Err(DaemonError::Invalid(InvalidInput(format!(
+                "'job_id' {:?} is not a job id (they look like job-0123456789abcdef)",
+                req.job_id
+            ))));
         }
-        .await
-        .map_err(Status::from);
+        let target = self.daemon.jobs.get(&id).map(|j| j.connection.target);
+        let summary = format!("stop job {id}");
+        let call = match &target {
+            Some(t) => Call::on(Subject::Written(t), summary),
+            None => Call::none(summary),
+        };
+        entry.admit(call).await?;
+        let job = job_run::stop(&self.daemon, entry, &id, req.ssh_auth_sock).await?;
+        Ok(job_wire(&job, None))
+    }
+
+    async fn list_call(
+        &self,
+        entry: &Entry,
+        req: pb::ListJobsRequest,
+    ) -> Result<pb::ListJobsReply, DaemonError> {
+        entry.admit(Call::none("list jobs")).await?;
+        let wanted = req.target.as_deref().map(str::trim);
+        let listed = self
+            .daemon
+            .jobs
+            .list()
+            .into_iter()
+            .filter(|j| wanted.is_none_or(|t| t == j.connection.target));
+        // Running jobs are asked on their hosts, all at once.
+        let asked = listed.map(|job| job_run::refresh(&self.daemon, entry, job));
+        let jobs = futures_join_all(asked).await;
+        Ok(pb::ListJobsReply {
+            jobs: jobs
+                .into_iter()
+                .map(|(job, note)| job_wire(&job, note))
+                .collect(),
+        })
+    }
+}
+
+/// Awaits every future, concurrently, in order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, fut) in out.iter_mut().zip(set.iter_mut()) {
+            if slot.is_none() {
+                match fut.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+#[tonic::async_trait]
+impl Jobs for JobsService {
+    async fn stop(&self, req: Request<pb::StopJobRequest>) -> Result<Response<pb::Job>, Status> {
+        let entry = self.daemon.door.enter(Method::JobsStop, &req)?;
+        let answer = self
+            .stop_call(&entry, req.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(Status::from);
+        entry.settle(answer)
+    }
+
+    async fn list(
+        &self,
+        req: Request<pb::ListJobsRequest>,
+    ) -> Result<Response<pb::ListJobsReply>, Status> {
+        let entry = self.daemon.door.enter(Method::JobsList, &req)?;
+        let answer = self
+            .list_call(&entry, req.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(Status::from);
         entry.settle(answer)
     }
 }

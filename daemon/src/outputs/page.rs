@@ -86,18 +86,32 @@ pub fn fit(bytes: &[u8], at_end: bool, max_chars: usize) -> (usize, Encoding) {
         Err(_) => None,
     };
     match text {
-        Some(s) => {
-            let mut chars = 0;
-            for (at, c) in s.char_indices() {
-                chars += json_chars(c);
-                if chars > max_chars {
-                    return (at, Encoding::Utf8);
-                }
-            }
-            (s.len(), Encoding::Utf8)
-        }
+        Some(s) => (text_within(s, max_chars), Encoding::Utf8),
         None => (bytes.len().min(max_chars / 4 * 3), Encoding::Base64),
     }
+}
+
+/// The length of the longest prefix of `s` whose JSON text takes at most `max_chars`. Bytes are
+/// counted one by one (a page may hold megabytes): ASCII by its escape, a character's leading
+/// byte as the UTF-16 units of the character, its continuation bytes as nothing.
+fn text_within(s: &str, max_chars: usize) -> usize {
+    let mut chars = 0;
+    for (at, &b) in s.as_bytes().iter().enumerate() {
+        chars += match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..0x20 => 6,
+            0x20..0x80 => 1,
+            // A continuation byte: counted with its leading byte.
+            0x80..0xc0 => continue,
+            // A four-byte character is two UTF-16 units.
+            0xf0.. => 2,
+            _ => 1,
+        };
+        if chars > max_chars {
+            return at;
+        }
+    }
+    s.len()
 }
 
 #[cfg(test)]
@@ -121,6 +135,22 @@ mod tests {
         assert_eq!(fit(&euro[..3], true, 100), (3, Encoding::Base64));
         // A page of one byte of a character is sent raw rather than empty.
         assert_eq!(fit(&euro[1..2], false, 100), (1, Encoding::Base64));
+    }
+
+    #[test]
+    fn counting_by_bytes_agrees_with_counting_by_characters() {
+        let s = "aé€😀\"\\\n\u{1}x".repeat(50);
+        for max in 0..200 {
+            let by_chars = s
+                .char_indices()
+                .scan(0, |n, (at, c)| {
+                    *n += json_chars(c);
+                    Some((at, *n))
+                })
+                .find(|(_, n)| *n > max)
+                .map_or(s.len(), |(at, _)| at);
+            assert_eq!(text_within(&s, max), by_chars, "{max}");
+        }
     }
 
     #[test]

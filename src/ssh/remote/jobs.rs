@@ -82,9 +82,9 @@ pub const READ_HEADER: &str = "ssh-mcp-job";
 
 /// Reads up to `len` bytes of `stream` (`stdout` or `stderr`) of the job in `dir` from `offset`,
 /// after waiting up to `wait_tenths` tenths of a second for more output or the end. Prints on
-/// stderr `ssh-mcp-job <size> <alive> <status…>` (the stream's size, whether the job's group is
-/// alive, its status line or nothing), and the page on stdout. The status is read before the
-/// size, so a job that had ended then has its whole output counted.
+/// stderr `ssh-mcp-job <stdout size> <stderr size> <alive> <status…>` (whether the job's group
+/// still has a process, its status line or nothing), and the page on stdout. The status is read
+/// before the sizes, so a job that had ended then has its whole output counted.
 pub fn read_script(
     dir: &str,
     pgid: u32,
@@ -96,11 +96,12 @@ pub fn read_script(
     let d = sh_quote(dir);
     let f = format!("{d}/{stream}");
     format!(
-        "i=0; while :; do st=$(cat {d}/status 2>/dev/null); n=$(wc -c < {f} 2>/dev/null || echo 0); n=$((n+0)); \
+        "size() {{ n=$(wc -c < \"$1\" 2>/dev/null) || n=0; echo $((n+0)); }}; i=0; \
+         while :; do st=$(cat {d}/status 2>/dev/null); n=$(size {f}); \
          if [ -n \"$st\" ] || [ $n -gt {offset} ] || [ $i -ge {wait_tenths} ]; then break; fi; \
          sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done; \
          if kill -s 0 -- -{pgid} 2>/dev/null; then a=1; else a=0; fi; \
-         printf '{READ_HEADER} %s %s %s\\n' \"$n\" \"$a\" \"$st\" >&2; \
+         printf '{READ_HEADER} %s %s %s %s\\n' $(size {d}/stdout) $(size {d}/stderr) \"$a\" \"$st\" >&2; \
          [ $n -gt {offset} ] && tail -c +{start} {f} | head -c {len}; exit 0",
         start = offset + 1,
     )
@@ -109,8 +110,8 @@ pub fn read_script(
 /// What [`read_script`] said about the job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadHeader {
-    /// The stream's size on the host.
-    pub size: u64,
+    /// The sizes of stdout and stderr on the host.
+    pub sizes: [u64; 2],
     /// The job's process group still has a process.
     pub alive: bool,
     /// The `status` file's line, when the job has ended.
@@ -121,8 +122,9 @@ pub fn parse_read_header(stderr: &str) -> Option<ReadHeader> {
     let line = stderr
         .lines()
         .find_map(|l| l.strip_prefix(READ_HEADER).map(str::trim))?;
-    let mut words = line.splitn(3, ' ');
-    let size = words.next()?.parse().ok()?;
+    let mut words = line.splitn(4, ' ');
+    let out = words.next()?.parse().ok()?;
+    let err = words.next()?.parse().ok()?;
     let alive = words.next()? == "1";
     let status = words
         .next()
@@ -130,7 +132,7 @@ pub fn parse_read_header(stderr: &str) -> Option<ReadHeader> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
     Some(ReadHeader {
-        size,
+        sizes: [out, err],
         alive,
         status,
     })

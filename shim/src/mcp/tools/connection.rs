@@ -78,7 +78,7 @@ impl HostKeyChecking {
 }
 
 /// The caller's agent socket, passed with each request so the daemon's ssh can use it.
-fn caller_auth_sock() -> Option<String> {
+pub(crate) fn caller_auth_sock() -> Option<String> {
     std::env::var("SSH_AUTH_SOCK")
         .ok()
         .filter(|s| !s.is_empty())

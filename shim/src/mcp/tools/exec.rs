@@ -34,14 +34,16 @@ pub struct ExecArgs {
     pub env: Option<BTreeMap<String, String>>,
     /// Shell for cwd/env (default sh).
     pub shell: Option<String>,
-    /// Seconds; default none.
+    /// Seconds.
     pub timeout: Option<f64>,
-    /// ssh -tt (merges stderr into stdout).
+    /// Use a pty (merges stderr).
     pub tty: Option<bool>,
-    /// Bytes kept per stream (default 128 MiB).
+    /// Bytes kept per stream.
     pub max_output_bytes: Option<u64>,
-    /// Result cap, chars (default 50000).
+    /// Result size cap in chars.
     pub max_result_chars: Option<u32>,
+    /// Detach; returns job_id.
+    pub background: Option<bool>,
 }
 }
 
@@ -88,6 +90,10 @@ pub struct ExecResult {
     /// quota, a full disk), when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_note: Option<String>,
+    /// A background job's id: ssh_read_output reads its output (with wait_seconds), ssh_stop_job
+    /// ends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
 }
 
 impl ExecResult {
@@ -113,7 +119,15 @@ impl ExecResult {
             reused_connection: f.reused_connection,
             output_id: (!f.output_id.is_empty()).then_some(f.output_id),
             output_note: (!f.output_note.is_empty()).then_some(f.output_note),
+            job_id: None,
         };
+        if !f.job_id.is_empty() {
+            // A job has just started: its output is read by its id, as an output's.
+            result.output_id = Some(f.job_id.clone());
+            result.job_id = Some(f.job_id);
+            result.ok = true;
+            return result;
+        }
         let streams = [
             budget::StreamIn {
                 name: "stdout",
@@ -185,6 +199,7 @@ fn run_request(args: ExecArgs, progress: bool) -> RunRequest {
         max_output_bytes: args.max_output_bytes.unwrap_or(0),
         progress_interval_ms: if progress { PROGRESS_INTERVAL_MS } else { 0 },
         result_chars: args.max_result_chars.unwrap_or(0),
+        background: args.background.unwrap_or(false),
     }
 }
 
@@ -228,7 +243,7 @@ impl Streamed for SshExec {
 mcp_entry! {
     ssh_exec_router: ssh_exec(ExecArgs) => call_streamed::<SshExec>,
     name = "ssh_exec",
-    description = "Run a non-interactive remote command. Set timeout for anything that may hang.",
+    description = "Run a remote command (non-interactive). Set timeout if it may hang.",
     title = "Run a remote command",
     output_schema = schema_for_output::<ExecResult>(),
     annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)

@@ -15,6 +15,7 @@ use super::call::{Caller, Tool};
 use super::exec::SshExec;
 use super::files::{create::SshCreate, edit::SshEdit, view::SshView};
 use super::forwards::{forward::SshForward, list::SshListForwards, stop::SshStopForward};
+use super::jobs::{SshListJobs, SshStopJob};
 use super::outputs::SshReadOutput;
 use super::search::{glob::SshGlob, grep::SshGrep};
 use super::sessions::{
@@ -62,6 +63,8 @@ pub fn tool_call(json: &[u8]) -> Option<ToolRequest> {
         "ssh_scp" => encode::<SshScp>(&args)?,
         "ssh_sync" => encode::<SshSync>(&args)?,
         "ssh_read_output" => encode::<SshReadOutput>(&args)?,
+        "ssh_stop_job" => encode::<SshStopJob>(&args)?,
+        "ssh_list_jobs" => encode::<SshListJobs>(&args)?,
         _ => return None,
     };
     Some(ToolRequest { tool, request })
@@ -88,6 +91,8 @@ pub const TOOLS: &[&str] = &[
     "ssh_scp",
     "ssh_sync",
     "ssh_read_output",
+    "ssh_stop_job",
+    "ssh_list_jobs",
 ];
 
 /// The request tool `T` sends for `args` (with progress asked for), encoded as on the wire;

@@ -10,6 +10,7 @@ mod files;
 mod forwards;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod jobs;
 mod outputs;
 mod search;
 mod services;
@@ -46,5 +47,7 @@ impl SshMcp {
             + Self::ssh_grep_router()
             + Self::ssh_glob_router()
             + Self::ssh_read_output_router()
+            + Self::ssh_stop_job_router()
+            + Self::ssh_list_jobs_router()
     }
 }

@@ -18,15 +18,16 @@ use crate::mcp::{result, schema};
 #[serde(deny_unknown_fields)]
 #[schemars(transform = schema::portable)]
 pub struct ReadOutputArgs {
-    /// From a result that was cut.
+    /// output_id or job_id.
     pub output_id: String,
     /// stdout (default) or stderr.
     pub stream: Option<String>,
-    /// Byte offset; default: where this client's last read ended.
+    /// Byte offset (default: after this client's last read).
     pub offset: Option<u64>,
     /// Page size in bytes (default 32768).
-    #[schemars(range(min = 1, max = 16777216))]
     pub max_bytes: Option<u64>,
+    /// Jobs: seconds to wait for more output (max 60).
+    pub wait_seconds: Option<f64>,
 }
 
 /// Optional fields are absent rather than null (see `schema.rs`).
@@ -54,6 +55,14 @@ pub struct OutputPage {
     /// Why the kept output stops short of what the command wrote, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// For a job: whether it still runs, and how it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The signal ssh_stop_job ended the job with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
 }
 
 impl From<pb::OutputPage> for OutputPage {
@@ -75,6 +84,9 @@ impl From<pb::OutputPage> for OutputPage {
             eof: p.eof,
             written_bytes: p.written_bytes,
             note: (!p.note.is_empty()).then_some(p.note),
+            running: p.job.as_ref().map(|j| j.running),
+            exit_code: p.job.as_ref().and_then(|j| j.exit_code),
+            signal: p.job.as_ref().and_then(|j| j.signal),
         }
     }
 }
@@ -88,6 +100,8 @@ daemon_tool! {
         offset: args.offset,
         max_bytes: args.max_bytes.unwrap_or(0),
         reader_id: caller.reader_id.to_owned(),
+        wait_seconds: args.wait_seconds,
+        ssh_auth_sock: super::connection::caller_auth_sock(),
     },
     |reply| result::success(&OutputPage::from(reply))
 }
@@ -95,7 +109,7 @@ daemon_tool! {
 mcp_entry! {
     ssh_read_output_router: ssh_read_output(ReadOutputArgs) => call_unary::<SshReadOutput>,
     name = "ssh_read_output",
-    description = "Page through the full output of a result that was cut (its output_id). Repeat until eof.",
+    description = "Read the full output of a cut result or a background job, page by page, until eof.",
     title = "Read kept output",
     output_schema = schema_for_output::<OutputPage>(),
     annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = false, open_world_hint = false)

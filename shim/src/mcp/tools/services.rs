@@ -5,6 +5,7 @@ use rmcp::model::CallToolResult;
 use ssh_mcp_wire::pb::exec_client::ExecClient;
 use ssh_mcp_wire::pb::files_client::FilesClient;
 use ssh_mcp_wire::pb::forwards_client::ForwardsClient;
+use ssh_mcp_wire::pb::jobs_client::JobsClient;
 use ssh_mcp_wire::pb::outputs_client::OutputsClient;
 use ssh_mcp_wire::pb::search_client::SearchClient;
 use ssh_mcp_wire::pb::sessions_client::SessionsClient;
@@ -38,6 +39,17 @@ impl Service for Outputs {
         // A page is at most 16 MiB; tonic's default limit is 4 MiB.
         const MAX_PAGE_MESSAGE_BYTES: usize = 17 << 20;
         OutputsClient::new(channel).max_decoding_message_size(MAX_PAGE_MESSAGE_BYTES)
+    }
+}
+
+/// `Jobs`: ssh_stop_job, ssh_list_jobs.
+pub(crate) struct Jobs;
+
+impl Service for Jobs {
+    type Client = JobsClient<Channel>;
+
+    fn client(channel: Channel) -> Self::Client {
+        JobsClient::new(channel)
     }
 }
 

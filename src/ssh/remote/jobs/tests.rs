@@ -83,7 +83,7 @@ fn a_job_runs_detached_and_its_output_and_status_are_read_back() {
         let (h, page) = host.read(&dir, pgid, "stdout", data.len() as u64, 50);
         data.extend_from_slice(&page);
         header = h;
-        if header.status.is_some() && data.len() as u64 == header.size {
+        if header.status.is_some() && data.len() as u64 == header.sizes[0] {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(10), "{header:?}");
@@ -94,7 +94,7 @@ fn a_job_runs_detached_and_its_output_and_status_are_read_back() {
         Some(JobEnd::Exited(3))
     );
     let (h, err) = host.read(&dir, pgid, "stderr", 0, 0);
-    assert_eq!((err.as_slice(), h.size), (&b"err\n"[..], 4));
+    assert_eq!((err.as_slice(), h.sizes), (&b"err\n"[..], [9, 4]));
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&dir).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o700);
@@ -160,15 +160,15 @@ fn only_job_ids_name_a_job() {
 #[test]
 fn headers_and_statuses_read_back() {
     assert_eq!(
-        parse_read_header("noise\nssh-mcp-job 12 1 \n"),
+        parse_read_header("noise\nssh-mcp-job 12 3 1 \n"),
         Some(ReadHeader {
-            size: 12,
+            sizes: [12, 3],
             alive: true,
             status: None
         })
     );
     assert_eq!(
-        parse_read_header("ssh-mcp-job 0 0 stopped 15\n")
+        parse_read_header("ssh-mcp-job 0 0 0 stopped 15\n")
             .unwrap()
             .status
             .as_deref(),
