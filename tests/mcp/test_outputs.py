@@ -8,6 +8,7 @@ import json
 import os
 import re
 
+import anyio
 import pytest
 
 from mcptest import ok_result, structured
@@ -151,3 +152,32 @@ async def test_kept_outputs_are_private_and_survive_a_daemon_restart(harness):
     async with harness.client() as client:
         data, _ = await read_all(client, res["output_id"], max_bytes=1 << 20)
     assert data == SEQ
+
+
+async def test_session_reads_and_runs_fit_the_budget_by_default(harness):
+    """Terminal output is full of escapes (six characters each in JSON): a default read stops
+    where the result would pass 50,000 characters and the rest waits for the next read; a run
+    keeps the end that fits."""
+    async with harness.client() as client:
+        s = ok_result(await client.call_tool(
+            "ssh_start_session", {"target": "testhost", "observer_mode": "transcript", "shell": "/bin/sh",
+                                  "wait_seconds": 0}))
+        sid = s["session_id"]
+        # 20,000 red x's: 200,000 bytes, about 560,000 characters of JSON.
+        ok_result(await client.call_tool("ssh_write_session", {
+            "session_id": sid, "wait_seconds": 0,
+            "input": "i=0; while [ $i -lt 20000 ]; do printf '\\033[31mx\\033[0m'; i=$((i+1)); done; echo; echo DONE-$((6*7))\n"}))
+        got = ""
+        with anyio.fail_after(60):
+            while "DONE-42" not in got:
+                r = await client.call_tool("ssh_read_session", {"session_id": sid, "wait_seconds": 1})
+                res = ok_result(r)
+                assert text_chars(r) <= 50_000, (text_chars(r), len(res["output"]), {k: v for k, v in res.items() if k != "output"})
+                got += res["output"]
+        # Nothing was lost between the reads: every x came through, each in its escapes.
+        assert got.count("\x1b[31mx\x1b[0m") == 20_000
+        run = await client.call_tool("ssh_run_in_session", {"session_id": sid, "command": "seq 1 100000"})
+        assert text_chars(run) <= 50_000, text_chars(run)
+        res = ok_result(run)
+        assert res["truncated"] is True and res["output"].endswith("99999\n100000\n"), res["output"][-30:]
+        ok_result(await client.call_tool("ssh_stop_session", {"session_id": sid}))

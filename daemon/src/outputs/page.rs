@@ -86,32 +86,85 @@ pub fn fit(bytes: &[u8], at_end: bool, max_chars: usize) -> (usize, Encoding) {
         Err(_) => None,
     };
     match text {
-        Some(s) => (text_within(s, max_chars), Encoding::Utf8),
+        Some(s) => (json_prefix(s.as_bytes(), max_chars), Encoding::Utf8),
         None => (bytes.len().min(max_chars / 4 * 3), Encoding::Base64),
     }
 }
 
-/// The length of the longest prefix of `s` whose JSON text takes at most `max_chars`. Bytes are
-/// counted one by one (a page may hold megabytes): ASCII by its escape, a character's leading
-/// byte as the UTF-16 units of the character, its continuation bytes as nothing.
-fn text_within(s: &str, max_chars: usize) -> usize {
-    let mut chars = 0;
-    for (at, &b) in s.as_bytes().iter().enumerate() {
-        chars += match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-            0..0x20 => 6,
-            0x20..0x80 => 1,
-            // A continuation byte: counted with its leading byte.
-            0x80..0xc0 => continue,
-            // A four-byte character is two UTF-16 units.
-            0xf0.. => 2,
-            _ => 1,
-        };
+/// The length of the longest prefix of the UTF-8 text `bytes` whose JSON text takes at most
+/// `max_chars`; the cut is always before a character's first byte. Bytes are counted, not
+/// decoded (a page may hold megabytes): ASCII by its escape, a character's leading byte as the
+/// UTF-16 units of the character, its continuation bytes as nothing (so a stray one, which a
+/// lossy decoder turns into U+FFFD, is counted low by one). Session reads use it too.
+pub fn json_prefix(bytes: &[u8], max_chars: usize) -> usize {
+    let (mut chars, mut at) = (0, 0);
+    while at < bytes.len() {
+        // Eight bytes at once while they are plain ASCII that JSON keeps as it is (most output).
+        if let Some(word) = bytes.get(at..at + 8)
+            && chars + 8 <= max_chars
+        {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            if plain_ascii(u64::from_le_bytes(w)) {
+                chars += 8;
+                at += 8;
+                continue;
+            }
+        }
+        chars += byte_chars(bytes[at]);
         if chars > max_chars {
             return at;
         }
+        at += 1;
     }
-    s.len()
+    bytes.len()
+}
+
+/// What byte `b` adds to the JSON text's characters (see [`json_prefix`]).
+fn byte_chars(b: u8) -> usize {
+    match b {
+        b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+        0..0x20 => 6,
+        0x20..0x80 => 1,
+        // A continuation byte: counted with its leading byte.
+        0x80..0xc0 => 0,
+        // A four-byte character is two UTF-16 units.
+        0xf0.. => 2,
+        _ => 1,
+    }
+}
+
+/// Where the longest end of the UTF-8 text `bytes` whose JSON text takes at most `max_chars`
+/// starts (always at a character's first byte): for output of which the end is kept.
+pub fn json_suffix_start(bytes: &[u8], max_chars: usize) -> usize {
+    let mut chars = 0;
+    for at in (0..bytes.len()).rev() {
+        chars += byte_chars(bytes[at]);
+        if chars > max_chars {
+            // The character starting here does not fit: the end starts at the next one.
+            let mut next = at + 1;
+            while bytes.get(next).is_some_and(|b| (0x80..0xc0).contains(b)) {
+                next += 1;
+            }
+            return next;
+        }
+    }
+    0
+}
+
+/// Whether all eight bytes of `w` are printable ASCII other than `"` and `\\` (one JSON
+/// character each).
+fn plain_ascii(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let non_ascii = w & HIGHS != 0;
+    // A byte below 0x20 (any byte here is below 0x80).
+    let control = w.wrapping_sub(0x20 * ONES) & !w & HIGHS != 0;
+    !non_ascii
+        && !control
+        && !has_zero(w ^ (b'"' as u64 * ONES))
+        && !has_zero(w ^ (b'\\' as u64 * ONES))
 }
 
 #[cfg(test)]
@@ -139,8 +192,10 @@ mod tests {
 
     #[test]
     fn counting_by_bytes_agrees_with_counting_by_characters() {
-        let s = "aé€😀\"\\\n\u{1}x".repeat(50);
-        for max in 0..200 {
+        let mixed = "aé€😀\"\\\n\u{1}x".repeat(50);
+        let mostly_plain = "plain words of ascii, 0123456789!é\tx".repeat(20);
+        for (s, max) in (0..300).flat_map(|m| [(&mixed, m), (&mostly_plain, m)]) {
+            let s = s.as_str();
             let by_chars = s
                 .char_indices()
                 .scan(0, |n, (at, c)| {
@@ -149,7 +204,22 @@ mod tests {
                 })
                 .find(|(_, n)| *n > max)
                 .map_or(s.len(), |(at, _)| at);
-            assert_eq!(text_within(&s, max), by_chars, "{max}");
+            assert_eq!(json_prefix(s.as_bytes(), max), by_chars, "{max}");
+        }
+    }
+
+    #[test]
+    fn the_end_that_fits_starts_on_a_character() {
+        let s = "aé€😀\"\n".repeat(20);
+        for max in 0..150 {
+            let start = json_suffix_start(s.as_bytes(), max);
+            assert!(s.is_char_boundary(start), "{max}");
+            let kept: usize = s[start..].chars().map(json_chars).sum();
+            assert!(kept <= max, "{max}: {kept}");
+            // One more character would not fit.
+            if let Some(c) = s[..start].chars().next_back() {
+                assert!(kept + json_chars(c) > max, "{max}");
+            }
         }
     }
 

@@ -51,6 +51,7 @@ pub async fn run<In, Out, OutFut>(
         let read = session.output.read(ReadRequest {
             from: ReadFrom::Offset(pos),
             max_bytes: CHUNK_BYTES,
+            json_chars: None,
             wait: Duration::from_secs(3600),
             settle: Duration::ZERO,
             new_after: None,

@@ -17,6 +17,10 @@ pub const MAX_WAIT_SECONDS: f64 = 300.0;
 
 /// `max_output_chars` when left out (the reference implementation's default).
 pub const DEFAULT_MAX_OUTPUT_CHARS: usize = 65_536;
+/// Without `max_output_chars`, a read's output takes at most this many characters of JSON text
+/// (escapes counted), so that with the rest of its result it stays within the 50,000 characters
+/// clients show whole; more stays pending for the next read.
+pub const DEFAULT_OUTPUT_JSON_CHARS: usize = 44_000;
 /// The most one read may return; more stays pending for the next read.
 pub const MAX_OUTPUT_CHARS_LIMIT: usize = 1_048_576;
 

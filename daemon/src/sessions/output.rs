@@ -35,6 +35,8 @@ pub enum ReadFrom<'a> {
 pub struct ReadRequest<'a> {
     pub from: ReadFrom<'a>,
     pub max_bytes: usize,
+    /// The most characters the output may take as JSON text, when the read has such a budget.
+    pub json_chars: Option<usize>,
     /// The longest the read waits for new output.
     pub wait: Duration,
     /// How long new output must have been quiet before the read returns it.
@@ -51,6 +53,7 @@ impl<'a> ReadRequest<'a> {
         Self {
             from,
             max_bytes,
+            json_chars: None,
             wait,
             settle: DEFAULT_SETTLE,
             new_after: None,
@@ -143,14 +146,22 @@ impl SessionOutput {
         self.state().cursors.remove(reader);
     }
 
-    /// Reads without waiting.
-    pub fn read_now(&self, from: ReadFrom<'_>, max_bytes: usize) -> Chunk {
+    /// Reads without waiting (at most `json_chars` characters of JSON text, when given).
+    pub fn read_now(
+        &self,
+        from: ReadFrom<'_>,
+        max_bytes: usize,
+        json_chars: Option<usize>,
+    ) -> Chunk {
         let mut state = self.state();
         let offset = match from {
             ReadFrom::Cursor(reader) => state.cursors.position(reader),
             ReadFrom::Offset(offset) => offset,
         };
-        let chunk = state.ring.read_from(offset, max_bytes);
+        let mut chunk = state.ring.read_from(offset, max_bytes);
+        if let Some(max_chars) = json_chars {
+            chunk.keep_json_chars(max_chars);
+        }
         if let ReadFrom::Cursor(reader) = from {
             state.cursors.advance(reader, chunk.to);
         }
@@ -182,7 +193,7 @@ impl SessionOutput {
                     || (has_new && (full || now >= quiet_at));
                 if done {
                     drop(state);
-                    return self.read_now(request.from, request.max_bytes);
+                    return self.read_now(request.from, request.max_bytes, request.json_chars);
                 }
                 has_new.then_some(quiet_at.min(deadline))
             };
@@ -411,7 +422,7 @@ mod tests {
         assert_eq!(state.ring.end_offset(), total);
         assert!(state.ring.allocated() <= 1 << 20);
         drop(state);
-        let behind = output.read_now(ReadFrom::Cursor("a"), 1024);
+        let behind = output.read_now(ReadFrom::Cursor("a"), 1024, None);
         assert_eq!(behind.dropped_bytes, total - (1 << 20) - 1024);
     }
 }

@@ -47,6 +47,19 @@ impl Chunk {
     pub fn truncated(&self) -> bool {
         self.pending_bytes > 0
     }
+
+    /// Keeps the longest beginning whose JSON text takes at most `max_chars` (terminal output
+    /// is full of escapes, six characters each in JSON); the rest stays pending.
+    pub fn keep_json_chars(&mut self, max_chars: usize) {
+        let keep = crate::outputs::page::json_prefix(&self.bytes, max_chars);
+        if keep < self.bytes.len() {
+            let cut = (self.bytes.len() - keep) as u64;
+            self.bytes.truncate(keep);
+            self.to -= cut;
+            self.pending_bytes += cut;
+            self.eof = false;
+        }
+    }
 }
 
 impl OutputRing {

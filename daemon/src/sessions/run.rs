@@ -100,6 +100,9 @@ pub struct RunSpec {
     pub command: Option<String>,
     pub timeout: Duration,
     pub max_bytes: usize,
+    /// Without `max_output_chars`, the kept end's JSON text stays within this
+    /// (`limits::DEFAULT_OUTPUT_JSON_CHARS`).
+    pub json_chars: Option<usize>,
     pub strip_ansi: bool,
 }
 
@@ -133,6 +136,10 @@ impl RunSpec {
                 DEFAULT_RUN_TIMEOUT_SECONDS,
             )?,
             max_bytes: limits::max_output_chars(raw.max_output_chars)?,
+            json_chars: raw
+                .max_output_chars
+                .is_none()
+                .then_some(limits::DEFAULT_OUTPUT_JSON_CHARS),
             strip_ansi: raw.strip_ansi,
         })
     }
@@ -275,7 +282,7 @@ fn collect(session: &Session, seen: &RunMarks, spec: &RunSpec) -> RunOutcome {
     while from < end {
         let chunk = session
             .output
-            .read_now(ReadFrom::Offset(from), (end - from) as usize);
+            .read_now(ReadFrom::Offset(from), (end - from) as usize, None);
         lost += chunk.dropped_bytes;
         if chunk.to <= chunk.from {
             break;
@@ -289,7 +296,11 @@ fn collect(session: &Session, seen: &RunMarks, spec: &RunSpec) -> RunOutcome {
         bytes
     };
     let mut output = crlf_to_lf(&text);
-    let cut = tail_start(&output, spec.max_bytes);
+    let mut cut = tail_start(&output, spec.max_bytes);
+    if let Some(max_chars) = spec.json_chars {
+        // Without max_output_chars the result must fit what clients show (escapes counted).
+        cut = cut.max(crate::outputs::page::json_suffix_start(&output, max_chars));
+    }
     output.drain(..cut);
     RunOutcome {
         output,

@@ -314,9 +314,9 @@ impl Session {
         let mut guard = lock(&self.screen);
         let (screen, fed) = &mut *guard;
         loop {
-            let chunk = self
-                .output
-                .read_now(super::output::ReadFrom::Offset(*fed), 1024 * 1024);
+            let chunk =
+                self.output
+                    .read_now(super::output::ReadFrom::Offset(*fed), 1024 * 1024, None);
             if chunk.dropped_bytes > 0 {
                 *screen = Screen::new(self.size());
             }

@@ -52,6 +52,7 @@ pub async fn take(session: &Session, read: &ReadSpec, wait: Wait) -> Snapshot {
         Wait::ForUnread | Wait::ForOutputAfter(_) => {
             let mut request = ReadRequest::new(from, read.max_bytes, read.wait);
             request.settle = read.settle;
+            request.json_chars = read.json_chars;
             if let Wait::ForOutputAfter(after) = wait {
                 request.new_after = Some(after);
             }

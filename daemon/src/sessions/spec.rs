@@ -126,6 +126,9 @@ pub struct RawRead {
 pub struct ReadSpec {
     pub wait: Duration,
     pub max_bytes: usize,
+    /// Without `max_output_chars`, the output's JSON text stays within this, so that the whole
+    /// result fits what clients show (`limits::DEFAULT_OUTPUT_JSON_CHARS`).
+    pub json_chars: Option<usize>,
     pub offset: Option<u64>,
     pub strip_ansi: bool,
     pub screen: bool,
@@ -146,6 +149,10 @@ impl ReadSpec {
         Ok(Self {
             wait: limits::wait_seconds("wait_seconds", raw.wait_seconds, default_wait)?,
             max_bytes: limits::max_output_chars(raw.max_output_chars)?,
+            json_chars: raw
+                .max_output_chars
+                .is_none()
+                .then_some(limits::DEFAULT_OUTPUT_JSON_CHARS),
             offset: raw.offset,
             strip_ansi: raw.strip_ansi,
             screen: raw.screen,

@@ -23,12 +23,11 @@ pub(super) mod write;
 
 /// The seed's defaults (its spec, §6.9-6.12).
 const DEFAULT_WAIT_SECONDS: f64 = 1.0;
-const DEFAULT_MAX_OUTPUT_CHARS: u64 = 65_536;
 
 /// Wording the session tools share (as `connection::doc` does for the connection parameters).
 pub(super) mod sdoc {
     pub const WAIT_SECONDS: &str = "Seconds to wait for output (default 1).";
-    pub const MAX_OUTPUT_CHARS: &str = "Default 65536.";
+    pub const MAX_OUTPUT_CHARS: &str = "Default 65536; result ≤50000 chars.";
     pub const STRIP_ANSI: &str = "Remove ANSI escapes from output.";
     pub const SCREEN: &str = "Also return the rendered screen.";
     pub const SETTLE_MS: &str = "Return once output was quiet this long (default 75; 0: at once).";
@@ -59,7 +58,8 @@ fn read_options(
 ) -> ReadOptions {
     ReadOptions {
         wait_seconds: Some(wait_seconds.unwrap_or(DEFAULT_WAIT_SECONDS)),
-        max_output_chars: Some(max_output_chars.unwrap_or(DEFAULT_MAX_OUTPUT_CHARS)),
+        // Absent: the daemon's default, which also keeps the result within what clients show.
+        max_output_chars,
         offset: None,
         strip_ansi: false,
         screen: false,

@@ -22,7 +22,7 @@ pub struct RunArgs {
     /// Seconds (default 30, max 300). Past it the command keeps running: call again with continue.
     #[schemars(range(min = 0, max = 300))]
     pub timeout: Option<f64>,
-    /// The end of longer output is kept. Default 65536.
+    /// The end is kept. Default 65536; result ≤50000 chars.
     #[schemars(range(min = 1))]
     pub max_output_chars: Option<u64>,
     pub strip_ansi: Option<bool>,
