@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/sshmcp/v1/forwards.proto",
         "proto/sshmcp/v1/search.proto",
         "proto/sshmcp/v1/outputs.proto",
+        "proto/sshmcp/v1/hosts.proto",
     ];
     let descriptors = protox::compile(files, ["proto"])?;
     tonic_prost_build::configure()

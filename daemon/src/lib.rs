@@ -18,6 +18,7 @@
 //!   policy (and a person, when the policy asks), recorded in the audit trail.
 //! - [`trust`]: the user's policy (reloaded while running), the names a target is matched by,
 //!   approvals by a person, the audit trail.
+//! - [`hosts`]: the hosts of the user's ssh configuration, resolved by `ssh -G` (`ssh_hosts`).
 //! - [`jobs`]: background jobs, started detached on their hosts, recorded in the state
 //!   directory, read, listed and stopped over the pool.
 //! - [`outputs`]: whole outputs of commands whose result showed only part of them, on disk
@@ -40,6 +41,7 @@ pub mod exec;
 pub mod files;
 pub mod forwards;
 pub mod grpc;
+pub mod hosts;
 pub mod jobs;
 
 pub mod listener;

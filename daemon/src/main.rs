@@ -38,6 +38,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    return_large_buffers();
     let args = Args::parse();
     ssh_mcpd::logging::init();
     match start(args) {
@@ -47,6 +48,22 @@ fn main() -> ExitCode {
             eprintln!("ssh-mcpd: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The size from which glibc gives a buffer its own mapping, fixed (glibc otherwise raises it
+/// to the largest buffer freed so far).
+const OWN_MAPPING_BYTES: libc::c_int = 4 << 20;
+
+/// Buffers of megabytes (a page of kept output, a file's content) get their own mapping and go
+/// back to the system when freed, so the daemon's resident size follows what it holds now, not
+/// past peaks left in the heaps of its worker threads. Smaller buffers (a session's reads) stay
+/// in the heap. Does nothing where the C library is not glibc.
+fn return_large_buffers() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets one of glibc's allocation thresholds; no other thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, OWN_MAPPING_BYTES);
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Inner {
     pub outputs: crate::outputs::OutputStore,
     /// Background jobs started on hosts (`jobs`).
     pub jobs: crate::jobs::JobRegistry,
+    /// The hosts of the user's ssh configuration, kept until a file changes (`hosts`).
+    pub hosts: crate::hosts::HostsCache,
 }
 
 impl std::ops::Deref for Daemon {
@@ -79,6 +81,7 @@ impl Daemon {
             edit_turns: Default::default(),
             outputs,
             jobs,
+            hosts: Default::default(),
         }))
     }
 }

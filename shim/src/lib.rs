@@ -11,6 +11,7 @@ pub mod cli;
 pub mod daemon_link;
 pub mod forward_list;
 pub mod heap;
+pub mod host_list;
 pub mod job_list;
 pub mod mcp;
 pub mod people;

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use rmcp::ServiceExt;
 use ssh_mcp::{
-    audit_view, cli, daemon_link, forward_list, heap, job_list, mcp, people, policy_cli, stdio,
+    audit_view, cli, daemon_link, forward_list, heap, host_list, job_list, mcp, people, policy_cli,
+    stdio,
 };
 
 /// ssh-mcp gives AI agents SSH access through your own OpenSSH client.
@@ -41,6 +42,11 @@ enum Command {
     Forwards,
     /// List the background jobs (started by ssh_exec with background), with their state.
     Jobs,
+    /// List the hosts of the ssh configuration, as ssh resolves them.
+    Hosts {
+        /// Only names matching this glob.
+        filter: Option<String>,
+    },
     /// Open a terminal on a running session (Ctrl-] detaches; the session keeps running).
     Attach {
         /// The session's name (or id).
@@ -101,6 +107,7 @@ fn main() -> ExitCode {
             Some(Command::Sessions) => people::list().await,
             Some(Command::Forwards) => forward_list::list().await,
             Some(Command::Jobs) => job_list::list().await,
+            Some(Command::Hosts { filter }) => host_list::list(filter).await,
             Some(Command::Attach { name, target }) => {
                 people::attach(&name, target.as_deref(), false).await
             }

@@ -9,9 +9,12 @@
 //! - [`mux`]: OpenSSH's multiplexing protocol, and the port forwards asked of a master through it.
 //! - [`remote`]: what runs on the host: the command strings, the scripts and their quoting.
 //! - [`binaries`]: which local `ssh`, `scp`, `rsync` and `tmux` to run.
+//! - [`config`]: the hosts of the user's ssh configuration (its `Host` names, `Include`s
+//!   followed), for `ssh_hosts`; the one place here that reads files.
 
 pub mod argv;
 pub mod binaries;
+pub mod config;
 pub mod mux;
 pub mod options;
 pub mod remote;

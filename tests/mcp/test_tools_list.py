@@ -92,6 +92,7 @@ REACHES_REAL_CODE = {
     "ssh_read_output": ({"output_id": "out-0123456789abcdef"}, "not_found"),
     "ssh_stop_job": ({"job_id": "job-0123456789abcdef"}, "not_found"),
     "ssh_list_jobs": ({}, None),
+    "ssh_hosts": ({"filter": "no-such-host-*"}, None),
     "ssh_list_sessions": ({}, None),
     "ssh_list_forwards": ({}, None),
 }

@@ -12,6 +12,7 @@
 
 pub mod capture;
 pub mod control_paths;
+pub mod join_all;
 pub mod killer;
 pub mod masters;
 pub mod mux_client;

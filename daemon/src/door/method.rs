@@ -78,11 +78,12 @@ pub enum Method {
     OutputsRead,
     JobsStop,
     JobsList,
+    HostsList,
 }
 
 impl Method {
     /// Every method, in the order of the proto files.
-    pub const ALL: [Method; 25] = [
+    pub const ALL: [Method; 26] = [
         Self::ControlStatus,
         Self::ControlStop,
         Self::ControlCheckPolicy,
@@ -108,6 +109,7 @@ impl Method {
         Self::OutputsRead,
         Self::JobsStop,
         Self::JobsList,
+        Self::HostsList,
     ];
 
     /// The method's gRPC name, `Service/Method`.
@@ -138,6 +140,7 @@ impl Method {
             Self::OutputsRead => "Outputs/Read",
             Self::JobsStop => "Jobs/Stop",
             Self::JobsList => "Jobs/List",
+            Self::HostsList => "Hosts/List",
         }
     }
 
@@ -156,9 +159,11 @@ impl Method {
             | Self::SessionsStop
             | Self::SessionsAttach => Class::Session,
             // A kept output is read from the daemon's disk: the host was asked when it ran.
-            Self::SessionsList | Self::ForwardsList | Self::OutputsRead | Self::JobsList => {
-                Class::Listing
-            }
+            Self::SessionsList
+            | Self::ForwardsList
+            | Self::OutputsRead
+            | Self::JobsList
+            | Self::HostsList => Class::Listing,
             // Ending a job's processes on its host (never refused: see `door::admit`).
             Self::JobsStop => Class::Exec,
             Self::TransfersScp | Self::TransfersSync => Class::Transfer,

@@ -7,6 +7,7 @@ mod files;
 mod forwards;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod hosts;
 mod outputs;
 mod progress_stream;
 mod search;
@@ -19,6 +20,7 @@ use ssh_mcp_core::pb::control_server::ControlServer;
 use ssh_mcp_core::pb::exec_server::ExecServer;
 use ssh_mcp_core::pb::files_server::FilesServer;
 use ssh_mcp_core::pb::forwards_server::ForwardsServer;
+use ssh_mcp_core::pb::hosts_server::HostsServer;
 use ssh_mcp_core::pb::jobs_server::JobsServer;
 use ssh_mcp_core::pb::outputs_server::OutputsServer;
 use ssh_mcp_core::pb::search_server::SearchServer;
@@ -95,5 +97,6 @@ pub fn router(daemon: Daemon) -> Router {
         .add_service(OutputsServer::new(outputs::OutputsService::new(
             daemon.clone(),
         )))
-        .add_service(JobsServer::new(outputs::JobsService::new(daemon)))
+        .add_service(JobsServer::new(outputs::JobsService::new(daemon.clone())))
+        .add_service(HostsServer::new(hosts::HostsService::new(daemon)))
 }

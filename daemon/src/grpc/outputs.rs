@@ -220,7 +220,7 @@ impl JobsService {
             .filter(|j| wanted.is_none_or(|t| t == j.connection.target));
         // Running jobs are asked on their hosts, all at once.
         let asked = listed.map(|job| job_run::refresh(&self.daemon, entry, job));
-        let jobs = futures_join_all(asked).await;
+        let jobs = crate::connection::join_all::join_all(asked).await;
         Ok(pb::ListJobsReply {
             jobs: jobs
                 .into_iter()
@@ -228,32 +228,6 @@ impl JobsService {
                 .collect(),
         })
     }
-}
-
-/// Awaits every future, concurrently, in order.
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (slot, fut) in out.iter_mut().zip(set.iter_mut()) {
-            if slot.is_none() {
-                match fut.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *slot = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
 }
 
 #[tonic::async_trait]

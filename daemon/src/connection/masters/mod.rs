@@ -135,7 +135,33 @@ pub struct PoolStats {
     pub opening: u32,
 }
 
+/// What the pool holds for one target (any options): for `ssh_hosts`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TargetState {
+    pub masters: u32,
+    /// Channels in use on them.
+    pub channels_in_use: u32,
+    /// How long ago a channel was last taken, when a master is open.
+    pub idle_for: Option<Duration>,
+}
+
 impl MasterPool {
+    /// The masters open to `target` as written (whatever the other options) and their use.
+    pub fn target_state(&self, target: &str) -> TargetState {
+        let hosts: Vec<Arc<Host>> = lock(&self.inner.hosts).values().cloned().collect();
+        let mut state = TargetState::default();
+        for host in hosts.iter().filter(|h| h.conn.target.as_str() == target) {
+            let st = lock(&host.state);
+            for m in &st.masters {
+                state.masters += 1;
+                state.channels_in_use += m.in_use as u32;
+                let idle = m.last_used.elapsed();
+                state.idle_for = Some(state.idle_for.map_or(idle, |d| d.min(idle)));
+            }
+        }
+        state
+    }
+
     pub fn new(config: &Config, shutdown: Shutdown) -> Self {
         Self {
             inner: Arc::new(PoolInner {

@@ -15,6 +15,7 @@ use super::call::{Caller, Tool};
 use super::exec::SshExec;
 use super::files::{create::SshCreate, edit::SshEdit, view::SshView};
 use super::forwards::{forward::SshForward, list::SshListForwards, stop::SshStopForward};
+use super::hosts::SshHosts;
 use super::jobs::{SshListJobs, SshStopJob};
 use super::outputs::SshReadOutput;
 use super::search::{glob::SshGlob, grep::SshGrep};
@@ -65,6 +66,7 @@ pub fn tool_call(json: &[u8]) -> Option<ToolRequest> {
         "ssh_read_output" => encode::<SshReadOutput>(&args)?,
         "ssh_stop_job" => encode::<SshStopJob>(&args)?,
         "ssh_list_jobs" => encode::<SshListJobs>(&args)?,
+        "ssh_hosts" => encode::<SshHosts>(&args)?,
         _ => return None,
     };
     Some(ToolRequest { tool, request })
@@ -93,6 +95,7 @@ pub const TOOLS: &[&str] = &[
     "ssh_read_output",
     "ssh_stop_job",
     "ssh_list_jobs",
+    "ssh_hosts",
 ];
 
 /// The request tool `T` sends for `args` (with progress asked for), encoded as on the wire;

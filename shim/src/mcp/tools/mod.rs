@@ -10,6 +10,7 @@ mod files;
 mod forwards;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod hosts;
 mod jobs;
 mod outputs;
 mod search;
@@ -49,5 +50,6 @@ impl SshMcp {
             + Self::ssh_read_output_router()
             + Self::ssh_stop_job_router()
             + Self::ssh_list_jobs_router()
+            + Self::ssh_hosts_router()
     }
 }

@@ -5,6 +5,7 @@ use rmcp::model::CallToolResult;
 use ssh_mcp_wire::pb::exec_client::ExecClient;
 use ssh_mcp_wire::pb::files_client::FilesClient;
 use ssh_mcp_wire::pb::forwards_client::ForwardsClient;
+use ssh_mcp_wire::pb::hosts_client::HostsClient;
 use ssh_mcp_wire::pb::jobs_client::JobsClient;
 use ssh_mcp_wire::pb::outputs_client::OutputsClient;
 use ssh_mcp_wire::pb::search_client::SearchClient;
@@ -39,6 +40,19 @@ impl Service for Outputs {
         // A page is at most 16 MiB; tonic's default limit is 4 MiB.
         const MAX_PAGE_MESSAGE_BYTES: usize = 17 << 20;
         OutputsClient::new(channel).max_decoding_message_size(MAX_PAGE_MESSAGE_BYTES)
+    }
+}
+
+/// `Hosts`: ssh_hosts.
+pub(crate) struct Hosts;
+
+impl Service for Hosts {
+    type Client = HostsClient<Channel>;
+
+    fn client(channel: Channel) -> Self::Client {
+        // A configuration of thousands of hosts, with room.
+        const MAX_REPLY_BYTES: usize = 16 << 20;
+        HostsClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES)
     }
 }
 
