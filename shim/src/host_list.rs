@@ -10,11 +10,17 @@ use ssh_mcp_wire::pb::{self, hosts_client::HostsClient};
 
 use crate::daemon_link::DaemonLink;
 
-pub async fn list(filter: Option<String>) -> anyhow::Result<i32> {
+pub async fn list(filter: Option<String>, probe: bool) -> anyhow::Result<i32> {
     let link = DaemonLink::from_env();
     let channel = link.channel().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let reply = HostsClient::new(channel)
-        .list(pb::ListHostsRequest { filter })
+        .list(pb::ListHostsRequest {
+            filter,
+            probe,
+            ssh_auth_sock: std::env::var("SSH_AUTH_SOCK")
+                .ok()
+                .filter(|s| !s.is_empty()),
+        })
         .await?
         .into_inner();
     for p in &reply.problems {
@@ -25,8 +31,8 @@ pub async fn list(filter: Option<String>) -> anyhow::Result<i32> {
         return Ok(0);
     }
     println!(
-        "{:<24} {:<28} {:<12} {:>5} {:<16} {:<6}  DEFINED",
-        "NAME", "HOSTNAME", "USER", "PORT", "PROXYJUMP", "CONN"
+        "{:<24} {:<28} {:<12} {:>5} {:<16} {:<6} {:<6}  DEFINED",
+        "NAME", "HOSTNAME", "USER", "PORT", "PROXYJUMP", "CONN", "POLICY"
     );
     for h in reply.hosts {
         if !h.error.is_empty() {
@@ -34,16 +40,23 @@ pub async fn list(filter: Option<String>) -> anyhow::Result<i32> {
             continue;
         }
         println!(
-            "{:<24} {:<28} {:<12} {:>5} {:<16} {:<6}  {}:{}",
+            "{:<24} {:<28} {:<12} {:>5} {:<16} {:<6} {:<6}  {}:{}",
             h.name,
             h.hostname,
             h.user,
             h.port,
             h.proxy_jump.as_deref().unwrap_or("-"),
             h.connection,
+            h.policy,
             h.file,
             h.line
         );
+        match h.reachable {
+            Some(true) => println!("{:<24} reachable", ""),
+            Some(false) => println!("{:<24} unreachable: {}", "", h.probe_error),
+            None if !h.probe_error.is_empty() => println!("{:<24} {}", "", h.probe_error),
+            None => {}
+        }
     }
     Ok(0)
 }

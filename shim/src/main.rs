@@ -46,6 +46,9 @@ enum Command {
     Hosts {
         /// Only names matching this glob.
         filter: Option<String>,
+        /// Also try to connect to each host (10 s each, in parallel).
+        #[arg(long)]
+        probe: bool,
     },
     /// Open a terminal on a running session (Ctrl-] detaches; the session keeps running).
     Attach {
@@ -107,7 +110,7 @@ fn main() -> ExitCode {
             Some(Command::Sessions) => people::list().await,
             Some(Command::Forwards) => forward_list::list().await,
             Some(Command::Jobs) => job_list::list().await,
-            Some(Command::Hosts { filter }) => host_list::list(filter).await,
+            Some(Command::Hosts { filter, probe }) => host_list::list(filter, probe).await,
             Some(Command::Attach { name, target }) => {
                 people::attach(&name, target.as_deref(), false).await
             }

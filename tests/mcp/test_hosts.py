@@ -65,3 +65,25 @@ async def test_hosts_lists_the_concrete_hosts_as_ssh_resolves_them(harness):
     people = harness.cli("hosts", "web*", SSH_MCP_SSH_CONFIG=main)
     assert people.returncode == 0, people
     assert "web1" in people.stdout and "web2" in people.stdout and "alpha" not in people.stdout, people.stdout
+
+
+async def test_probe_reports_reachable_unreachable_and_denied_hosts(harness):
+    d = harness.marker_dir("probeconf")
+    main = d / "main.conf"
+    # An address nothing listens on, and a host the policy keeps commands off.
+    main.write_text(
+        f"Include {harness.sshd.config}\n"
+        "Host deadport\n  HostName 127.0.0.1\n  Port 9\n  ConnectTimeout 3\n"
+        "Host offlimits\n  HostName 127.0.0.1\n"
+    )
+    policy = harness.dir / "config" / "ssh-mcp" / "policy.toml"
+    policy.write_text(policy.read_text() + '\n[[target]]\nmatch = ["offlimits"]\ndeny = true\n')
+    async with harness.client(SSH_MCP_SSH_CONFIG=str(main)) as client:
+        r = ok_result(await client.call_tool("ssh_hosts", {"probe": True}))
+    by_name = {h["name"]: h for h in r["hosts"]}
+    assert by_name["testhost"]["reachable"] is True and by_name["testhost"]["policy"] == "allow"
+    assert by_name["deadport"]["reachable"] is False
+    assert "refused" in by_name["deadport"]["probe_error"].lower(), by_name["deadport"]
+    # Reported as denied, not dropped, and not probed.
+    assert by_name["offlimits"]["policy"] == "deny" and "reachable" not in by_name["offlimits"]
+    assert "policy" in by_name["offlimits"]["probe_error"]

@@ -17,6 +17,8 @@ use crate::mcp::{result, schema};
 pub struct HostsArgs {
     /// Glob over names, e.g. web*.
     pub filter: Option<String>,
+    /// Also try to connect to each (10 s).
+    pub probe: Option<bool>,
 }
 
 /// One host. Optional fields are absent rather than null (see `schema.rs`).
@@ -42,6 +44,14 @@ pub struct Host {
     /// ssh's message when it could not resolve the name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the policy says of running commands there: allow, ask or deny.
+    pub policy: String,
+    /// With probe: whether a connection opened (not tried where the policy denies commands).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reachable: Option<bool>,
+    /// With probe: ssh's message when it could not connect, or why it was not tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_error: Option<String>,
 }
 
 impl From<pb::HostInfo> for Host {
@@ -58,6 +68,9 @@ impl From<pb::HostInfo> for Host {
             channels_in_use: h.channels_in_use,
             idle_seconds: h.idle_seconds,
             error: (!h.error.is_empty()).then_some(h.error),
+            policy: h.policy,
+            reachable: h.reachable,
+            probe_error: (!h.probe_error.is_empty()).then_some(h.probe_error),
         }
     }
 }
@@ -77,7 +90,11 @@ pub struct HostList {
 daemon_tool! {
     /// `ssh_hosts` on the one generic path (`call.rs`).
     SshHosts: Hosts::list(HostsArgs => pb::ListHostsRequest) -> pb::ListHostsReply,
-    |args, _caller| pb::ListHostsRequest { filter: args.filter },
+    |args, _caller| pb::ListHostsRequest {
+        filter: args.filter,
+        probe: args.probe.unwrap_or(false),
+        ssh_auth_sock: super::connection::caller_auth_sock(),
+    },
     |reply| {
         let hosts: Vec<Host> = reply.hosts.into_iter().map(Host::from).collect();
         result::success(&HostList {
