@@ -1,4 +1,4 @@
-//! Benchmark 13, kept outputs: a fresh daemon keeps 1 GiB of command output on disk (its peak
+//! Benchmark 5b, kept outputs: a fresh daemon keeps 1 GiB of command output on disk (its peak
 //! RSS must stay small), and a 64 MiB output is paged back with `ssh_read_output` at a speed
 //! compared with `ssh cat` of the same file over a master.
 
@@ -69,7 +69,14 @@ async fn page_all(client: &mut McpClient, output_id: &str) -> anyhow::Result<(Ve
 
 pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result<Section> {
     let check = plan.check;
+    let old = daemon::pid(env)?;
     daemon::stop(env)?;
+    ensure!(
+        daemon::pid(env)?.is_none(),
+        "the daemon still answers after stop"
+    );
+    // Outputs kept by earlier benchmarks survive the restart; this one counts its own.
+    let _ = std::fs::remove_dir_all(env.state_dir.join("outputs"));
     // A new MCP session autostarts a fresh daemon, whose VmHWM then covers only this benchmark.
     let mut client = McpClient::connect(env, &env.shim).await?;
     let (warm, _) = client
@@ -77,6 +84,7 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
         .await?;
     ensure!(warm.ok, "ssh_exec true failed: {}", warm.failure());
     let pid = daemon::pid(env)?.context("no daemon after the first call")?;
+    ensure!(Some(pid) != old, "the daemon was not restarted (pid {pid})");
     let hwm_before = daemon::status_kb(pid, "VmHWM")?;
 
     // Kept outputs: several commands of 256 MiB each (64 MiB in the quick run), all kept.
@@ -136,7 +144,7 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
     let ratio = bare_s / paged_s.max(1e-9);
     let rate = |s: f64| PAGED_BYTES as f64 / 1e6 / s.max(1e-9);
     Ok(Section {
-        title: "13. Kept outputs: 1 GiB on disk, 64 MiB paged back".into(),
+        title: "5b. Kept outputs: 1 GiB on disk, 64 MiB paged back".into(),
         method: format!(
             "The daemon is stopped and a new MCP session autostarts a fresh one. {count} \
              `ssh_exec` calls each print {} MiB (`head -c | tr`) with max_output_bytes as large, \
