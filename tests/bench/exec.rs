@@ -12,6 +12,7 @@
 mod bare;
 mod daemon;
 mod env;
+mod fanout;
 mod files;
 mod floor;
 mod grep;
@@ -64,6 +65,7 @@ enum Only {
     Flood,
     Load,
     Outputs,
+    Fanout,
 }
 
 struct Args {
@@ -95,6 +97,7 @@ fn parse_args() -> anyhow::Result<Args> {
                         "flood" => Only::Flood,
                         "load" => Only::Load,
                         "outputs" => Only::Outputs,
+                        "fanout" => Only::Fanout,
                         other => {
                             bail!("--only takes transfers, flood, load or outputs (got {other:?})")
                         }
@@ -104,7 +107,7 @@ fn parse_args() -> anyhow::Result<Args> {
             other => {
                 bail!(
                     "unknown argument {other:?} (expected --bin-dir DIR, --out FILE, --quick, \
-                     --only transfers|flood|load|outputs)"
+                     --only transfers|flood|load|outputs|fanout)"
                 )
             }
         }
@@ -201,13 +204,14 @@ async fn benchmarks(
         Some(Only::Flood) => return Ok(vec![session_flood::run(plan, env, &masters[0]).await?]),
         Some(Only::Load) => return Ok(vec![load::run(plan, env).await?]),
         Some(Only::Outputs) => return Ok(vec![outputs::run(plan, env, &masters[0]).await?]),
+        Some(Only::Fanout) => return Ok(vec![fanout::run(plan, env).await?]),
         None => {}
     }
     eprintln!("bench: MCP session (autostarts the daemon)");
     let mut client = McpClient::connect(env, &env.shim).await?;
     let mut sections = Vec::new();
 
-    eprintln!("bench: [1/12] ssh_exec true: shim vs the floor and bare ssh");
+    eprintln!("bench: [1/13] ssh_exec true: shim vs the floor and bare ssh");
     let control_dir = ssh_mcp_core::paths::control_dir(&env.socket);
     sections.push(
         latency::run(
@@ -219,43 +223,45 @@ async fn benchmarks(
         )
         .await?,
     );
-    eprintln!("bench: [2/12] twenty parallel sleep 0.5");
+    eprintln!("bench: [2/13] twenty parallel sleep 0.5");
     sections.push(parallel::run(plan, env, &mut client, &masters).await?);
-    eprintln!("bench: [3/12] view and edit of a 1 MB file");
+    eprintln!("bench: [3/13] view and edit of a 1 MB file");
     sections.push(files::run(plan, env, &mut client, &masters[0]).await?);
     client.close().await?;
 
-    eprintln!("bench: [4/12] shim start-up");
+    eprintln!("bench: [4/13] shim start-up");
     sections.push(startup::run(plan, env)?);
-    eprintln!("bench: [5/12] daemon memory under 300 MB of output");
+    eprintln!("bench: [5/13] daemon memory under 300 MB of output");
     sections.push(memory::run(plan, env, &masters[0]).await?);
     // Before the session benchmarks: a daemon restarted later reloads their ended sessions
     // (the last 4 MiB of each transcript), which would count in this one's memory figures.
-    eprintln!("bench: [5b/12] kept outputs: 1 GiB on disk, 64 MiB paged back");
+    eprintln!("bench: [5b/13] kept outputs: 1 GiB on disk, 64 MiB paged back");
     sections.push(outputs::run(plan, env, &masters[0]).await?);
 
-    eprintln!("bench: [6/12] session echo round trip");
+    eprintln!("bench: [6/13] session echo round trip");
     let mut client = McpClient::connect(env, &env.shim).await?;
     sections.push(session_echo::run(plan, &mut client).await?);
     client.close().await?;
     eprintln!(
-        "bench: [7/12] a {} MB flood through session reads",
+        "bench: [7/13] a {} MB flood through session reads",
         plan.flood_bytes / 1_000_000
     );
     sections.push(session_flood::run(plan, env, &masters[0]).await?);
-    eprintln!("bench: [8/12] {} idle sessions", plan.idle_sessions);
+    eprintln!("bench: [8/13] {} idle sessions", plan.idle_sessions);
     sections.push(session_idle::run(plan, env).await?);
     eprintln!(
-        "bench: [9/12] {} MB up and down with ssh_scp and ssh_sync vs bare scp and rsync",
+        "bench: [9/13] {} MB up and down with ssh_scp and ssh_sync vs bare scp and rsync",
         plan.transfer_bytes / 1_000_000
     );
     sections.push(transfers::run(plan, env, &masters[0]).await?);
-    eprintln!("bench: [10/12] ssh_grep over a tree of files, and reading it over SFTP");
+    eprintln!("bench: [10/13] ssh_grep over a tree of files, and reading it over SFTP");
     sections.push(grep::run(plan, env, &masters[0]).await?);
-    eprintln!("bench: [11/12] fifty clients at once");
+    eprintln!("bench: [11/13] fifty clients at once");
     sections.push(load::run(plan, env).await?);
-    eprintln!("bench: [12/12] a command left running by a killed daemon");
+    eprintln!("bench: [12/13] a command left running by a killed daemon");
     sections.push(orphans::run(plan, env).await?);
+    eprintln!("bench: [13/13] one command on twenty hosts with ssh_exec_many");
+    sections.push(fanout::run(plan, env).await?);
 
     Ok(sections)
 }

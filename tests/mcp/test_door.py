@@ -40,6 +40,8 @@ METHOD = {
     "ssh_stop_job": "Jobs/Stop",
     "ssh_list_jobs": "Jobs/List",
     "ssh_hosts": "Hosts/List",
+    # One Exec/Run per target.
+    "ssh_exec_many": "Exec/Run",
 }
 
 
@@ -114,6 +116,7 @@ async def test_each_tool_goes_through_the_door_to_its_own_method(harness, tmp_pa
             job = await call("ssh_exec", {"target": TARGET, "command": "sleep 30", "background": True})
             await call("ssh_list_jobs", {})
             await call("ssh_hosts", {})
+            await call("ssh_exec_many", {"targets": [TARGET], "command": "true"})
             await call("ssh_stop_job", {"job_id": job["job_id"]})
             # Read to its (empty) end, the ended job's files leave the host.
             await call("ssh_read_output", {"output_id": job["job_id"]})

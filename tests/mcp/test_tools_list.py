@@ -93,6 +93,8 @@ REACHES_REAL_CODE = {
     "ssh_stop_job": ({"job_id": "job-0123456789abcdef"}, "not_found"),
     "ssh_list_jobs": ({}, None),
     "ssh_hosts": ({"filter": "no-such-host-*"}, None),
+    # One row per target, each with its own outcome: the call itself succeeds.
+    "ssh_exec_many": ({"targets": ["nohost.invalid"], "command": "true"}, "row:connection_error"),
     "ssh_list_sessions": ({}, None),
     "ssh_list_forwards": ({}, None),
 }
@@ -113,6 +115,11 @@ async def test_only_working_tools_are_listed(harness):
             assert not NOT_IMPLEMENTED.search(message), f"{t.name} is listed but not working: {message}"
             if expected is None:
                 assert not result.is_error and sc.get("count") == 0, f"{t.name}: {sc}"
+                continue
+            if expected.startswith("row:"):
+                (row,) = sc["results"]
+                assert not result.is_error and row["error_type"] == expected[4:], f"{t.name}: {sc}"
+                assert "nohost.invalid" in row["error"], f"{t.name}: {sc}"
                 continue
             assert result.is_error and sc.get("error_type") == expected, f"{t.name}: {sc}"
             if expected == "connection_error":

@@ -177,7 +177,7 @@ impl SshMcp {
     /// A request to the daemon, naming the MCP client this shim serves and the tool (the
     /// daemon's door records both), with a person's answer to the daemon's question when the
     /// call is sent again after one.
-    fn outgoing<R>(
+    pub(crate) fn outgoing<R>(
         ctx: &RequestContext<RoleServer>,
         tool: &'static str,
         message: R,
@@ -214,7 +214,7 @@ impl SshMcp {
     /// Sends `request` to tool `T`'s method, through `unary.rs` (the channel, the retry and
     /// cancellation) with its service's client and error types: the method's answer, or the
     /// tool result of its failure.
-    async fn send<T: Tool>(
+    pub(crate) async fn send<T: Tool>(
         &self,
         ctx: &RequestContext<RoleServer>,
         call: Call,

@@ -67,6 +67,11 @@ pub fn tool_call(json: &[u8]) -> Option<ToolRequest> {
         "ssh_stop_job" => encode::<SshStopJob>(&args)?,
         "ssh_list_jobs" => encode::<SshListJobs>(&args)?,
         "ssh_hosts" => encode::<SshHosts>(&args)?,
+        // Many daemon calls, one per target: its arguments are decoded and checked here.
+        "ssh_exec_many" => {
+            decode::<super::exec_many::ExecManyArgs>(&args)?;
+            None
+        }
         _ => return None,
     };
     Some(ToolRequest { tool, request })
@@ -96,6 +101,7 @@ pub const TOOLS: &[&str] = &[
     "ssh_stop_job",
     "ssh_list_jobs",
     "ssh_hosts",
+    "ssh_exec_many",
 ];
 
 /// The request tool `T` sends for `args` (with progress asked for), encoded as on the wire;

@@ -6,6 +6,7 @@
 mod call;
 mod connection;
 mod exec;
+mod exec_many;
 mod files;
 mod forwards;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -51,5 +52,6 @@ impl SshMcp {
             + Self::ssh_stop_job_router()
             + Self::ssh_list_jobs_router()
             + Self::ssh_hosts_router()
+            + Self::ssh_exec_many_router()
     }
 }

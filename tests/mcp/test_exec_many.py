@@ -1,0 +1,86 @@
+"""ssh_exec_many through a real MCP client: twenty targets (aliases of the test sshd, one
+unreachable), identical answers grouped, globs over the configured hosts, the time of the
+slowest host, and cancellation that leaves no process on the host."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import anyio
+import pytest
+
+from mcptest import await_until, ok_result, procs_mentioning
+
+pytestmark = pytest.mark.anyio
+
+
+def fleet_config(harness, n: int = 19) -> str:
+    """A config with testhost (from the fixture), aliases h01..h{n-1} of it, and `dead`."""
+    d = harness.marker_dir("fleet")
+    sshd = harness.sshd
+    lines = [f"Include {sshd.config}"]
+    for i in range(1, n):
+        lines += [f"Host h{i:02d}", "  HostName 127.0.0.1", f"  Port {sshd.port}", f"  User {sshd.user}",
+                  f"  IdentityFile {sshd.identity}", "  IdentitiesOnly yes",
+                  f"  UserKnownHostsFile {sshd.known_hosts}", "  StrictHostKeyChecking yes", "  BatchMode yes"]
+    lines += ["Host dead", "  HostName 127.0.0.1", "  Port 9"]
+    path = d / "fleet.conf"
+    path.write_text("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+async def test_twenty_targets_grouped_with_the_unreachable_one_reported(harness):
+    config = fleet_config(harness)
+    async with harness.client(SSH_MCP_SSH_CONFIG=config) as client:
+        targets = ["testhost", "h*", "dead"]
+        # Warm: every master opens once, so the timed call measures the commands.
+        ok_result(await client.call_tool("ssh_exec_many", {"targets": targets, "command": "true", "parallelism": 20}))
+        started = time.monotonic()
+        r = ok_result(await client.call_tool(
+            "ssh_exec_many", {"targets": targets, "command": "sleep 1; echo same", "parallelism": 20}))
+        took = time.monotonic() - started
+    names = [row["target"] for row in r["results"]]
+    assert names == ["testhost"] + [f"h{i:02d}" for i in range(1, 19)] + ["dead"], names
+    assert (r["ok_count"], r["failed_count"], r["ok"]) == (19, 1, False)
+    (group,) = r["groups"]
+    assert group["stdout"] == "same\n" and group["exit_code"] == 0 and len(group["targets"]) == 19
+    dead = r["results"][-1]
+    assert dead["ok"] is False and "group" not in dead
+    assert dead["error_type"] == "connection_error" and "refused" in dead["error"].lower(), dead
+    # In parallel: the time of the slowest host plus a small overhead, not twenty seconds.
+    assert took < 4.0, took
+
+
+async def test_cancellation_ends_the_command_on_every_host(harness):
+    config = fleet_config(harness, n=5)
+    marker = f"SMCP_MANY_{uuid.uuid4().hex[:8]}"
+    outcome: dict[str, object] = {}
+    async with harness.client(SSH_MCP_SSH_CONFIG=config) as client:
+        async with anyio.create_task_group() as tg:
+            scopes: list[anyio.CancelScope] = []
+
+            async def run():
+                with anyio.move_on_after(120) as scope:
+                    scopes.append(scope)
+                    outcome["result"] = await client.call_tool("ssh_exec_many", {
+                        "targets": ["testhost", "h0*"], "command": "sleep 300", "env": {marker: "1"}})
+                outcome["cancelled"] = scope.cancelled_caught
+
+            tg.start_soon(run)
+            await await_until(lambda: len(procs_mentioning(marker)) >= 5, 30, "five remote sleeps")
+            scopes[0].cancel()  # abandoning the call sends notifications/cancelled
+        assert outcome.get("cancelled") is True and "result" not in outcome, outcome
+        await await_until(lambda: not procs_mentioning(marker), 20, "the remote sleeps to end")
+
+
+async def test_unmatched_globs_and_bad_parallelism_are_reported(harness):
+    config = fleet_config(harness, n=3)
+    async with harness.client(SSH_MCP_SSH_CONFIG=config) as client:
+        r = ok_result(await client.call_tool("ssh_exec_many", {"targets": ["h*", "nomatch*"], "command": "echo hi"}))
+        assert [row["target"] for row in r["results"]] == ["h01", "h02"]
+        assert r["unmatched"] == ["nomatch*"]
+        bad = await client.call_tool("ssh_exec_many", {"targets": ["h01"], "command": "true", "parallelism": 0})
+        assert bad.is_error
