@@ -137,7 +137,6 @@ impl ExecService {
         let interval_ms = req.progress_interval_ms;
         let background = req.background;
         let (common, raw) = raw_exec(req);
-        let saved = SavedConnection::of(&common.connection);
         let mut details = exec_details(&raw);
         if background {
             details.push_str("\nas a background job (it keeps running after the call returns)");
@@ -148,6 +147,7 @@ impl ExecService {
             .admit(Call::on(Subject::Connection(&spec.conn), spec.command.clone()).details(details))
             .await?;
         if background {
+            let saved = SavedConnection::of(&spec.conn);
             return Ok(Response::new(Box::pin(self.start_job(entry, spec, saved))));
         }
         let spec = Arc::new(spec);

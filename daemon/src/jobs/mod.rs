@@ -16,56 +16,17 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
-use ssh_mcp_core::ssh::options::connection::RawConnection;
 use ssh_mcp_core::ssh::remote::jobs::JobId;
 
-use crate::door::RawCommon;
 use crate::outputs::Stream;
+/// The connection a job was started over, in the form the journal keeps it (validated again by
+/// the door on every use).
+pub use crate::recovery::journal::SavedConnection;
 
 /// Days an ended job's files stay on its host when nobody reads them to the end (the next job
 /// started on that account removes older ones), and its record in the daemon.
 pub const KEEP_DAYS: u32 = 7;
 const JOBS_FILE: &str = "jobs.json";
-
-/// The connection a job was started over, as the agent gave it (validated again on every use).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedConnection {
-    pub target: String,
-    pub port: Option<u32>,
-    pub identity_file: Option<String>,
-    pub known_hosts_file: Option<String>,
-    pub strict_host_key_checking: Option<String>,
-    pub extra_ssh_args: Vec<String>,
-}
-
-impl SavedConnection {
-    pub fn of(raw: &RawConnection) -> Self {
-        Self {
-            target: raw.target.trim().to_owned(),
-            port: raw.port,
-            identity_file: raw.identity_file.clone(),
-            known_hosts_file: raw.known_hosts_file.clone(),
-            strict_host_key_checking: raw.strict_host_key_checking.clone(),
-            extra_ssh_args: raw.extra_ssh_args.clone(),
-        }
-    }
-
-    /// The common fields of a call on this connection, with the caller's agent and a timeout.
-    pub fn raw_common(&self, ssh_auth_sock: Option<String>, timeout_seconds: f64) -> RawCommon {
-        RawCommon {
-            connection: RawConnection {
-                target: self.target.clone(),
-                port: self.port,
-                identity_file: self.identity_file.clone(),
-                known_hosts_file: self.known_hosts_file.clone(),
-                strict_host_key_checking: self.strict_host_key_checking.clone(),
-                extra_ssh_args: self.extra_ssh_args.clone(),
-            },
-            ssh_auth_sock,
-            timeout_seconds: Some(timeout_seconds),
-        }
-    }
-}
 
 /// How a job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,7 +180,11 @@ mod tests {
             id: id.into(),
             connection: SavedConnection {
                 target: "h".into(),
-                ..Default::default()
+                port: None,
+                identity_file: None,
+                known_hosts_file: None,
+                strict_host_key_checking: None,
+                extra_ssh_args: Vec::new(),
             },
             command: "sleep 1".into(),
             dir: "/home/u/.cache/ssh-mcp/jobs/x".into(),

@@ -9,7 +9,7 @@ use ssh_mcp_core::ssh::remote::jobs::{self as scripts, JobEnd, JobId, ReadHeader
 use tokio_util::sync::CancellationToken;
 
 use super::{Ended, JobRecord, SavedConnection, index, unix_now};
-use crate::door::Entry;
+use crate::door::{Entry, RawCommon};
 use crate::error::DaemonError;
 use crate::exec::{self, Counters, ExecOutcome, ExecSpec};
 use crate::outputs::Stream;
@@ -35,7 +35,11 @@ async fn helper(
     timeout: Duration,
     max_output: usize,
 ) -> Result<ExecOutcome, DaemonError> {
-    let common = entry.common(&conn.raw_common(auth_sock, timeout.as_secs_f64()))?;
+    let common = entry.common(&RawCommon {
+        connection: conn.to_raw(),
+        ssh_auth_sock: auth_sock,
+        timeout_seconds: Some(timeout.as_secs_f64()),
+    })?;
     let spec = exec::script_spec(
         common.conn,
         common.auth_sock,

@@ -55,7 +55,7 @@ pub struct SavedConnection {
 }
 
 impl SavedConnection {
-    fn of(conn: &Connection) -> Self {
+    pub fn of(conn: &Connection) -> Self {
         let raw = conn.to_raw();
         Self {
             target: raw.target,

@@ -33,6 +33,24 @@ pub fn text_chars(json: &str) -> usize {
     json.encode_utf16().count()
 }
 
+/// The two streams of a command's `Finished`, as the daemon sent them (its bytes moved out).
+pub fn streams_of(f: &mut ssh_mcp_wire::pb::Finished) -> [StreamIn; 2] {
+    [
+        StreamIn {
+            name: "stdout",
+            bytes: std::mem::take(&mut f.stdout),
+            cut_at: f.stdout_cut_at.map(|c| c as usize),
+            total: f.stdout_bytes,
+        },
+        StreamIn {
+            name: "stderr",
+            bytes: std::mem::take(&mut f.stderr),
+            cut_at: f.stderr_cut_at.map(|c| c as usize),
+            total: f.stderr_bytes,
+        },
+    ]
+}
+
 /// One stream as the daemon sent it: whole, or its head and tail joined at `cut_at`.
 #[derive(Debug, Clone, Default)]
 pub struct StreamIn {

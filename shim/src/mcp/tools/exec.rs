@@ -99,7 +99,8 @@ pub struct ExecResult {
 impl ExecResult {
     /// The result for `f`, its streams fitted so that its text stays within `budget` characters
     /// (see `budget`).
-    pub fn fitted(f: pb::Finished, budget: u32) -> Self {
+    pub fn fitted(mut f: pb::Finished, budget: u32) -> Self {
+        let streams = budget::streams_of(&mut f);
         let mut result = Self {
             ok: f.exit_code == Some(0) && !f.timed_out,
             exit_code: f.exit_code,
@@ -128,20 +129,6 @@ impl ExecResult {
             result.ok = true;
             return result;
         }
-        let streams = [
-            budget::StreamIn {
-                name: "stdout",
-                bytes: f.stdout,
-                cut_at: f.stdout_cut_at.map(|c| c as usize),
-                total: f.stdout_bytes,
-            },
-            budget::StreamIn {
-                name: "stderr",
-                bytes: f.stderr,
-                cut_at: f.stderr_cut_at.map(|c| c as usize),
-                total: f.stderr_bytes,
-            },
-        ];
         let overhead = budget::text_chars(&serde_json::to_string(&result).unwrap_or_default());
         let mut room = (budget as usize).saturating_sub(overhead);
         // The fit counts exactly; the loop only guards against a miscount.
