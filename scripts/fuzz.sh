@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A short fuzz campaign: builds every target of fuzz/ in one go (nightly Rust, cargo-fuzz, no
-# sanitizer: the code under test is safe Rust, and the fuzzer looks for panics), then runs each
-# for FUZZ_SECONDS (default 5) from its committed corpus. New inputs go to a scratch directory,
+# sanitizer: the code under test is safe Rust, and the fuzzer looks for panics; unoptimised,
+# which builds in half the time of an optimised build, and seconds per target need no speed),
+# then runs each for FUZZ_SECONDS (default 5) from its committed corpus. New inputs go to a scratch directory,
 # so the committed corpus only changes when someone adds to it on purpose. A crash or a unit
 # slower than FUZZ_TIMEOUT seconds fails the run; the input is kept under fuzz/artifacts/.
 #
@@ -9,14 +10,15 @@
 #   bash scripts/fuzz.sh ssh_args        one target
 #   FUZZ_SECONDS=600 bash scripts/fuzz.sh glob_pattern
 #
-# To grow a corpus, run a target on its directory itself, then commit what is new:
+# To grow a corpus, run a target (optimised, for a long campaign) on its directory itself, then
+# commit what is new:
 #   cargo +nightly fuzz run --sanitizer none --debug-assertions ssh_args fuzz/corpus/ssh_args
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${FUZZ_SECONDS:-5}"
 timeout_secs="${FUZZ_TIMEOUT:-20}"
-flags=(--sanitizer none --debug-assertions)
+flags=(--dev --sanitizer none --debug-assertions)
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
   echo "fuzz: no nightly Rust toolchain (\`cargo +nightly --version\` fails)." >&2

@@ -73,6 +73,43 @@ class Sshd:
     known_hosts: Path
     proc: subprocess.Popen
 
+    def authorize(self, user: str) -> None:
+        """Lets `user` log in with this sshd's test key (`identity`)."""
+        key = self.dir / "keys" / user
+        shutil.copy(self.identity.with_suffix(".pub"), key)
+        os.chmod(key, 0o644)
+
+
+LOGIN_SHELLS = ("bash", "dash", "zsh", "fish", "tcsh")
+
+
+def login_shell_account(shell: str) -> str:
+    """The account `smcp-<shell>` with `shell` as login shell (the accounts of
+    tests/login_shells.rs, made the same way: password field `*`, since sshd without PAM refuses a
+    locked account even for keys), created or repaired when needed; returns its name."""
+    user = f"smcp-{shell}"
+    path = next((p for p in (f"/usr/bin/{shell}", f"/bin/{shell}") if os.path.isfile(p)), None)
+    assert path, f"{shell} is not installed; scripts/test.sh installs it"
+
+    def ready() -> bool:
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            entry = None
+        if entry is not None and entry.pw_shell == path:
+            with open("/etc/shadow") as f:
+                fields = next((line.split(":") for line in f if line.split(":")[0] == user), None)
+            if fields and not fields[1].startswith("!"):
+                return True
+        args = ["usermod", "-s", path, "-p", "*", user] if entry else ["useradd", "-m", "-s", path, "-p", "*", user]
+        # A parallel run may hold the lock on /etc/passwd: tried again until the deadline.
+        subprocess.run(args, capture_output=True)
+        return False
+
+    assert os.geteuid() == 0, "the login-shell accounts are made with useradd, as root"
+    wait_until(ready, 30, f"the account {user}")
+    return user
+
 
 class PortTaken(Exception):
     """sshd could not bind the port picked for it: somebody took it in between."""
@@ -87,7 +124,8 @@ def write_configs(d: Path, port: int, user: str) -> None:
         f"""Port {port}
 ListenAddress 127.0.0.1
 HostKey {d}/host_ed25519
-AuthorizedKeysFile {d}/authorized_keys
+# One file per account (sshd reads it as the account): the key of Sshd.authorize'd accounts.
+AuthorizedKeysFile {d}/keys/%u
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
@@ -158,8 +196,11 @@ def sshd():
     user = pwd.getpwuid(os.getuid()).pw_name
     keygen(d / "host_ed25519")
     keygen(d / "id_ed25519")
-    shutil.copy(d / "id_ed25519.pub", d / "authorized_keys")
-    os.chmod(d / "authorized_keys", 0o600)
+    # Other accounts reach their key file: the folder is passable, the keys readable (the private
+    # key stays 0600).
+    os.chmod(d, 0o711)
+    (d / "keys").mkdir(mode=0o755)
+    os.chmod(d / "keys", 0o755)
     log = open(d / "sshd.log", "wb")
     # A port picked free may be taken before sshd binds it (other tests run in parallel): pick
     # another one then.
@@ -180,7 +221,7 @@ def sshd():
 
     leftover_children: list[int] = []
     try:
-        yield Sshd(
+        server = Sshd(
             dir=d,
             port=port,
             user=user,
@@ -189,6 +230,8 @@ def sshd():
             known_hosts=d / "known_hosts",
             proc=proc,
         )
+        server.authorize(user)
+        yield server
         # Every daemon has been stopped by now, and with it every ssh connection to this sshd:
         # the per-connection sshd processes (the listener's children) must have gone too.
         deadline = time.monotonic() + 10

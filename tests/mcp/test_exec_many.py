@@ -12,20 +12,30 @@ import uuid
 import anyio
 import pytest
 
+from conftest import LOGIN_SHELLS, login_shell_account
 from mcptest import await_until, ok_result, procs_mentioning
 
 pytestmark = pytest.mark.anyio
 
 
-def fleet_config(harness, n: int = 19) -> str:
-    """A config with testhost (from the fixture), aliases h01..h{n-1} of it, and `dead`."""
+SHELLS_SORTED = sorted(LOGIN_SHELLS)
+
+
+def fleet_config(harness, n: int = 19, accounts: bool = False) -> str:
+    """A config with testhost (from the fixture), aliases h01..h{n-1} of it, with `accounts` also
+    u-bash, u-dash, u-fish, u-tcsh and u-zsh (the login-shell accounts on the same sshd), and
+    `dead` (nothing listens there)."""
     d = harness.marker_dir("fleet")
     sshd = harness.sshd
+    common = [f"  IdentityFile {sshd.identity}", "  IdentitiesOnly yes",
+              f"  UserKnownHostsFile {sshd.known_hosts}", "  StrictHostKeyChecking yes", "  BatchMode yes"]
     lines = [f"Include {sshd.config}"]
     for i in range(1, n):
-        lines += [f"Host h{i:02d}", "  HostName 127.0.0.1", f"  Port {sshd.port}", f"  User {sshd.user}",
-                  f"  IdentityFile {sshd.identity}", "  IdentitiesOnly yes",
-                  f"  UserKnownHostsFile {sshd.known_hosts}", "  StrictHostKeyChecking yes", "  BatchMode yes"]
+        lines += [f"Host h{i:02d}", "  HostName 127.0.0.1", f"  Port {sshd.port}", f"  User {sshd.user}", *common]
+    for shell in SHELLS_SORTED if accounts else ():
+        user = login_shell_account(shell)
+        sshd.authorize(user)
+        lines += [f"Host u-{shell}", "  HostName 127.0.0.1", f"  Port {sshd.port}", f"  User {user}", *common]
     lines += ["Host dead", "  HostName 127.0.0.1", "  Port 9"]
     path = d / "fleet.conf"
     path.write_text("\n".join(lines) + "\n")
@@ -34,20 +44,32 @@ def fleet_config(harness, n: int = 19) -> str:
 
 
 async def test_twenty_targets_grouped_with_the_unreachable_one_reported(harness):
-    config = fleet_config(harness)
+    # testhost, thirteen aliases of it, five accounts with other login shells, one dead host.
+    config = fleet_config(harness, n=14, accounts=True)
+    aliases = [f"h{i:02d}" for i in range(1, 14)]
+    accounts = [f"u-{shell}" for shell in SHELLS_SORTED]
     async with harness.client(SSH_MCP_SSH_CONFIG=config) as client:
-        targets = ["testhost", "h*", "dead"]
-        # Warm: every master opens once, so the timed call measures the commands. Eight at a time:
-        # all the aliases reach one sshd, whose MaxStartups drops some of more new connections.
-        warm = ok_result(await client.call_tool(
-            "ssh_exec_many", {"targets": targets, "command": "true", "parallelism": 8}))
-        assert warm["ok_count"] == 19, warm
+        targets = ["testhost", "h*", "u-*", "dead"]
+        # Cold: nineteen masters asked for at once, all to one sshd, whose MaxStartups (10:30:100)
+        # drops some of more unauthenticated connections; the pool opens eight at a time there.
+        who = ok_result(await client.call_tool(
+            "ssh_exec_many", {"targets": targets, "command": "id -un", "parallelism": 20}))
         started = time.monotonic()
         r = ok_result(await client.call_tool(
             "ssh_exec_many", {"targets": targets, "command": "sleep 1; echo same", "parallelism": 20}))
         took = time.monotonic() - started
+    assert (who["ok_count"], who["failed_count"]) == (19, 1), who
+    # Every row ran as its account, under its login shell's sh wrapper.
+    users = {row["target"]: who["groups"][row["group"]]["stdout"] for row in who["results"] if "group" in row}
+    for shell in SHELLS_SORTED:
+        assert users[f"u-{shell}"] == f"smcp-{shell}\n", users
+    for name in ["testhost", *aliases]:
+        assert users[name] == f"{harness.sshd.user}\n", users
+    # Six answers: the fixture's account (fourteen targets) and each login-shell account.
+    assert sorted(len(g["targets"]) for g in who["groups"]) == [1, 1, 1, 1, 1, 14], who["groups"]
+
     names = [row["target"] for row in r["results"]]
-    assert names == ["testhost"] + [f"h{i:02d}" for i in range(1, 19)] + ["dead"], names
+    assert names == ["testhost", *aliases, *accounts, "dead"], names
     assert (r["ok_count"], r["failed_count"], r["ok"]) == (19, 1, False)
     (group,) = r["groups"]
     assert group["stdout"] == "same\n" and group["exit_code"] == 0 and len(group["targets"]) == 19

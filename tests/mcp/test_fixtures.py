@@ -20,7 +20,7 @@ def test_a_taken_port_is_reported_as_taken():
     taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         keygen(d / "host_ed25519")
-        (d / "authorized_keys").write_text("")
+        (d / "keys").mkdir()
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]

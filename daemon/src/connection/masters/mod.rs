@@ -5,7 +5,8 @@
 //! sshd allows 10 sessions per connection by default (MaxSessions) and starts dropping
 //! unauthenticated connections beyond 10 (MaxStartups 10:30:100). So a master lends at most
 //! [`LEASES_PER_MASTER`] channels (one more is kept for stopping commands), at most
-//! [`MAX_OPENING_PER_HOST`] masters of one host authenticate at once, and a caller that finds
+//! [`MAX_OPENING_PER_HOST`] masters of one connection and [`gate::OPENING_PER_SERVER`] of one
+//! server (whatever name reaches it, `gate.rs`) authenticate at once, and a caller that finds
 //! every master full either starts another one or waits for a lease to come back: a call never
 //! fails because a master is full.
 //!
@@ -38,6 +39,7 @@ use crate::config::Config;
 use crate::error::DaemonError;
 use crate::shutdown::Shutdown;
 
+mod gate;
 mod lease;
 mod run;
 
@@ -73,6 +75,7 @@ struct PoolInner {
     config: Config,
     shutdown: Shutdown,
     settings: Mutex<Option<SshSettings>>,
+    gate: gate::OpenGate,
 }
 
 struct Host {
@@ -98,6 +101,8 @@ struct HostState {
     /// Channels held for life, by sessions and by forwards (see [`LongLivedSlot`]).
     sessions: usize,
     forwards: usize,
+    /// The servers its masters authenticate against, and when ssh said so (`gate.rs`).
+    servers: Option<(Instant, Vec<String>)>,
 }
 
 /// Why the last master of a key could not be opened, and with which agent it tried.
@@ -170,6 +175,7 @@ impl MasterPool {
                 config: config.clone(),
                 shutdown,
                 settings: Mutex::new(None),
+                gate: gate::OpenGate::default(),
             }),
         }
     }

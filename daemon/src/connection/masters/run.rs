@@ -11,7 +11,7 @@ use tokio::io::AsyncReadExt;
 
 use super::{
     EXTRA_BACKOFF_MAX, EXTRA_BACKOFF_MIN, Host, LEASES_PER_MASTER, Master, MasterPool, OpenFailure,
-    READY_MARGIN, STDERR_KEEP, lock,
+    READY_MARGIN, STDERR_KEEP, gate, lock,
 };
 use crate::connection::killer::GroupKiller;
 use crate::connection::spawn;
@@ -29,17 +29,45 @@ impl MasterPool {
         auth_sock: Option<PathBuf>,
     ) {
         let _ = std::fs::remove_file(&path);
-        let started = settings.and_then(|settings| {
-            let argv = argv::master::control_master(&settings, &host.conn, &path);
-            tracing::debug!(master = id, argv = %argv.display(), "starting control master");
-            spawn::master(&argv, auth_sock.as_deref()).map(|child| (settings, child))
-        });
-        let (settings, mut child) = match started {
-            Ok(started) => started,
+        let settings = match settings {
+            Ok(settings) => settings,
             Err(e) => {
                 return self.open_failed(
                     &host,
-                    auth_sock.clone(),
+                    auth_sock,
+                    e.to_string(),
+                    "Install OpenSSH or set SSH_MCP_SSH_BIN",
+                );
+            }
+        };
+        // A place at each server this master authenticates against (gate.rs), held until it is
+        // up or has failed.
+        let known = lock(&host.state)
+            .servers
+            .clone()
+            .filter(|(at, _)| at.elapsed() < gate::SERVERS_KEPT);
+        let servers = match known {
+            Some((_, servers)) => servers,
+            None => {
+                let servers = gate::servers_of(&settings, &host.conn).await;
+                lock(&host.state).servers = Some((Instant::now(), servers.clone()));
+                servers
+            }
+        };
+        let places = tokio::select! {
+            places = self.inner.gate.enter(&servers) => places,
+            _ = self.inner.shutdown.masters.cancelled() => {
+                return self.open_failed(&host, auth_sock, "the daemon is shutting down".into(), "");
+            }
+        };
+        let argv = argv::master::control_master(&settings, &host.conn, &path);
+        tracing::debug!(master = id, argv = %argv.display(), "starting control master");
+        let mut child = match spawn::master(&argv, auth_sock.as_deref()) {
+            Ok(child) => child,
+            Err(e) => {
+                return self.open_failed(
+                    &host,
+                    auth_sock,
                     e.to_string(),
                     "Install OpenSSH or set SSH_MCP_SSH_BIN",
                 );
@@ -96,6 +124,7 @@ impl MasterPool {
                 }
             }
         }
+        drop(places);
         {
             let mut st = lock(&host.state);
             st.opening = st.opening.saturating_sub(1);
