@@ -13,6 +13,7 @@ pub mod forward_list;
 pub mod heap;
 pub mod host_list;
 pub mod job_list;
+pub mod json_text;
 pub mod mcp;
 pub mod people;
 pub mod policy_cli;

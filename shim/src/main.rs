@@ -143,6 +143,7 @@ async fn serve() -> anyhow::Result<i32> {
             tracing::warn!("daemon not reachable yet: {e}");
         }
     });
+    tokio::spawn(heap::trim_when_idle());
     let service = mcp::SshMcp::new(link).serve(stdio::transport()).await?;
     service.waiting().await?;
     Ok(0)

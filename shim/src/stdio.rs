@@ -15,16 +15,18 @@ mod oversized;
 use std::sync::Arc;
 
 use rmcp::RoleServer;
+use rmcp::model::{ContentBlock, JsonRpcMessage, ServerResult};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
-use rmcp::transport::async_rw::{DEFAULT_MAX_LINE_LENGTH, JsonRpcMessageCodec};
+use rmcp::transport::async_rw::DEFAULT_MAX_LINE_LENGTH;
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
-use tokio_util::bytes::BytesMut;
-use tokio_util::codec::Encoder;
 
 use answers::{Incoming, classify, too_long_answer};
+
+use crate::json_text;
 use oversized::OversizedLine;
 
 type Writer<W> = Arc<Mutex<Option<W>>>;
@@ -118,6 +120,53 @@ async fn write_line<W: AsyncWrite + Unpin>(write: &Writer<W>, bytes: &[u8]) -> s
     w.flush().await
 }
 
+/// One message as a line, as rmcp's codec writes it. A tool result goes by way of
+/// [`json_text`] (a page of output is megabytes, and it is in the result twice: structured, and
+/// as JSON text): its texts and structured content are moved into the JSON value rather than
+/// copied, and its keys come in JSON value order (sorted) rather than rmcp's field order.
+fn encode_line(mut item: TxJsonRpcMessage<RoleServer>) -> std::io::Result<Vec<u8>> {
+    let JsonRpcMessage::Response(response) = &mut item else {
+        return plain_line(&item);
+    };
+    let ServerResult::CallToolResult(result) = &mut response.result else {
+        return plain_line(&item);
+    };
+    let structured = result.structured_content.take();
+    let texts: Vec<String> = result
+        .content
+        .iter_mut()
+        .map(|block| match block {
+            ContentBlock::Text(t) => std::mem::take(&mut t.text),
+            _ => String::new(),
+        })
+        .collect();
+    let mut value = serde_json::to_value(&item).map_err(std::io::Error::other)?;
+    if let Some(result) = value.get_mut("result") {
+        if let Some(structured) = structured {
+            result["structuredContent"] = structured;
+        }
+        if let Some(Value::Array(blocks)) = result.get_mut("content") {
+            for (block, text) in blocks.iter_mut().zip(texts) {
+                if block.get("type").and_then(Value::as_str) == Some("text") {
+                    block["text"] = Value::String(text);
+                }
+            }
+        }
+    }
+    let mut line = json_text::to_vec(&value);
+    line.push(b'\n');
+    crate::heap::sent(line.len());
+    Ok(line)
+}
+
+/// Any other message, exactly as rmcp's codec writes it.
+fn plain_line(item: &TxJsonRpcMessage<RoleServer>) -> std::io::Result<Vec<u8>> {
+    let mut line = serde_json::to_vec(item).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    crate::heap::sent(line.len());
+    Ok(line)
+}
+
 impl<R, W> Transport<RoleServer> for StdioTransport<R, W>
 where
     R: AsyncRead + Send + Unpin,
@@ -129,15 +178,9 @@ where
         &mut self,
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        let mut bytes = BytesMut::new();
-        let encoded = JsonRpcMessageCodec::default()
-            .encode(item, &mut bytes)
-            .map_err(std::io::Error::from);
+        let encoded = encode_line(item);
         let write = self.write.clone();
-        async move {
-            encoded?;
-            write_line(&write, &bytes).await
-        }
+        async move { write_line(&write, &encoded?).await }
     }
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
@@ -210,6 +253,26 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+
+    #[test]
+    fn a_tool_result_line_means_what_rmcps_codec_writes() {
+        use rmcp::model::{CallToolResult, JsonRpcResponse, JsonRpcVersion2_0, NumberOrString};
+        let structured = json!({"ok": true, "data": "line \"one\"\n\u{1}\tü😀", "n": 3});
+        let mut result = CallToolResult::success(vec![ContentBlock::text(structured.to_string())]);
+        result.structured_content = Some(structured);
+        let item: TxJsonRpcMessage<RoleServer> = JsonRpcMessage::Response(JsonRpcResponse {
+            jsonrpc: JsonRpcVersion2_0,
+            id: NumberOrString::Number(7),
+            result: ServerResult::CallToolResult(result),
+        });
+        let theirs = serde_json::to_value(&item).unwrap();
+        let line = encode_line(item).unwrap();
+        assert_eq!(line.last(), Some(&b'\n'));
+        assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1);
+        let ours: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(ours, theirs);
+        assert_eq!(ours["result"]["structuredContent"]["n"], 3);
+    }
 
     #[tokio::test]
     async fn the_transport_answers_and_keeps_reading() {

@@ -53,13 +53,20 @@ impl McpClient {
         let pending: Pending = Arc::default();
         let table = pending.clone();
         tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
+            // One line buffer, reused; serde_json checks the UTF-8 as it parses.
+            let mut reader = BufReader::with_capacity(256 * 1024, stdout);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
                 let read_at = Instant::now();
-                let Ok(message) = serde_json::from_str::<Value>(&line) else {
+                let Ok(message) = serde_json::from_slice::<Value>(&line) else {
                     eprintln!(
                         "bench: shim wrote a line that is not JSON: {}",
-                        clip(&line, 200)
+                        clip(&String::from_utf8_lossy(&line), 200)
                     );
                     continue;
                 };
@@ -208,6 +215,19 @@ pub fn structured(tool: &str, message: &Value) -> anyhow::Result<Value> {
     match result.get("structuredContent") {
         Some(s) if !failed => Ok(s.clone()),
         _ => bail!("{tool} failed: {}", clip(&result.to_string(), 500)),
+    }
+}
+
+/// The structured content of a successful `tools/call` reply, taken out of it rather than copied
+/// (a page of output is megabytes).
+pub fn take_structured(tool: &str, message: &mut Value) -> anyhow::Result<Value> {
+    let taken = message
+        .pointer_mut("/result/structuredContent")
+        .map(Value::take);
+    let failed = message.pointer("/result/isError") == Some(&Value::Bool(true));
+    match taken {
+        Some(s) if !failed => Ok(s),
+        _ => bail!("{tool} failed: {}", clip(&message.to_string(), 500)),
     }
 }
 

@@ -3,7 +3,7 @@ answers JSON-RPC 2.0 requires, and the shim keeps serving the same client afterw
 
 from __future__ import annotations
 
-from mcptest import RawShim, base_env
+from mcptest import RawShim, base_env, wait_until
 
 
 def is_error(code: int):
@@ -113,5 +113,37 @@ def test_oversized_input_gets_a_clear_error_with_its_id_and_memory_stays_bounded
         assert shim_growth < 80 * 1024, f"shim peak grew by {shim_growth} KiB"
         assert daemon_growth < 48 * 1024, f"daemon peak grew by {daemon_growth} KiB"
         print(f"peak growth: shim {shim_growth} KiB, daemon {daemon_growth} KiB")
+    finally:
+        shim.close()
+
+
+def vm_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} for {pid}")
+
+
+def test_the_shim_gives_back_the_memory_of_large_pages_once_idle(harness):
+    """Pages of 8 MiB pass through the shim several times over (gRPC, text, JSON line); it keeps
+    that heap mapped while large replies come, and returns it within seconds after."""
+    shim = RawShim({**base_env(), **harness.env}, harness.dir / "raw-shim-pages.err")
+    try:
+        shim.initialize()
+        shim.send(exec_call(2, "head -c 16777216 /dev/zero | tr '\\0' a"))
+        cut = shim.response(2, timeout=60)["result"]["structuredContent"]
+        assert cut["stdout_truncated"] is True and cut["output_id"], cut
+        idle = vm_kib(shim.proc.pid, "VmRSS")
+        for i, offset in enumerate([0, 8 << 20]):
+            shim.send({"jsonrpc": "2.0", "id": 10 + i, "method": "tools/call", "params": {
+                "name": "ssh_read_output",
+                "arguments": {"output_id": cut["output_id"], "offset": offset, "max_bytes": 8 << 20}}})
+            page = shim.response(10 + i, timeout=60)["result"]["structuredContent"]
+            assert page["data"] == "a" * (8 << 20) and page["offset"] == offset, {**page, "data": "…"}
+        busy = vm_kib(shim.proc.pid, "VmRSS")
+        assert busy > idle + 16 * 1024, (idle, busy)  # the pages' buffers were held
+        wait_until(lambda: vm_kib(shim.proc.pid, "VmRSS") < idle + 12 * 1024, 15,
+                   f"the shim's RSS ({busy} KiB after the pages) back near {idle} KiB")
     finally:
         shim.close()

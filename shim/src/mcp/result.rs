@@ -4,19 +4,29 @@
 
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::daemon_link::LinkError;
+use crate::json_text;
 
 /// A successful result whose structured content is `value`.
 pub fn success(value: &impl Serialize) -> CallToolResult {
     match serde_json::to_value(value) {
-        Ok(v) => CallToolResult::structured(v),
+        Ok(v) => structured(v),
         Err(e) => failure(
             "internal_error",
             format!("could not encode the result: {e}"),
         ),
     }
+}
+
+/// Structured content `value` and its JSON as text: rmcp's `CallToolResult::structured`, with
+/// the text written by [`json_text`] (pages of output are megabytes).
+pub fn structured(value: Value) -> CallToolResult {
+    let mut result =
+        CallToolResult::success(vec![ContentBlock::text(json_text::to_string(&value))]);
+    result.structured_content = Some(value);
+    result
 }
 
 /// An in-band tool error the agent can read and act on.

@@ -91,6 +91,20 @@ impl From<pb::OutputPage> for OutputPage {
     }
 }
 
+impl OutputPage {
+    /// The tool result; the page's data (megabytes) is moved into it, not copied.
+    fn into_result(mut self) -> rmcp::model::CallToolResult {
+        let data = std::mem::take(&mut self.data);
+        match serde_json::to_value(&self) {
+            Ok(mut value) => {
+                value["data"] = serde_json::Value::String(data);
+                result::structured(value)
+            }
+            Err(e) => result::failure("internal_error", format!("could not encode the page: {e}")),
+        }
+    }
+}
+
 daemon_tool! {
     /// `ssh_read_output` on the one generic path (`call.rs`).
     SshReadOutput: Outputs::read(ReadOutputArgs => pb::ReadOutputRequest) -> pb::OutputPage,
@@ -103,7 +117,7 @@ daemon_tool! {
         wait_seconds: args.wait_seconds,
         ssh_auth_sock: super::connection::caller_auth_sock(),
     },
-    |reply| result::success(&OutputPage::from(reply))
+    |reply| OutputPage::from(reply).into_result()
 }
 
 mcp_entry! {
