@@ -26,6 +26,9 @@ command -v useradd >/dev/null || need+=(passwd)
 # The edit tests put ACLs and extended attributes on files (ssh_edit keeps them by writing in place).
 command -v setfacl >/dev/null || need+=(acl)
 command -v setfattr >/dev/null || need+=(attr)
+# Each stage says when it starts, in seconds since the test command began.
+stage() { echo "== $1 (at ${SECONDS} s)"; }
+
 install_packages ${need[@]+"${need[@]}"}
 prepare_sshd
 
@@ -44,17 +47,17 @@ if [ ! -x tests/mcp/node_modules/.bin/mcp-inspector ]; then
   npm ci --prefix tests/mcp --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 
-echo "== rustfmt"
+stage "rustfmt"
 cargo fmt --all -- --check
-echo "== clippy"
+stage "clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
-echo "== build"
+stage "build"
 cargo build --locked --workspace --bins
-echo "== cargo test"
+stage "cargo test"
 cargo test --locked --workspace
 # Every fuzz target's corpus was replayed on stable by cargo test; the campaign (nightly only)
 # looks for new inputs. A machine without nightly skips it and says how to get it.
-echo "== fuzz (each target ${FUZZ_SECONDS:-5} s from its committed corpus)"
+stage "fuzz (each target ${FUZZ_SECONDS:-5} s from its committed corpus)"
 if cargo +nightly --version >/dev/null 2>&1; then
   bash scripts/fuzz.sh
 else
@@ -62,7 +65,8 @@ else
   echo "fuzz: replayed every target's corpus on stable; for the campaign as well, run"
   echo "fuzz: \`rustup toolchain install nightly\` (cargo-fuzz is installed on first use)."
 fi
-echo "== quick bench (release binaries; fails past twice any target)"
+stage "quick bench (release binaries; fails past twice any target)"
 bash scripts/bench.sh --quick
-echo "== MCP client tests (Python mcp SDK)"
+stage "MCP client tests (Python mcp SDK)"
 SSH_MCP_BIN_DIR="$PWD/target/debug" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/mcp
+stage "done"
