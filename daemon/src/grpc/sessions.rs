@@ -313,7 +313,7 @@ impl SessionsService {
             };
             session.resize(size).await?;
         }
-        let before = session.output.end_offset();
+        let before = session.output().end_offset();
         if !req.input.is_empty() {
             session.write(&req.input).await?;
         }

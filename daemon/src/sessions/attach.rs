@@ -43,12 +43,12 @@ pub async fn run<In, Out, OutFut>(
     OutFut: std::future::Future<Output = bool>,
 {
     tokio::pin!(stop);
-    let end = session.output.end_offset();
+    let end = session.output().end_offset();
     let mut pos = end
         .saturating_sub(BACKLOG_BYTES)
-        .max(session.output.start_offset());
+        .max(session.output().start_offset());
     loop {
-        let read = session.output.read(ReadRequest {
+        let read = session.output().read(ReadRequest {
             from: ReadFrom::Offset(pos),
             max_bytes: CHUNK_BYTES,
             json_chars: None,

@@ -275,13 +275,13 @@ fn collect(session: &Session, seen: &RunMarks, spec: &RunSpec) -> RunOutcome {
     };
     let end = seen
         .end
-        .map_or_else(|| session.output.end_offset(), |(at, _)| at);
+        .map_or_else(|| session.output().end_offset(), |(at, _)| at);
     let mut bytes = Vec::new();
     let mut from = start;
     let mut lost = 0;
     while from < end {
         let chunk = session
-            .output
+            .output()
             .read_now(ReadFrom::Offset(from), (end - from) as usize, None);
         lost += chunk.dropped_bytes;
         if chunk.to <= chunk.from {

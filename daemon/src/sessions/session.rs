@@ -7,7 +7,8 @@
 //! a stop closes the channel, so that sshd hangs up the terminal, then ends whatever is left of the
 //! group over the master's spare channel (SIGTERM, then SIGKILL after the grace).
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
 use std::time::{Duration, Instant};
 
 use pty_process::OwnedWritePty;
@@ -71,7 +72,12 @@ pub struct Session {
     pub started: Instant,
     /// When it started, for the registry on disk.
     started_ms: u64,
-    pub output: Arc<SessionOutput>,
+    /// Read it through [`Session::output`], which fills a restored session's on first use.
+    output: Arc<SessionOutput>,
+    /// A restored session's transcript, whose end becomes its output when it is first read (a
+    /// daemon that finds many ended sessions keeps none of their output in memory until then).
+    restored_transcript: Option<PathBuf>,
+    restored_loaded: Once,
     /// The rendered terminal and the output offset it has been fed up to: it is fed only when
     /// a read asks for the screen (a terminal emulator is slower than a flood of output).
     screen: Mutex<(Screen, u64)>,
@@ -100,6 +106,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Session {
+    /// The session's output. A restored session's is the end of its transcript, read from disk
+    /// the first time it is asked for.
+    pub fn output(&self) -> &Arc<SessionOutput> {
+        if let Some(path) = &self.restored_transcript {
+            self.restored_loaded.call_once(|| {
+                self.output.push(&record::transcript_tail(path, RING_BYTES));
+                self.output.close();
+            });
+        }
+        &self.output
+    }
+
+    /// How long ago output last arrived; none for a restored session (its output came from
+    /// disk, and a list should not read it).
+    pub fn idle(&self) -> Option<Duration> {
+        if self.restored_transcript.is_some() {
+            return None;
+        }
+        self.output.last_output().map(|t| t.elapsed())
+    }
+
     /// Opens a session for `spec`: a PTY of the asked size, a terminal channel on a master of
     /// the pool (sshd refusing one, at MaxSessions, only means trying another), the transcript,
     /// the observer, and the owner task on the `commands` tracker.
@@ -145,6 +172,8 @@ impl Session {
             started: Instant::now(),
             started_ms: record::now_ms(),
             output: Arc::new(SessionOutput::new(RING_BYTES)),
+            restored_transcript: None,
+            restored_loaded: Once::new(),
             screen: Mutex::new((Screen::new(spec.size), 0)),
             size: Mutex::new(spec.size),
             writer: tokio::sync::Mutex::new(Some(writer)),
@@ -180,7 +209,7 @@ impl Session {
     }
 
     /// A session of a previous daemon, from its record: ended (`daemon-restarted` if it was still
-    /// running then), with the end of its transcript as its output.
+    /// running then), with the end of its transcript as its output once it is read.
     pub fn restored(r: &SessionRecord) -> Arc<Self> {
         let exit = match &r.exit_reason {
             Some(reason) if r.ended_ms.is_some() => Exit {
@@ -203,9 +232,6 @@ impl Session {
         let ended_at = now
             .checked_sub(Duration::from_millis(now_ms.saturating_sub(ended_ms)))
             .unwrap_or(now);
-        let output = SessionOutput::new(RING_BYTES);
-        output.push(&record::transcript_tail(&r.transcript_path, RING_BYTES));
-        output.close();
         let tmux = observer::tmux_name(&r.target, r.name.as_deref(), &r.id);
         let observer = ObserverState::transcript_only(r.transcript_path.clone(), tmux);
         let (ended, _) = watch::channel(true);
@@ -216,7 +242,9 @@ impl Session {
             auto_close: r.auto_close,
             started: ended_at.checked_sub(ran).unwrap_or(ended_at),
             started_ms: r.started_ms,
-            output: Arc::new(output),
+            output: Arc::new(SessionOutput::new(RING_BYTES)),
+            restored_transcript: Some(r.transcript_path.clone()),
+            restored_loaded: Once::new(),
             screen: Mutex::new((Screen::new(TermSize::DEFAULT), 0)),
             size: Mutex::new(TermSize::DEFAULT),
             writer: tokio::sync::Mutex::new(None),
@@ -315,7 +343,7 @@ impl Session {
         let (screen, fed) = &mut *guard;
         loop {
             let chunk =
-                self.output
+                self.output()
                     .read_now(super::output::ReadFrom::Offset(*fed), 1024 * 1024, None);
             if chunk.dropped_bytes > 0 {
                 *screen = Screen::new(self.size());
@@ -415,5 +443,39 @@ impl Session {
         tokio::time::timeout(limit, rx.wait_for(|ended| *ended))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restored_session_reads_its_transcript_only_when_its_output_is_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let transcript = dir.path().join("transcript.log");
+        let text = b"$ make\nbuilt\n".repeat(10_000);
+        std::fs::write(&transcript, &text).unwrap();
+        let record = SessionRecord {
+            id: "s1".into(),
+            name: Some("build".into()),
+            target: "host".into(),
+            auto_close: false,
+            started_ms: 1,
+            ended_ms: Some(2),
+            exit_code: Some(0),
+            signal: None,
+            exit_reason: Some("clean-exit".into()),
+            transcript_path: transcript,
+        };
+        let session = Session::restored(&record);
+        // Listed, nothing of its output in memory yet.
+        assert_eq!(session.output.end_offset(), 0);
+        assert_eq!(session.idle(), None);
+        assert!(!session.is_running());
+        // The first read takes the end of the transcript, once.
+        assert_eq!(session.output().end_offset(), text.len() as u64);
+        assert!(session.output().is_closed());
+        assert_eq!(session.output().end_offset(), text.len() as u64);
     }
 }

@@ -56,7 +56,7 @@ pub async fn take(session: &Session, read: &ReadSpec, wait: Wait) -> Snapshot {
             if let Wait::ForOutputAfter(after) = wait {
                 request.new_after = Some(after);
             }
-            Some(session.output.read(request).await)
+            Some(session.output().read(request).await)
         }
     };
     let describe = |chunk: Option<super::ring::Chunk>| {
@@ -77,7 +77,7 @@ pub async fn take(session: &Session, read: &ReadSpec, wait: Wait) -> Snapshot {
             truncated: chunk.truncated(),
             pending_bytes: chunk.pending_bytes,
             uptime: session.uptime(),
-            idle: session.output.last_output().map(|t| t.elapsed()),
+            idle: session.idle(),
             observer: session.observer(),
             auto_close: session.auto_close,
             output_offset: chunk.from,

@@ -100,7 +100,7 @@ impl Owner {
         }
         // Only this task pushes, so the marks' offsets count from the end before this push; they
         // are published after it, so that a run woken by its end mark finds all its output.
-        let base = self.session.output.end_offset();
+        let base = self.session.output().end_offset();
         if !clean.is_empty() {
             // Flushed per read of the terminal (up to READ_BYTES), so that a daemon that dies leaves
             // everything shown so far on disk.
@@ -109,7 +109,7 @@ impl Owner {
             if let Some(error) = self.transcript.new_error() {
                 self.session.transcript_failed(error);
             }
-            self.session.output.push(&clean);
+            self.session.output().push(&clean);
         }
         if !marks.is_empty() {
             self.session.marks.send_modify(|log| {
@@ -158,7 +158,7 @@ impl Owner {
         let rest = clean;
         if !rest.is_empty() {
             self.transcript.write(&rest);
-            self.session.output.push(&rest);
+            self.session.output().push(&rest);
         }
         self.transcript.flush();
         let stop = lock(&self.session.life).stop;
@@ -178,7 +178,7 @@ impl Owner {
         self.link.release().await;
         // On disk before anyone learns of the end: a stop that has returned is in the file.
         SessionRegistry::save_off_workers(&self.daemon).await;
-        self.session.output.close();
+        self.session.output().close();
         self.session.ended.send_replace(true);
         let mut observer = self.session.observer.lock().await;
         observer::stop(&mut observer).await;
