@@ -203,6 +203,7 @@ impl Session {
             marks: MarkFilter::new(&nonce),
             pgid: None,
             journal,
+            clean: Vec::new(),
         };
         daemon.shutdown.commands.spawn(owner.run());
         Ok(session)

@@ -43,6 +43,8 @@ pub(super) struct Owner {
     pub(super) pgid: Option<u32>,
     /// The shell's journal entry: its process group once reported, its end when the owner ends.
     pub(super) journal: crate::recovery::journal::Entry,
+    /// The output of one read with the marks taken out (reused from read to read).
+    pub(super) clean: Vec<u8>,
 }
 
 impl Owner {
@@ -89,7 +91,10 @@ impl Owner {
     }
 
     fn feed(&mut self, n: usize, buf: &[u8]) {
-        let mut clean = Vec::with_capacity(n);
+        // One buffer for the life of the session: a flood arrives in thousands of reads, and a
+        // fresh buffer for each costs page faults (the allocator hands back what it trims).
+        let mut clean = std::mem::take(&mut self.clean);
+        clean.clear();
         let mut marks = Vec::new();
         let mark_filter = &mut self.marks;
         if let Some(pid) = self.filter.feed(&buf[..n], &mut |b: &[u8]| {
@@ -118,6 +123,7 @@ impl Owner {
                 }
             });
         }
+        self.clean = clean;
     }
 
     /// Lets go of the host (sshd hangs up the terminal: the shell and its jobs get SIGHUP), then
