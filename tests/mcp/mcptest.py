@@ -187,9 +187,9 @@ class RawShim:
     def send(self, msg: Any) -> None:
         self.send_line(json.dumps(msg).encode())
 
-    def initialize(self, id_: int = 1) -> dict:
+    def initialize(self, id_: int = 1, capabilities: dict | None = None) -> dict:
         self.send({"jsonrpc": "2.0", "id": id_, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
+            "protocolVersion": "2025-11-25", "capabilities": capabilities or {},
             "clientInfo": {"name": "raw-test", "version": "0"}}})
         init = self.response(id_)
         assert "result" in init, init

@@ -16,8 +16,12 @@ pub use tools::fuzzing;
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{ServerHandler, tool_handler};
+use rmcp::model::{
+    CancelTaskParams, GetTaskParams, GetTaskResult, Implementation, ServerCapabilities,
+    ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 
 use crate::daemon_link::DaemonLink;
 
@@ -38,6 +42,8 @@ change remote files over SFTP, byte-exact (no shell quoting).";
 #[derive(Clone)]
 pub struct SshMcp {
     link: Arc<DaemonLink>,
+    /// Tasks this client was given (`tools/tasks.rs`).
+    tasks: tools::TaskBook,
     /// This client's id for session reads: one per shim process, made at start-up.
     reader_id: Arc<str>,
     tool_router: ToolRouter<Self>,
@@ -48,6 +54,7 @@ impl SshMcp {
         Self {
             link,
             reader_id: tools::new_reader_id().into(),
+            tasks: tools::TaskBook::default(),
             tool_router: without_dialect(Self::tools()),
         }
     }
@@ -69,8 +76,29 @@ fn without_dialect(mut router: ToolRouter<SshMcp>) -> ToolRouter<SshMcp> {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for SshMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("ssh-mcp", env!("CARGO_PKG_VERSION")))
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build(),
+        )
+        .with_server_info(Implementation::new("ssh-mcp", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        self.task_state(request, context).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.cancel_task_job(request, context).await
     }
 }

@@ -228,7 +228,7 @@ impl Streamed for SshExec {
 
 // One non-interactive remote command; `timeout` and cancellation end it.
 mcp_entry! {
-    ssh_exec_router: ssh_exec(ExecArgs) => call_streamed::<SshExec>,
+    ssh_exec_router: ssh_exec(ExecArgs) => call_exec::<SshExec>,
     name = "ssh_exec",
     description = "Run a remote command (non-interactive). Set timeout if it may hang.",
     title = "Run a remote command",

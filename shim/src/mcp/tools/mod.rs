@@ -18,12 +18,14 @@ mod search;
 mod services;
 mod session_result;
 mod sessions;
+mod tasks;
 mod text;
 mod transfers;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 
 pub use sessions::new_reader_id;
+pub(crate) use tasks::TaskBook;
 
 use crate::mcp::SshMcp;
 
