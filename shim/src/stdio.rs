@@ -1,5 +1,6 @@
 //! The MCP transport on stdin/stdout: one JSON-RPC message per line. Valid messages are rmcp's
-//! (its message types decode them, its codec encodes what the server sends); this file adds the
+//! (its message types decode them; what the server sends is written as its codec writes it,
+//! tool results by way of `json_text`, see [`encode_line`]); this file adds the
 //! answers JSON-RPC 2.0 requires for lines rmcp cannot read, which it would drop or answer
 //! without an id, leaving a client waiting: a Parse error (-32700, id null) for a line that is not
 //! JSON, an Invalid Request (-32600, with the id when one can be read) for JSON that is not a
@@ -25,9 +26,9 @@ use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
 use answers::{Incoming, classify, too_long_answer};
+use oversized::OversizedLine;
 
 use crate::json_text;
-use oversized::OversizedLine;
 
 type Writer<W> = Arc<Mutex<Option<W>>>;
 

@@ -8,7 +8,8 @@
 //! hostname and port, and the first jump host) and takes a place at each of those servers
 //! ([`OpenGate::enter`]): at most [`OPENING_PER_SERVER`] masters authenticate against one server
 //! at once, and [`OPENING_IN_ALL`] in the whole pool. The places are given back as soon as the
-//! master is up or has failed.
+//! master is up or has failed. A session's own ssh (one that authenticates on the session's
+//! terminal, `sessions::link`) takes no place: it may wait at a prompt as long as a person does.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
