@@ -31,29 +31,11 @@ impl MasterPool {
         let _ = std::fs::remove_file(&path);
         let settings = match settings {
             Ok(settings) => settings,
-            Err(e) => {
-                return self.open_failed(
-                    &host,
-                    auth_sock,
-                    e.to_string(),
-                    "Install OpenSSH or set SSH_MCP_SSH_BIN",
-                );
-            }
+            Err(e) => return self.open_failed(&host, auth_sock, e.to_string(), NO_SSH_HINT),
         };
         // A place at each server this master authenticates against (gate.rs), held until it is
         // up or has failed.
-        let known = lock(&host.state)
-            .servers
-            .clone()
-            .filter(|(at, _)| at.elapsed() < gate::SERVERS_KEPT);
-        let servers = match known {
-            Some((_, servers)) => servers,
-            None => {
-                let servers = gate::servers_of(&settings, &host.conn).await;
-                lock(&host.state).servers = Some((Instant::now(), servers.clone()));
-                servers
-            }
-        };
+        let servers = servers_for(&host, &settings).await;
         let places = tokio::select! {
             places = self.inner.gate.enter(&servers) => places,
             _ = self.inner.shutdown.masters.cancelled() => {
@@ -64,14 +46,7 @@ impl MasterPool {
         tracing::debug!(master = id, argv = %argv.display(), "starting control master");
         let mut child = match spawn::master(&argv, auth_sock.as_deref()) {
             Ok(child) => child,
-            Err(e) => {
-                return self.open_failed(
-                    &host,
-                    auth_sock,
-                    e.to_string(),
-                    "Install OpenSSH or set SSH_MCP_SSH_BIN",
-                );
-            }
+            Err(e) => return self.open_failed(&host, auth_sock, e.to_string(), NO_SSH_HINT),
         };
         let stderr_tail = Arc::new(Mutex::new(Vec::<u8>::new()));
         let stderr_task = child.stderr.take().map(|mut err| {
@@ -213,6 +188,24 @@ impl MasterPool {
         }
         host.changed.notify_waiters();
     }
+}
+
+/// The hint of a master that could not be started at all.
+const NO_SSH_HINT: &str = "Install OpenSSH or set SSH_MCP_SSH_BIN";
+
+/// The servers `host`'s masters authenticate against: as `ssh -G` last said, within
+/// [`gate::SERVERS_KEPT`], else asked again.
+async fn servers_for(host: &Host, settings: &SshSettings) -> Vec<String> {
+    let known = lock(&host.state)
+        .servers
+        .clone()
+        .filter(|(at, _)| at.elapsed() < gate::SERVERS_KEPT);
+    if let Some((_, servers)) = known {
+        return servers;
+    }
+    let servers = gate::servers_of(settings, &host.conn).await;
+    lock(&host.state).servers = Some((Instant::now(), servers.clone()));
+    servers
 }
 
 /// SIGTERM (ssh closes its connection and removes its socket), SIGKILL after two seconds.
