@@ -30,10 +30,14 @@ fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-/// The last `n` characters of `s` (enough to find a marker split across two reads).
+/// The last `n` characters of `s` (enough to find a marker split across two reads), found from
+/// the end: the reader's own work must not grow with the megabyte it has just read.
 fn tail(s: &str, n: usize) -> String {
-    let skip = s.chars().count().saturating_sub(n);
-    s.chars().skip(skip).collect()
+    if n == 0 {
+        return String::new();
+    }
+    let start = s.char_indices().rev().nth(n - 1).map_or(0, |(i, _)| i);
+    s[start..].to_owned()
 }
 
 async fn one_flood(bytes: u64, env: &BenchEnv, master: &Master) -> anyhow::Result<Flood> {
