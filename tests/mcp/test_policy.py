@@ -233,3 +233,111 @@ async def test_the_defaults_protect_keys_and_ssh_files(harness, tmp_path):
                 "target": TARGET, "command": "true", "known_hosts_file": str(kh),
                 "strict_host_key_checking": "accept-new"}))
             ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command": f"rm -rf {remote}"}))
+
+
+async def test_an_upload_follows_no_link_out_of_the_local_rules(harness, tmp_path):
+    """`scp -r` follows every link it meets in a tree, and rsync does with `--copy-links` and its
+    kin: a link in an allowed folder (one an earlier download may have brought along) must not
+    carry a key, or a file outside the read roots, to the host. Each link the copy would follow
+    is checked as a source is; rsync's default copies a link as a link, which sends nothing."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    key = home / ".ssh" / "id_ed25519"
+    key.write_text("PRIVATE KEY\n")
+    outside = tmp_path / "outside.txt"  # not under the home, the default read root
+    outside.write_text("OUTSIDE\n")
+    (home / "hop").symlink_to(key)
+    (home / "lib").mkdir()
+    (home / "lib" / "k").symlink_to("../.ssh/id_ed25519")
+
+    def tree(name: str, link: str, to: str) -> Path:
+        t = home / name
+        (t / "sub").mkdir(parents=True)
+        (t / "readme.txt").write_text("fine\n")
+        (t / "sub" / "same").symlink_to("../readme.txt")  # stays inside the tree: harmless
+        (t / link).symlink_to(to)
+        return t
+
+    attacks = [
+        tree("absolute", "key", str(key)),
+        tree("relative-folder", "keys", "../.ssh"),
+        tree("chain", "innocent", str(home / "hop")),
+        tree("outside-roots", "notes", str(outside)),
+        tree("nested", "lib", str(home / "lib")),  # the key's link is inside the folder it leads to
+    ]
+    following = [["-L"], ["--copy-links"], ["-rL"], ["--copy-unsafe-links"], ["-k"], ["--copy-dirlinks"]]
+    policy_path(harness).unlink()  # the default policy, with this home
+    remote = f"/tmp/policy-links-{os.getpid()}-{time.monotonic_ns()}"  # unique: the host is this machine
+    with anyio.fail_after(120):
+        async with harness.client(HOME=str(home)) as client:
+            ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command": f"mkdir -p {remote}"}))
+            for t in attacks:
+                dest = f"{remote}/{t.name}"
+                message = denied(await client.call_tool("ssh_scp", {
+                    "target": TARGET, "direction": "upload", "sources": [str(t)],
+                    "destination": dest, "recursive": True}))
+                assert "would follow the link" in message and t.name in message, message
+                for extra in following:
+                    message = denied(await client.call_tool("ssh_sync", {
+                        "target": TARGET, "direction": "upload", "source": f"{t}/",
+                        "destination": dest, "extra_rsync_args": extra}))
+                    assert "would follow the link" in message, (extra, message)
+                gone = await client.call_tool("ssh_exec", {"target": TARGET, "command": f"test -e {dest}"})
+                assert structured(gone)["exit_code"] == 1, f"{dest} exists after a refused upload"
+            # rsync's default copies each link as a link: allowed, and no key arrives.
+            ok_result(await client.call_tool("ssh_sync", {
+                "target": TARGET, "direction": "upload", "source": f"{attacks[0]}/",
+                "destination": f"{remote}/as-links"}))
+            check = await client.call_tool("ssh_exec", {
+                "target": TARGET,
+                "command": f"test -L {remote}/as-links/key && ! grep -rq 'PRIVATE KEY' {remote}"})
+            assert structured(check)["exit_code"] == 0, structured(check)
+            # A tree whose only link stays inside it goes up whole, the link followed.
+            clean = home / "clean"
+            (clean / "sub").mkdir(parents=True)
+            (clean / "readme.txt").write_text("fine\n")
+            (clean / "sub" / "same").symlink_to("../readme.txt")
+            up = ok_result(await client.call_tool("ssh_scp", {
+                "target": TARGET, "direction": "upload", "sources": [str(clean)],
+                "destination": f"{remote}/clean", "recursive": True, "checksum": True}))
+            # The file behind the link counts, and its checksum is compared, as scp sent it.
+            assert (up["files_transferred"], up["bytes_transferred"]) == (2, 10), up
+            assert up["checksum_match"] is True, up
+            got = await client.call_tool("ssh_exec", {"target": TARGET, "command": f"cat {remote}/clean/sub/same"})
+            assert structured(got)["stdout"] == "fine\n", structured(got)
+            ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command": f"rm -rf {remote}"}))
+
+
+async def test_a_download_writes_through_no_link_into_protected_files(harness, tmp_path):
+    """rsync's `--keep-dirlinks` writes into the folder a link already in the destination leads
+    to: after an earlier download left `dest/cfg -> ../../.ssh`, a second one with `-K` would put
+    `cfg/authorized_keys` into `~/.ssh`. Each link to a folder where such a download lands is
+    checked as a place it writes; a link to an allowed folder is fine."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    dest = home / "work" / "dest"
+    dest.mkdir(parents=True)
+    (dest / "cfg").symlink_to("../../.ssh")
+    (home / "work" / "data").mkdir()
+    policy_path(harness).unlink()  # the default policy, with this home
+    remote = f"/tmp/policy-dirlinks-{os.getpid()}-{time.monotonic_ns()}"
+    with anyio.fail_after(90):
+        async with harness.client(HOME=str(home)) as client:
+            ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command":
+                f"mkdir -p {remote}/cfg && echo 'ssh-ed25519 AAAA attacker' > {remote}/cfg/authorized_keys"}))
+            for extra in [["-K"], ["--keep-dirlinks"], ["-rK"]]:
+                message = denied(await client.call_tool("ssh_sync", {
+                    "target": TARGET, "direction": "download", "source": f"{remote}/",
+                    "destination": str(dest), "extra_rsync_args": extra}))
+                assert "write through the link" in message and "cfg" in message, (extra, message)
+                assert not (home / ".ssh" / "authorized_keys").exists()
+            # A link to a folder the rules allow passes the policy (rsync 3.5 itself then refuses
+            # to write through any link, older ones go through it: either is rsync's to decide).
+            (dest / "cfg").unlink()
+            (dest / "cfg").symlink_to(home / "work" / "data")
+            ok_result(await client.call_tool("ssh_sync", {
+                "target": TARGET, "direction": "download", "source": f"{remote}/",
+                "destination": str(dest), "extra_rsync_args": ["-K"]}))
+            assert (dest / "cfg").is_symlink()
+            assert not (home / ".ssh" / "authorized_keys").exists()
+            ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command": f"rm -rf {remote}"}))

@@ -21,6 +21,10 @@ use crate::trust::policy::local::Landing;
 pub enum LocalUse {
     /// An upload reads it (a whole tree when `tree`).
     Read { path: PathBuf, tree: bool },
+    /// An upload reads what `link`, inside one of its trees, leads to (a tree when `tree`).
+    Followed { link: PathBuf, tree: bool },
+    /// A download writes into the folder `link`, inside where it lands, leads to.
+    WrittenThrough { link: PathBuf },
     /// A download writes there.
     Write(Landing),
 }
@@ -191,7 +195,29 @@ impl Entry {
         for u in &call.local {
             match u {
                 LocalUse::Read { path, tree } => local.check_read(places, path, *tree)?,
+                LocalUse::Followed { link, tree } => {
+                    local.check_read(places, link, *tree).map_err(|why| {
+                        format!(
+                            "the upload would follow the link {} to {}: {why}",
+                            link.display(),
+                            crate::trust::policy::local::resolve(link).display()
+                        )
+                    })?
+                }
                 LocalUse::Write(landing) => local.check_write(places, landing)?,
+                LocalUse::WrittenThrough { link } => {
+                    let landing = Landing {
+                        path: link.clone(),
+                        tree: true,
+                    };
+                    local.check_write(places, &landing).map_err(|why| {
+                        format!(
+                            "the download would write through the link {} into {}: {why}",
+                            link.display(),
+                            crate::trust::policy::local::resolve(link).display()
+                        )
+                    })?
+                }
             }
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! on the `commands` tracker, forwarding progress and the outcome over the response stream. A
 //! dropped stream cancels the transfer (its process group is ended).
 
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -19,6 +20,7 @@ use ssh_mcp_core::ssh::argv::transfer::Operands;
 use crate::door::{Call, Ended, Entry, LocalUse, Method, RawCommon};
 use crate::error::DaemonError;
 use crate::state::Daemon;
+use crate::transfers::followed_links;
 use crate::transfers::run::{self, Counters, Phase, TransferOutcome};
 use crate::transfers::spec::{RawScp, RawShared, RawSync, Tool, TransferSpec};
 use crate::trust::Subject;
@@ -152,6 +154,49 @@ impl Transfers for TransfersService {
 }
 
 impl TransfersService {
+    /// The links the copy would follow (see `transfers::followed_links`), each for the door to
+    /// check: inside an upload's trees, as a source is; inside a `--keep-dirlinks` download's
+    /// landing, as a place it writes. Found on the blocking pool, since a tree may hold
+    /// thousands of entries.
+    async fn links_followed(
+        &self,
+        spec: &TransferSpec,
+        uses: &[LocalUse],
+    ) -> Result<Vec<LocalUse>, DaemonError> {
+        let (trees, written): (Vec<PathBuf>, bool) = if followed_links::writes_through_links(spec) {
+            let landings = uses.iter().filter_map(|u| match u {
+                LocalUse::Write(landing) if landing.path.is_dir() => Some(landing.path.clone()),
+                _ => None,
+            });
+            (landings.collect(), true)
+        } else {
+            (followed_links::trees_followed(spec), false)
+        };
+        if trees.is_empty() {
+            return Ok(Vec::new());
+        }
+        let links = self
+            .daemon
+            .shutdown
+            .commands
+            .spawn_blocking(move || followed_links::inside(&trees))
+            .await
+            .map_err(|e| DaemonError::Internal(format!("checking a transfer's links: {e}")))?
+            .map_err(|e| DaemonError::Invalid(ssh_mcp_core::ssh::InvalidInput(e.to_string())))?;
+        Ok(links
+            .into_iter()
+            .filter_map(|link| {
+                let tree = link.is_dir();
+                if written {
+                    // Only a link to a folder is written through.
+                    tree.then_some(LocalUse::WrittenThrough { link })
+                } else {
+                    Some(LocalUse::Followed { link, tree })
+                }
+            })
+            .collect())
+    }
+
     async fn scp_call(
         &self,
         entry: &Entry,
@@ -174,8 +219,10 @@ impl TransfersService {
             preserve_times: req.preserve_times,
         };
         let spec = TransferSpec::scp(common, raw, entry.home()).map_err(DaemonError::from)?;
+        let mut uses = local_uses(&spec);
+        uses.extend(self.links_followed(&spec, &uses).await?);
         entry
-            .admit(Call::on(Subject::Connection(&spec.conn), summary).local(local_uses(&spec)))
+            .admit(Call::on(Subject::Connection(&spec.conn), summary).local(uses))
             .await?;
         Ok(self.start(entry, spec, interval_ms))
     }
@@ -203,8 +250,10 @@ impl TransfersService {
             extra_rsync_args: req.extra_rsync_args,
         };
         let spec = TransferSpec::sync(common, raw, entry.home()).map_err(DaemonError::from)?;
+        let mut uses = local_uses(&spec);
+        uses.extend(self.links_followed(&spec, &uses).await?);
         entry
-            .admit(Call::on(Subject::Connection(&spec.conn), summary).local(local_uses(&spec)))
+            .admit(Call::on(Subject::Connection(&spec.conn), summary).local(uses))
             .await?;
         Ok(self.start(entry, spec, interval_ms))
     }

@@ -132,7 +132,8 @@ pub fn local_roots(spec: &TransferSpec, before: Before) -> Vec<PathBuf> {
 pub fn pairs(spec: &TransferSpec, before: Before) -> Vec<Pair> {
     let mut out = Vec::new();
     for (local, remote) in roots(spec, before) {
-        let tree = local_tree::walk(std::slice::from_ref(&local));
+        // What scp read: the files behind links inside the trees too.
+        let tree = local_tree::walk(std::slice::from_ref(&local), local_tree::Links::Followed);
         for (file, _) in tree.files {
             let remote_path = match file.strip_prefix(&local) {
                 Ok(rel) if !rel.as_os_str().is_empty() => {

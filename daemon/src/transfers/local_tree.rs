@@ -1,7 +1,9 @@
 //! Counting what a transfer moved on the local side: the regular files under a set of roots and
-//! their sizes ([`walk`]), without following symlinks and with a bound on how many entries are
-//! visited.
+//! their sizes ([`walk`]), with a bound on how many entries are visited. Links inside the trees
+//! are counted as the copy treats them ([`Links`]): skipped where it copies a link as a link, or
+//! followed, each real directory once, where it copies what they lead to (`scp -r`).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// The most entries one walk visits; beyond it the counts are a lower bound.
@@ -26,10 +28,23 @@ impl Tree {
     }
 }
 
-/// The regular files at or under each root (a root that is a file counts as one).
-pub fn walk(roots: &[PathBuf]) -> Tree {
+/// What the copy does with a symlink inside a tree (a root given as a link is always followed,
+/// as scp and rsync do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Copies the link itself (rsync's default): it moves no file's bytes.
+    AsLinks,
+    /// Copies what the link leads to (`scp -r`, rsync's `--copy-links`).
+    Followed,
+}
+
+/// The regular files at or under each root (a root that is a file counts as one), files behind
+/// links included when `links` says the copy follows them.
+pub fn walk(roots: &[PathBuf], links: Links) -> Tree {
     let mut tree = Tree::default();
     let mut visited = 0usize;
+    // Directories read so far, when links are followed: a cycle of links ends.
+    let mut dirs_read: HashSet<PathBuf> = HashSet::new();
     let mut stack: Vec<PathBuf> = roots.iter().rev().cloned().collect();
     while let Some(path) = stack.pop() {
         visited += 1;
@@ -37,23 +52,25 @@ pub fn walk(roots: &[PathBuf]) -> Tree {
             tree.cut_short = true;
             break;
         }
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+        let Ok(mut meta) = std::fs::symlink_metadata(&path) else {
             continue;
         };
+        if meta.file_type().is_symlink() {
+            let follow = links == Links::Followed || roots.contains(&path);
+            match std::fs::metadata(&path) {
+                Ok(m) if follow => meta = m,
+                _ => continue,
+            }
+        }
         if meta.is_file() {
             tree.files.push((path, meta.len()));
         } else if meta.is_dir() {
-            // A root given as a symlink to a directory is followed, as scp and rsync do.
-            push_children(&path, &mut stack);
-        } else if meta.file_type().is_symlink()
-            && roots.contains(&path)
-            && let Ok(m) = std::fs::metadata(&path)
-        {
-            if m.is_file() {
-                tree.files.push((path, m.len()));
-            } else if m.is_dir() {
-                push_children(&path, &mut stack);
+            if links == Links::Followed
+                && !std::fs::canonicalize(&path).is_ok_and(|real| dirs_read.insert(real))
+            {
+                continue;
             }
+            push_children(&path, &mut stack);
         }
     }
     tree
@@ -78,10 +95,45 @@ mod tests {
         std::fs::write(d.path().join("a/one"), b"12345").unwrap();
         std::fs::write(d.path().join("a/b/two"), b"123").unwrap();
         std::os::unix::fs::symlink("/etc", d.path().join("a/link")).unwrap();
-        let t = walk(&[d.path().join("a")]);
+        let t = walk(&[d.path().join("a")], Links::AsLinks);
         assert_eq!((t.count(), t.bytes()), (2, 8));
         assert!(!t.cut_short);
-        let single = walk(&[d.path().join("a/one"), d.path().join("missing")]);
+        let single = walk(
+            &[d.path().join("a/one"), d.path().join("missing")],
+            Links::AsLinks,
+        );
         assert_eq!((single.count(), single.bytes()), (1, 5));
+    }
+
+    #[test]
+    fn followed_links_count_what_they_lead_to_and_a_cycle_once() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, other) = (d.path().join("a"), d.path().join("other"));
+        std::fs::create_dir_all(a.join("b")).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(a.join("one"), b"12345").unwrap();
+        std::fs::write(other.join("far"), b"1234567").unwrap();
+        std::os::unix::fs::symlink("../one", a.join("b/same")).unwrap();
+        std::os::unix::fs::symlink(&other, a.join("dir")).unwrap();
+        std::os::unix::fs::symlink("..", a.join("b/up")).unwrap();
+        std::os::unix::fs::symlink("/nowhere", a.join("dangling")).unwrap();
+        let as_links = walk(std::slice::from_ref(&a), Links::AsLinks);
+        assert_eq!((as_links.count(), as_links.bytes()), (1, 5));
+        let followed = walk(std::slice::from_ref(&a), Links::Followed);
+        let mut names: Vec<_> = followed
+            .files
+            .iter()
+            .map(|(p, n)| (p.strip_prefix(&a).unwrap().display().to_string(), *n))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ("b/same".to_owned(), 5),
+                ("dir/far".to_owned(), 7),
+                ("one".to_owned(), 5)
+            ]
+        );
+        assert!(!followed.cut_short);
     }
 }

@@ -6,12 +6,15 @@
 //! - `proc_io.rs`: progress from the kernel's per-process I/O counters.
 //! - `rsync_stats.rs`: files and bytes from rsync's `--stats`.
 //! - `local_tree.rs`: files and bytes under local paths.
+//! - `followed_links.rs`: the links inside an upload's trees that the copy would follow, for the
+//!   door's `[local]` check.
 //! - `checksum.rs`: sha256 on both ends, paired by scp's naming rules or by rsync's own
 //!   listing of what it selected (`rsync_listing.rs`).
 //! - `stage.rs`: scp writes beside the destination and its copy is put in place when complete
 //!   (`stage_remote.rs` on the host for uploads, `stage_local.rs` here for downloads).
 
 pub mod checksum;
+pub mod followed_links;
 pub mod local_tree;
 pub mod proc_io;
 pub mod rsync_listing;

@@ -107,7 +107,8 @@ impl LocalStage {
                 landed.left_out.push(name);
                 continue;
             }
-            let tree = local_tree::walk(std::slice::from_ref(&staged));
+            // scp's copy of a host's tree holds files, not links.
+            let tree = local_tree::walk(std::slice::from_ref(&staged), local_tree::Links::AsLinks);
             merge(&staged, &self.dir.join(&name), self.keep_mode)?;
             landed.files += tree.count();
             landed.bytes += tree.bytes();

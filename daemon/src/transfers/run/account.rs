@@ -157,7 +157,8 @@ fn scp_in_place(
         Some(t) => t.clone(),
         None => {
             let roots = checksum::local_roots(spec, before);
-            tokio::task::block_in_place(|| local_tree::walk(&roots))
+            let links = crate::transfers::followed_links::links_in(spec);
+            tokio::task::block_in_place(|| local_tree::walk(&roots, links))
         }
     };
     outcome.files = tree.count();

@@ -48,7 +48,10 @@ pub(super) async fn prepare(
     let upload_tree = match &spec.operands {
         Operands::Upload { sources, .. } => {
             let roots: Vec<_> = sources.iter().map(|s| s.as_path().to_path_buf()).collect();
-            Some(tokio::task::block_in_place(|| local_tree::walk(&roots)))
+            let links = crate::transfers::followed_links::links_in(spec);
+            Some(tokio::task::block_in_place(|| {
+                local_tree::walk(&roots, links)
+            }))
         }
         Operands::Download { .. } => None,
     };
