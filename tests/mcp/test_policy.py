@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from conftest import login_shell_account
 from mcptest import await_until, ok_result, structured, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -341,3 +342,33 @@ async def test_a_download_writes_through_no_link_into_protected_files(harness, t
             assert (dest / "cfg").is_symlink()
             assert not (home / ".ssh" / "authorized_keys").exists()
             ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command": f"rm -rf {remote}"}))
+
+
+async def test_calls_on_a_session_are_judged_by_the_host_it_reaches(harness):
+    """A session keeps the options it started with (`extra_ssh_args` may set `User` or
+    `HostName`), and later calls on it are judged by every name of the host it reaches, not by
+    the target as written: a rule written while it runs holds for it too. A stop is still
+    allowed (a policy never keeps anything running)."""
+    user = login_shell_account("dash")
+    harness.sshd.authorize(user)
+    write_policy(harness, WIDE_LOCAL)
+    with anyio.fail_after(90):
+        async with harness.client() as client:
+            s = ok_result(await client.call_tool("ssh_start_session", {
+                "target": TARGET, "extra_ssh_args": ["-o", f"User={user}"]}))
+            sid = s["session_id"]
+            w = ok_result(await client.call_tool("ssh_write_session", {
+                "session_id": sid, "input": "id -un\n", "wait_seconds": 2}))
+            assert user in w["output"], w
+            # A rule for that account only: the target as written ("testhost") does not match it.
+            write_policy(harness, f'[[target]]\nmatch = ["{user}@*"]\ndeny = true\n\n' + WIDE_LOCAL)
+
+            async def write_refused() -> bool:
+                r = await client.call_tool("ssh_write_session", {
+                    "session_id": sid, "input": "true\n", "wait_seconds": 0})
+                return r.is_error and structured(r).get("error_type") == "policy_denied"
+
+            await await_until(write_refused, 5, "the rule for the session's account in force")
+            assert user in denied(await client.call_tool("ssh_read_session", {"session_id": sid}))
+            ok_result(await client.call_tool("ssh_exec", {"target": TARGET, "command": "true"}))
+            ok_result(await client.call_tool("ssh_stop_session", {"session_id": sid}))

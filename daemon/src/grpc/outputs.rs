@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use ssh_mcp_core::pb::{self, jobs_server::Jobs, outputs_server::Outputs};
 use ssh_mcp_core::ssh::InvalidInput;
+use ssh_mcp_core::ssh::options::connection::Connection;
 use ssh_mcp_core::ssh::remote::jobs::{JOB_ID_PREFIX, JobId};
 use tonic::{Request, Response, Status};
 
-use crate::door::{Call, Entry, Method};
+use crate::door::{Call, Entry, Method, RawCommon};
 use crate::error::DaemonError;
 use crate::jobs::run::{self as job_run, JobPageRequest};
 use crate::jobs::{Ended, JobRecord};
@@ -132,12 +133,8 @@ impl OutputsService {
             return Ok(page_wire(id, stream, page, None));
         }
         let wait = wait(wait_seconds)?;
-        let target = self.daemon.jobs.get(&id).map(|j| j.connection.target);
-        let call = match &target {
-            Some(t) => Call::on(Subject::Written(t), summary),
-            None => Call::none(summary),
-        };
-        entry.admit(call).await?;
+        let host = job_host(entry, self.daemon.jobs.get(&id));
+        entry.admit(job_call(host.as_ref(), summary)).await?;
         let (page, job) = job_run::read(
             &self.daemon,
             entry,
@@ -194,13 +191,9 @@ impl JobsService {
                 req.job_id
             ))));
         }
-        let target = self.daemon.jobs.get(&id).map(|j| j.connection.target);
+        let host = job_host(entry, self.daemon.jobs.get(&id));
         let summary = format!("stop job {id}");
-        let call = match &target {
-            Some(t) => Call::on(Subject::Written(t), summary),
-            None => Call::none(summary),
-        };
-        entry.admit(call).await?;
+        entry.admit(job_call(host.as_ref(), summary)).await?;
         let job = job_run::stop(&self.daemon, entry, &id, req.ssh_auth_sock).await?;
         Ok(job_wire(&job, None))
     }
@@ -253,5 +246,32 @@ impl Jobs for JobsService {
             .map(Response::new)
             .map_err(Status::from);
         entry.settle(answer)
+    }
+}
+
+/// The host a job runs on: its connection as started (so that its options, a `User` or
+/// `HostName` in `extra_ssh_args`, count for the policy as they did then), or its target as
+/// written should the saved connection no longer validate.
+fn job_host(entry: &Entry, job: Option<JobRecord>) -> Option<Result<Connection, String>> {
+    let job = job?;
+    let raw = RawCommon {
+        connection: job.connection.to_raw(),
+        ssh_auth_sock: None,
+        timeout_seconds: None,
+    };
+    Some(
+        entry
+            .common(&raw)
+            .map(|c| c.conn)
+            .map_err(|_| job.connection.target),
+    )
+}
+
+/// The door's view of a call on a job whose host is `host` (none for an unknown job).
+fn job_call(host: Option<&Result<Connection, String>>, summary: String) -> Call<'_> {
+    match host {
+        Some(Ok(conn)) => Call::on(Subject::Connection(conn), summary),
+        Some(Err(target)) => Call::on(Subject::Written(target), summary),
+        None => Call::none(summary),
     }
 }

@@ -134,7 +134,7 @@ impl Sessions for SessionsService {
         };
         entry
             .admit(Call::on(
-                Subject::Written(&session.target),
+                subject(&session),
                 format!("{how} session {}", session.id),
             ))
             .await?;
@@ -273,7 +273,7 @@ impl SessionsService {
         let session = self.daemon.sessions.get(&req.session_id)?;
         entry
             .admit(Call::on(
-                Subject::Written(&session.target),
+                subject(&session),
                 format!("read session {}", session.id),
             ))
             .await?;
@@ -300,7 +300,7 @@ impl SessionsService {
         let session = self.daemon.sessions.get(&req.session_id)?;
         entry
             .admit(Call::on(
-                Subject::Written(&session.target), // Never the input itself: a session's input may be a password.
+                subject(&session), // Never the input itself: a session's input may be a password.
                 format!("write {} bytes to session {}", req.input.len(), session.id),
             ))
             .await?;
@@ -339,7 +339,7 @@ impl SessionsService {
         let session = self.daemon.sessions.get(&req.session_id)?;
         entry
             .admit(Call::on(
-                Subject::Written(&session.target),
+                subject(&session),
                 format!("stop session {}", session.id),
             ))
             .await?;
@@ -380,9 +380,7 @@ impl SessionsService {
         })
         .map_err(DaemonError::from)?;
         let session = self.daemon.sessions.get(&req.session_id)?;
-        entry
-            .admit(Call::on(Subject::Written(&session.target), summary))
-            .await?;
+        entry.admit(Call::on(subject(&session), summary)).await?;
         let outcome = run::run(&session, &spec).await?;
         entry.finish(&Ended::exited(outcome.exit_code));
         let status = read_spec(None, 0.0)?;
@@ -426,5 +424,14 @@ impl SessionsService {
             sessions.push(wire(snapshot::take(&s, &read, Wait::No).await));
         }
         Ok(Response::new(pb::ListSessionsReply { sessions }))
+    }
+}
+
+/// Who a call on `session` acts on: the host its connection reaches, by every name the policy
+/// knows it by (a session restored from a previous daemon has only its target as written).
+fn subject(session: &crate::sessions::session::Session) -> Subject<'_> {
+    match &session.conn {
+        Some(conn) => Subject::Connection(conn),
+        None => Subject::Written(&session.target),
     }
 }

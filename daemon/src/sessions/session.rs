@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
 use std::time::{Duration, Instant};
 
 use pty_process::OwnedWritePty;
+use ssh_mcp_core::ssh::options::connection::Connection;
 use ssh_mcp_core::ssh::remote::scripts;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, watch};
@@ -68,6 +69,10 @@ pub struct Session {
     pub id: String,
     pub name: Option<String>,
     pub target: String,
+    /// The connection it was opened with: its options (a port, `User` or `HostName` in
+    /// `extra_ssh_args`) decide which host the policy sees on later calls. `None` for a session
+    /// restored from a previous daemon's registry, which no call can reach the host of.
+    pub conn: Option<Connection>,
     pub auto_close: bool,
     pub started: Instant,
     /// When it started, for the registry on disk.
@@ -168,6 +173,7 @@ impl Session {
             id,
             name: spec.name.clone(),
             target: spec.target.clone(),
+            conn: Some(spec.conn.clone()),
             auto_close: spec.auto_close,
             started: Instant::now(),
             started_ms: record::now_ms(),
@@ -240,6 +246,7 @@ impl Session {
             id: r.id.clone(),
             name: r.name.clone(),
             target: r.target.clone(),
+            conn: None,
             auto_close: r.auto_close,
             started: ended_at.checked_sub(ran).unwrap_or(ended_at),
             started_ms: r.started_ms,
