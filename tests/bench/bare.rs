@@ -19,6 +19,11 @@ pub struct Master {
 }
 
 impl Master {
+    /// The master's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts a master on `path` and waits until its socket exists.
     pub fn start(config: &Path, path: PathBuf) -> anyhow::Result<Self> {
         let _ = std::fs::remove_file(&path);

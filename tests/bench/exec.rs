@@ -23,6 +23,7 @@ mod memory;
 mod orphans;
 mod outputs;
 mod parallel;
+mod pinning;
 mod plan;
 mod report;
 mod session_echo;

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::bare::{self, Master};
 use crate::daemon;
 use crate::env::BenchEnv;
+use crate::pinning;
 use crate::plan::Plan;
 use crate::report::{Figure, Goal, Section};
 use crate::session_tools::{self, clip, flag, number, text};
@@ -170,6 +171,11 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
     }
     let ratios: Vec<f64> = floods.iter().map(Flood::ratio).collect();
     let ratio = crate::report::median(&ratios);
+    let apart = if plan.quick {
+        None
+    } else {
+        floods_with_server_apart(plan.flood_runs.max(1), bytes, env, master).await?
+    };
     let (lo, hi) = ratios
         .iter()
         .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
@@ -223,8 +229,13 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
              `ssh -tt` (a terminal on the server, as a session has) over one of the bench's \
              ControlMasters with stdout on /dev/null; the target is the ratio of the two rates. The whole (a fresh daemon, the \
              flood, the bare run) is repeated {runs} times and the median ratio counts; the other \
-             figures are those of the median run. The quick run (`--quick`) floods {:.0} MB \
-             once instead.",
+             figures are those of the median run. Then, for context, the same runs again with \
+             the bench's sshd and all it starts (the shell, `head | tr`) on the last CPU and \
+             everything else (the bench, the shim, the daemon, the ssh masters) on the others \
+             (`tests/bench/pinning.rs`): on a real network the server's producer does not share \
+             CPUs with the side that reads its output, while here both rates depend on how much \
+             CPU the reading leaves to the loopback server. The quick run (`--quick`) floods \
+             {:.0} MB once instead, without the second set.",
             Plan::QUICK.flood_bytes as f64 / 1e6
         ),
         figures: vec![
@@ -248,6 +259,30 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
                     &check.text(Goal::AtLeast(MIN_RATIO_TO_BARE), "×"),
                     Some(check.met(Goal::AtLeast(MIN_RATIO_TO_BARE), ratio)),
                 )
+            },
+            match &apart {
+                Some(ratios) => Figure {
+                    spread: spread(ratios),
+                    ..Figure::value(
+                        "the same ratio with the bench's sshd on a CPU of its own, as a remote \
+                         host's would be (context)",
+                        format!("{:.2}×", crate::report::median(ratios)),
+                        format!("{0} / {0}", ratios.len()),
+                        "",
+                        None,
+                    )
+                },
+                None => Figure::value(
+                    "the same ratio with the bench's sshd on a CPU of its own (context)",
+                    if plan.quick {
+                        "not run (quick)".into()
+                    } else {
+                        "not run (one CPU)".into()
+                    },
+                    "0".into(),
+                    "",
+                    None,
+                ),
             },
             Figure::value(
                 "session flood: daemon VmHWM (highest of the runs)",
@@ -308,4 +343,33 @@ pub async fn run(plan: &Plan, env: &BenchEnv, master: &Master) -> anyhow::Result
             ),
         ],
     })
+}
+
+/// `runs` floods like the judged ones, with the bench's sshd on a CPU apart from everything else
+/// (`pinning.rs`): their ratios, or `None` when this process has a single CPU.
+async fn floods_with_server_apart(
+    runs: usize,
+    bytes: u64,
+    env: &BenchEnv,
+    master: &Master,
+) -> anyhow::Result<Option<Vec<f64>>> {
+    let Some(pinned) = pinning::server_apart(&env.sshd_dir(), &[master.pid()])? else {
+        return Ok(None);
+    };
+    let mut ratios = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        ratios.push(one_flood(bytes, env, master).await?.ratio());
+    }
+    drop(pinned);
+    // The last run's daemon and its masters were started on the bench's CPUs only; the next
+    // benchmark starts a daemon of its own.
+    daemon::stop(env)?;
+    Ok(Some(ratios))
+}
+
+/// The lowest and highest of `ratios`, as the table shows a spread.
+fn spread(ratios: &[f64]) -> String {
+    let lo = ratios.iter().copied().fold(f64::MAX, f64::min);
+    let hi = ratios.iter().copied().fold(f64::MIN, f64::max);
+    format!("{lo:.2}–{hi:.2}×")
 }
