@@ -355,13 +355,17 @@ async def test_calls_on_a_session_are_judged_by_the_host_it_reaches(harness):
     with anyio.fail_after(90):
         async with harness.client() as client:
             s = ok_result(await client.call_tool("ssh_start_session", {
-                "target": TARGET, "extra_ssh_args": ["-o", f"User={user}"]}))
+                "target": TARGET, "extra_ssh_args": ["-o", f"User={user}"],
+                "identity_file": str(harness.sshd.identity)}))
             sid = s["session_id"]
             w = ok_result(await client.call_tool("ssh_write_session", {
                 "session_id": sid, "input": "id -un\n", "wait_seconds": 2}))
             assert user in w["output"], w
             # A rule for that account only: the target as written ("testhost") does not match it.
-            write_policy(harness, f'[[target]]\nmatch = ["{user}@*"]\ndeny = true\n\n' + WIDE_LOCAL)
+            # And identity files only under ~/.ssh again (the default), which this session's is
+            # not: that refuses calls on it, but never its stop.
+            write_policy(harness, f'[[target]]\nmatch = ["{user}@*"]\ndeny = true\n\n'
+                                  '[local]\nread = ["/"]\nwrite = ["/"]\n')
 
             async def write_refused() -> bool:
                 r = await client.call_tool("ssh_write_session", {
