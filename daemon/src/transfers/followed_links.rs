@@ -10,7 +10,7 @@
 //!
 //! The walk goes where the copy would go: into directories that links lead to, each real
 //! directory once (so a link cycle ends), and at most [`MAX_ENTRIES`] entries; a larger tree
-//! cannot be vouched for and the upload is refused.
+//! cannot be vouched for and the transfer is refused.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
