@@ -8,35 +8,31 @@
 //! links already in its destination lead to, so the same walk lists them for the door's check of
 //! where downloads may write.
 //!
-//! The walk goes where the copy would go: into directories that links lead to, each real
-//! directory once (so a link cycle ends), and at most [`MAX_ENTRIES`] entries; a larger tree
-//! cannot be vouched for and the transfer is refused.
+//! The walk is `local_tree`'s, which also counts the files: it goes where the copy would go,
+//! into directories that links lead to, each real directory once (so a link cycle ends), and at
+//! most [`MAX_ENTRIES`] entries; a larger tree cannot be vouched for and the transfer is refused.
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ssh_mcp_core::ssh::argv::transfer::Operands;
 
-use crate::transfers::local_tree::Links;
+use crate::transfers::local_tree::{self, Links, MAX_ENTRIES};
 use crate::transfers::spec::{Tool, TransferSpec};
-
-/// The most entries one walk looks at.
-pub const MAX_ENTRIES: usize = 200_000;
 
 /// The rsync options under which it copies what a link points to instead of the link.
 const RSYNC_FOLLOWING: [&str; 3] = ["--copy-links", "--copy-unsafe-links", "--copy-dirlinks"];
 
-/// The walk met more than [`MAX_ENTRIES`] entries under `root`.
+/// The walk met more than [`MAX_ENTRIES`] entries under `roots`.
 #[derive(Debug, thiserror::Error)]
 #[error(
     "the tree under {} has more than {MAX_ENTRIES} entries, too many to check the links the \
      copy would follow against the [local] rules; copy a smaller folder, or leave out what makes \
      it follow links (scp's recursive copy, rsync's --copy-links, --copy-unsafe-links, \
      --copy-dirlinks or --keep-dirlinks: plain ssh_sync copies links as links)",
-    root.display()
+    roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", ")
 )]
 pub struct TooManyEntries {
-    pub root: PathBuf,
+    pub roots: Vec<PathBuf>,
 }
 
 /// What the copy of `spec` does with links inside its trees: scp follows them, rsync copies
@@ -80,62 +76,26 @@ pub fn trees_followed(spec: &TransferSpec) -> Vec<PathBuf> {
 }
 
 /// Every symlink under the directories `roots` that a copy following links would pass through,
-/// in walk order (the roots themselves are checked as sources).
+/// in walk order (the roots themselves are checked as sources): `local_tree`'s walk, as scp
+/// makes it.
 pub fn inside(roots: &[PathBuf]) -> Result<Vec<PathBuf>, TooManyEntries> {
     inside_within(roots, MAX_ENTRIES)
 }
 
 fn inside_within(roots: &[PathBuf], max_entries: usize) -> Result<Vec<PathBuf>, TooManyEntries> {
-    let mut links = Vec::new();
-    for root in roots {
-        walk(root, max_entries, &mut links)?;
+    let tree = local_tree::walk_within(roots, Links::Followed, max_entries);
+    if tree.cut_short {
+        return Err(TooManyEntries {
+            roots: roots.to_vec(),
+        });
     }
-    Ok(links)
-}
-
-fn walk(root: &Path, max_entries: usize, links: &mut Vec<PathBuf>) -> Result<(), TooManyEntries> {
-    let mut seen: HashSet<PathBuf> = HashSet::new();
-    let mut entries = 0usize;
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        // A directory reached twice (through a link, or a cycle of them) is read once.
-        let Ok(real) = std::fs::canonicalize(&dir) else {
-            continue;
-        };
-        if !seen.insert(real) {
-            continue;
-        }
-        let Ok(children) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for child in children.flatten() {
-            entries += 1;
-            if entries > max_entries {
-                return Err(TooManyEntries {
-                    root: root.to_path_buf(),
-                });
-            }
-            let path = child.path();
-            let Ok(kind) = child.file_type() else {
-                continue;
-            };
-            if kind.is_symlink() {
-                // The copy goes on into the folder a link leads to.
-                if path.is_dir() {
-                    stack.push(path.clone());
-                }
-                links.push(path);
-            } else if kind.is_dir() {
-                stack.push(path);
-            }
-        }
-    }
-    Ok(())
+    Ok(tree.links)
 }
 
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::symlink;
+    use std::path::Path;
 
     use super::*;
 
@@ -191,9 +151,10 @@ mod tests {
             std::fs::write(d.path().join(format!("f{i}")), b"x").unwrap();
         }
         let roots = [d.path().to_path_buf()];
-        assert!(inside_within(&roots, 6).is_ok());
-        let err = inside_within(&roots, 5).unwrap_err();
-        assert_eq!(err.root, d.path());
+        // The root and its six files.
+        assert!(inside_within(&roots, 7).is_ok());
+        let err = inside_within(&roots, 6).unwrap_err();
+        assert_eq!(err.roots, roots);
         assert!(err.to_string().contains("ssh_sync"), "{err}");
     }
 

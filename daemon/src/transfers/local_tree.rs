@@ -1,7 +1,8 @@
 //! Counting what a transfer moved on the local side: the regular files under a set of roots and
 //! their sizes ([`walk`]), with a bound on how many entries are visited. Links inside the trees
 //! are counted as the copy treats them ([`Links`]): skipped where it copies a link as a link, or
-//! followed, each real directory once, where it copies what they lead to (`scp -r`).
+//! followed, each real directory once, where it copies what they lead to (`scp -r`). The walk
+//! also lists the links it meets, for the door's check of where they lead (`followed_links.rs`).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ pub const MAX_ENTRIES: usize = 200_000;
 pub struct Tree {
     /// Each file with its size, in walk order.
     pub files: Vec<(PathBuf, u64)>,
+    /// Each symlink met under the roots (not the roots themselves), in walk order.
+    pub links: Vec<PathBuf>,
     /// The walk stopped at [`MAX_ENTRIES`].
     pub cut_short: bool,
 }
@@ -41,6 +44,11 @@ pub enum Links {
 /// The regular files at or under each root (a root that is a file counts as one), files behind
 /// links included when `links` says the copy follows them.
 pub fn walk(roots: &[PathBuf], links: Links) -> Tree {
+    walk_within(roots, links, MAX_ENTRIES)
+}
+
+/// [`walk`], visiting at most `max_entries` entries.
+pub(super) fn walk_within(roots: &[PathBuf], links: Links, max_entries: usize) -> Tree {
     let mut tree = Tree::default();
     let mut visited = 0usize;
     // Directories read so far, when links are followed: a cycle of links ends.
@@ -48,7 +56,7 @@ pub fn walk(roots: &[PathBuf], links: Links) -> Tree {
     let mut stack: Vec<PathBuf> = roots.iter().rev().cloned().collect();
     while let Some(path) = stack.pop() {
         visited += 1;
-        if visited > MAX_ENTRIES {
+        if visited > max_entries {
             tree.cut_short = true;
             break;
         }
@@ -56,7 +64,11 @@ pub fn walk(roots: &[PathBuf], links: Links) -> Tree {
             continue;
         };
         if meta.file_type().is_symlink() {
-            let follow = links == Links::Followed || roots.contains(&path);
+            let root = roots.contains(&path);
+            if !root {
+                tree.links.push(path.clone());
+            }
+            let follow = links == Links::Followed || root;
             match std::fs::metadata(&path) {
                 Ok(m) if follow => meta = m,
                 _ => continue,
